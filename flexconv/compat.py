@@ -1,0 +1,276 @@
+"""Load layers, models and checkpoints of the original FlexConv code (arXiv 2110.08059).
+
+``from_original(config, state)`` builds our module from the original constructor arguments and
+loads a state dict with the original parameter names. Supported configs:
+
+* a layer: ``{"layer": "FlexConv" | "CKConv", <original keyword arguments>}``;
+* a stack of layers: ``{"layers": [<layer config>, ...]}`` -> ``nn.Sequential`` (state keys ``0.*``, ``1.*``);
+* a model: ``{"model": "Img_ResNet" | "SeqData_ResNet" | "SeqData_TCN", "in_channels", "out_channels",
+  "net", "kernel", "conv", "mask"}`` (the original's config sections).
+
+``antialiasing_from_original(config)`` gives the regulariser of an original run, so that
+``antialiasing_from_original(cfg)(from_original(cfg, state))`` is the original's value.
+
+Names (original -> ours)::
+
+    kernel_dim_linear          -> data_dim
+    horizon                    -> horizon              (grid size; train_length -> grid_size buffer)
+    kernel_type                -> kernel_net           (MAGNet, Gabor, Fourier, SIREN, MLP)
+    kernel_no_hidden           -> kernel_hidden_channels (hidden_channels of the kernel net)
+    kernel_no_layers           -> kernel_num_layers    (num_layers of the kernel net)
+    kernel_input_scale         -> input_scale
+    kernel_omega_0             -> omega_0
+    kernel_learn_omega_0       -> learn_omega_0
+    kernel_steerable           -> steerable
+    kernel_sampling_rate_norm  -> kernel_scale
+    kernel_init_spatial_value  -> init_spatial_extent() (FlexConv: 1.667 x mask width)
+    conv_use_fft               -> conv_method "auto"   (the cheaper path; results are equal)
+    conv_bias                  -> bias
+    mask_init_value            -> GaussianMask(init_width=)
+    mask_threshold             -> GaussianMask(threshold=)
+    mask_dynamic_cropping      -> GaussianMask(dynamic_cropping=)
+    mask_params [[m_d, s_d]]   -> mask.mean [m_d], mask.width [s_d]
+    Kernel.filters.{l}.*       -> kernel_net.filters.{l}.*        (1x1 conv weights -> linear weights)
+    Kernel.linear.{i}.*        -> kernel_net.hidden.{i}.*
+    Kernel.output_linear.*     -> kernel_net.output.*
+    Kernel.kernel_net.{2i}.*   -> kernel_net.layers.{i}.* (SIREN; the last one -> kernel_net.output.*)
+    net.no_hidden / no_blocks  -> hidden_channels / num_blocks
+    cconv1, norm1              -> stem.0, stem.1
+    blocks.{i}.cconv{j}        -> blocks.{i}.conv{j}
+    blocks.{i}.shortcut.0      -> blocks.{i}.shortcut
+    out_layer / finallyr       -> head
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from flexconv.models.conv_config import ConvConfig, conv_factory
+from flexconv.models.flexnet import FlexNet, FlexNetConfig
+from flexconv.nn.antialias import AntiAliasing
+from flexconv.nn.ckconv import CKConv
+
+_KERNEL_OPTION_NAMES = {
+    "MAGNet": {"kernel_input_scale": "input_scale", "kernel_steerable": "steerable"},
+    "Gabor": {"kernel_input_scale": "input_scale"},
+    "Fourier": {},
+    "SIREN": {"kernel_omega_0": "omega_0", "kernel_learn_omega_0": "learn_omega_0"},
+    "MLP": {},
+}
+_DEFAULT_KERNEL_OPTIONS = {
+    "MAGNet": {"input_scale": 25.6},
+    "Gabor": {"input_scale": 25.6},
+    "Fourier": {"input_scale": 256.0},  # the original's FourierNet ignores kernel_input_scale
+    "SIREN": {},
+    "MLP": {},
+}
+_NORM_NAMES = {"BatchNorm": "batch", "LayerNorm": "layer", "": "batch"}
+
+
+def _horizon(value: Any) -> int | str:
+    if isinstance(value, str) and value not in ("same", "full"):
+        return int(value)
+    return value
+
+
+def conv_config_from_original(cfg: Mapping[str, Any]) -> ConvConfig:
+    """ConvConfig from the original layer keyword arguments (``kernel_*``, ``conv_*``, ``mask_*``)."""
+    kernel_type = cfg.get("kernel_type", "MAGNet")
+    if kernel_type not in _KERNEL_OPTION_NAMES:
+        raise ValueError(f"unknown original kernel_type {kernel_type!r}; known: {sorted(_KERNEL_OPTION_NAMES)}")
+    options = dict(_DEFAULT_KERNEL_OPTIONS[kernel_type])
+    for original, ours in _KERNEL_OPTION_NAMES[kernel_type].items():
+        if original in cfg:
+            options[ours] = cfg[original]
+    if kernel_type == "MLP":
+        options["norm"] = _NORM_NAMES.get(cfg.get("kernel_norm", "BatchNorm"), "none")
+    layer = cfg.get("layer", "FlexConv")
+    if layer == "FlexConv" and not cfg.get("mask_use", True):
+        layer = "CKConv"
+    if layer not in ("FlexConv", "CKConv"):
+        raise ValueError(f"unknown original layer {layer!r}; expected FlexConv or CKConv")
+    if cfg.get("mask_type", "gaussian") != "gaussian":
+        raise ValueError("only the original's gaussian mask is supported (its sigmoid mask was never finished)")
+    return ConvConfig(
+        type=layer,
+        horizon=_horizon(cfg["horizon"]),
+        kernel_net=kernel_type,
+        kernel_hidden_channels=cfg.get("kernel_no_hidden", 32),
+        kernel_num_layers=cfg.get("kernel_no_layers", 3),
+        kernel_options=options,
+        mask_init_width=cfg.get("mask_init_value", 0.075),
+        mask_threshold=cfg.get("mask_threshold", 0.1),
+        mask_dynamic_cropping=cfg.get("mask_dynamic_cropping", True),
+        conv_method="auto",
+        bias=cfg.get("conv_bias", True),
+    )
+
+
+def _apply_original_extras(module: nn.Module, cfg: Mapping[str, Any]) -> None:
+    """Options that are not constructor arguments of ours: sampling-rate norm, CKConv init extent."""
+    for layer in module.modules():
+        if isinstance(layer, CKConv):
+            layer.kernel_scale = float(cfg.get("kernel_sampling_rate_norm", 1.0))
+            if layer.mask is None and "kernel_init_spatial_value" in cfg:
+                layer.kernel_net.init_spatial_extent(min(1.0, float(cfg["kernel_init_spatial_value"])))
+
+
+def layer_from_original(cfg: Mapping[str, Any]) -> CKConv:
+    """Our layer for the original layer config (not loaded)."""
+    data_dim = cfg.get("kernel_dim_linear", 2)
+    layer = conv_factory(conv_config_from_original(cfg), data_dim)(cfg["in_channels"], cfg["out_channels"])
+    _apply_original_extras(layer, cfg)
+    return layer
+
+
+def flexnet_config_from_original(cfg: Mapping[str, Any]) -> FlexNetConfig:
+    """FlexNetConfig from an original model config (``net``/``kernel``/``conv``/``mask`` sections)."""
+    model, net, kernel, conv, mask = cfg["model"], cfg["net"], cfg["kernel"], cfg["conv"], cfg["mask"]
+    heads = {"Img_ResNet": ("resnet", "pool"), "SeqData_ResNet": ("resnet", "last"), "SeqData_TCN": ("tcn", "last")}
+    if model not in heads:
+        raise ValueError(f"unknown original model {model!r}; known: {sorted(heads)}")
+    if net.get("nonlinearity", "ReLU") != "ReLU":
+        raise ValueError(f"only ReLU FlexNets are supported, got {net['nonlinearity']!r}")
+    layer_cfg = {
+        "layer": conv["type"], "horizon": conv["horizon"], "kernel_type": kernel["type"],
+        "kernel_no_hidden": kernel["no_hidden"], "kernel_no_layers": kernel["no_layers"],
+        "kernel_input_scale": kernel.get("input_scale", 25.6), "kernel_omega_0": kernel.get("omega_0", 0.0),
+        "kernel_learn_omega_0": kernel.get("learn_omega_0", False), "kernel_steerable": kernel.get("steerable", False),
+        "kernel_norm": kernel.get("norm", "BatchNorm"), "conv_bias": conv.get("bias", True),
+        "mask_use": mask.get("use", True), "mask_type": mask.get("type", "gaussian"),
+        "mask_init_value": mask["init_value"], "mask_threshold": mask["threshold"],
+        "mask_dynamic_cropping": mask["dynamic_cropping"],
+    }
+    if conv["type"] == "Conv":
+        raise ValueError("original models with plain convolutions hold no continuous kernels; build FlexNet directly")
+    factors = [] if float(net["block_width_factors"][0]) == 0.0 else list(net["block_width_factors"])
+    block, head = heads[model]
+    return FlexNetConfig(
+        in_channels=cfg["in_channels"],
+        num_classes=cfg["out_channels"],
+        data_dim=kernel["dim_linear"],
+        hidden_channels=net["no_hidden"],
+        num_blocks=net["no_blocks"],
+        block_width_factors=factors,
+        dropout=net["dropout"],
+        norm=_NORM_NAMES[net["norm"]],
+        block=block,
+        head=head,
+        conv=conv_config_from_original(layer_cfg),
+    )
+
+
+# -- state dict names ----------------------------------------------------------------------------
+_LAYER_RULES = [
+    (r"Kernel\.filters\.(\d+)\.", r"kernel_net.filters.\1."),
+    (r"Kernel\.linear\.(\d+)\.", r"kernel_net.hidden.\1."),
+    (r"Kernel\.output_linear\.", r"kernel_net.output."),
+]
+_MODEL_RULES = [
+    (r"^cconv1\.", "stem.0."),
+    (r"^norm1\.", "stem.1."),
+    (r"^blocks\.(\d+)\.cconv(\d)\.", r"blocks.\1.conv\2."),
+    (r"^blocks\.(\d+)\.shortcut\.0\.", r"blocks.\1.shortcut."),
+    (r"^(out_layer|finallyr)\.", "head."),
+]
+_DROPPED_BUFFERS = ("temperature", "mask_threshold")
+
+
+def _siren_key(key: str, last_index: int) -> str:
+    match = re.search(r"Kernel\.kernel_net\.(\d+)\.", key)
+    if match is None:
+        return key
+    index = int(match.group(1))
+    target = "kernel_net.output." if index == last_index else f"kernel_net.layers.{index // 2}."
+    return key[: match.start()] + target + key[match.end():]
+
+
+def original_to_ours(state: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """Map each original state-dict key to ours (``mask_params`` -> the mask's ``mean``/``width`` prefix)."""
+    siren_indices = [int(m.group(1)) for k in state for m in [re.search(r"Kernel\.kernel_net\.(\d+)\.", k)] if m]
+    last_siren = max(siren_indices, default=-1)
+    names = {}
+    for key in state:
+        if key.rsplit(".", 1)[-1] in _DROPPED_BUFFERS:
+            continue
+        ours = _siren_key(key, last_siren)
+        for pattern, repl in _LAYER_RULES + _MODEL_RULES:
+            ours = re.sub(pattern, repl, ours)
+        ours = re.sub(r"(^|\.)train_length$", r"\1grid_size", ours)
+        ours = re.sub(r"(^|\.)mask_params$", r"\1mask", ours)
+        names[key] = ours
+    return names
+
+
+def convert_state_dict(state: Mapping[str, torch.Tensor], module: nn.Module) -> dict[str, torch.Tensor]:
+    """The original ``state`` renamed and reshaped for ``module`` (ours)."""
+    ours = module.state_dict()
+    converted: dict[str, torch.Tensor] = {}
+    for key, name in original_to_ours(state).items():
+        value = torch.as_tensor(state[key])
+        if key.endswith("mask_params"):
+            converted[name + ".mean"] = value[:, 0].clone()
+            converted[name + ".width"] = value[:, 1].clone()
+        elif name.endswith("grid_size"):
+            converted[name] = value.to(torch.long).reshape(1).expand_as(ours[name]).clone()
+        elif name not in ours:
+            raise KeyError(f"original key {key!r} maps to {name!r}, which {type(module).__name__} does not have")
+        else:
+            converted[name] = value.reshape(ours[name].shape).to(ours[name].dtype)
+    return converted
+
+
+def check_dropped_buffers(state: Mapping[str, torch.Tensor], module: nn.Module) -> None:
+    """The original's ``mask_threshold`` buffers must agree with our masks' thresholds."""
+    names = original_to_ours(state)
+    for key, value in state.items():
+        if key.rsplit(".", 1)[-1] != "mask_threshold":
+            continue
+        mask = module.get_submodule(names[key[: -len("mask_threshold")] + "mask_params"])
+        original = float(torch.as_tensor(value).reshape(-1)[0])
+        if abs(original - mask.threshold) > 1e-12:
+            raise ValueError(f"{key}={original} differs from the config's mask_threshold {mask.threshold}")
+
+
+def build_from_original(config: Mapping[str, Any]) -> nn.Module:
+    """Our (unloaded) module for an original layer, layer-stack or model config."""
+    if "model" in config:
+        return FlexNet(flexnet_config_from_original(config))
+    if "layers" in config:
+        return nn.Sequential(*(layer_from_original(c) for c in config["layers"]))
+    if "layer" in config:
+        return layer_from_original(config)
+    raise ValueError("config must have a 'layer', 'layers' or 'model' entry (see flexconv.compat)")
+
+
+def from_original(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> nn.Module:
+    """Build our module from the original config and load the original state dict (strictly).
+
+    The module gets the dtype of the state's floating-point tensors (e.g. float64).
+    """
+    state = {k: torch.as_tensor(v) for k, v in state.items()}
+    dtypes = {v.dtype for v in state.values() if v.is_floating_point()}
+    dtype = dtypes.pop() if len(dtypes) == 1 else torch.get_default_dtype()
+    module = build_from_original(config).to(dtype)
+    module.load_state_dict(convert_state_dict(state, module), strict=True)
+    check_dropped_buffers(state, module)
+    return module
+
+
+def antialiasing_from_original(config: Mapping[str, Any]) -> AntiAliasing:
+    """The regulariser of an original run (``horizon``, ``factor``, ``target``, ``fn``, ``method``, ``gauss_stddevs``).
+
+    Accepts the keys of the original's ``regularize_params`` section or of the reference files.
+    """
+    return AntiAliasing(
+        factor=config["factor"],
+        target=config["target"],
+        method=config["method"],
+        fn=config["fn"],
+        gauss_stddevs=config["gauss_stddevs"],
+        horizon=int(config["horizon"]) if config.get("horizon") else None,
+    )

@@ -1,0 +1,18 @@
+"""flexconv.nn: continuous-kernel convolution layers (depends on torch only).
+
+Layers :class:`CKConv` and :class:`FlexConv` (1D causal, 2D, 3D), kernel networks
+(:class:`MAGNet`, :class:`GaborNet`, :class:`FourierNet`, :class:`SIREN`, :class:`MLP`), the
+:class:`GaussianMask`, the functional convolutions, the anti-aliasing regulariser, resolution
+change, export to plain convolutions, and per-parameter optimiser hints.
+"""
+
+from flexconv.nn.ckconv import CKConv, FlexConv
+from flexconv.nn.hints import get_hints, param_groups, set_hint
+from flexconv.nn.kernels import MLP, SIREN, FourierNet, GaborNet, KernelNet, MAGNet, kernel_net_class
+from flexconv.nn.mask import GaussianMask
+
+__all__ = [
+    "CKConv", "FlexConv", "GaussianMask",
+    "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "kernel_net_class",
+    "param_groups", "set_hint", "get_hints",
+]

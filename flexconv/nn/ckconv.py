@@ -1,0 +1,240 @@
+"""Continuous-kernel convolutions: CKConv and FlexConv, for any number of spatial axes.
+
+CKConv (Romero et al., ICLR 2022, arXiv 2102.02611): the kernel is a small network (the
+*kernel network*) evaluated on a grid of relative positions in [-1, 1]^D, so any kernel size
+costs the same parameters. FlexConv (Romero, Bruintjes et al., ICLR 2022, arXiv 2110.08059)
+multiplies that kernel by a learnable Gaussian mask whose width is the kernel size, and crops
+the grid where the mask is negligible.
+
+Data flow of one forward (each step is its own module or function)::
+
+    grid size (fixed at first use, stored in the state dict)
+      -> positions (D, *K)            flexconv.nn.grid
+      -> cropped by the mask window   flexconv.nn.mask.GaussianMask.crop_window
+      -> kernel network               flexconv.nn.kernels   (out*in, *K') or (in, *K') if separable
+      -> * kernel_scale * mask        effective kernel (out, in, *K')
+      -> convolution                  flexconv.nn.functional.conv (spatial / FFT / auto)
+
+1D layers are causal by default (sequences); 2D/3D layers are centred ("same" padding).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional
+
+import torch
+from torch import nn
+
+from flexconv.nn import functional as Fc
+from flexconv.nn.grid import Horizon, relative_positions, resolve_grid_size, validate_horizon
+from flexconv.nn.kernels import MAGNet
+from flexconv.nn.kernels.base import KernelNet
+from flexconv.nn.mask import GaussianMask
+
+KernelNetFactory = Callable[..., KernelNet]
+MaskFactory = Callable[..., GaussianMask]
+
+# FlexConv initialises the kernel network in a region 1.667x wider than the mask (paper code).
+SPATIAL_EXTENT_PER_WIDTH = 1.667
+
+
+class CKConv(nn.Module):
+    """Continuous kernel convolution (no mask).
+
+    Args:
+        in_channels, out_channels: as in ``nn.Conv2d``.
+        data_dim: number of spatial axes (1 for sequences, 2 for images, 3 for volumes).
+        horizon: kernel grid size: an odd int, one odd int per axis, ``"same"`` (the input's
+            last-axis length) or ``"full"`` (2x that - 1). Fixed at the first forward and
+            stored in the ``grid_size`` buffer, so a trained layer keeps its grid.
+        kernel_net: factory ``(data_dim, out_channels, device=, dtype=) -> KernelNet``, e.g.
+            ``MAGNet`` or ``functools.partial(SIREN, omega_0=30.0)``.
+        causal: causal padding (the output at t sees inputs <= t); default ``data_dim == 1``.
+        separable: depthwise continuous kernel (one per input channel) then a 1x1 mixing, as in
+            the CCNN follow-up (Knigge, Romero et al. 2023): kernel-net outputs drop from
+            ``out*in`` to ``in``.
+        bias: learnable bias per output channel (initialised to 0).
+        conv_method: ``"auto"``, ``"spatial"`` or ``"fft"`` (see flexconv.nn.functional).
+        kernel_scale: multiplies the kernel; the resolution change of
+            :func:`flexconv.nn.change_resolution` sets it to (source/target)^D.
+        mask: factory of the mask module ``(data_dim, causal=, device=, dtype=)`` or None.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        data_dim: int = 2,
+        horizon: Horizon = 33,
+        kernel_net: KernelNetFactory = MAGNet,
+        causal: Optional[bool] = None,
+        separable: bool = False,
+        bias: bool = True,
+        conv_method: Fc.ConvMethod = "auto",
+        kernel_scale: float = 1.0,
+        mask: Optional[MaskFactory] = None,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(f"channels must be >= 1, got in_channels={in_channels}, out_channels={out_channels}")
+        if data_dim < 1:
+            raise ValueError(f"data_dim must be >= 1, got {data_dim}")
+        if conv_method not in ("auto", "spatial", "fft"):
+            raise ValueError(f"conv_method must be 'auto', 'spatial' or 'fft', got {conv_method!r}")
+        explicit_grid = validate_horizon(horizon, data_dim)
+        factory = {"device": device, "dtype": dtype}
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.data_dim = data_dim
+        self.horizon = horizon
+        self.causal = data_dim == 1 if causal is None else causal
+        self.separable = separable
+        self.conv_method = conv_method
+        self.kernel_scale = kernel_scale
+
+        kernel_outputs = in_channels if separable else out_channels * in_channels
+        self.kernel_net = kernel_net(data_dim, kernel_outputs, **factory)
+        self.mask = mask(data_dim, causal=self.causal, **factory) if mask is not None else None
+        if self.mask is not None:
+            extent = SPATIAL_EXTENT_PER_WIDTH * float(self.mask.width.detach().max())
+            self.kernel_net.init_spatial_extent(min(1.0, extent))
+        if separable:
+            self.pointwise = nn.Parameter(torch.empty(out_channels, in_channels, **factory))
+            nn.init.kaiming_uniform_(self.pointwise, a=math.sqrt(5))
+        self.bias = nn.Parameter(torch.zeros(out_channels, **factory)) if bias else None
+        # Grid size per axis; zeros until fixed by the first forward ("same"/"full").
+        self.register_buffer("grid_size", torch.tensor(explicit_grid or (0,) * data_dim, dtype=torch.long))
+        self._grid: Optional[tuple[int, ...]] = explicit_grid or None
+        self._positions: dict[tuple, tuple[torch.Tensor, list[torch.Tensor]]] = {}
+        self._cache: Optional[tuple[Any, torch.Tensor]] = None
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, data_dim={self.data_dim}, horizon={self.horizon!r}, "
+            f"causal={self.causal}, separable={self.separable}, conv_method={self.conv_method!r}"
+        )
+
+    # -- grid ---------------------------------------------------------------------------------
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._grid = None  # re-read from the loaded buffer
+        self._cache = None
+
+    def grid_sizes(self, input_shape: Optional[torch.Size] = None) -> tuple[int, ...]:
+        """Kernel grid size per axis; fixes it from ``input_shape`` on first use."""
+        if self._grid is None:
+            stored = tuple(int(n) for n in self.grid_size.tolist())
+            if all(n > 0 for n in stored):
+                self._grid = stored
+            elif input_shape is None:
+                raise RuntimeError(f"the grid of horizon {self.horizon!r} is fixed by the first input; run one first")
+            else:
+                self.set_grid_size(resolve_grid_size(self.horizon, input_shape, self.data_dim))
+        return self._grid
+
+    def set_grid_size(self, sizes: tuple[int, ...]) -> None:
+        """Re-sample the kernel on a grid of ``sizes`` taps per axis (kept in the state dict)."""
+        if len(sizes) != self.data_dim or any(n < 1 for n in sizes):
+            raise ValueError(f"grid size needs {self.data_dim} positive entries, got {sizes}")
+        self.grid_size.copy_(torch.tensor(sizes, dtype=torch.long))
+        self._grid = tuple(int(n) for n in sizes)
+        self._cache = None
+
+    def _grid_positions(self, sizes: tuple[int, ...], like: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Positions (D, *sizes) on ``like``'s device/dtype and per-axis CPU vectors for cropping."""
+        key = (sizes, like.device, like.dtype)
+        if key not in self._positions:
+            axes = [torch.linspace(-1.0, 1.0, n, dtype=like.dtype) for n in sizes]
+            self._positions = {key: (relative_positions(sizes, device=like.device, dtype=like.dtype), axes)}
+        return self._positions[key]
+
+    # -- kernel -------------------------------------------------------------------------------
+    def _reference_param(self) -> torch.Tensor:
+        return next(self.kernel_net.parameters())
+
+    def kernel_positions(self, input_shape: Optional[torch.Size] = None) -> torch.Tensor:
+        """The (cropped) positions the kernel is sampled on: (D, *K)."""
+        positions, axes = self._grid_positions(self.grid_sizes(input_shape), self._reference_param())
+        if self.mask is not None:
+            window = self.mask.crop_window(axes)
+            positions = positions[(slice(None), *window)]
+        return positions
+
+    def make_kernel(self, input_shape: Optional[torch.Size] = None) -> torch.Tensor:
+        """The effective kernel: (out, in, *K) or, if separable, (in, 1, *K). Always recomputed."""
+        positions = self.kernel_positions(input_shape)  # (D, *K)
+        kernel = self.kernel_net(positions)  # (out*in or in, *K)
+        if self.kernel_scale != 1.0:
+            kernel = kernel * self.kernel_scale
+        if self.mask is not None:
+            kernel = kernel * self.mask(positions)
+        rows = self.in_channels if self.separable else self.out_channels
+        return kernel.view(rows, -1, *positions.shape[1:])
+
+    def kernel(self, input_shape: Optional[torch.Size] = None) -> torch.Tensor:
+        """The effective kernel, cached in inference (eval mode with gradients off).
+
+        The cache key holds every parameter's storage and version counter, which in-place
+        updates (optimiser steps, ``load_state_dict``) bump, so the cache is never stale.
+        """
+        if self.training or torch.is_grad_enabled():
+            self._cache = None
+            return self.make_kernel(input_shape)
+        key = (
+            tuple((p.data_ptr(), p._version) for p in self.parameters()),
+            self.grid_sizes(input_shape),
+            self.kernel_scale,
+        )
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.make_kernel(input_shape))
+        return self._cache[1]
+
+    def effective_kernel_size(self) -> tuple[int, ...]:
+        """Kernel taps per axis after cropping (needs the grid to be fixed)."""
+        return tuple(self.kernel_positions().shape[1:])
+
+    # -- forward ------------------------------------------------------------------------------
+    def _check_input(self, x: torch.Tensor) -> None:
+        name = type(self).__name__
+        if not torch.is_floating_point(x):
+            raise TypeError(f"{name} expects a floating-point input, got dtype {x.dtype}")
+        if x.dim() != self.data_dim + 2:
+            raise ValueError(
+                f"{name} with data_dim={self.data_dim} expects input (batch, {self.in_channels}, "
+                f"{', '.join(['length'] if self.data_dim == 1 else [f'S{d}' for d in range(self.data_dim)])}), "
+                f"got shape {tuple(x.shape)}"
+            )
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"{name} expects {self.in_channels} input channels, got {x.shape[1]} (shape {tuple(x.shape)})")
+        if any(s < 1 for s in x.shape[2:]):
+            raise ValueError(f"{name} got an empty spatial axis: input shape {tuple(x.shape)}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, in_channels, *S) -> (B, out_channels, *S)."""
+        self._check_input(x)
+        kernel = self.kernel(x.shape)
+        if not self.separable:
+            return Fc.conv(x, kernel, self.bias, causal=self.causal, method=self.conv_method)
+        out = Fc.conv(x, kernel, None, causal=self.causal, groups=self.in_channels, method=self.conv_method)
+        pointwise = self.pointwise.view(*self.pointwise.shape, *([1] * self.data_dim))
+        return Fc._conv_fn(self.data_dim)(out, pointwise, self.bias)
+
+
+class FlexConv(CKConv):
+    """CKConv times a learnable Gaussian mask: a convolution with a learned kernel size.
+
+    Same arguments as :class:`CKConv`; ``mask`` defaults to :class:`GaussianMask` (use
+    ``functools.partial(GaussianMask, init_width=..., threshold=...)`` to configure it). The
+    kernel network is initialised in [-s, s]^D with s = min(1, 1.667 * initial mask width).
+    """
+
+    mask: GaussianMask
+
+    def __init__(self, in_channels: int, out_channels: int, *, mask: MaskFactory = GaussianMask, **kwargs) -> None:
+        if mask is None:
+            raise ValueError("FlexConv needs a mask factory; use CKConv for a convolution without a mask")
+        super().__init__(in_channels, out_channels, mask=mask, **kwargs)

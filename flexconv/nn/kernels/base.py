@@ -1,0 +1,66 @@
+"""The kernel-network contract: relative positions in, kernel values out.
+
+A kernel network is the "make the kernel" half of a continuous-kernel convolution (CKConv,
+Romero et al. 2022, arXiv 2102.02611): a small network evaluated at every relative position
+of the kernel grid. The number of its parameters does not depend on the kernel size.
+
+Contract (what layers and regularisers may rely on, and nothing else):
+
+* ``__init__(data_dim, out_channels, *, ..., device=None, dtype=None)``: keyword arguments
+  after ``out_channels`` are the network's own hyper-parameters, so a layer takes a factory
+  (the class, or a ``functools.partial`` of it) and calls ``factory(data_dim, out_channels)``.
+* ``forward(positions)``: positions ``(D, *S)`` in [-1, 1] -> kernel values ``(out_channels, *S)``.
+  Networks are pointwise in the positions, so sampling a cropped grid equals cropping the
+  kernel sampled on the full grid.
+* ``init_spatial_extent(extent)``: re-draws the position-dependent initial state so that the
+  network starts focused in [-extent, extent]^D (FlexConv calls it with 1.667 x the mask's
+  initial width). Networks without localised units keep their initialisation.
+* ``filter_frequencies(gauss_stddevs)``: for networks whose frequencies are known analytically
+  (FourierNet, GaborNet, MAGNet), a tensor ``(num_filters,)`` of per-filter frequency bounds in
+  cycles per unit length, used by the anti-aliasing regulariser; ``None`` otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+
+class KernelNet(nn.Module):
+    """Base class of kernel networks (see the module docstring for the contract)."""
+
+    def __init__(self, data_dim: int, out_channels: int) -> None:
+        super().__init__()
+        if data_dim < 1:
+            raise ValueError(f"data_dim must be >= 1, got {data_dim}")
+        if out_channels < 1:
+            raise ValueError(f"out_channels must be >= 1, got {out_channels}")
+        self.data_dim = data_dim
+        self.out_channels = out_channels
+
+    def init_spatial_extent(self, extent: float) -> None:
+        """Focus the initial kernel in [-extent, extent]^D (no-op for non-localised networks)."""
+
+    def filter_frequencies(self, gauss_stddevs: float = 2.0) -> Optional[torch.Tensor]:
+        """Per-filter frequency bounds (num_filters,), or None when not known analytically."""
+        return None
+
+    def _flatten(self, positions: torch.Tensor) -> torch.Tensor:
+        """(D, *S) -> (N, D) with N = prod(S); checks D."""
+        if positions.shape[0] != self.data_dim:
+            raise ValueError(
+                f"{type(self).__name__} expects positions of shape ({self.data_dim}, *S), got {tuple(positions.shape)}"
+            )
+        return positions.reshape(self.data_dim, -1).t()
+
+    @staticmethod
+    def _output(layer: nn.Linear, hidden: torch.Tensor, spatial: torch.Size) -> torch.Tensor:
+        """Final linear map computed directly in (out_channels, N) layout -> (out_channels, *S)."""
+        weight = layer.weight
+        if layer.bias is None:
+            out = weight @ hidden.t()
+        else:
+            out = torch.addmm(layer.bias.unsqueeze(1), weight, hidden.t())
+        return out.view(weight.shape[0], *spatial)

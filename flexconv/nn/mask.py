@@ -1,0 +1,120 @@
+"""The learnable Gaussian mask of FlexConv and its dynamic cropping.
+
+FlexConv (Romero et al. 2022, arXiv 2110.08059) multiplies a continuous kernel by
+``prod_d exp(-1/2 ((x_d - m_d) / sigma_d)^2)``: the widths ``sigma_d`` *are* the kernel size
+and are learned by gradient descent (at a x0.1 learning rate by default). Where the mask is
+below ``threshold`` the kernel is cut off (dynamic cropping), so small kernels are cheap.
+
+Cropping rules (those of the original code, reproduced exactly):
+
+* centred layers: per axis, the larger absolute root ``r = max |m_d +- sigma_d sqrt(-2 ln t)|``;
+  if ``r < 1`` only positions in ``(-r, r)`` are kept, symmetrically, so kernels stay centred.
+* causal layers (1D): the smaller root ``r = m - |sigma| sqrt(-2 ln t)``; if ``|r| < 1`` only
+  positions ``> r`` are kept (the most recent part of the kernel).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+
+from flexconv.nn.hints import set_hint
+
+
+def _check_width(width: float, where: str) -> None:
+    if not math.isfinite(width) or width <= 0:
+        raise ValueError(f"{where}: the mask width must be finite and > 0, got {width}")
+
+
+class GaussianMask(nn.Module):
+    """Gaussian window with a learnable mean and width per axis.
+
+    Args:
+        data_dim: number of spatial axes D.
+        init_width: initial sigma (0.075 in the paper: a 5x5 kernel on a 33x33 grid).
+        init_mean: initial centre; default 1.0 (the current time step) for causal layers, else 0.
+        causal: whether the layer is causal (decides the cropping rule).
+        threshold: mask value under which positions are cropped (0.1 in the paper).
+        dynamic_cropping: crop the grid where the mask is below ``threshold``.
+        lr_factor: learning-rate factor hint for the mean and width (0.1 in the paper).
+    """
+
+    def __init__(
+        self,
+        data_dim: int,
+        *,
+        init_width: float = 0.075,
+        init_mean: Optional[float] = None,
+        causal: bool = False,
+        threshold: float = 0.1,
+        dynamic_cropping: bool = True,
+        lr_factor: float = 0.1,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        _check_width(init_width, "GaussianMask")
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"GaussianMask: threshold must be in (0, 1), got {threshold}")
+        if init_mean is None:
+            init_mean = 1.0 if causal else 0.0
+        self.data_dim = data_dim
+        self.causal = causal
+        self.threshold = threshold
+        self.dynamic_cropping = dynamic_cropping
+        factory = {"device": device, "dtype": dtype}
+        self.mean = nn.Parameter(torch.full((data_dim,), float(init_mean), **factory))
+        self.width = nn.Parameter(torch.full((data_dim,), float(init_width), **factory))
+        for param in (self.mean, self.width):
+            set_hint(param, lr_factor=lr_factor)
+
+    def extra_repr(self) -> str:
+        return f"data_dim={self.data_dim}, causal={self.causal}, threshold={self.threshold}, cropping={self.dynamic_cropping}"
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        """Mask values on a positions grid (D, *S) -> (*S)."""
+        mask = None
+        for d in range(self.data_dim):
+            axis = torch.exp(-0.5 * ((positions[d] - self.mean[d]) / self.width[d]).square())
+            mask = axis if mask is None else mask * axis
+        return mask
+
+    def crop_window(self, axis_positions: Sequence[torch.Tensor]) -> tuple[slice, ...]:
+        """Slices of each axis to keep, from the current mean and width (no gradient).
+
+        axis_positions: per axis, the 1D tensor of grid positions (linspace(-1, 1, n)).
+        """
+        means = self.mean.detach().tolist()
+        widths = self.width.detach().tolist()
+        for w in widths:
+            if not math.isfinite(w) or w == 0.0:
+                raise FloatingPointError(f"GaussianMask: learned width became {w}; training diverged")
+        if not self.dynamic_cropping:
+            return tuple(slice(0, len(p)) for p in axis_positions)
+        spread = math.sqrt(-2.0 * math.log(self.threshold))
+        window = []
+        for p, m, w in zip(axis_positions, means, widths):
+            n = p.shape[0]
+            offset = abs(w) * spread
+            if self.causal:
+                root = m - offset
+                if abs(root) >= 1.0:
+                    window.append(slice(0, n))
+                    continue
+                start = int(torch.nonzero(p > root)[0])
+                window.append(slice(start, n))
+            else:
+                root = max(abs(m - offset), abs(m + offset))
+                if root >= 1.0:
+                    window.append(slice(0, n))
+                    continue
+                start = int(torch.nonzero(p[: n // 2 + 1] > -root)[0])
+                window.append(slice(start, n - start))
+        return tuple(window)
+
+    def frequency_bound(self, gauss_stddevs: float = 2.0) -> torch.Tensor:
+        """Frequency bound of the mask (scalar): max_d (1 / |sigma_d|) * gauss_stddevs / (2 pi)."""
+        return (1.0 / self.width.abs()).amax() * gauss_stddevs / (2 * math.pi)
