@@ -1,0 +1,49 @@
+"""The ``flexconv`` command: one entry point, one module per sub-command.
+
+    flexconv train experiment=<preset> key=value ...     train (Hydra overrides)
+    flexconv evaluate <checkpoint> [key=value ...]        test a checkpoint
+    flexconv crossres experiment=<preset> ...             cross-resolution protocol (paper Table 4)
+    flexconv profile experiment=<preset> ...              torch.profiler table and trace
+    flexconv fit-kernel ...                               kernel-fitting experiment (paper Fig. 3)
+    flexconv bench results [--fast]                       the results study -> docs/results.md
+
+Each sub-command lives in its own module and exposes ``main(argv: list[str]) -> None``; this file
+only dispatches, so importing it stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Optional, Sequence
+
+COMMANDS = {
+    "train": ("flexconv.train.commands", "train_main", "train a model (Hydra overrides, e.g. experiment=mnist1d_flextcn)"),
+    "evaluate": ("flexconv.train.commands", "evaluate_main", "evaluate a checkpoint on its test set"),
+    "crossres": ("flexconv.train.crossres", "main", "cross-resolution protocol: train at source, test at target, fine-tune"),
+    "profile": ("flexconv.experiments.profile", "main", "profile a training step (torch.profiler)"),
+    "fit-kernel": ("flexconv.experiments.fit_kernel", "main", "fit Gabor/random/image kernels with kernel networks"),
+    "bench": ("flexconv.experiments.results", "main", "run the results study (`flexconv bench results --fast`)"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: flexconv <command> [args]", "", "commands:"]
+    lines += [f"  {name:<11} {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        sys.exit(f"flexconv: unknown command {name!r}\n\n{usage()}")
+    module_name, function, _ = COMMANDS[name]
+    getattr(importlib.import_module(module_name), function)(rest)
+
+
+if __name__ == "__main__":
+    main()
