@@ -1,0 +1,87 @@
+"""Sequential versions of image datasets: sMNIST, pMNIST, sFashion, pFashion, sCIFAR-10, noise-padded CIFAR-10.
+
+* sMNIST / sFashion-MNIST: the 784 pixels in raster order, one channel: (1, 784).
+* pMNIST / pFashion-MNIST: the same pixels under one fixed random permutation
+  (``torch.randperm(784)`` with generator seed :data:`PERMUTATION_SEED`).
+* sCIFAR-10: the 1024 pixels in raster order, three channels: (3, 1024).
+* noise-padded CIFAR-10 (Chang et al. 2019, used by CKConv/FlexConv): rows as steps, each step
+  holding 3 colours x 32 columns = 96 channels; the 32 image steps are followed by 968 steps of
+  standard Gaussian noise (fixed per example), 1000 steps in all: (96, 1000).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch.utils.data import Dataset
+
+from flexconv.data.images import image_dataset
+from flexconv.data.records import DatasetNotFoundError
+
+PERMUTATION_SEED = 0
+NOISE_PADDED_LENGTH = 1000
+
+
+def fixed_permutation(length: int) -> torch.Tensor:
+    """The pixel permutation of the permuted datasets (the same on every call and machine)."""
+    return torch.randperm(length, generator=torch.Generator().manual_seed(PERMUTATION_SEED))
+
+
+class FlattenedImages(Dataset):
+    """Images (C, H, W) as sequences (C, H*W), optionally permuted along time."""
+
+    def __init__(self, images: Dataset, permutation: Optional[torch.Tensor] = None) -> None:
+        self.images, self.permutation = images, permutation
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image, label = self.images[index]
+        seq = image.flatten(1)
+        if self.permutation is not None:
+            seq = seq[:, self.permutation]
+        return seq, label
+
+
+class NoisePaddedRows(Dataset):
+    """Rows as steps (3*W channels), padded with per-example Gaussian noise to 1000 steps."""
+
+    def __init__(self, images: Dataset, seed: int) -> None:
+        self.images, self.seed = images, seed
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image, label = self.images[index]  # (3, 32, 32)
+        c, h, w = image.shape
+        rows = image.permute(0, 2, 1).reshape(c * w, h)  # channel = colour * W + column, step = row
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        noise = torch.randn(c * w, NOISE_PADDED_LENGTH - h, generator=generator)
+        return torch.cat([rows, noise], dim=1), label
+
+
+SOURCES = {
+    "smnist": ("mnist", False), "pmnist": ("mnist", True),
+    "sfashion_mnist": ("fashion_mnist", False), "pfashion_mnist": ("fashion_mnist", True),
+    "scifar10": ("cifar10", False),
+}
+
+
+def sequence_image_dataset(name: str, root: str, train: bool, download: bool, seed: int) -> Dataset:
+    """The sequential dataset ``name`` built on its image dataset."""
+    try:
+        return _build(name, root, train, download, seed)
+    except DatasetNotFoundError as error:
+        raise DatasetNotFoundError(f"{name} is built on {error}") from None
+
+
+def _build(name: str, root: str, train: bool, download: bool, seed: int) -> Dataset:
+    if name == "npcifar10":
+        return NoisePaddedRows(image_dataset("cifar10", root, train, None, "none", download), seed=1 + (not train))
+    source, permuted = SOURCES[name]
+    images = image_dataset(source, root, train, None, "none", download)
+    length = images.images.shape[-1] * images.images.shape[-2]
+    return FlattenedImages(images, fixed_permutation(length) if permuted else None)
