@@ -1,0 +1,1 @@
+"""Training: the LightningModule, callbacks, ``flexconv train``/``evaluate``/``crossres`` (needs lightning, hydra)."""

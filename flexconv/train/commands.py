@@ -1,0 +1,328 @@
+"""``flexconv train`` and ``flexconv evaluate``: Hydra configs in, a run folder out.
+
+``train(cfg) -> dict`` is the whole training run and does not parse arguments, so tests and other
+commands call it directly; ``train_main(argv)`` composes the config from ``key=value`` overrides
+(``hydra.compose``, no ``@hydra.main``), trains and prints a results table.
+
+A run folder ``runs/<experiment_name>/<timestamp>/`` (or ``run_dir=``) holds ``config.yaml`` (the
+resolved config), ``metrics.csv`` and ``tensorboard/``, ``checkpoints/best.ckpt`` and
+``checkpoints/last.ckpt``, ``kernel_sizes.png``, ``kernels.png`` and ``summary.json``.
+``resume=<last.ckpt or run folder>`` continues a run (pass the same overrides); with
+``checkpoint.every_n_train_steps`` set, a run killed mid-epoch resumes to the same weights.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import lightning as L
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.errors import HydraException
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from flexconv.models.registry import config_dict, list_models, model_config
+from flexconv.train.callbacks import KernelPictures, RunSummary
+from flexconv.train.module import ClassificationModule
+from flexconv.train.resumable import DataOrder, with_epoch_sampler
+
+log = logging.getLogger(__name__)
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+RUN_DIR_ENV = "FLEXCONV_RUN_DIR"  # lets DDP worker processes write into rank 0's run folder
+DATA_FIELDS = ("in_channels", "num_classes", "data_dim")
+OBJECTIVE_BY_DATASET = {"copy_memory": "per_step", "adding_problem": "regression"}
+
+
+# -- configuration --------------------------------------------------------------------------------
+def register_config_groups() -> None:
+    """Store one ``model/<name>`` option per registered model and one ``data/<name>`` per dataset.
+
+    Model options are the model configuration's fields, with the data fields left null (filled
+    from the dataset record); data options are FlexDataModule's arguments with their defaults.
+    """
+    from flexconv.data.datamodule import FlexDataModule
+    from flexconv.data.records import DATASETS
+
+    store = ConfigStore.instance()
+    for name in list_models():
+        node = config_dict(model_config(name))
+        node.update({field: None for field in DATA_FIELDS})
+        store.store(group="model", name=name, node={"name": name, **node})
+    arguments = {
+        p.name: p.default
+        for p in inspect.signature(FlexDataModule).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "name"
+    }
+    for name in DATASETS:
+        node = {"name": name, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in arguments.items()}}
+        store.store(group="data", name=name, node=node)
+
+
+def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The resolved ``train`` config with Hydra ``overrides`` (e.g. ``experiment=main_job``), in struct mode."""
+    register_config_groups()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="flexconv"):
+        cfg = compose(config_name="train", overrides=list(overrides))
+    OmegaConf.resolve(cfg)
+    OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+# -- building blocks ------------------------------------------------------------------------------
+def build_datamodule(cfg: DictConfig) -> Any:
+    """FlexDataModule from ``cfg.data`` (its own argument names)."""
+    from flexconv.data.datamodule import FlexDataModule
+
+    options = OmegaConf.to_container(cfg.data, resolve=True)
+    if options.get("resolution") is not None:
+        options["resolution"] = tuple(options["resolution"])
+    return FlexDataModule(**options)
+
+
+def model_options(cfg: DictConfig, record: Any) -> tuple[str, dict[str, Any]]:
+    """(model name, options) with the data fields taken from the dataset record where null."""
+    options = OmegaConf.to_container(cfg.model, resolve=True)
+    name = options.pop("name")
+    for field in DATA_FIELDS:
+        if options.get(field) is None:
+            options[field] = getattr(record, field)
+    return name, options
+
+
+def build_module(
+    cfg: DictConfig, record: Any, resolution_change: Optional[list[int]] = None
+) -> ClassificationModule:
+    """The LightningModule for ``cfg`` and the dataset ``record``."""
+    name, options = model_options(cfg, record)
+    objective = cfg.objective or OBJECTIVE_BY_DATASET.get(record.name, "classification")
+    antialias = OmegaConf.to_container(cfg.antialias, resolve=True) if cfg.antialias is not None else None
+    return ClassificationModule(
+        model_name=name,
+        model_options=options,
+        optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        objective=objective,
+        antialias=antialias,
+        resolution_change=resolution_change,
+        run_config=OmegaConf.to_container(cfg, resolve=True),
+    )
+
+
+def resolve_run_dir(cfg: DictConfig) -> tuple[Path, Optional[Path]]:
+    """(run folder, checkpoint to resume from or None)."""
+    ckpt_path = None
+    run_dir = cfg.run_dir
+    if cfg.resume is not None:
+        resume = Path(cfg.resume)
+        ckpt_path = resume / "checkpoints" / "last.ckpt" if resume.is_dir() else resume
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"resume: no checkpoint at {ckpt_path}")
+        if run_dir is None:
+            run_dir = resume if resume.is_dir() else resume.parent.parent
+    if run_dir is None and os.environ.get("LOCAL_RANK", "0") != "0":
+        run_dir = os.environ.get(RUN_DIR_ENV)
+    if run_dir is None:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = Path("runs") / cfg.experiment_name / stamp
+        suffix = 1
+        while run_dir.exists():
+            run_dir, suffix = Path("runs") / cfg.experiment_name / f"{stamp}-{suffix}", suffix + 1
+    return Path(run_dir), ckpt_path
+
+
+def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
+    loggers: list[Logger] = []
+    if cfg.logger.csv:
+        loggers.append(CSVLogger(save_dir=str(run_dir), name="", version=""))
+    if cfg.logger.tensorboard:
+        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False))
+    if cfg.logger.wandb:
+        if importlib.util.find_spec("wandb") is None:
+            log.warning("logger.wandb=true but wandb is not installed: not logging to W&B")
+        else:
+            from lightning.pytorch.loggers import WandbLogger
+
+            loggers.append(WandbLogger(project=cfg.logger.wandb_project, save_dir=str(run_dir), name=cfg.experiment_name))
+    return loggers
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[L.Callback], **changes: Any) -> L.Trainer:
+    """lightning.Trainer from ``cfg.trainer`` plus checkpoints, loggers and a progress bar."""
+    options = {**OmegaConf.to_container(cfg.trainer, resolve=True), **changes}
+    if options["enable_progress_bar"] and sys.stdout.isatty():
+        callbacks = [*callbacks, RichProgressBar()]
+    return L.Trainer(
+        **options,
+        default_root_dir=str(run_dir),
+        logger=build_loggers(cfg, run_dir),
+        callbacks=callbacks,
+        deterministic=cfg.deterministic,
+        use_distributed_sampler=False,  # the EpochSampler shards the data itself
+    )
+
+
+def _checkpoints(cfg: DictConfig, run_dir: Path, has_val: bool) -> tuple[ModelCheckpoint, ModelCheckpoint]:
+    """(best by the monitored metric, last: also every n training steps when configured)."""
+    directory = str(run_dir / "checkpoints")
+    best = ModelCheckpoint(
+        dirpath=directory, filename="best", monitor=cfg.checkpoint.monitor if has_val else None,
+        mode=cfg.checkpoint.mode, save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
+    )
+    last = ModelCheckpoint(
+        dirpath=directory, filename="last", save_top_k=0, save_last=True,
+        every_n_train_steps=cfg.checkpoint.every_n_train_steps, enable_version_counter=False,
+    )
+    return best, last
+
+
+# -- train / evaluate -----------------------------------------------------------------------------
+def train(
+    cfg: DictConfig,
+    init_state: Optional[dict[str, torch.Tensor]] = None,
+    resolution_change: Optional[list[int]] = None,
+    callbacks: Sequence[L.Callback] = (),
+) -> dict[str, Any]:
+    """Fit, test the best checkpoint and return the results.
+
+    init_state: model state dict to start from (cross-resolution fine-tuning).
+    resolution_change: ``[source, target]`` applied to the model before ``init_state`` is loaded.
+    callbacks: extra Lightning callbacks.
+    Returns test_acc, val_acc, best_checkpoint, last_checkpoint, params, wall_time_s, run_dir
+    and the test metrics.
+    """
+    start = time.perf_counter()
+    run_dir, ckpt_path = resolve_run_dir(cfg)
+    os.environ[RUN_DIR_ENV] = str(run_dir)
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = build_datamodule(cfg)
+    record = datamodule.record
+    module = build_module(cfg, record, resolution_change)
+    if init_state is not None:
+        module.model.load_state_dict(init_state)
+
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    train_loader = with_epoch_sampler(datamodule.train_dataloader(), cfg.seed)
+    val_loader = datamodule.val_dataloader()
+    has_val = val_loader is not None and len(val_loader) > 0
+    best, last = _checkpoints(cfg, run_dir, has_val)
+    summary = RunSummary(run_dir, {"experiment": cfg.experiment_name, "model": cfg.model.name, "dataset": cfg.data.name,
+                                   "run_dir": str(run_dir)})
+    all_callbacks = [best, last, DataOrder(train_loader), KernelPictures(run_dir), summary, *callbacks]
+    trainer = build_trainer(cfg, run_dir, all_callbacks, **({} if has_val else {"limit_val_batches": 0}))
+    if trainer.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    with warnings.catch_warnings():
+        # DataOrder makes the training loader resumable mid-epoch (Lightning cannot see it).
+        warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
+        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader if has_val else None,
+                    ckpt_path=str(ckpt_path) if ckpt_path else None)
+
+    results: dict[str, Any] = {"test_acc": None}
+    if cfg.test:
+        datamodule.setup("test")
+        tested = trainer.test(module, dataloaders=datamodule.test_dataloader(),
+                              ckpt_path=best.best_model_path or None, verbose=False)
+        results.update(tested[0] if tested else {})
+        results["test_acc"] = results.get("test/acc")
+    score = best.best_model_score
+    results.update(
+        val_acc=float(score) if score is not None and cfg.checkpoint.monitor == "val/acc" else None,
+        best_checkpoint=best.best_model_path or None,
+        last_checkpoint=str(run_dir / "checkpoints" / "last.ckpt"),
+        params=sum(p.numel() for p in module.model.parameters()),
+        wall_time_s=round(time.perf_counter() - start, 1),
+        run_dir=str(run_dir),
+    )
+    summary.summary.update(results)
+    summary.write(trainer)
+    return results
+
+
+def evaluate(checkpoint_path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Test a checkpoint on its dataset's test split; ``overrides`` (``key=value``) change its stored config."""
+    checkpoint_path = Path(checkpoint_path)
+    if not checkpoint_path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {checkpoint_path}")
+    module = ClassificationModule.load_from_checkpoint(checkpoint_path, map_location="cpu")
+    cfg = OmegaConf.create(module.hparams.run_config)
+    OmegaConf.set_struct(cfg, True)
+    cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    trainer = L.Trainer(
+        accelerator=cfg.trainer.accelerator, devices=1, logger=False, enable_checkpointing=False,
+        limit_test_batches=cfg.trainer.limit_test_batches, enable_progress_bar=sys.stdout.isatty(),
+        callbacks=[RichProgressBar()] if sys.stdout.isatty() else None,
+    )
+    tested = trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]
+    return {"test_acc": tested.get("test/acc"), **tested, "checkpoint": str(checkpoint_path),
+            "params": sum(p.numel() for p in module.model.parameters())}
+
+
+# -- command line ---------------------------------------------------------------------------------
+def print_results(title: str, results: dict[str, Any]) -> None:
+    """A rich table of the results (accuracy, params, wall time, run folder, ...)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=True)
+    table.add_column("result")
+    table.add_column("value")
+    for key, value in results.items():
+        if isinstance(value, float):
+            value = f"{100 * value:.2f} %" if "acc" in key else f"{value:.4g}"
+        table.add_row(key, str(value))
+    Console().print(table)
+
+
+def _fail(command: str, error: Exception) -> None:
+    sys.exit(f"flexconv {command}: {type(error).__name__}: {error}")
+
+
+def train_main(argv: list[str]) -> None:
+    """``flexconv train key=value ...`` (Hydra overrides, e.g. ``experiment=main_job``)."""
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        cfg = compose_config(argv)
+    except (HydraException, OmegaConfBaseException, ValueError) as error:
+        _fail("train", error)
+    try:
+        results = train(cfg)
+    except (OmegaConfBaseException, ValueError, FileNotFoundError) as error:
+        _fail("train", error)
+    if os.environ.get("LOCAL_RANK", "0") == "0":
+        print_results(f"{cfg.experiment_name}: {cfg.model.name} on {cfg.data.name}", results)
+
+
+def evaluate_main(argv: list[str]) -> None:
+    """``flexconv evaluate <checkpoint> [key=value ...]``."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: flexconv evaluate <checkpoint> [key=value ...]   (e.g. data.root=./data)")
+        return
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        results = evaluate(argv[0], argv[1:])
+    except (OmegaConfBaseException, ValueError, FileNotFoundError) as error:
+        _fail("evaluate", error)
+    print_results(f"evaluate {argv[0]}", results)

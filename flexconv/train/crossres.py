@@ -1,0 +1,95 @@
+"""``flexconv crossres``: the cross-resolution protocol of the FlexConv paper (Table 4).
+
+1. train at the source resolution (``data.resolution=[s, s]``) and test there;
+2. move the model to the target resolution (:func:`flexconv.nn.resolution.change_resolution`:
+   kernels re-sampled on the finer grid, scaled by (s/t)^D) and test "out of the box";
+3. fine-tune ``finetune_epochs`` at the target resolution and test again.
+
+The experiment's ``crossres`` node gives ``source``, ``target`` and ``finetune_epochs``. Results
+(source accuracy, out-of-the-box accuracy, the drop, fine-tuned accuracy) are printed and written
+to ``<run_dir>/crossres.json``; the two training runs are ``<run_dir>/source`` and ``.../finetune``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import lightning as L
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
+
+from flexconv.train.commands import build_datamodule, compose_config, print_results, resolve_run_dir, train
+from flexconv.train.module import ClassificationModule
+
+log = logging.getLogger(__name__)
+
+
+def _stage_config(cfg: DictConfig, run_dir: Path, stage: str, resolution: int, epochs: Optional[int] = None) -> DictConfig:
+    staged = copy.deepcopy(cfg)
+    with open_dict(staged):
+        staged.run_dir = str(run_dir / stage)
+        staged.resume = None
+        staged.data.resolution = [resolution] * 2
+        if epochs is not None:
+            staged.trainer.max_epochs = epochs
+    return staged
+
+
+def measure_test_accuracy(module: ClassificationModule, cfg: DictConfig) -> float:
+    """Test accuracy of ``module`` on ``cfg``'s data (no logging, no checkpoints)."""
+    datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    trainer = L.Trainer(
+        accelerator=cfg.trainer.accelerator, devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, limit_test_batches=cfg.trainer.limit_test_batches,
+    )
+    return float(trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]["test/acc"])
+
+
+def crossres(cfg: DictConfig) -> dict[str, Any]:
+    """Run the protocol for ``cfg`` (which has a ``crossres`` node); returns the four figures."""
+    from flexconv.nn.resolution import change_resolution
+
+    if cfg.crossres is None:
+        raise ValueError("crossres needs an experiment with a `crossres` node {source, target, finetune_epochs}, "
+                         "e.g. experiment=cifar10_crossres_16_32")
+    source, target = int(cfg.crossres.source), int(cfg.crossres.target)
+    run_dir, _ = resolve_run_dir(cfg)
+
+    source_run = train(_stage_config(cfg, run_dir, "source", source))
+    checkpoint = source_run["best_checkpoint"] or source_run["last_checkpoint"]
+    module = ClassificationModule.load_from_checkpoint(checkpoint, map_location="cpu")
+    change_resolution(module.model, source, target)
+    target_cfg = _stage_config(cfg, run_dir, "finetune", target, int(cfg.crossres.finetune_epochs))
+    out_of_the_box = measure_test_accuracy(module, target_cfg)
+
+    finetuned = train(target_cfg, init_state=module.model.state_dict(), resolution_change=[source, target])
+    results = {
+        "source_resolution": source,
+        "target_resolution": target,
+        "source_acc": source_run["test_acc"],
+        "out_of_the_box_acc": out_of_the_box,
+        "drop": source_run["test_acc"] - out_of_the_box,
+        "finetuned_acc": finetuned["test_acc"],
+        "source_run": source_run["run_dir"],
+        "finetune_run": finetuned["run_dir"],
+    }
+    (run_dir / "crossres.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def main(argv: Sequence[str]) -> None:
+    """``flexconv crossres experiment=<crossres preset> [key=value ...]``."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        results = crossres(compose_config(argv))
+    except (HydraException, OmegaConfBaseException, ValueError, FileNotFoundError) as error:
+        sys.exit(f"flexconv crossres: {type(error).__name__}: {error}")
+    print_results("cross-resolution", results)

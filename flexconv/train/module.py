@@ -1,0 +1,199 @@
+"""The LightningModule of every experiment: a registered model, its loss, metrics and optimiser.
+
+The module is built from data (a model name and its configuration), so a checkpoint rebuilds it:
+``ClassificationModule.load_from_checkpoint(path)``.
+
+Objectives (``objective``):
+  "classification": cross-entropy on logits (B, K); top-1 and top-5 accuracy.
+  "regression":     mean squared error on outputs (B, K) (adding problem).
+  "per_step":       cross-entropy at every time step (copy memory): the model's features
+                    (B, C, T) go through its linear ``head`` at each step -> (B, T, K).
+
+Optimiser: Adam, AdamW or SGD over :func:`flexconv.nn.param_groups` (mask parameters carry their
+x0.1 learning-rate hint). Schedulers: "cosine" (linear warm-up then cosine to ``min_lr``, stepped
+every optimiser step, as in the paper), "plateau", "multistep", "exponential" (per epoch), "none".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from flexconv.models.registry import config_dict, model_config, build_model
+from flexconv.nn import param_groups
+from flexconv.nn.antialias import AntiAliasing
+
+OBJECTIVES = ("classification", "regression", "per_step")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("cosine", "plateau", "multistep", "exponential", "none")
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and learning-rate schedule.
+
+    optimizer: "adam", "adamw" or "sgd"; lr, weight_decay; momentum, nesterov: SGD only.
+    scheduler: one of SCHEDULERS.
+    warmup_epochs, min_lr: cosine (linear warm-up, then cosine to min_lr; min_lr is relative to
+        ``lr`` and scales with each group's lr factor).
+    factor, patience, monitor, mode: plateau (``factor`` multiplies the lr: 0.2 = "divide by 5").
+    milestones, gamma: multistep (epochs) and exponential (gamma per epoch).
+    """
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = False
+    scheduler: str = "cosine"
+    warmup_epochs: float = 0.0
+    min_lr: float = 1e-6
+    factor: float = 0.2
+    patience: int = 20
+    monitor: str = "val/acc"
+    mode: str = "max"
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optim.optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"optim.scheduler must be one of {list(SCHEDULERS)}, got {self.scheduler!r}")
+
+
+def topk_accuracy(logits: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
+    """Fraction of rows whose target is among the k largest logits. logits (N, K), target (N,)."""
+    k = min(k, logits.shape[-1])
+    hits = (logits.topk(k, dim=-1).indices == target.unsqueeze(-1)).any(-1)
+    return hits.float().mean()
+
+
+def cosine_with_warmup(step: int, warmup_steps: int, total_steps: int, floor: float) -> float:
+    """LR multiplier: linear warm-up to 1 over ``warmup_steps``, then cosine down to ``floor``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class ClassificationModule(L.LightningModule):
+    """Trains registered model ``model_name`` built with ``model_options``.
+
+    model_name, model_options: see :func:`flexconv.models.registry.get_model`.
+    optim: :class:`OptimConfig` fields.
+    objective: one of OBJECTIVES.
+    antialias: :class:`flexconv.nn.antialias.AntiAliasing` fields, or None (no regulariser).
+    resolution_change: ``[source, target]`` when the model was moved to another resolution
+        (cross-resolution fine-tuning); applied after building so checkpoints rebuild it.
+    run_config: the resolved run configuration, kept in the checkpoint's hyperparameters so that
+        ``flexconv evaluate`` can rebuild the data.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        model_options: dict[str, Any],
+        optim: dict[str, Any],
+        objective: str = "classification",
+        antialias: Optional[dict[str, Any]] = None,
+        resolution_change: Optional[list[int]] = None,
+        run_config: Optional[dict[str, Any]] = None,
+    ) -> None:
+        super().__init__()
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
+        self.save_hyperparameters()
+        config = model_config(model_name, **model_options)
+        self.model_config = config_dict(config)
+        self.model: nn.Module = build_model(config)
+        self.optim = OptimConfig(**optim)
+        self.objective = objective
+        self.antialias = AntiAliasing(**antialias) if antialias else None
+        if resolution_change is not None:
+            from flexconv.nn.resolution import change_resolution
+
+            change_resolution(self.model, *resolution_change)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, *S) -> (B, K), or (B, T, K) for the per-step objective."""
+        if self.objective == "per_step":
+            features = self.model.features(x)  # (B, C', T)
+            return self.model.head(features.movedim(1, -1))  # (B, T, K)
+        return self.model(x)
+
+    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        x, y = batch[0], batch[1]
+        out = self(x)
+        metrics: dict[str, torch.Tensor] = {}
+        if self.objective == "regression":
+            loss = F.mse_loss(out, y.view_as(out).to(out.dtype))
+        elif self.objective == "per_step":
+            flat, target = out.reshape(-1, out.shape[-1]), y.reshape(-1).long()  # (B*T, K), (B*T,)
+            loss = F.cross_entropy(flat, target)
+            metrics["acc"] = topk_accuracy(flat, target, 1)
+        else:
+            loss = F.cross_entropy(out, y)
+            metrics["acc"] = topk_accuracy(out, y, 1)
+            if out.shape[-1] > 5:
+                metrics["acc_top5"] = topk_accuracy(out, y, 5)
+        metrics["loss"] = loss
+        on_step = stage == "train"
+        for name, value in metrics.items():
+            self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=True, prog_bar=name in ("loss", "acc"),
+                     sync_dist=stage != "train", batch_size=x.shape[0])
+        return loss
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._shared_step(batch, "train")
+        if self.antialias is not None:
+            penalty = self.antialias(self.model)
+            self.log("train/antialias", penalty, on_step=True, on_epoch=True, batch_size=batch[0].shape[0])
+            loss = loss + penalty
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    def configure_optimizers(self) -> Any:
+        cfg = self.optim
+        groups = param_groups(self.model, cfg.lr, cfg.weight_decay)
+        for group in groups:
+            group.pop("names")
+        if cfg.optimizer == "sgd":
+            optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+        else:
+            optimizer = (torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW)(groups, lr=cfg.lr)
+        if cfg.scheduler == "none":
+            return optimizer
+        if cfg.scheduler == "cosine":
+            total = self.trainer.estimated_stepping_batches  # also sets num_training_batches
+            if math.isinf(total):
+                raise ValueError("the cosine schedule needs a finite trainer.max_epochs or trainer.max_steps")
+            total = int(total)
+            steps_per_epoch = self.trainer.num_training_batches / self.trainer.accumulate_grad_batches
+            warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
+            floor = cfg.min_lr / cfg.lr
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: cosine_with_warmup(step, warmup, total, floor)
+            )
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        if cfg.scheduler == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode=cfg.mode, factor=cfg.factor, patience=cfg.patience
+            )
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": cfg.monitor}}
+        if cfg.scheduler == "multistep":
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=cfg.milestones, gamma=cfg.gamma)
+        else:
+            scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -1,0 +1,87 @@
+"""Two-step training runs: train(cfg) end to end, one run per model family, evaluate, the CLI."""
+
+import json
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from conftest import tiny_overrides
+from flexconv.cli import main as cli
+from flexconv.train.commands import compose_config, evaluate, train
+from flexconv.train.module import ClassificationModule, cosine_with_warmup, topk_accuracy
+
+
+def test_train_writes_a_complete_run_folder(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    results = train(compose_config(tiny_overrides(run_dir, "trainer.max_steps=-1", "logger.tensorboard=true")))
+    assert 0.0 <= results["test_acc"] <= 1.0
+    assert results["params"] > 0 and results["wall_time_s"] > 0 and results["run_dir"] == str(run_dir)
+    for name in ("config.yaml", "metrics.csv", "summary.json", "kernel_sizes.png", "kernels.png",
+                 "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tensorboard").iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["test_acc"] == results["test_acc"] and summary["kernel_extents"]
+
+    evaluated = evaluate(run_dir / "checkpoints" / "best.ckpt", ["data.limit_test=32"])
+    assert evaluated["test_acc"] == pytest.approx(results["test_acc"])
+
+
+def test_evaluate_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir = tmp_path / "run"
+    train(compose_config(tiny_overrides(run_dir)))
+    cli(["evaluate", str(run_dir / "checkpoints" / "last.ckpt")])
+    assert "test_acc" in capsys.readouterr().out
+
+
+def test_train_command_prints_results(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    cli(["train", *tiny_overrides(tmp_path / "run")])
+    out = capsys.readouterr().out
+    for word in ("test_acc", "params", "wall_time_s", "run_dir"):
+        assert word in out
+
+
+@pytest.mark.parametrize("model", ["cktcn_mnist1d", "tcn_mnist1d_conv3"])
+def test_sequence_baselines_train(tmp_path: Path, model: str) -> None:
+    results = train(compose_config(tiny_overrides(tmp_path / "run", f"model={model}", "optim=adam_plateau")))
+    assert results["test_acc"] is not None
+
+
+def test_antialiasing_term_is_logged(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    train(compose_config(tiny_overrides(run_dir, "antialias=gabor_mask")))
+    assert "train/antialias_step" in (run_dir / "metrics.csv").read_text().splitlines()[0]
+
+
+IMAGE_FAMILIES = {
+    "flexnet7_cifar10": {"hidden_channels": 4, "num_blocks": 1, "block_width_factors": [], "conv": {"horizon": 9, "kernel_hidden_channels": 4}},
+    "ckcnn7_cifar10": {"hidden_channels": 4, "num_blocks": 1, "block_width_factors": [], "conv": {"horizon": 9, "kernel_hidden_channels": 4}},
+    "flexnet7_cifar10_conv3": {"hidden_channels": 4, "num_blocks": 1, "block_width_factors": []},
+    "resnet32_cifar10": {"depth": 8},
+}
+
+
+@pytest.mark.parametrize("name", sorted(IMAGE_FAMILIES))
+@pytest.mark.parametrize("scheduler", ["cosine", "multistep"])
+def test_image_families_train_two_steps(tmp_path: Path, name: str, scheduler: str) -> None:
+    """The LightningModule on synthetic 16x16 images (no dataset files needed)."""
+    data = TensorDataset(torch.randn(16, 3, 16, 16), torch.randint(0, 10, (16,)))
+    optim = {"optimizer": "sgd" if scheduler == "multistep" else "adam", "scheduler": scheduler, "warmup_epochs": 1, "milestones": [1]}
+    module = ClassificationModule(name, {**IMAGE_FAMILIES[name], "in_channels": 3, "num_classes": 10}, optim)
+    before = [p.detach().clone() for p in module.parameters()]
+    trainer = L.Trainer(max_steps=2, max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu", limit_val_batches=0)
+    trainer.fit(module, DataLoader(data, batch_size=8))
+    assert any(not torch.equal(a, b) for a, b in zip(before, module.parameters()))
+
+
+def test_metrics_and_schedule() -> None:
+    logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.0, 0.2]])
+    assert topk_accuracy(logits, torch.tensor([1, 2]), 1) == 0.5
+    assert topk_accuracy(logits, torch.tensor([1, 2]), 2) == 1.0
+    assert cosine_with_warmup(0, 10, 100, 1e-4) == pytest.approx(0.1)
+    assert cosine_with_warmup(10, 10, 100, 1e-4) == pytest.approx(1.0)
+    assert cosine_with_warmup(100, 10, 100, 1e-4) == pytest.approx(1e-4)
