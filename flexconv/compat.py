@@ -114,7 +114,7 @@ def _apply_original_extras(module: nn.Module, cfg: Mapping[str, Any]) -> None:
     """Options that are not constructor arguments of ours: sampling-rate norm, CKConv init extent."""
     for layer in module.modules():
         if isinstance(layer, CKConv):
-            layer.kernel_scale = float(cfg.get("kernel_sampling_rate_norm", 1.0))
+            layer.kernel_scale.fill_(float(cfg.get("kernel_sampling_rate_norm", 1.0)))
             if layer.mask is None and "kernel_init_spatial_value" in cfg:
                 layer.kernel_net.init_spatial_extent(min(1.0, float(cfg["kernel_init_spatial_value"])))
 
@@ -221,6 +221,9 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], module: nn.Module) -> 
             raise KeyError(f"original key {key!r} maps to {name!r}, which {type(module).__name__} does not have")
         else:
             converted[name] = value.reshape(ours[name].shape).to(ours[name].dtype)
+    for name, value in ours.items():  # not in the original's state: kernel_sampling_rate_norm is a constructor argument
+        if name.endswith("kernel_scale") and name not in converted:
+            converted[name] = value
     return converted
 
 
@@ -239,7 +242,9 @@ def check_dropped_buffers(state: Mapping[str, torch.Tensor], module: nn.Module) 
 def build_from_original(config: Mapping[str, Any]) -> nn.Module:
     """Our (unloaded) module for an original layer, layer-stack or model config."""
     if "model" in config:
-        return FlexNet(flexnet_config_from_original(config))
+        model = FlexNet(flexnet_config_from_original(config))
+        _apply_original_extras(model, {"kernel_sampling_rate_norm": config["kernel"].get("sampling_rate_norm", 1.0)})
+        return model
     if "layers" in config:
         return nn.Sequential(*(layer_from_original(c) for c in config["layers"]))
     if "layer" in config:

@@ -94,7 +94,6 @@ class CKConv(nn.Module):
         self.causal = data_dim == 1 if causal is None else causal
         self.separable = separable
         self.conv_method = conv_method
-        self.kernel_scale = kernel_scale
 
         kernel_outputs = in_channels if separable else out_channels * in_channels
         self.kernel_net = kernel_net(data_dim, kernel_outputs, **factory)
@@ -108,6 +107,8 @@ class CKConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels, **factory)) if bias else None
         # Grid size per axis; zeros until fixed by the first forward ("same"/"full").
         self.register_buffer("grid_size", torch.tensor(explicit_grid or (0,) * data_dim, dtype=torch.long))
+        # Multiplies the kernel; persistent, because change_resolution() sets it with the grid size.
+        self.register_buffer("kernel_scale", torch.tensor(float(kernel_scale), **factory))
         self._grid: Optional[tuple[int, ...]] = explicit_grid or None
         self._positions: dict[tuple, tuple[torch.Tensor, list[torch.Tensor]]] = {}
         self._cache: Optional[tuple[Any, torch.Tensor]] = None
@@ -167,9 +168,7 @@ class CKConv(nn.Module):
     def make_kernel(self, input_shape: Optional[torch.Size] = None) -> torch.Tensor:
         """The effective kernel: (out, in, *K) or, if separable, (in, 1, *K). Always recomputed."""
         positions = self.kernel_positions(input_shape)  # (D, *K)
-        kernel = self.kernel_net(positions)  # (out*in or in, *K)
-        if self.kernel_scale != 1.0:
-            kernel = kernel * self.kernel_scale
+        kernel = self.kernel_net(positions) * self.kernel_scale  # (out*in or in, *K)
         if self.mask is not None:
             kernel = kernel * self.mask(positions)
         rows = self.in_channels if self.separable else self.out_channels
@@ -185,9 +184,8 @@ class CKConv(nn.Module):
             self._cache = None
             return self.make_kernel(input_shape)
         key = (
-            tuple((p.data_ptr(), p._version) for p in self.parameters()),
+            tuple((t.data_ptr(), t._version) for t in (*self.parameters(), self.kernel_scale)),
             self.grid_sizes(input_shape),
-            self.kernel_scale,
         )
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, self.make_kernel(input_shape))
