@@ -3,7 +3,7 @@
     flexconv train experiment=<preset> key=value ...     train (Hydra overrides)
     flexconv evaluate <checkpoint> [key=value ...]        test a checkpoint
     flexconv crossres experiment=<preset> ...             cross-resolution protocol (paper Table 4)
-    flexconv profile experiment=<preset> ...              torch.profiler table and trace
+    flexconv profile --model <name> [--batch N] ...       torch.profiler table and trace
     flexconv fit-kernel ...                               kernel-fitting experiment (paper Fig. 3)
     flexconv bench results [--fast]                       the results study -> docs/results.md
 

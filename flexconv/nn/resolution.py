@@ -9,9 +9,13 @@ The Gaussian mask lives in the same continuous coordinates, so the learned kerne
 
 from __future__ import annotations
 
+import logging
+
 from torch import nn
 
 from flexconv.nn.ckconv import CKConv
+
+log = logging.getLogger(__name__)
 
 
 def resampled_grid_size(size: int, source: int, target: int) -> int:
@@ -29,11 +33,12 @@ def change_resolution(model: nn.Module, source: int, target: int) -> nn.Module:
     """Re-sample every CKConv/FlexConv of ``model`` (in place) from ``source`` to ``target`` resolution.
 
     Example: a FlexNet trained on 16x16 images with horizon 17 evaluated on 32x32 images gets
-    33x33 grids and kernels scaled by 1/4. Returns ``model``.
+    33x33 grids and kernels scaled by 1/4. Layers with discrete kernels (e.g. a plain CNN baseline)
+    are left as they are: they are simply applied to the new input size. Returns ``model``.
     """
     layers = [m for m in model.modules() if isinstance(m, CKConv)]
     if not layers:
-        raise ValueError("change_resolution found no CKConv/FlexConv layers in the model")
+        log.info("change_resolution: no continuous-kernel layers; discrete kernels are applied as they are")
     for layer in layers:
         if layer._grid is None and not bool((layer.grid_size > 0).all()):
             raise RuntimeError(

@@ -188,6 +188,16 @@ def _checkpoints(cfg: DictConfig, run_dir: Path, has_val: bool) -> tuple[ModelCh
     return best, last
 
 
+def setup_cli_logging() -> None:
+    """INFO messages of flexconv's own loggers on stderr (Lightning's loggers keep their own handlers)."""
+    logger = logging.getLogger("flexconv")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 # -- train / evaluate -----------------------------------------------------------------------------
 def train(
     cfg: DictConfig,
@@ -302,7 +312,7 @@ def train_main(argv: list[str]) -> None:
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
         return
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_cli_logging()
     try:
         cfg = compose_config(argv)
     except (HydraException, OmegaConfBaseException, ValueError) as error:
@@ -320,7 +330,7 @@ def evaluate_main(argv: list[str]) -> None:
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: flexconv evaluate <checkpoint> [key=value ...]   (e.g. data.root=./data)")
         return
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_cli_logging()
     try:
         results = evaluate(argv[0], argv[1:])
     except (OmegaConfBaseException, ValueError, FileNotFoundError) as error:

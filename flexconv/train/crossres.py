@@ -24,7 +24,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from flexconv.train.commands import build_datamodule, compose_config, print_results, resolve_run_dir, train
+from flexconv.train.commands import build_datamodule, compose_config, print_results, resolve_run_dir, setup_cli_logging, train
 from flexconv.train.module import ClassificationModule
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def crossres(cfg: DictConfig) -> dict[str, Any]:
 
 def main(argv: Sequence[str]) -> None:
     """``flexconv crossres experiment=<crossres preset> [key=value ...]``."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_cli_logging()
     try:
         results = crossres(compose_config(argv))
     except (HydraException, OmegaConfBaseException, ValueError, FileNotFoundError) as error:

@@ -1,0 +1,224 @@
+"""Speed of FlexConv layers and of a FlexNet-7-sized network on this CPU.
+
+    .venv/bin/python benchmarks/layer_speed.py [--repeats 3] [--out benchmarks/out]
+
+Prints tables and writes ``<out>/layer_speed.json`` and ``docs/benchmarks.md``. Measured (median of
+``--repeats`` after one warm-up, 2 threads):
+
+1. A 24->24 FlexConv on a batch 64x24x32x32, horizon 33: forward and forward+backward at the initial
+   mask (5x5 kernel) and with a full 33x33 kernel, for the spatial, FFT and automatic paths, and the
+   share of the time spent making the kernel.
+2. FlexNet-7 (671,650 parameters; 15 FlexConvs, widths 24-48): an Adam training step on 64 images at
+   the initial masks and with every mask covering the full 33x33 kernel; inference of 64 images with
+   cached kernels, after ``export`` to plain convolutions, and the same network written with plain
+   ``nn.Conv2d`` of the same kernel sizes.
+
+3. Spatial vs FFT forward over kernel sizes: the data behind ``FFT_COST_FACTOR`` (the automatic rule).
+
+The original code's figures on the same 2-core machine (shared/spec.md, Sec. 10) are printed beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+import flexconv.nn as fnn
+from flexconv.models.flexnet import FlexNet, FlexNetConfig
+
+ORIGINAL = {
+    "layer_full_fwd": 0.64, "layer_full_fwd_bwd": 2.18, "layer_init_fwd": 0.04,
+    "net_init_train_step": 1.06, "net_full_train_step": 73.4, "net_full_inference": 22.0, "net_init_inference": 0.28,
+}
+FULL_WIDTH = 10.0  # mask width so large that nothing is cropped: the full 33x33 grid
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def widen_masks(model: nn.Module, width: float) -> None:
+    with torch.no_grad():
+        for layer in model.modules():
+            if isinstance(layer, fnn.FlexConv):
+                layer.mask.width.fill_(width)
+
+
+def layer_rows(repeats: int) -> list[dict]:
+    x = torch.randn(64, 24, 32, 32)
+    x_grad = x.clone().requires_grad_(True)
+    rows = []
+    for mask, width in (("initial (5x5)", None), ("full (33x33)", FULL_WIDTH)):
+        for method in ("spatial", "fft", "auto"):
+            torch.manual_seed(0)
+            layer = fnn.FlexConv(24, 24, data_dim=2, horizon=33, conv_method=method)
+            if width is not None:
+                widen_masks(layer, width)
+            forward = median_time(lambda: layer(x), repeats)
+            backward = median_time(lambda: layer(x_grad).sum().backward(), repeats)
+            kernel = median_time(lambda: layer.make_kernel(), repeats)
+            rows.append({
+                "mask": mask, "method": method, "kernel": "x".join(map(str, layer.effective_kernel_size())),
+                "forward_s": forward, "forward_backward_s": backward, "kernel_share": kernel / forward,
+            })
+            print(f"layer  {mask:14s} {method:8s} fwd {forward:.4f}s  fwd+bwd {backward:.4f}s  kernel {kernel / forward:5.1%}")
+    return rows
+
+
+def conv_path_rows(repeats: int) -> list[dict]:
+    """Spatial vs FFT forward over kernel sizes: the data behind FFT_COST_FACTOR in functional.py."""
+    from flexconv.nn import functional as Fc
+
+    cases = [((64, 24, 32, 32), k, False) for k in (5, 9, 13, 17, 33)]
+    cases += [((64, 30, 784), k, True) for k in (9, 33, 129, 785)]
+    rows = []
+    for shape, k, causal in cases:
+        x = torch.randn(*shape)
+        kernel = torch.randn(shape[1], shape[1], *([k] * (len(shape) - 2)))
+        with torch.no_grad():
+            spatial = median_time(lambda: Fc.spatial_conv(x, kernel, causal=causal), repeats)
+            fft = median_time(lambda: Fc.fft_conv(x, kernel, causal=causal), repeats)
+        auto = "fft" if Fc.prefer_fft(x.shape, kernel.shape, causal) else "spatial"
+        rows.append({"input": "x".join(map(str, shape)), "kernel": k, "causal": causal, "spatial_s": spatial, "fft_s": fft,
+                     "faster": "fft" if fft < spatial else "spatial", "auto": auto})
+        print(f"conv   {rows[-1]['input']:12s} k={k:<4d} spatial {spatial:.4f}s  fft {fft:.4f}s  auto picks {auto}")
+    return rows
+
+
+def flexnet7() -> FlexNet:
+    torch.manual_seed(0)
+    return FlexNet(FlexNetConfig(in_channels=3, num_classes=10, hidden_channels=24, num_blocks=7,
+                                 block_width_factors=[1, 2, 1.5, 3, 2, 2]))
+
+
+def plain_twin(model: nn.Module) -> nn.Module:
+    """The same network with plain nn.Conv2d layers of the (cropped) kernel sizes of ``model``."""
+    twin = fnn.export(model)
+    for module in twin.modules():  # fresh weights: a network written by hand, not exported
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_uniform_(module.weight)
+    return twin
+
+
+def network_rows(repeats: int) -> list[dict]:
+    x = torch.randn(64, 3, 32, 32)
+    y = torch.randint(0, 10, (64,))
+    rows = []
+    for mask, width in (("initial", None), ("full (33x33)", FULL_WIDTH)):
+        model = flexnet7()
+        if width is not None:
+            widen_masks(model, width)
+        optimizer = torch.optim.Adam(fnn.param_groups(model, lr=0.01))
+
+        def train_step() -> None:
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+
+        model.train()
+        step = median_time(train_step, max(1, repeats - 1) if width else repeats)
+        model.eval()
+        exported, twin = fnn.export(model), plain_twin(model)
+        with torch.no_grad():
+            cached = median_time(lambda: model(x), repeats)
+            exported_time = median_time(lambda: exported(x), max(1, repeats - 2) if width else repeats)
+            plain = median_time(lambda: twin(x), max(1, repeats - 2) if width else repeats)
+        rows.append({"masks": mask, "params": sum(p.numel() for p in model.parameters()), "train_step_s": step,
+                     "inference_cached_s": cached, "inference_exported_s": exported_time, "inference_plain_conv_s": plain})
+        print(f"flexnet7 {mask:13s} train step {step:.3f}s  inference cached {cached:.3f}s  exported {exported_time:.3f}s  "
+              f"plain convs {plain:.3f}s")
+    return rows
+
+
+def markdown(layers: list[dict], networks: list[dict], paths: list[dict], command: str) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Machine: {torch.get_num_threads()} CPU threads ({platform.processor() or platform.machine()}), "
+        f"torch {torch.__version__}, float32. Command: `{command}`.",
+        "Medians after a warm-up; the machine is shared, so figures vary by ~20 %.",
+        "The original code's figures were measured on the same kind of 2-core machine (shared/spec.md, Sec. 10).",
+        "",
+        "## Layer and network speed",
+        "",
+        "A 24→24 FlexConv, batch 64×24×32×32, horizon 33:",
+        "",
+        "| mask | path | kernel | forward (s) | forward+backward (s) | making the kernel (share of forward) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in layers:
+        lines.append(f"| {r['mask']} | {r['method']} | {r['kernel']} | {r['forward_s']:.4f} | "
+                     f"{r['forward_backward_s']:.4f} | {r['kernel_share']:.1%} |")
+    lines += [
+        "",
+        f"Original code: full 33×33 kernel forward {ORIGINAL['layer_full_fwd']} s, forward+backward "
+        f"{ORIGINAL['layer_full_fwd_bwd']} s; initial 5×5 kernel forward {ORIGINAL['layer_init_fwd']} s.",
+        "",
+        "FlexNet-7 (batch of 64 CIFAR-sized images):",
+        "",
+        "| masks | parameters | training step (s) | inference, cached kernels (s) | inference, exported (s) | same net with plain nn.Conv2d (s) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in networks:
+        lines.append(f"| {r['masks']} | {r['params']:,} | {r['train_step_s']:.3f} | {r['inference_cached_s']:.3f} | "
+                     f"{r['inference_exported_s']:.3f} | {r['inference_plain_conv_s']:.3f} |")
+    lines += [
+        "",
+        f"Original code: training step {ORIGINAL['net_init_train_step']} s at the initial masks and "
+        f"{ORIGINAL['net_full_train_step']} s with full masks; inference {ORIGINAL['net_init_inference']} s at the "
+        f"initial masks and about {ORIGINAL['net_full_inference']} s with full masks.",
+        "",
+        "Exported models are plain spatial convolutions (portable: ONNX, `torch.compile`), so with large kernels they "
+        "run at plain-convolution speed; cached inference keeps the automatic FFT path and is the fast choice there.",
+        "",
+        "## Convolution paths: the automatic rule",
+        "",
+        "`conv(method=\"auto\")` takes the FFT path when `FFT_COST_FACTOR * fft_flops < spatial_flops` "
+        f"(`flexconv/nn/functional.py`, `prefer_fft`; FFT_COST_FACTOR = {fnn.functional.FFT_COST_FACTOR:g}). "
+        "The factor is the ratio of the two paths' effective FLOP rates, read off this sweep (forward, same channels in and out):",
+        "",
+        "| input | kernel | spatial (s) | FFT (s) | faster | auto picks |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in paths:
+        lines.append(f"| {r['input']}{' (causal)' if r['causal'] else ''} | {r['kernel']} | {r['spatial_s']:.4f} | "
+                     f"{r['fft_s']:.4f} | {r['faster']} | {r['auto']} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    paths = conv_path_rows(args.repeats)
+    layers = layer_rows(args.repeats)
+    networks = network_rows(args.repeats)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "layer_speed.json").write_text(json.dumps({"conv_paths": paths, "layer": layers, "flexnet7": networks, "original": ORIGINAL}, indent=2))
+    command = f".venv/bin/python benchmarks/layer_speed.py --repeats {args.repeats} --threads {args.threads}"
+    args.docs.parent.mkdir(parents=True, exist_ok=True)
+    args.docs.write_text(markdown(layers, networks, paths, command))
+    print(f"wrote {args.out / 'layer_speed.json'} and {args.docs}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""flexconv bench results: studies run through train(cfg), the page quotes their commands and
+generates its verdicts from the numbers; studies without data are skipped with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flexconv.experiments import results as R
+
+
+def test_stat_and_verdicts_follow_the_numbers() -> None:
+    a, b = R.Stat.of([0.90, 0.92]), R.Stat.of([0.80])
+    assert a.fmt() == "91.00 ± 1.41" and b.fmt() == "80.00"
+    assert R.Stat.of([None]) is None
+    holds, evidence = R.better(a, b, "A", "B")
+    assert holds and "A 91.00 ± 1.41 vs B 80.00" in evidence
+    assert "does not hold" in R.verdict("B beats A.", *R.better(b, a, "B", "A"))
+    holds, evidence = R.better(R.Stat.of([0.5, 0.7]), R.Stat.of([0.55]), "x", "y")
+    assert holds and "within one standard deviation" in evidence  # 0.60 > 0.55 on the mean, std 0.14
+    assert "below" in R.against_reference("net", R.Stat.of([0.5]), "ref", 0.9)
+
+
+def test_unknown_study_is_refused() -> None:
+    with pytest.raises(SystemExit, match="unknown studies"):
+        R.main(["results", "--studies", "imagenet"])
+
+
+def test_fast_page_with_kernel_fitting(tmp_path: Path) -> None:
+    R.main(["results", "--fast", "--studies", "fit_kernel", "--out", str(tmp_path / "docs")])
+    page = (tmp_path / "docs" / "results.md").read_text()
+    assert "Fast mode" in page and "flexconv fit-kernel --iterations 60" in page
+    assert page.count("| gabor |") == 4 and "**Claim:** MAGNet fits the `gabor` target best." in page
+    for figure in ("fit_kernel.png", "fit_kernel_kernels.png"):
+        assert (tmp_path / "docs" / "figures" / figure).stat().st_size > 0
+        assert f"(figures/{figure})" in page
+
+
+def test_fast_mnist1d_study_runs_through_train(tmp_path: Path) -> None:
+    docs, runs = tmp_path / "docs", tmp_path / "runs"
+    R.main(["results", "--fast", "--studies", "mnist1d", "--out", str(docs), "--runs", str(runs)])
+    page = (docs / "results.md").read_text()
+    fast = " ".join(R.FAST_TRAIN)
+    for preset, row in (("mnist1d_flextcn", "FlexTCN"), ("mnist1d_cktcn", "CKTCN (SIREN)"), ("mnist1d_conv3", "TCN, k=3")):
+        assert f"| {row} |" in page and f"`flexconv train experiment={preset} {fast}" in page
+        assert (runs / "mnist1d" / R.folder_name(row) / "seed0" / "summary.json").is_file()
+    assert "CNN 94 %" in page and page.count("**Claim:**") == 3
+    assert (docs / "figures" / "mnist1d.png").is_file()
+
+
+def test_study_without_its_data_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flexconv.data import images
+
+    monkeypatch.setattr(images, "FASHION_SYSTEM_DIR", tmp_path / "no-system-copy")
+    docs = tmp_path / "docs"
+    R.main(["results", "--fast", "--studies", "fashion_mnist", "--data-root", str(tmp_path / "empty"), "--out", str(docs),
+            "--runs", str(tmp_path / "runs")])
+    page = (docs / "results.md").read_text()
+    assert "— skipped" in page and "Skipped:" in page
+
+
+@pytest.mark.slow
+def test_whole_fast_page(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    R.main(["results", "--fast", "--out", str(docs), "--runs", str(tmp_path / "runs")])
+    page = (docs / "results.md").read_text()
+    assert page.count("\n## ") == len(R.STUDIES)
