@@ -41,8 +41,14 @@ def _cifar(root: Path, classes: int, n_train: int, n_test: int, rng: np.random.G
     base.mkdir(parents=True, exist_ok=True)
     for name, n in files.items():
         entry = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), label_key: rng.integers(0, classes, n).tolist()}
+        if classes == 100:
+            entry["coarse_labels"] = rng.integers(0, 20, n).tolist()
         with open(base / name, "wb") as handle:
             pickle.dump(entry, handle)
+    meta = ({"label_names": [f"class{i}" for i in range(10)]} if classes == 10 else
+            {"fine_label_names": [f"class{i}" for i in range(100)], "coarse_label_names": [f"super{i}" for i in range(20)]})
+    with open(base / ("batches.meta" if classes == 10 else "meta"), "wb") as handle:
+        pickle.dump(meta, handle)
 
 
 def _stl10(root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
@@ -53,12 +59,18 @@ def _stl10(root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> N
         rng.integers(1, 11, n, dtype=np.uint8).tofile(base / f"{split}_y.bin")
 
 
-def _imagenet(root: Path, resolution: int, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+def _imagenet(root: Path, resolution: int, n_train: int, n_test: int, rng: np.random.Generator, npz: bool) -> None:
+    """Two training batches and the validation batch, as npz files or as pickles (both formats are distributed)."""
     base = root / f"imagenet{resolution}"
     base.mkdir(parents=True, exist_ok=True)
     for name, n in (("train_data_batch_1", n_train), ("train_data_batch_2", n_train), ("val_data", n_test)):
-        data = rng.integers(0, 256, (n, 3 * resolution * resolution), dtype=np.uint8)
-        np.savez(base / f"{name}.npz", data=data, labels=rng.integers(1, 1001, n))
+        entry = {"data": rng.integers(0, 256, (n, 3 * resolution * resolution), dtype=np.uint8),
+                 "labels": rng.integers(1, 1001, n).tolist(), "mean": np.zeros(3 * resolution * resolution)}
+        if npz:
+            np.savez(base / f"{name}.npz", **entry)
+        else:
+            with open(base / name, "wb") as handle:
+                pickle.dump(entry, handle)
 
 
 def _speech(root: Path, n_train: int, n_test: int, rng: np.random.Generator, words: int = 35) -> None:
@@ -94,8 +106,12 @@ def _char_trajectories(root: Path, n_train: int, n_test: int, rng: np.random.Gen
         (base / f"CharacterTrajectories_{split}.ts").write_text("\n".join(lines) + "\n")
 
 
-def make_fake_tree(name: str, root: str | Path, n_train: int = 20, n_test: int = 10, seed: int = 0) -> Path:
-    """Write a tiny copy of dataset ``name`` (or of the dataset it is built on) under ``root``."""
+def make_fake_tree(name: str, root: str | Path, n_train: int = 20, n_test: int = 10, seed: int = 0, npz: bool = True) -> Path:
+    """Write a tiny copy of dataset ``name`` (or of the dataset it is built on) under ``root``; returns ``root``.
+
+    n_train, n_test: examples per file (CIFAR-10 has 5 training batches, ImageNet 2; Speech Commands
+    always gets 3 clips per word, one per split). npz: ImageNet batches as npz (else pickles).
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -111,7 +127,7 @@ def make_fake_tree(name: str, root: str | Path, n_train: int = 20, n_test: int =
     elif source == "stl10":
         _stl10(root, n_train, n_test, rng)
     elif source.startswith("imagenet"):
-        _imagenet(root, int(source[len("imagenet"):]), n_train, n_test, rng)
+        _imagenet(root, int(source[len("imagenet"):]), n_train, n_test, rng, npz)
     elif source == "speech":
         _speech(root, n_train, n_test, rng)
     elif source == "char_trajectories":

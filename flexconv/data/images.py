@@ -1,13 +1,21 @@
 """Image datasets: CIFAR-10/100, MNIST, Fashion-MNIST, STL-10, downsampled ImageNet-16/32/64.
 
-Images come out as float tensors (C, H, W), normalised with each dataset's channel mean/std.
-``resolution`` resizes once, up front, with antialiased bilinear interpolation (the
-cross-resolution protocol trains e.g. Fashion-MNIST at 14x14 and tests at 28x28).
-``augment="resnet"``: random crop with 4-pixel zero padding and horizontal flip (training only).
+The images stay uint8 in memory (ImageNet-32 is 3.9 GB that way, four times more as floats);
+each item is converted on access to a float tensor (C, H, W) and, in this order:
+
+1. resized to ``resolution`` (if given and different) with antialiased bilinear interpolation
+   (``F.interpolate(..., antialias=True)``: a low-pass filter before subsampling, so that the
+   cross-resolution protocol, e.g. Fashion-MNIST trained at 14x14 and tested at 28x28, sees no
+   aliasing);
+2. augmented when ``augment="resnet"`` (training only): torchvision's random crop with 4-pixel
+   zero (black) padding and random horizontal flip, the CIFAR ResNet recipe;
+3. normalised with the dataset's channel mean/std (:data:`STATS`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -19,7 +27,12 @@ from torch.utils.data import Dataset
 from flexconv.data import readers
 from flexconv.data.records import DatasetNotFoundError, get_record
 
+log = logging.getLogger(__name__)
+
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+"""Where Debian's ``dataset-fashion-mnist`` puts the four gzipped IDX files."""
+
+AUGMENTATIONS = ("none", "resnet")
 
 STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -29,105 +42,128 @@ STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "stl10": ((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)),
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
+"""Per-channel mean and std of the training images in [0, 1] (ImageNet's for the downsampled sets)."""
 
 
-class ImageTensorDataset(Dataset):
-    """Normalised images (N, C, H, W) and labels; optional per-item augmentation."""
+def resnet_augmentation(size: tuple[int, int]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Random crop of ``size`` after 4-pixel zero padding, then a random horizontal flip: (C, H, W) -> (C, H, W)."""
+    from torchvision.transforms import v2
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, augment: Optional[Callable] = None) -> None:
-        self.images, self.labels, self.augment = images, labels, augment
+    return v2.Compose([v2.RandomCrop(size, padding=4), v2.RandomHorizontalFlip()])
+
+
+@dataclasses.dataclass(eq=False)
+class ImageDataset(Dataset):
+    """uint8 images (N, C, H, W) and int64 labels (N,); items are (float (C, H', W'), label).
+
+    resolution: (H', W') to resize to, None to keep (H, W).
+    augment: a transform of the [0, 1] image before normalisation, or None.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    resolution: Optional[tuple[int, int]] = None
+    augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = self.images[index]
+        image = self.images[index].float().div_(255.0)
+        if self.resolution is not None and tuple(image.shape[-2:]) != self.resolution:
+            image = F.interpolate(image[None], size=self.resolution, mode="bilinear", antialias=True, align_corners=False)[0]
         if self.augment is not None:
             image = self.augment(image)
-        return image, self.labels[index]
+        return (image - self.mean) / self.std, self.labels[index]
+
+    def without_augmentation(self) -> "ImageDataset":
+        """The same images (shared memory) without augmentation, e.g. for a validation split."""
+        return dataclasses.replace(self, augment=None)
 
 
-def resnet_augmentation(image: torch.Tensor) -> torch.Tensor:
-    """Random crop after 4-pixel zero padding, then a random horizontal flip. (C, H, W) -> (C, H, W)."""
-    _, h, w = image.shape
-    padded = F.pad(image, (4, 4, 4, 4))
-    top, left = (int(v) for v in torch.randint(0, 9, (2,)))
-    image = padded[:, top: top + h, left: left + w]
-    if torch.rand(()) < 0.5:
-        image = image.flip(-1)
-    return image
-
-
-def to_tensor(images: np.ndarray, stats_name: str, resolution: Optional[tuple[int, int]]) -> torch.Tensor:
-    """uint8 (N, H, W, C) -> normalised float (N, C, H', W')."""
-    x = torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).float().div_(255.0)
-    if resolution is not None and tuple(x.shape[-2:]) != tuple(resolution):
-        x = F.interpolate(x, size=tuple(resolution), mode="bilinear", antialias=True, align_corners=False)
-    mean, std = STATS[stats_name]
-    return (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
-
-
-def _missing(name: str, searched: list[Path]) -> DatasetNotFoundError:
-    hint = get_record(name).download_hint.replace("<root>", str(searched[0].resolve()))
+def _missing(name: str, root: Path, searched: list[Path], reason: str = "dataset files not found") -> DatasetNotFoundError:
     where = ", ".join(str(p.resolve()) for p in searched)
-    return DatasetNotFoundError(f"{name}: dataset files not found (searched {where}). To fix: {hint}")
+    return DatasetNotFoundError(f"{name}: {reason} (searched {where}). To fix: {get_record(name).hint(str(root.resolve()))}")
 
 
 def _download(name: str, root: Path) -> None:
-    """Fetch the files with torchvision (needs internet)."""
+    """Fetch the files of ``name`` (not ImageNet) with torchvision into its usual layout under ``root`` (needs internet)."""
     import torchvision.datasets as tvd
 
-    classes = {"cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100, "mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST}
+    log.info("downloading %s into %s with torchvision", name, root)
     if name == "stl10":
         tvd.STL10(str(root), split="train", download=True)
         return
-    if name not in classes:
-        raise _missing(name, [root])
+    classes = {"cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100, "mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST}
     for train in (True, False):
         classes[name](str(root), train=train, download=True)
 
 
-def read_images(name: str, root: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 images (N, H, W, C) and labels of dataset ``name`` from its usual places under ``root``."""
+def _search_folders(name: str, root: Path) -> list[Path]:
+    """Where the files of ``name`` may be, in order of preference."""
     if name in ("mnist", "fashion_mnist"):
         sub = "MNIST" if name == "mnist" else "FashionMNIST"
         folders = [root / sub / "raw", root / name, root]
-        if name == "fashion_mnist":
-            folders.append(FASHION_SYSTEM_DIR)
-        for folder in folders:
-            try:
+        return folders + [FASHION_SYSTEM_DIR] if name == "fashion_mnist" else folders
+    if name.startswith("imagenet"):
+        return [root / name]
+    return [root]
+
+
+def read_images(name: str, root: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (N, H, W, C) and labels (N,) of dataset ``name`` from its usual places under ``root``."""
+    for folder in _search_folders(name, root):
+        try:
+            if name in ("mnist", "fashion_mnist"):
                 return readers.read_mnist_like(folder, train)
-            except FileNotFoundError:
-                continue
-        raise _missing(name, folders)
-    try:
-        if name in ("cifar10", "cifar100"):
-            return readers.read_cifar(root, train)
-        if name == "stl10":
-            return readers.read_stl10(root, train)
-        if name.startswith("imagenet"):
-            resolution = int(name[len("imagenet"):])
-            return readers.read_downsampled_imagenet(root / name, resolution, train)
-    except FileNotFoundError:
-        raise _missing(name, [root]) from None
-    raise KeyError(f"{name} is not an image dataset")
+            if name in ("cifar10", "cifar100"):
+                return readers.read_cifar(folder, name, train)
+            if name == "stl10":
+                return readers.read_stl10(folder, train)
+            if name.startswith("imagenet"):
+                return readers.read_downsampled_imagenet(folder, int(name[len("imagenet"):]), train)
+        except FileNotFoundError:
+            continue
+        raise KeyError(f"{name} is not an image dataset")
+    raise _missing(name, root, _search_folders(name, root))
 
 
 def image_dataset(
-    name: str, root: str, train: bool, resolution: Optional[tuple[int, int]], augment: str, download: bool
-) -> ImageTensorDataset:
-    """The (normalised, optionally resized and augmented) image dataset ``name``."""
-    if augment not in ("none", "resnet"):
-        raise ValueError(f"augment must be 'none' or 'resnet', got {augment!r}")
+    name: str,
+    root: str,
+    train: bool,
+    resolution: Optional[tuple[int, int]] = None,
+    augment: str = "none",
+    download: bool = False,
+) -> ImageDataset:
+    """The training or test images of dataset ``name``: items (float (C, H, W), int64 label).
+
+    Raises DatasetNotFoundError (with the fix) when the files are missing and ``download`` is off
+    or cannot fetch them.
+    """
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
     path = Path(root)
     try:
         images, labels = read_images(name, path, train)
     except DatasetNotFoundError:
-        if not download:
+        if not download or name.startswith("imagenet"):  # ImageNet needs a log-in: no automatic download
             raise
-        _download(name, path)
+        try:
+            _download(name, path)
+        except (OSError, RuntimeError) as error:  # no network, bad checksum, ...
+            raise _missing(name, path, _search_folders(name, path), f"download failed ({error})") from error
         images, labels = read_images(name, path, train)
-    stats = "imagenet" if name.startswith("imagenet") else name
-    x = to_tensor(images, stats, resolution)
-    transform = resnet_augmentation if (train and augment == "resnet") else None
-    return ImageTensorDataset(x, torch.from_numpy(labels), transform)
+    mean, std = STATS["imagenet" if name.startswith("imagenet") else name]
+    size = tuple(int(s) for s in resolution) if resolution is not None else tuple(images.shape[1:3])
+    chw = np.ascontiguousarray(images.transpose(0, 3, 1, 2))  # (N, C, H, W); a copy unless C == 1
+    return ImageDataset(
+        images=torch.from_numpy(chw if chw.flags.writeable else chw.copy()),
+        labels=torch.from_numpy(labels),
+        mean=torch.tensor(mean).view(-1, 1, 1),
+        std=torch.tensor(std).view(-1, 1, 1),
+        resolution=size if resolution is not None else None,
+        augment=resnet_augmentation(size) if (train and augment == "resnet") else None,
+    )

@@ -1,21 +1,26 @@
-"""Readers of the datasets' own on-disk formats (so that small fake copies test the same code).
+"""Readers of the image datasets' own on-disk formats (so that small fake copies test the same code).
 
-Each returns uint8 images ``(N, H, W, C)`` and int64 labels. torchvision is used to *download*
-(``download=True``); reading is done here, because torchvision's readers insist on the MD5 sums
-of the full files.
+Each returns uint8 images ``(N, H, W, C)`` and int64 labels ``(N,)`` starting at 0, or raises
+FileNotFoundError. torchvision is used to *download* (``download=True``); reading is done here,
+because torchvision's readers check the MD5 sums of the full files (which tiny fakes cannot
+match) and do not know the Debian Fashion-MNIST folder or downsampled ImageNet.
 """
 
 from __future__ import annotations
 
 import gzip
+import logging
 import pickle
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (MNIST format), gzipped or not -> array of its declared shape."""
+    """An unsigned-byte IDX file (MNIST format), gzipped or not -> array of its declared shape."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         data = handle.read()
@@ -27,8 +32,8 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def find_idx(folder: Path, stem: str) -> Path | None:
-    """``stem`` or ``stem.gz`` in ``folder`` (e.g. train-images-idx3-ubyte)."""
+def find_idx(folder: Path, stem: str) -> Optional[Path]:
+    """``stem`` or ``stem.gz`` in ``folder`` (e.g. train-images-idx3-ubyte), else None."""
     for candidate in (folder / stem, folder / f"{stem}.gz"):
         if candidate.is_file():
             return candidate
@@ -42,61 +47,79 @@ def read_mnist_like(folder: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
     labels = find_idx(folder, f"{prefix}-labels-idx1-ubyte")
     if images is None or labels is None:
         raise FileNotFoundError(folder)
+    log.info("reading %s and %s", images, labels)
     return read_idx(images)[..., None], read_idx(labels).astype(np.int64)
 
 
-def read_cifar(folder: Path, train: bool, coarse_name: str = "fine_labels") -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR python pickles: ``cifar-10-batches-py`` (data_batch_1..5, test_batch) or
-    ``cifar-100-python`` (train, test) -> images (N, 32, 32, 3), labels (N,)."""
-    if (folder / "cifar-10-batches-py").is_dir():
-        base = folder / "cifar-10-batches-py"
-        names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
-        label_key = "labels"
-    elif (folder / "cifar-100-python").is_dir():
-        base = folder / "cifar-100-python"
-        names = ["train" if train else "test"]
-        label_key = coarse_name
+def read_cifar(root: Path, name: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR python pickles -> images (N, 32, 32, 3), labels (N,).
+
+    ``name`` "cifar10": ``<root>/cifar-10-batches-py/data_batch_1..5`` and ``test_batch``;
+    "cifar100": ``<root>/cifar-100-python/train`` and ``test`` (the 100 fine labels).
+    """
+    if name == "cifar10":
+        base, label_key = root / "cifar-10-batches-py", "labels"
+        files = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
     else:
-        raise FileNotFoundError(folder)
+        base, label_key = root / "cifar-100-python", "fine_labels"
+        files = ["train" if train else "test"]
+    paths = [base / f for f in files]
+    if not all(p.is_file() for p in paths):
+        raise FileNotFoundError(base)
     images, labels = [], []
-    for name in names:
-        with open(base / name, "rb") as handle:
+    for path in paths:
+        with open(path, "rb") as handle:
             entry = pickle.load(handle, encoding="latin1")
         images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(np.asarray(entry[label_key], dtype=np.int64))
     return np.concatenate(images), np.concatenate(labels)
 
 
-def read_stl10(folder: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    """STL-10 binaries ``stl10_binary/{train,test}_{X,y}.bin`` -> images (N, 96, 96, 3), labels 0..9."""
-    base = folder / "stl10_binary"
+def read_stl10(root: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """STL-10 binaries ``<root>/stl10_binary/{train,test}_{X,y}.bin`` -> images (N, 96, 96, 3), labels 0..9.
+
+    The X files hold (N, 3, 96, 96) uint8 stored column-major per image, the y files labels 1..10.
+    """
+    base = root / "stl10_binary"
     split = "train" if train else "test"
     x_path, y_path = base / f"{split}_X.bin", base / f"{split}_y.bin"
     if not (x_path.is_file() and y_path.is_file()):
         raise FileNotFoundError(base)
-    images = np.fromfile(x_path, dtype=np.uint8).reshape(-1, 3, 96, 96).transpose(0, 3, 2, 1)  # column-major
+    images = np.fromfile(x_path, dtype=np.uint8).reshape(-1, 3, 96, 96).transpose(0, 3, 2, 1)
     labels = np.fromfile(y_path, dtype=np.uint8).astype(np.int64) - 1
     return np.ascontiguousarray(images), labels
 
 
+def _find_batch(folder: Path, name: str) -> Optional[Path]:
+    """``name`` or ``name.npz`` in ``folder`` or one of its sub-folders (the zips unpack into one)."""
+    for directory in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())] if folder.is_dir() else []:
+        for candidate in (directory / f"{name}.npz", directory / name):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
 def read_downsampled_imagenet(folder: Path, resolution: int, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Downsampled ImageNet (Chrabaszcz et al. 2017): ``train_data_batch_1..10`` and ``val_data``
-    (npz or pickle; ``data`` uint8 (N, 3*r*r), ``labels`` 1-based) -> images (N, r, r, 3), labels 0..999."""
+    """Downsampled ImageNet (Chrabaszcz et al. 2017) -> images (N, r, r, 3), labels 0..999.
+
+    Files ``train_data_batch_1..10`` and ``val_data``, npz or pickle, each a dict with ``data``
+    uint8 (N, 3*r*r) (planes R, G, B) and ``labels`` 1..1000. Fewer than 10 training batches (a
+    subset) are accepted.
+    """
     names = [f"train_data_batch_{i}" for i in range(1, 11)] if train else ["val_data"]
+    paths = [p for p in (_find_batch(folder, n) for n in names) if p is not None]
+    if not paths:
+        raise FileNotFoundError(folder / names[0])
     images, labels = [], []
-    for name in names:
-        candidates = [folder / f"{name}.npz", folder / name]
-        path = next((p for p in candidates if p.is_file()), None)
-        if path is None:
-            if train and images:
-                break  # fewer batches than 10 (e.g. a subset) are fine
-            raise FileNotFoundError(folder / name)
+    for path in paths:
+        log.info("reading %s", path)
         if path.suffix == ".npz":
-            entry = dict(np.load(path))
+            with np.load(path) as entry:
+                data, batch_labels = entry["data"], entry["labels"]
         else:
             with open(path, "rb") as handle:
                 entry = pickle.load(handle)
-        r = resolution
-        images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, r, r).transpose(0, 2, 3, 1))
-        labels.append(np.asarray(entry["labels"], dtype=np.int64) - 1)
+            data, batch_labels = entry["data"], entry["labels"]
+        images.append(np.asarray(data, dtype=np.uint8).reshape(-1, 3, resolution, resolution).transpose(0, 2, 3, 1))
+        labels.append(np.asarray(batch_labels, dtype=np.int64) - 1)
     return np.concatenate(images), np.concatenate(labels)

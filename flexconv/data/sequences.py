@@ -5,8 +5,10 @@
   (``torch.randperm(784)`` with generator seed :data:`PERMUTATION_SEED`).
 * sCIFAR-10: the 1024 pixels in raster order, three channels: (3, 1024).
 * noise-padded CIFAR-10 (Chang et al. 2019, used by CKConv/FlexConv): rows as steps, each step
-  holding 3 colours x 32 columns = 96 channels; the 32 image steps are followed by 968 steps of
-  standard Gaussian noise (fixed per example), 1000 steps in all: (96, 1000).
+  holding 3 colours x 32 columns = 96 channels (channel = colour * 32 + column); the 32 image
+  steps are followed by 968 steps of standard Gaussian noise, 1000 steps in all: (96, 1000). The
+  noise is fixed per example (generator seeded with the split and the example's index), so every
+  epoch and every run sees the same sequences.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from flexconv.data.images import image_dataset
 from flexconv.data.records import DatasetNotFoundError
 
 PERMUTATION_SEED = 0
+"""Seed of the CPU generator that draws the pMNIST / pFashion-MNIST pixel permutation."""
+
 NOISE_PADDED_LENGTH = 1000
+"""Steps of a noise-padded CIFAR-10 sequence (32 image rows + 968 noise steps)."""
 
 
 def fixed_permutation(length: int) -> torch.Tensor:
-    """The pixel permutation of the permuted datasets (the same on every call and machine)."""
+    """The pixel permutation of the permuted datasets: ``torch.randperm(length)`` drawn by a CPU generator
+    seeded with :data:`PERMUTATION_SEED`, so every call, run and machine gets the same one."""
     return torch.randperm(length, generator=torch.Generator().manual_seed(PERMUTATION_SEED))
 
 
@@ -46,7 +52,10 @@ class FlattenedImages(Dataset):
 
 
 class NoisePaddedRows(Dataset):
-    """Rows as steps (3*W channels), padded with per-example Gaussian noise to 1000 steps."""
+    """Rows as steps (3*W channels), padded with per-example Gaussian noise to 1000 steps.
+
+    seed: distinguishes the splits' noise (the same example index gets different noise in train and test).
+    """
 
     def __init__(self, images: Dataset, seed: int) -> None:
         self.images, self.seed = images, seed
@@ -70,15 +79,16 @@ SOURCES = {
 }
 
 
-def sequence_image_dataset(name: str, root: str, train: bool, download: bool, seed: int) -> Dataset:
-    """The sequential dataset ``name`` built on its image dataset."""
+def sequence_image_dataset(name: str, root: str, train: bool, download: bool = False) -> Dataset:
+    """The training or test split of sequential dataset ``name`` (items (C, L), label) built on its image dataset."""
     try:
-        return _build(name, root, train, download, seed)
+        return _build(name, root, train, download)
     except DatasetNotFoundError as error:
         raise DatasetNotFoundError(f"{name} is built on {error}") from None
 
 
-def _build(name: str, root: str, train: bool, download: bool, seed: int) -> Dataset:
+def _build(name: str, root: str, train: bool, download: bool) -> Dataset:
+    """The image dataset under ``name``, wrapped as sequences."""
     if name == "npcifar10":
         return NoisePaddedRows(image_dataset("cifar10", root, train, None, "none", download), seed=1 + (not train))
     source, permuted = SOURCES[name]

@@ -1,11 +1,15 @@
-"""Synthetic long-memory tasks of the CKConv/FlexConv papers (Bai et al. 2018).
+"""Synthetic long-memory tasks of the CKConv/FlexConv papers, generated as in Bai et al. (2018).
 
-* Copy memory, memory length ``T``: input ``[s_1..s_10, 0 x (T-1), 9, 0 x 10]`` (symbols
-  s_i ~ U{1..8}), target ``[0 x (T+10), s_1..s_10]``: a class per step, length T + 20,
-  one input channel (the symbol value).
-* Adding problem, length ``T``: two channels (values ~ U(0, 1), and a marker that is 1 at one
-  random step of each half); the target is the sum of the two marked values (regression).
-Both are generated from a seed, so every split is reproducible.
+* Copy memory with ``T`` blank steps: input ``[s_1..s_10, 0 x (T-1), 9 x 11]`` (symbols
+  s_i ~ U{1..8}; 9 is the delimiter, repeated until the end as in the TCN code), target
+  ``[0 x (T+10), s_1..s_10]``: a class in 0..9 per step, length ``T + 20``, one input channel
+  (the symbol value as a float). x: (1, T+20), y: (T+20,) int64.
+* Adding problem of length ``T``: channel 0 holds values ~ U(0, 1), channel 1 is a marker that
+  is 1 at two distinct random steps; the target is the sum of the two marked values
+  (regression). x: (2, T), y: (1,) float.
+
+Both are generated from a seed, so every split is reproducible. Sizes default to those of the
+CKConv code (copy memory 10,000 / 1,000, adding problem 50,000 / 1,000 train / test).
 """
 
 from __future__ import annotations
@@ -14,31 +18,52 @@ import torch
 from torch.utils.data import TensorDataset
 
 MEMORY_SYMBOLS = 10
+"""Symbols to remember in the copy-memory task."""
+
+DELIMITER = 9
+"""Input symbol that asks for the memory to be repeated."""
+
+DEFAULT_SIZES = {"copy_memory": (10_000, 1_000), "adding_problem": (50_000, 1_000)}
+"""(train, test) examples per task."""
 
 
-def copy_memory(num_examples: int, memory_length: int, seed: int) -> TensorDataset:
-    """x: (N, 1, T+20) float symbols, y: (N, T+20) int classes."""
+def copy_memory(num_examples: int, length: int, seed: int) -> TensorDataset:
+    """``num_examples`` copy-memory sequences of total ``length`` = T + 20: x (N, 1, L) float, y (N, L) int64."""
+    blank = length - 2 * MEMORY_SYMBOLS
+    if blank < 1:
+        raise ValueError(f"copy memory needs length > {2 * MEMORY_SYMBOLS} (T + 20 with T >= 1), got {length}")
     g = torch.Generator().manual_seed(seed)
-    length = memory_length + 2 * MEMORY_SYMBOLS
     symbols = torch.randint(1, 9, (num_examples, MEMORY_SYMBOLS), generator=g)
     x = torch.zeros(num_examples, length, dtype=torch.long)
     x[:, :MEMORY_SYMBOLS] = symbols
-    x[:, memory_length + MEMORY_SYMBOLS - 1] = 9
+    x[:, MEMORY_SYMBOLS + blank - 1:] = DELIMITER
     y = torch.zeros(num_examples, length, dtype=torch.long)
     y[:, -MEMORY_SYMBOLS:] = symbols
     return TensorDataset(x.float().unsqueeze(1), y)
 
 
 def adding_problem(num_examples: int, length: int, seed: int) -> TensorDataset:
-    """x: (N, 2, T), y: (N, 1) the sum of the two marked values."""
+    """``num_examples`` adding-problem sequences: x (N, 2, T), y (N, 1) the sum of the two marked values."""
+    if length < 2:
+        raise ValueError(f"the adding problem needs length >= 2, got {length}")
     g = torch.Generator().manual_seed(seed)
     values = torch.rand(num_examples, length, generator=g)
-    half = length // 2
-    first = torch.randint(0, half, (num_examples,), generator=g)
-    second = torch.randint(half, length, (num_examples,), generator=g)
-    markers = torch.zeros(num_examples, length)
+    first = torch.randint(0, length, (num_examples,), generator=g)
+    second = torch.randint(0, length - 1, (num_examples,), generator=g)
+    second = second + (second >= first).long()  # distinct from ``first``, uniform over the others
     rows = torch.arange(num_examples)
+    markers = torch.zeros(num_examples, length)
     markers[rows, first] = 1.0
     markers[rows, second] = 1.0
     y = (values[rows, first] + values[rows, second]).unsqueeze(1)
     return TensorDataset(torch.stack([values, markers], dim=1), y)
+
+
+def synthetic_dataset(name: str, train: bool, length: int, seed: int, num_examples: int | None = None) -> TensorDataset:
+    """The training or test split of ``name`` ("copy_memory" or "adding_problem").
+
+    Generated with seed ``2 * seed`` (train) or ``2 * seed + 1`` (test): no two splits or seeds share data.
+    """
+    size = num_examples if num_examples is not None else DEFAULT_SIZES[name][0 if train else 1]
+    generate = copy_memory if name == "copy_memory" else adding_problem
+    return generate(size, length, 2 * seed + (0 if train else 1))

@@ -1,113 +1,133 @@
 """UEA/UCR classification sets: those shipped inside the aeon package, and CharacterTrajectories.
 
 Series are read from the archive's ``.ts`` files with ``aeon.datasets.load_from_ts_file`` (no
-network). Unequal-length series are zero-padded at the start to the longest one, so the most
-recent samples stay aligned with a causal network's last step. ``drop_rate`` makes them
-irregularly sampled as in the CKConv/FlexConv papers' CharacterTrajectories study: that share of
-each series' time steps is removed at random (seeded, fixed per series) and the remaining
-samples, in order, are zero-padded at the start to the original length.
+network). Labels are mapped to 0..K-1 in sorted order of their names. Each channel is
+standardised with the mean and std of the training split's (real, unpadded) samples;
+unequal-length series (e.g. JapaneseVowels, 7..29 steps) are then zero-padded at the start to the
+longest series of either split, so the most recent samples stay aligned with a causal network's
+last step. Missing values (NaN) become 0. x: (C, L), y: int64.
+
+``drop_rate`` (CKConv/FlexConv irregular-sampling study) removes that share (``int(rate * L)``
+steps) of each series' time steps at random, seeded and fixed per series, in one of two ways:
+
+* ``drop_mode="remove"`` (default): the remaining samples keep their order and are zero-padded at
+  the start to the original length, (C, L): the network sees a shorter, irregularly sampled series.
+* ``drop_mode="mask"`` (what the released CKConv code does): dropped steps are set to 0 and a
+  channel that is 1 where a sample was observed and 0 where it was dropped is appended, (C + 1, L).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import TensorDataset
 
-from flexconv.data.records import DatasetNotFoundError, DatasetRecord
+if TYPE_CHECKING:  # records imports this module to register the bundled sets: import it lazily here
+    from flexconv.data.records import DatasetRecord
+
+log = logging.getLogger(__name__)
+
+DROP_MODES = ("remove", "mask")
 
 
 def aeon_data_dir() -> Optional[Path]:
-    """Folder holding aeon's bundled datasets, or None when aeon is not installed."""
-    try:
-        import aeon.datasets
-    except ImportError:
+    """Folder holding aeon's bundled datasets, or None when aeon is not installed.
+
+    Found through the package's import spec, without importing aeon (which takes seconds).
+    """
+    spec = importlib.util.find_spec("aeon")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(aeon.datasets.__file__).parent / "data"
+    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
 
 
 def _read_ts(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    """Series (list of (C, L_i) arrays) and string labels of one .ts file."""
+    """Series (list of (C, L_i) float arrays) and string labels of one .ts file."""
     from aeon.datasets import load_from_ts_file
 
+    log.info("reading %s", path)
     x, y = load_from_ts_file(str(path))
-    series = [np.asarray(s, dtype=np.float32) for s in x]
-    return series, np.asarray(y)
+    return [np.asarray(s, dtype=np.float32) for s in x], np.asarray(y)
 
 
-def _pad_start(series: list[np.ndarray], length: int) -> np.ndarray:
-    """Zero-pad each (C, L_i) series at the start to (C, length); NaNs become 0."""
-    out = np.zeros((len(series), series[0].shape[0], length), dtype=np.float32)
+def _pad_start(series: list[np.ndarray], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Series (C, L_i) -> values (N, C, length), zero-padded at the start, and the mask of real steps (N, 1, length)."""
+    values = torch.zeros(len(series), series[0].shape[0], length)
+    real = torch.zeros(len(series), 1, length, dtype=torch.bool)
     for i, s in enumerate(series):
-        s = np.nan_to_num(s[:, -length:])
-        out[i, :, length - s.shape[1]:] = s
-    return out
-
-
-def drop_samples(x: torch.Tensor, drop_rate: float, seed: int) -> torch.Tensor:
-    """Remove ``drop_rate`` of the time steps of each series (N, C, L); keep order; pad at the start."""
-    if drop_rate <= 0:
-        return x
-    if not 0 < drop_rate < 1:
-        raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
-    n, _, length = x.shape
-    keep = length - int(round(drop_rate * length))
-    generator = torch.Generator().manual_seed(seed)
-    out = torch.zeros_like(x)
-    for i in range(n):
-        kept = torch.randperm(length, generator=generator)[:keep].sort().values
-        out[i, :, length - keep:] = x[i, :, kept]
-    return out
+        s = s[:, -length:]
+        values[i, :, length - s.shape[1]:] = torch.from_numpy(s)
+        real[i, :, length - s.shape[1]:] = True
+    return values, real
 
 
 @lru_cache(maxsize=None)
-def _load_split(train_path: str, test_path: str, min_length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Both splits padded to a common length (>= min_length), labels mapped to 0..K-1 (sorted names)."""
-    train_x, train_y = _read_ts(Path(train_path))
-    test_x, test_y = _read_ts(Path(test_path))
-    length = max([min_length] + [s.shape[1] for s in train_x + test_x])
-    classes = {label: i for i, label in enumerate(sorted(set(train_y) | set(test_y)))}
+def load_ts_pair(train_path: str, test_path: str, min_length: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Standardised, start-padded train x (N, C, L), train y, test x, test y; L >= ``min_length``."""
+    train_series, train_labels = _read_ts(Path(train_path))
+    test_series, test_labels = _read_ts(Path(test_path))
+    length = max([min_length] + [s.shape[1] for s in train_series + test_series])
+    train_x, train_real = _pad_start(train_series, length)
+    test_x, test_real = _pad_start(test_series, length)
+    observed = train_real & ~torch.isnan(train_x)  # (N, C, L)
+    count = observed.sum(dim=(0, 2)).clamp_min(1)
+    mean = torch.where(observed, train_x, 0.0).sum(dim=(0, 2)) / count
+    var = torch.where(observed, (train_x - mean.view(1, -1, 1)) ** 2, 0.0).sum(dim=(0, 2)) / count
+    mean, std = mean.view(1, -1, 1), var.sqrt().clamp_min(1e-6).view(1, -1, 1)
+
+    def standardise(x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        return torch.nan_to_num(torch.where(real, (x - mean) / std, 0.0))
+
+    classes = {label: i for i, label in enumerate(sorted(set(train_labels) | set(test_labels)))}
     to_labels = lambda ys: torch.tensor([classes[y] for y in ys], dtype=torch.long)  # noqa: E731
-    return (torch.from_numpy(_pad_start(train_x, length)), to_labels(train_y),
-            torch.from_numpy(_pad_start(test_x, length)), to_labels(test_y))
+    return standardise(train_x, train_real), to_labels(train_labels), standardise(test_x, test_real), to_labels(test_labels)
 
 
-def _standardise(train: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel zero mean / unit variance with the training split's statistics."""
-    mean = train.mean(dim=(0, 2), keepdim=True)
-    std = train.std(dim=(0, 2), keepdim=True).clamp_min(1e-6)
-    return (train - mean) / std, (other - mean) / std
+def drop_samples(x: torch.Tensor, drop_rate: float, seed: int, mode: str = "remove") -> torch.Tensor:
+    """Drop ``int(drop_rate * L)`` random time steps of each series in x (N, C, L); see the module docstring.
+
+    Returns (N, C, L) for ``mode="remove"``, (N, C + 1, L) for ``mode="mask"``; x itself when drop_rate is 0.
+    """
+    if mode not in DROP_MODES:
+        raise ValueError(f"drop_mode must be one of {DROP_MODES}, got {mode!r}")
+    if drop_rate == 0:
+        return x
+    if not 0 < drop_rate < 1:
+        raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
+    n, channels, length = x.shape
+    dropped = int(drop_rate * length)
+    generator = torch.Generator().manual_seed(seed)
+    out = torch.zeros(n, channels + (mode == "mask"), length)
+    for i in range(n):
+        order = torch.randperm(length, generator=generator)
+        if mode == "remove":
+            kept = order[dropped:].sort().values
+            out[i, :, dropped:] = x[i, :, kept]
+        else:
+            out[i, :channels] = x[i]
+            out[i, :, order[:dropped]] = 0.0
+            out[i, channels] = 1.0
+            out[i, channels, order[:dropped]] = 0.0
+    return out
 
 
-def ts_dataset(train_path: Path, test_path: Path, split: str, drop_rate: float, seed: int, min_length: int = 0) -> Dataset:
-    """TensorDataset of (C, L) series and labels for ``split`` ("train" or "test")."""
-    train_x, train_y, test_x, test_y = _load_split(str(train_path), str(test_path), min_length)
-    train_x, test_x = _standardise(train_x, test_x)
-    x, y = (train_x, train_y) if split == "train" else (test_x, test_y)
-    return TensorDataset(drop_samples(x, drop_rate, seed + (split != "train")), y)
+def ts_dataset(
+    train_path: Path, test_path: Path, train: bool, drop_rate: float = 0.0, drop_mode: str = "remove",
+    seed: int = 0, min_length: int = 0,
+) -> TensorDataset:
+    """The training or test split of a TRAIN/TEST .ts pair: x (C, L) float (C + 1 with drop_mode "mask"), y int64.
 
-
-def bundled_uea_records() -> list[DatasetRecord]:
-    """A record ``uea_<name>`` per classification set with TRAIN/TEST .ts files in aeon's data folder."""
-    folder = aeon_data_dir()
-    if folder is None or not folder.is_dir():
-        return []
-    records = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        train, test = sub / f"{sub.name}_TRAIN.ts", sub / f"{sub.name}_TEST.ts"
-        if not (train.is_file() and test.is_file()) or sub.name == "UnitTest":
-            continue
-        info, test_info = _ts_header(train), _ts_header(test)
-        if info is None or test_info is None:
-            continue
-        channels, length, num_classes = info
-        length = max(length, test_info[1])
-        records.append(DatasetRecord(f"uea_{sub.name.lower()}", "sequence", channels, num_classes, 1, length=length))
-    return records
+    The dropped steps are drawn with seed ``2 * seed`` (train) or ``2 * seed + 1`` (test).
+    """
+    train_x, train_y, test_x, test_y = load_ts_pair(str(train_path), str(test_path), min_length)
+    x, y = (train_x, train_y) if train else (test_x, test_y)
+    return TensorDataset(drop_samples(x, drop_rate, 2 * seed + (not train), drop_mode), y)
 
 
 def _ts_header(path: Path) -> Optional[tuple[int, int, int]]:
@@ -138,25 +158,63 @@ def _ts_header(path: Path) -> Optional[tuple[int, int, int]]:
     return dims, length, len(labels)
 
 
-def char_trajectories_files(root: str) -> tuple[Path, Path]:
-    """The CharacterTrajectories TRAIN/TEST .ts files under ``root`` (or DatasetNotFoundError)."""
-    from flexconv.data.records import get_record
+def bundled_uea_records() -> list[DatasetRecord]:
+    """A record ``uea_<lowercase name>`` per classification set with TRAIN/TEST .ts files in aeon's data folder.
+
+    aeon's ``UnitTest`` set (a slice of Chinatown kept for aeon's own tests) is left out.
+    """
+    from flexconv.data.records import DatasetRecord
+
+    folder = aeon_data_dir()
+    if folder is None or not folder.is_dir():
+        return []
+    records = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        train, test = sub / f"{sub.name}_TRAIN.ts", sub / f"{sub.name}_TEST.ts"
+        if sub.name == "UnitTest" or not (train.is_file() and test.is_file()):
+            continue
+        info, test_info = _ts_header(train), _ts_header(test)
+        if info is None or test_info is None:
+            continue
+        channels, length, num_classes = info
+        records.append(DatasetRecord(f"uea_{sub.name.lower()}", "sequence", channels, num_classes, 1,
+                                     length=max(length, test_info[1]), irregular=True))
+    return records
+
+
+def char_trajectories_files(root: str, download: bool = False) -> tuple[Path, Path]:
+    """The CharacterTrajectories TRAIN/TEST .ts files under ``<root>/CharacterTrajectories``.
+
+    download: fetch them with aeon (timeseriesclassification.com) when missing. Raises
+    DatasetNotFoundError, with the fix, when they are missing and cannot be fetched.
+    """
+    from flexconv.data.records import DatasetNotFoundError, get_record
 
     folder = Path(root) / "CharacterTrajectories"
     train, test = folder / "CharacterTrajectories_TRAIN.ts", folder / "CharacterTrajectories_TEST.ts"
+    reason = f"no {train.name} / {test.name} in {folder.resolve()}"
+    if download and not (train.is_file() and test.is_file()):
+        from aeon.datasets import load_classification
+
+        log.info("downloading CharacterTrajectories into %s with aeon", root)
+        try:
+            load_classification("CharacterTrajectories", extract_path=str(root))
+        except (OSError, ValueError) as error:
+            reason += f"; download failed ({error})"
     if not (train.is_file() and test.is_file()):
         raise DatasetNotFoundError(
-            f"char_trajectories: no {train.name}/{test.name} in {folder}. To fix: "
-            + get_record("char_trajectories").download_hint.replace("<root>", str(root))
+            f"char_trajectories: {reason}. To fix: {get_record('char_trajectories').hint(str(Path(root).resolve()))}"
         )
     return train, test
 
 
 def uea_files(name: str) -> tuple[Path, Path]:
-    """TRAIN/TEST .ts files of a bundled set ``uea_<name>``."""
+    """TRAIN/TEST .ts files of the bundled set ``uea_<name>`` (``name`` in lower case)."""
+    from flexconv.data.records import DatasetNotFoundError
+
     folder = aeon_data_dir()
     matches = [p for p in folder.iterdir() if p.is_dir() and p.name.lower() == name] if folder else []
     if not matches:
-        raise DatasetNotFoundError(f"uea_{name}: not found among aeon's bundled datasets; pip install aeon")
+        raise DatasetNotFoundError(f"uea_{name}: not among aeon's bundled datasets. To fix: pip install 'aeon>=1.0,<2'")
     sub = matches[0]
     return sub / f"{sub.name}_TRAIN.ts", sub / f"{sub.name}_TEST.ts"

@@ -8,7 +8,7 @@ change, export to plain convolutions, and per-parameter optimiser hints.
 
 from flexconv.nn.ckconv import CKConv, FlexConv
 from flexconv.nn.export import export
-from flexconv.nn.hints import get_hints, param_groups, set_hint
+from flexconv.nn.hints import named_hints, param_groups, set_hint
 from flexconv.nn.kernels import MLP, SIREN, FourierNet, GaborNet, KernelNet, MAGNet, kernel_net_class
 from flexconv.nn.mask import GaussianMask
 from flexconv.nn.resolution import change_resolution
@@ -16,5 +16,5 @@ from flexconv.nn.resolution import change_resolution
 __all__ = [
     "CKConv", "FlexConv", "GaussianMask",
     "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "kernel_net_class",
-    "param_groups", "set_hint", "get_hints", "change_resolution", "export",
+    "param_groups", "set_hint", "named_hints", "change_resolution", "export",
 ]

@@ -178,7 +178,8 @@ class CKConv(nn.Module):
         """The effective kernel, cached in inference (eval mode with gradients off).
 
         The cache key holds every parameter's storage and version counter, which in-place
-        updates (optimiser steps, ``load_state_dict``) bump, so the cache is never stale.
+        updates (optimiser steps, ``load_state_dict``, ``param.mul_()``) bump. Edits through
+        ``param.data`` bypass version counting: call ``make_kernel()`` or leave eval mode after those.
         """
         if self.training or torch.is_grad_enabled():
             self._cache = None

@@ -45,7 +45,12 @@ def validate_horizon(horizon: Horizon, data_dim: int) -> tuple[int, ...]:
         if horizon in ("same", "full"):
             return ()
         raise ValueError(f"horizon must be an odd int, 'same' or 'full', got {horizon!r}")
-    sizes = (horizon,) * data_dim if isinstance(horizon, int) else tuple(horizon)
+    if isinstance(horizon, int):
+        sizes = (horizon,) * data_dim
+    elif isinstance(horizon, (tuple, list)):
+        sizes = tuple(horizon)
+    else:
+        raise ValueError(f"horizon must be an odd int, a tuple of odd ints, 'same' or 'full', got {horizon!r}")
     if len(sizes) != data_dim:
         raise ValueError(f"horizon {horizon!r} needs {data_dim} entries (one per spatial axis)")
     for n in sizes:

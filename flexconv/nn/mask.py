@@ -68,8 +68,8 @@ class GaussianMask(nn.Module):
         factory = {"device": device, "dtype": dtype}
         self.mean = nn.Parameter(torch.full((data_dim,), float(init_mean), **factory))
         self.width = nn.Parameter(torch.full((data_dim,), float(init_width), **factory))
-        for param in (self.mean, self.width):
-            set_hint(param, lr_factor=lr_factor)
+        for name in ("mean", "width"):
+            set_hint(self, name, lr_factor=lr_factor)
 
     def extra_repr(self) -> str:
         return f"data_dim={self.data_dim}, causal={self.causal}, threshold={self.threshold}, cropping={self.dynamic_cropping}"

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 def resampled_grid_size(size: int, source: int, target: int) -> int:
     """Taps of a grid of ``size`` taps at ``source`` resolution, re-sampled at ``target``."""
+    if source <= 0 or target <= 0:
+        raise ValueError(f"resolutions must be positive, got source={source}, target={target}")
     scaled = (size - 1) * target
-    if source <= 0 or target <= 0 or scaled % source:
+    if scaled % source:
         raise ValueError(
             f"a grid of {size} taps cannot be re-sampled from resolution {source} to {target}: "
             f"(size - 1) * target / source = {scaled / source:g} is not an integer"
@@ -44,8 +46,8 @@ def change_resolution(model: nn.Module, source: int, target: int) -> nn.Module:
             raise RuntimeError(
                 f"{type(layer).__name__} with horizon {layer.horizon!r} has no grid yet: run one forward at the source resolution first"
             )
-    for layer in layers:
-        sizes = tuple(resampled_grid_size(n, source, target) for n in layer.grid_sizes())
+    new_sizes = [tuple(resampled_grid_size(n, source, target) for n in layer.grid_sizes()) for layer in layers]
+    for layer, sizes in zip(layers, new_sizes):  # all checked first: the model is never half-converted
         layer.set_grid_size(sizes)
         layer.kernel_scale.mul_((source / target) ** layer.data_dim)
         layer._cache = None
