@@ -551,16 +551,6 @@ def render(sections: list[Section], ctx: Context, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def _log_to_console() -> None:
-    """Show this package's INFO messages (progress of the studies) without touching other loggers."""
-    logger = logging.getLogger("flexconv")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-
-
 def parse_studies(text: Optional[str]) -> list[str]:
     if not text:
         return list(STUDIES)
@@ -584,7 +574,9 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--override", action="append", default=[], metavar="[STUDY:]KEY=VALUE",
                         help="extra training override for every row (or only STUDY's rows); quoted in each row's command")
     args = parser.parse_args(list(argv))
-    _log_to_console()
+    from flexconv.train.commands import setup_cli_logging
+
+    setup_cli_logging()
     seeds = list(range(args.seeds if args.seeds is not None else (1 if args.fast else 3)))
     if not seeds:
         raise SystemExit("bench results: --seeds must be >= 1")
