@@ -253,7 +253,7 @@ def cktcn_mnist1d() -> FlexNetConfig:
 
 @register_model
 def tcn_mnist1d_conv3() -> FlexNetConfig:
-    """The MNIST-1D FlexTCN with plain causal convolutions of size 3."""
+    """The MNIST-1D FlexTCN with plain (centred) convolutions of size 3."""
     return _flextcn(1, 10, **_MNIST1D, conv={"type": "Conv", "kernel_size": 3, "causal": False})
 
 
