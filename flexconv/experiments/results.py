@@ -10,6 +10,9 @@ skipped with the reason.
 
     flexconv bench results [--fast] [--studies mnist1d,fit_kernel] [--seeds 3] [--out docs]
 
+Rows already run with exactly the same config (``row_config.yaml`` + ``row_result.json`` in their run
+folder) are reused, so an interrupted study resumes where it stopped.
+
 ``--fast`` shrinks every study (one seed, a few hundred samples, one epoch; all of it runs in a
 few minutes on 2 CPU cores) and checks the pipeline, not the paper: its numbers are noise.
 """
@@ -124,6 +127,12 @@ def run_row(row: Row, ctx: Context, study: str, program: str = "train", seeds: O
     results = []
     for seed in ctx.seeds if seeds is None else seeds:
         cfg = compose(row, ctx, study, seed)
+        done = finished_result(cfg)
+        if done is not None:  # an earlier (interrupted) invocation already ran this exact config
+            log.info("%s / %s / seed %d: reusing %s", study, row.name, seed, cfg.run_dir)
+            ctx.run_dirs.setdefault(f"{study}/{row.name}", []).append(str(cfg.run_dir))
+            results.append(done)
+            continue
         start = time.perf_counter()
         try:
             if program == "crossres":
@@ -136,9 +145,36 @@ def run_row(row: Row, ctx: Context, study: str, program: str = "train", seeds: O
         except DatasetNotFoundError as error:
             raise DataUnavailable(str(error)) from error
         result["wall_time_s"] = round(time.perf_counter() - start, 1)
+        save_result(cfg, result)
         ctx.run_dirs.setdefault(f"{study}/{row.name}", []).append(str(cfg.run_dir))
         results.append(result)
     return results
+
+
+ROW_CONFIG, ROW_RESULT = "row_config.yaml", "row_result.json"
+
+
+def save_result(cfg: Any, result: dict[str, Any]) -> None:
+    """Record a finished row/seed (its resolved config and result) so a re-run can reuse it."""
+    from omegaconf import OmegaConf
+
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / ROW_CONFIG, resolve=True)
+    (run_dir / ROW_RESULT).write_text(json.dumps(result, indent=1, default=str))
+
+
+def finished_result(cfg: Any) -> Optional[dict[str, Any]]:
+    """The saved result of ``cfg``'s run when it finished with exactly this config, else None."""
+    from omegaconf import OmegaConf
+
+    run_dir = Path(cfg.run_dir)
+    if not ((run_dir / ROW_CONFIG).is_file() and (run_dir / ROW_RESULT).is_file()):
+        return None
+    saved = OmegaConf.to_container(OmegaConf.load(run_dir / ROW_CONFIG), resolve=True)
+    if saved != OmegaConf.to_container(cfg, resolve=True):
+        return None
+    return json.loads((run_dir / ROW_RESULT).read_text())
 
 
 def _params_of_run(run_dir: Path) -> Optional[int]:

@@ -66,3 +66,19 @@ def test_whole_fast_page(tmp_path: Path) -> None:
     R.main(["results", "--fast", "--out", str(docs), "--runs", str(tmp_path / "runs")])
     page = (docs / "results.md").read_text()
     assert page.count("\n## ") == len(R.STUDIES)
+
+
+def test_rerun_reuses_finished_rows_and_quotes_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs, runs = tmp_path / "docs", tmp_path / "runs"
+    args = ["results", "--fast", "--studies", "mnist1d", "--out", str(docs), "--runs", str(runs),
+            "--override", "mnist1d:trainer.max_steps=2"]
+    R.main(args)
+    assert "trainer.max_steps=2" in (docs / "results.md").read_text()
+
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("a finished row was trained again")
+
+    monkeypatch.setattr("flexconv.train.commands.train", no_training)
+    R.main(args)  # every row is reused from its row_config.yaml / row_result.json
+    with pytest.raises(AssertionError, match="trained again"):  # another config is not reused
+        R.main([*args, "--override", "mnist1d:trainer.max_steps=3"])
