@@ -479,7 +479,9 @@ def study_kernel_sizes(ctx: Context) -> Section:
     section = Section("kernel_sizes", "Learned kernel sizes of the Fashion-MNIST FlexNet")
     row = Row("FlexNet", "fashion_mnist_flexnet")
     run_dirs = ctx.run_dirs.get("fashion_mnist/FlexNet")
-    if not run_dirs:  # the Fashion-MNIST study did not run in this invocation: train its FlexNet once
+    if run_dirs:
+        ctx.current = "fashion_mnist"  # quote the command (overrides) of the run that is reused
+    else:  # the Fashion-MNIST study did not run in this invocation: train its FlexNet once
         run_row(row, ctx, "kernel_sizes", seeds=ctx.seeds[:1])
         run_dirs = ctx.run_dirs["kernel_sizes/FlexNet"]
     run_dir = Path(run_dirs[0])
