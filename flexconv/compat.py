@@ -11,6 +11,15 @@ loads a state dict with the original parameter names. Supported configs:
 ``antialiasing_from_original(config)`` gives the regulariser of an original run, so that
 ``antialiasing_from_original(cfg)(from_original(cfg, state))`` is the original's value.
 
+``module_from_original(config, state)`` gives the training module that ``flexconv train`` uses
+(:class:`flexconv.train.module.ClassificationModule`) for an original *run* config (a model config
+plus the original's ``train`` section and ``kernel.regularize``/``regularize_params``), loaded with
+``state``: its ``training_loss(inputs, labels)`` and ``configure_optimizers()`` are the original
+training step (tests/train/test_trajectory.py replays the original's steps through it).
+
+Checkpoints of the original code are float32 (buffers included): they load as float32 modules;
+the dropped ``mask_threshold`` buffer is compared with the config's value cast to its dtype.
+
 Names (original -> ours)::
 
     kernel_dim_linear          -> data_dim
@@ -37,14 +46,18 @@ Names (original -> ours)::
     net.no_hidden / no_blocks  -> hidden_channels / num_blocks
     cconv1, norm1              -> stem.0, stem.1
     blocks.{i}.cconv{j}        -> blocks.{i}.conv{j}
+    backbone.{i}.* (SeqData_TCN) -> blocks.{i}.*
     blocks.{i}.shortcut.0      -> blocks.{i}.shortcut
     out_layer / finallyr       -> head
+    train.weight_decay         -> optim.kernel_norm_decay (a loss term, not the optimiser's decay)
+    train.mask_params_lr_factor -> ConvConfig.mask_lr_factor
+    kernel.regularize_params   -> antialias (AntiAliasing fields; res -> horizon)
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 from torch import nn
@@ -53,6 +66,9 @@ from flexconv.models.conv_config import ConvConfig, conv_factory
 from flexconv.models.flexnet import FlexNet, FlexNetConfig
 from flexconv.nn.antialias import AntiAliasing
 from flexconv.nn.ckconv import CKConv
+
+if TYPE_CHECKING:
+    from flexconv.train.module import ClassificationModule
 
 _KERNEL_OPTION_NAMES = {
     "MAGNet": {"kernel_input_scale": "input_scale", "kernel_steerable": "steerable"},
@@ -171,6 +187,7 @@ _LAYER_RULES = [
     (r"Kernel\.output_linear\.", r"kernel_net.output."),
 ]
 _MODEL_RULES = [
+    (r"^backbone\.(\d+)\.", r"blocks.\1."),
     (r"^cconv1\.", "stem.0."),
     (r"^norm1\.", "stem.1."),
     (r"^blocks\.(\d+)\.cconv(\d)\.", r"blocks.\1.conv\2."),
@@ -234,9 +251,10 @@ def check_dropped_buffers(state: Mapping[str, torch.Tensor], module: nn.Module) 
         if key.rsplit(".", 1)[-1] != "mask_threshold":
             continue
         mask = module.get_submodule(names[key[: -len("mask_threshold")] + "mask_params"])
-        original = float(torch.as_tensor(value).reshape(-1)[0])
-        if abs(original - mask.threshold) > 1e-12:
-            raise ValueError(f"{key}={original} differs from the config's mask_threshold {mask.threshold}")
+        value = torch.as_tensor(value).reshape(-1)[0]
+        expected = torch.tensor(mask.threshold, dtype=value.dtype)  # float32 checkpoints hold float32(0.1)
+        if value != expected:
+            raise ValueError(f"{key}={float(value)} differs from the config's mask_threshold {mask.threshold}")
 
 
 def build_from_original(config: Mapping[str, Any]) -> nn.Module:
@@ -252,15 +270,20 @@ def build_from_original(config: Mapping[str, Any]) -> nn.Module:
     raise ValueError("config must have a 'layer', 'layers' or 'model' entry (see flexconv.compat)")
 
 
+def _state_dtype(state: Mapping[str, torch.Tensor]) -> torch.dtype:
+    """The dtype of the state's floating-point tensors (the default dtype if they disagree)."""
+    dtypes = {v.dtype for v in state.values() if v.is_floating_point()}
+    return dtypes.pop() if len(dtypes) == 1 else torch.get_default_dtype()
+
+
 def from_original(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> nn.Module:
     """Build our module from the original config and load the original state dict (strictly).
 
-    The module gets the dtype of the state's floating-point tensors (e.g. float64).
+    The module gets the dtype of the state's floating-point tensors (float32 for the original's
+    checkpoints, float64 for the reference files).
     """
     state = {k: torch.as_tensor(v) for k, v in state.items()}
-    dtypes = {v.dtype for v in state.values() if v.is_floating_point()}
-    dtype = dtypes.pop() if len(dtypes) == 1 else torch.get_default_dtype()
-    module = build_from_original(config).to(dtype)
+    module = build_from_original(config).to(_state_dtype(state))
     module.load_state_dict(convert_state_dict(state, module), strict=True)
     check_dropped_buffers(state, module)
     return module
@@ -279,3 +302,75 @@ def antialiasing_from_original(config: Mapping[str, Any]) -> AntiAliasing:
         gauss_stddevs=config["gauss_stddevs"],
         horizon=int(config["horizon"]) if config.get("horizon") else None,
     )
+
+
+def _antialias_from_run(kernel: Mapping[str, Any]) -> dict[str, Any] | None:
+    """AntiAliasing fields for an original ``kernel`` section (None when ``regularize`` is off)."""
+    if not kernel.get("regularize", False):
+        return None
+    params = kernel["regularize_params"]
+    if params.get("res_offset", 0):
+        raise ValueError("kernel.regularize_params.res_offset != 0 is not supported")
+    return {
+        "factor": params["factor"], "target": params["target"], "method": params["method"], "fn": params["fn"],
+        "gauss_stddevs": params["gauss_stddevs"], "horizon": int(params["res"]) or None,
+    }
+
+
+_SCHEDULERS = {"": "none", "cosine": "cosine", "plateau": "plateau"}
+
+
+def _optim_from_run(train: Mapping[str, Any]) -> dict[str, Any]:
+    """OptimConfig fields for an original ``train`` section (Adam; its weight_decay is a loss term)."""
+    if train.get("optimizer", "Adam") != "Adam":
+        raise ValueError(f"only the original's Adam runs are supported, got train.optimizer={train['optimizer']!r}")
+    for name in ("mask_l2_norm", "magnitude_reg", "grad_clip"):
+        if train.get(name, 0.0):
+            raise ValueError(f"train.{name}={train[name]} is not supported (the paper's runs leave it 0)")
+    scheduler = train.get("scheduler", "") or ""
+    if scheduler not in _SCHEDULERS:
+        raise ValueError(f"train.scheduler {scheduler!r} is not supported; known: {sorted(_SCHEDULERS)}")
+    optim: dict[str, Any] = {
+        "optimizer": "adam", "lr": train["lr"], "weight_decay": 0.0,
+        "kernel_norm_decay": train.get("weight_decay", 0.0), "scheduler": _SCHEDULERS[scheduler],
+    }
+    params = train.get("scheduler_params", {})
+    if scheduler == "cosine":
+        optim["warmup_epochs"] = max(0, params.get("warmup_epochs", 0))
+    if scheduler == "plateau":
+        optim.update(factor=1.0 / params["decay_factor"], patience=params["patience"])
+    return optim
+
+
+def module_from_original(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> "ClassificationModule":
+    """The training module of ``flexconv train`` for an original run config, loaded with ``state``.
+
+    ``config``: an original model config (``model``, ``in_channels``, ``out_channels``, ``net``,
+    ``kernel``, ``conv``, ``mask``) plus the original's ``train`` section; ``kernel.regularize`` and
+    ``kernel.regularize_params`` switch on the anti-aliasing term. ``state``: the original state dict.
+    The module's model is the registered ``flexnet`` with the translated configuration, in the
+    state's dtype; ``train.weight_decay`` becomes ``optim.kernel_norm_decay`` (the original adds
+    ``weight_decay * sum(||kernel||_2 + ||bias||_2)`` to the loss and uses no optimiser decay) and
+    ``train.mask_params_lr_factor`` the masks' learning-rate hint. ``module.training_loss(x, y)`` is
+    the original's total loss of a step, ``module.configure_optimizers()`` its optimiser (a
+    constant-lr run returns the optimiser itself). Unsupported original options raise ValueError.
+    """
+    from flexconv.models.registry import config_dict  # the training side imports lightning: load it only here
+    from flexconv.train.module import ClassificationModule
+
+    train, kernel = config["train"], config["kernel"]
+    if config["net"].get("dropout_in", 0.0):
+        raise ValueError("net.dropout_in > 0 (dropout on the inputs) is not supported")
+    model = flexnet_config_from_original(config)
+    model.conv.mask_lr_factor = float(train.get("mask_params_lr_factor", 1.0))
+    if model.conv.kernel_options.get("learn_omega_0") and train.get("omega_0_lr_factor", 1.0) != 1.0:
+        raise ValueError("a learnable omega_0 with train.omega_0_lr_factor != 1 is not supported")
+    module = ClassificationModule(
+        "flexnet", config_dict(model), optim=_optim_from_run(train), antialias=_antialias_from_run(kernel)
+    )
+    state = {k: torch.as_tensor(v) for k, v in state.items()}
+    module.to(_state_dtype(state))
+    _apply_original_extras(module.model, {"kernel_sampling_rate_norm": kernel.get("sampling_rate_norm", 1.0)})
+    module.model.load_state_dict(convert_state_dict(state, module.model), strict=True)
+    check_dropped_buffers(state, module.model)
+    return module

@@ -10,6 +10,8 @@ Blocks (``block``):
   "tcn":    conv -> norm -> ReLU -> dropout -> conv -> norm -> ReLU -> dropout, + shortcut, ReLU
             (FlexTCN, Bai et al. 2018 blocks; no stem: the first block reads the input)
 The shortcut is a 1x1 linear map when the widths differ.
+Head initialisation as in the original code: Kaiming-normal for ResNets; for TCNs N(0, 0.01^2)
+(a near-zero head: the starting loss is about log(num_classes)); zero bias for both.
 ``block_width_factors`` ``[f1, n1, f2, n2, ...]``: n1 blocks of width f1 * hidden, then n2 of
 f2 * hidden, ... (empty: every block has width ``hidden_channels``).
 """
@@ -144,7 +146,10 @@ class FlexNet(nn.Module):
             channels = width
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Linear(channels, config.num_classes)
-        nn.init.kaiming_normal_(self.head.weight)
+        if tcn:
+            nn.init.normal_(self.head.weight, mean=0.0, std=0.01)
+        else:
+            nn.init.kaiming_normal_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

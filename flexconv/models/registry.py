@@ -87,6 +87,13 @@ def config_dict(config: ModelConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+@register_model
+def flexnet() -> FlexNetConfig:
+    """The configurable FlexNet with its class defaults: every field is meant to be overridden
+    (``flexconv.compat.module_from_original`` describes original-code models this way)."""
+    return FlexNetConfig()
+
+
 # -- images --------------------------------------------------------------------------------------
 FLEXNET7 = dict(hidden_channels=24, num_blocks=7, block_width_factors=[1, 2, 1.5, 3, 2, 2], dropout=0.2)
 

@@ -10,7 +10,10 @@ Objectives (``objective``):
                     (B, C, T) go through its linear ``head`` at each step -> (B, T, K).
 
 Optimiser: Adam, AdamW or SGD over :func:`flexconv.nn.param_groups` (mask parameters carry their
-x0.1 learning-rate hint). Schedulers: "cosine" (linear warm-up then cosine to ``min_lr``, stepped
+x0.1 learning-rate hint). ``optim.weight_decay`` is the optimiser's weight decay (every parameter);
+``optim.kernel_norm_decay`` is the FlexConv/CKConv papers' "weight decay", a loss term (see
+:func:`kernel_norm_penalty`). The loss a training step minimises is :meth:`ClassificationModule.training_loss`:
+the task loss plus every regulariser (kernel-norm decay, anti-aliasing). Schedulers: "cosine" (linear warm-up then cosine to ``min_lr``, stepped
 every optimiser step, as in the paper), "plateau", "multistep", "exponential" (per epoch), "none".
 """
 
@@ -28,6 +31,7 @@ from torch import nn
 from flexconv.models.registry import config_dict, model_config, build_model
 from flexconv.nn import param_groups
 from flexconv.nn.antialias import AntiAliasing
+from flexconv.nn.ckconv import CKConv
 
 OBJECTIVES = ("classification", "regression", "per_step")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -38,7 +42,10 @@ SCHEDULERS = ("cosine", "plateau", "multistep", "exponential", "none")
 class OptimConfig:
     """Optimiser and learning-rate schedule.
 
-    optimizer: "adam", "adamw" or "sgd"; lr, weight_decay; momentum, nesterov: SGD only.
+    optimizer: "adam", "adamw" or "sgd"; lr; momentum, nesterov: SGD only.
+    weight_decay: the optimiser's own weight decay (L2 on every parameter, masks included).
+    kernel_norm_decay: the original code's ``train.weight_decay``: adds
+        ``kernel_norm_decay * kernel_norm_penalty(model)`` to the loss (the paper's sequential runs: 1e-4).
     scheduler: one of SCHEDULERS.
     warmup_epochs, min_lr: cosine (linear warm-up, then cosine to min_lr; min_lr is relative to
         ``lr`` and scales with each group's lr factor).
@@ -49,6 +56,7 @@ class OptimConfig:
     optimizer: str = "adam"
     lr: float = 1e-3
     weight_decay: float = 0.0
+    kernel_norm_decay: float = 0.0
     momentum: float = 0.9
     nesterov: bool = False
     scheduler: str = "cosine"
@@ -66,6 +74,10 @@ class OptimConfig:
             raise ValueError(f"optim.optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"optim.scheduler must be one of {list(SCHEDULERS)}, got {self.scheduler!r}")
+        if self.weight_decay < 0 or self.kernel_norm_decay < 0:
+            raise ValueError(
+                f"optim.weight_decay and optim.kernel_norm_decay must be >= 0, got {self.weight_decay}, {self.kernel_norm_decay}"
+            )
 
 
 def topk_accuracy(logits: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
@@ -73,6 +85,23 @@ def topk_accuracy(logits: torch.Tensor, target: torch.Tensor, k: int) -> torch.T
     k = min(k, logits.shape[-1])
     hits = (logits.topk(k, dim=-1).indices == target.unsqueeze(-1)).any(-1)
     return hits.float().mean()
+
+
+def kernel_norm_penalty(model: nn.Module) -> torch.Tensor:
+    """Sum over every CKConv/FlexConv layer of ``||effective kernel||_2 + ||bias||_2``.
+
+    The original code's "weight decay" (its ``LnLoss`` with ``norm_type=2``): plain (not squared)
+    Frobenius norms of the kernel actually used, after the mask and cropping, and of the bias;
+    kernel networks, masks, norms and heads are not decayed directly. Every layer's grid must be
+    fixed (run a forward first). Returns a scalar (0 when there are no such layers).
+    """
+    total = torch.zeros((), device=next(model.parameters()).device, dtype=next(model.parameters()).dtype)
+    for layer in model.modules():
+        if isinstance(layer, CKConv):
+            total = total + layer.make_kernel().norm()
+            if layer.bias is not None:
+                total = total + layer.bias.norm()
+    return total
 
 
 def cosine_with_warmup(step: int, warmup_steps: int, total_steps: int, floor: float) -> float:
@@ -128,9 +157,8 @@ class ClassificationModule(L.LightningModule):
             return self.model.head(features.movedim(1, -1))  # (B, T, K)
         return self.model(x)
 
-    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        x, y = batch[0], batch[1]
-        out = self(x)
+    def _task_loss(self, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The objective's loss for outputs ``out`` and targets ``y``, and its metrics."""
         metrics: dict[str, torch.Tensor] = {}
         if self.objective == "regression":
             loss = F.mse_loss(out, y.view_as(out).to(out.dtype))
@@ -144,25 +172,44 @@ class ClassificationModule(L.LightningModule):
             if out.shape[-1] > 5:
                 metrics["acc_top5"] = topk_accuracy(out, y, 5)
         metrics["loss"] = loss
+        return loss, metrics
+
+    def regularizers(self) -> dict[str, torch.Tensor]:
+        """The configured loss terms on the weights, by name ("kernel_norm", "antialias"); call after a forward."""
+        terms: dict[str, torch.Tensor] = {}
+        if self.optim.kernel_norm_decay > 0:
+            terms["kernel_norm"] = self.optim.kernel_norm_decay * kernel_norm_penalty(self.model)
+        if self.antialias is not None:
+            terms["antialias"] = self.antialias(self.model)
+        return terms
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        """Forward, loss (+ regularisers in training) and logging; returns the loss to minimise."""
+        x, y = batch[0], batch[1]
+        loss, metrics = self._task_loss(self(x), y)
+        if stage == "train":
+            for name, value in self.regularizers().items():
+                metrics[name] = value
+                loss = loss + value
         on_step = stage == "train"
         for name, value in metrics.items():
             self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=True, prog_bar=name in ("loss", "acc"),
                      sync_dist=stage != "train", batch_size=x.shape[0])
         return loss
 
+    def training_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The total loss that ``training_step`` minimises: task loss + every regulariser. Scalar."""
+        loss, _ = self._task_loss(self(inputs), labels)
+        return loss + sum(self.regularizers().values(), torch.zeros_like(loss))
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._shared_step(batch, "train")
-        if self.antialias is not None:
-            penalty = self.antialias(self.model)
-            self.log("train/antialias", penalty, on_step=True, on_epoch=True, batch_size=batch[0].shape[0])
-            loss = loss + penalty
-        return loss
+        return self._step(batch, "train")
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "val")
+        self._step(batch, "val")
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "test")
+        self._step(batch, "test")
 
     def configure_optimizers(self) -> Any:
         cfg = self.optim
