@@ -3,7 +3,8 @@
 Layers :class:`CKConv` and :class:`FlexConv` (1D causal, 2D, 3D), kernel networks
 (:class:`MAGNet`, :class:`GaborNet`, :class:`FourierNet`, :class:`SIREN`, :class:`MLP`), the
 :class:`GaussianMask`, the functional convolutions, the anti-aliasing regulariser, resolution
-change, export to plain convolutions, and per-parameter optimiser hints.
+change, export to plain convolutions, per-parameter optimiser hints, and streaming inference
+(:func:`stream`).
 """
 
 from flexconv.nn.ckconv import CKConv, FlexConv
@@ -12,9 +13,11 @@ from flexconv.nn.hints import named_hints, param_groups, set_hint
 from flexconv.nn.kernels import MLP, SIREN, FourierNet, GaborNet, KernelNet, MAGNet, kernel_net_class
 from flexconv.nn.mask import GaussianMask
 from flexconv.nn.resolution import change_resolution
+from flexconv.nn.stream import Stream, register_stream, stream
 
 __all__ = [
     "CKConv", "FlexConv", "GaussianMask",
     "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "kernel_net_class",
     "param_groups", "set_hint", "named_hints", "change_resolution", "export",
+    "stream", "Stream", "register_stream",
 ]
