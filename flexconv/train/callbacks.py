@@ -1,22 +1,31 @@
-"""End-of-run outputs: pictures of the learned kernels and ``summary.json``.
+"""Callbacks and output of a training run: kernel pictures, ``summary.json``, checkpoints, quiet logs.
 
 :class:`KernelPictures` (at the end of fit, rank 0) writes
-  ``kernel_sizes.png``: per continuous layer, the learned kernel extent = taps after cropping /
-  grid size, per axis (a FlexConv starts at about 2 x 2.15 x mask width and grows as it learns);
-  ``kernels.png``: a few kernels of the first and the last layer (images, or curves in 1D).
+  ``kernel_sizes.png``: per continuous layer and axis, the kernel size in taps after cropping, at
+  the start of training and learned, against the grid size (a FlexConv starts at about
+  2 x 2.15 x mask width of the grid and grows as it learns);
+  ``kernels.png``: a few kernels of the first and the last layer (images with tap indices and a
+  colour bar, or curves in 1D).
 :class:`RunSummary` writes ``summary.json`` at the end of fit (steps, best checkpoint and score,
 learned kernel sizes, parameters) and adds the test metrics when testing ends.
+:class:`LastCheckpoint` keeps ``last.ckpt`` at the final step; :class:`ParameterSummary` is
+Lightning's model summary without the FLOPs it does not measure; :func:`quiet_lightning` drops
+Lightning's advertising and known deprecation noise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Optional
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary
+from lightning.pytorch.utilities.model_summary.model_summary import _format_summary_table
 from torch import nn
 
 from flexconv.nn.ckconv import CKConv
@@ -37,28 +46,44 @@ def kernel_extents(model: nn.Module) -> dict[str, list[float]]:
     }
 
 
-def plot_kernel_sizes(model: nn.Module, path: Path) -> None:
-    """Bar plot of :func:`kernel_extents`, one bar per layer and axis."""
+def kernel_taps(model: nn.Module) -> dict[str, tuple[list[int], list[int]]]:
+    """Per layer name, (taps after cropping, grid taps) per axis."""
+    return {name: (list(layer.effective_kernel_size()), list(layer.grid_sizes())) for name, layer in continuous_layers(model)}
+
+
+def plot_kernel_sizes(model: nn.Module, path: Path, initial: Optional[dict[str, list[int]]] = None) -> None:
+    """Bar plot of the kernel size in taps per layer and axis: learned (filled), at the start of
+    training (``initial``, outlined) and the grid size (a black tick)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    extents = kernel_extents(model)
-    names = list(extents)
-    dims = len(next(iter(extents.values())))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(names) * dims), 3.5))
+    taps = kernel_taps(model)
+    names = list(taps)
+    dims = len(next(iter(taps.values()))[0])
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(names) * dims + 2), 4.0))
     width = 0.8 / dims
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for d in range(dims):
-        xs = [i + d * width for i in range(len(names))]
-        ax.bar(xs, [extents[n][d] for n in names], width=width, label=f"axis {d}")
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))])
-    ax.set_xticklabels(names, rotation=90, fontsize=6)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("kernel size / grid size")
-    ax.set_title("learned kernel extent per layer")
-    if dims > 1:
-        ax.legend()
+        xs = [i + (d - (dims - 1) / 2) * width for i in range(len(names))]
+        learned = [taps[n][0][d] for n in names]
+        axis = f" (axis {d})" if dims > 1 else ""
+        bars = ax.bar(xs, learned, width=width * 0.9, color=colours[d % len(colours)], label=f"learned{axis}")
+        labels = [str(k) for k in learned]
+        if initial:
+            start = [initial.get(n, [0] * dims)[d] for n in names]
+            ax.bar(xs, start, width=width * 0.9, fill=False, hatch="//", edgecolor="0.3", label=f"at start{axis}")
+            labels = [f"{s} \u2192 {k}" for s, k in zip(start, learned)]
+        ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
+        ax.scatter(xs, [taps[n][1][d] for n in names], marker="_", s=200, color="black",
+                   label="grid size" if d == 0 else None, zorder=3)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("kernel size (taps)")
+    ax.set_ylim(0, 1.12 * max(max(t[1]) for t in taps.values()))
+    ax.set_title("kernel size per layer (taps): at the start \u2192 learned, and the grid size")
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -66,7 +91,8 @@ def plot_kernel_sizes(model: nn.Module, path: Path) -> None:
 
 @torch.no_grad()
 def plot_kernels(model: nn.Module, path: Path, count: int = 6) -> None:
-    """The first ``count`` kernels (output o, input 0) of the first and last continuous layers."""
+    """The first ``count`` kernels (output o, input 0) of the first and last continuous layers,
+    with tap indices on the axes and one symmetric colour scale (a colour bar) per layer."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,32 +100,72 @@ def plot_kernels(model: nn.Module, path: Path, count: int = 6) -> None:
 
     layers = continuous_layers(model)
     chosen = [layers[0], layers[-1]] if len(layers) > 1 else layers
-    fig, axes = plt.subplots(len(chosen), count, figsize=(1.6 * count, 1.8 * len(chosen)), squeeze=False)
+    fig, axes = plt.subplots(len(chosen), count, figsize=(2.0 * count + 1.0, 2.4 * len(chosen)), squeeze=False,
+                             layout="constrained")
     for row, (name, layer) in zip(axes, chosen):
         kernel = layer.make_kernel().float().cpu()  # (out, in, *K)
+        shown = kernel[:count, 0]  # (<=count, *K)
+        scale = float(shown.abs().max()) or 1.0
+        image = None
         for o, ax in enumerate(row):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if o >= kernel.shape[0]:
+            if o >= shown.shape[0]:
                 ax.axis("off")
                 continue
-            k = kernel[o, 0]
+            k = shown[o]
+            ax.set_title(f"o={o}", fontsize=7)
+            ax.tick_params(labelsize=6)
             if k.dim() == 1:
-                ax.plot(k.numpy())
+                ax.plot(range(k.shape[0]), k.numpy())
+                ax.set_ylim(-1.05 * scale, 1.05 * scale)
+                ax.set_xlabel("tap", fontsize=6)
             else:
-                ax.imshow(k.reshape(k.shape[0], -1).numpy(), cmap="RdBu_r")
-        row[0].set_ylabel(name, fontsize=6)
-    fig.suptitle("learned kernels (output o, input 0)")
-    fig.tight_layout()
+                flat = k.reshape(k.shape[0], -1).numpy()  # 3D kernels: depth slices side by side
+                image = ax.imshow(flat, cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
+                ax.set_xlabel("tap (x)", fontsize=6)
+        row[0].set_ylabel(f"{name}\n{'x'.join(str(n) for n in kernel.shape[2:])} taps", fontsize=7)
+        if image is not None:
+            fig.colorbar(image, ax=list(row), shrink=0.8, label="weight")
+    fig.suptitle("learned kernels (output channel o, input channel 0)")
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 class KernelPictures(L.Callback):
-    """Writes kernel_sizes.png and kernels.png into ``run_dir`` at the end of fit."""
+    """Writes kernel_sizes.png and kernels.png into ``run_dir`` at the end of fit.
+
+    The kernel sizes at the start are measured on the first training batch, with the mask
+    parameters as they were before its optimiser step, and kept in checkpoints (resume).
+    """
 
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
+        self.initial: Optional[dict[str, list[int]]] = None
+        self._start: Optional[list[list[torch.Tensor]]] = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"initial": self.initial} if self.initial is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.initial = state_dict.get("initial")
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        if self.initial is None and self._start is None and trainer.global_step == 0:
+            self._start = [[p.detach().clone() for p in _mask_parameters(layer)] for layer in _layers(pl_module)]
+
+    @torch.no_grad()
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if self._start is None:
+            return
+        self.initial = {}
+        for (name, layer), start in zip(continuous_layers(pl_module), self._start):
+            now = [p.detach().clone() for p in _mask_parameters(layer)]
+            for p, value in zip(_mask_parameters(layer), start):
+                p.copy_(value)
+            self.initial[name] = list(layer.effective_kernel_size())
+            for p, value in zip(_mask_parameters(layer), now):
+                p.copy_(value)
+        self._start = None
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
@@ -109,9 +175,17 @@ class KernelPictures(L.Callback):
             return
         was_training = pl_module.training
         pl_module.eval()
-        plot_kernel_sizes(pl_module, self.run_dir / "kernel_sizes.png")
+        plot_kernel_sizes(pl_module, self.run_dir / "kernel_sizes.png", self.initial)
         plot_kernels(pl_module, self.run_dir / "kernels.png")
         pl_module.train(was_training)
+
+
+def _layers(model: nn.Module) -> list[CKConv]:
+    return [m for m in model.modules() if isinstance(m, CKConv)]
+
+
+def _mask_parameters(layer: CKConv) -> list[torch.Tensor]:
+    return list(layer.mask.parameters()) if layer.mask is not None else []
 
 
 def _plain(value: Any) -> Any:
@@ -145,3 +219,63 @@ class RunSummary(L.Callback):
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.summary["test_metrics"] = {k: _plain(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         self.write(trainer)
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint(save_last=True)`` that also saves ``last.ckpt`` when training ends between
+    two of its ``every_n_train_steps`` saves, so last.ckpt always holds the final step."""
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+class ParameterSummary(ModelSummary):
+    """Lightning's model summary without the FLOPs column and total: Lightning counts FLOPs only
+    through an ``example_input_array`` and otherwise prints 0, which is not a measurement."""
+
+    @staticmethod
+    def summarize(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,
+                  model_size: float, total_training_modes: dict[str, int], total_flops: int,
+                  **summarize_kwargs: Any) -> None:
+        columns = [column for column in summary_data if column[0] != "FLOPs"]
+        table = _format_summary_table(total_parameters, trainable_parameters, model_size, total_training_modes,
+                                      total_flops, *columns)
+        log.info("\n%s", table.rsplit("\n", 1)[0])  # the last line is "Total Flops"
+
+
+class _DropTips(logging.Filter):
+    """Drops Lightning's "💡 Tip: ... try installing litlogger / litmodels" advertisements."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+NOISE_WARNINGS = (
+    # lightning's pytree helper on torch >= 2.10: an internal deprecation, nothing a user can change
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
+    # DataOrder makes the training loader resumable mid-epoch; Lightning cannot see it
+    r".*resuming from a checkpoint that ended before the epoch ended.*",
+)
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Within: Lightning's advertising tips and the :data:`NOISE_WARNINGS` are not shown.
+
+    Targeted: a logging filter on Lightning's loggers for the tips, and one warnings filter per
+    known message; every other message passes.
+    """
+    tips = _DropTips()
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch",
+                                                    "lightning.fabric.utilities.rank_zero")]
+    for logger in loggers:
+        logger.addFilter(tips)
+    try:
+        with warnings.catch_warnings():
+            for message in NOISE_WARNINGS:
+                warnings.filterwarnings("ignore", message=message)
+            yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(tips)

@@ -8,19 +8,23 @@ A run folder ``runs/<experiment_name>/<timestamp>/`` (or ``run_dir=``) holds ``c
 resolved config), ``metrics.csv`` and ``tensorboard/``, ``checkpoints/best.ckpt`` and
 ``checkpoints/last.ckpt``, ``kernel_sizes.png``, ``kernels.png`` and ``summary.json``.
 ``resume=<last.ckpt or run folder>`` continues a run (pass the same overrides); with
-``checkpoint.every_n_train_steps`` set, a run killed mid-epoch resumes to the same weights.
+``checkpoint.every_n_train_steps`` set, a run killed mid-epoch resumes to the same weights, the
+same ``metrics.csv`` and the same final ``last.ckpt`` as an uninterrupted run.
+
+Before anything is built the config is checked (:mod:`flexconv.train.validate`); a timestamped
+run folder is created atomically and a run folder is locked while a run writes into it
+(:mod:`flexconv.train.run_dir`); checkpoints are checked before use (:mod:`flexconv.train.checkpoints`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import importlib.util
 import inspect
 import logging
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -28,16 +32,20 @@ import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
-from hydra.errors import HydraException
+from hydra.errors import ConfigCompositionException, HydraException
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import ConfigAttributeError, OmegaConfBaseException
 
 from flexconv.models.registry import config_dict, list_models, model_config
-from flexconv.train.callbacks import KernelPictures, RunSummary
+from flexconv.train.callbacks import KernelPictures, LastCheckpoint, ParameterSummary, RunSummary, quiet_lightning
+from flexconv.train.checkpoints import CheckpointError, load_module, read_checkpoint
+from flexconv.train.history import RunCSVLogger
 from flexconv.train.module import ClassificationModule
 from flexconv.train.resumable import DataOrder, with_epoch_sampler
+from flexconv.train.run_dir import RunDirInUseError, RunLock, new_run_dir
+from flexconv.train.validate import ConfigError, unknown_override_error, validate_config
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,7 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 RUN_DIR_ENV = "FLEXCONV_RUN_DIR"  # lets DDP worker processes write into rank 0's run folder
 DATA_FIELDS = ("in_channels", "num_classes", "data_dim")
 OBJECTIVE_BY_DATASET = {"copy_memory": "per_step", "adding_problem": "regression"}
+MIN_VAL_EXAMPLES = 20  # fewer validation examples than this make "best" checkpoints a coin toss
 
 
 # -- configuration --------------------------------------------------------------------------------
@@ -54,7 +63,7 @@ def register_config_groups() -> None:
     Model options are the model configuration's fields, with the data fields left null (filled
     from the dataset record); data options are FlexDataModule's arguments with their defaults.
     """
-    from flexconv.data.datamodule import FlexDataModule
+    from flexconv.data.datamodule import SERIES, FlexDataModule
     from flexconv.data.records import DATASETS
 
     store = ConfigStore.instance()
@@ -67,18 +76,38 @@ def register_config_groups() -> None:
         for p in inspect.signature(FlexDataModule).parameters.values()
         if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "name"
     }
-    for name in DATASETS:
+    for name in (*DATASETS, SERIES):  # series: the user's own files (data=series data.path=...)
         node = {"name": name, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in arguments.items()}}
         store.store(group="data", name=name, node=node)
 
 
-def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """The resolved ``train`` config with Hydra ``overrides`` (e.g. ``experiment=main_job``), in struct mode."""
+def _compose(overrides: Sequence[str]) -> DictConfig:
     register_config_groups()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="flexconv"):
         cfg = compose(config_name="train", overrides=list(overrides))
     OmegaConf.resolve(cfg)
     OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The resolved, checked ``train`` config with Hydra ``overrides`` (e.g. ``experiment=main_job``),
+    in struct mode. An override of a key the config lacks, or a value of the wrong type, raises
+    :class:`ConfigError` naming the key and the known keys or the expected type."""
+    try:
+        cfg = _compose(overrides)
+    except ConfigCompositionException as error:
+        if not isinstance(error.__cause__, ConfigAttributeError) or "not in struct" not in str(error.__cause__):
+            raise
+        key = str(error).split("'")[1]  # "Could not override 'trainer.max_epoch'. ..."
+        rest = [o for o in overrides if o.split("=", 1)[0] != key]
+        value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == key), "")
+        try:
+            known = _compose(rest)
+        except HydraException:
+            known = None
+        raise unknown_override_error(key, value, known) from None
+    validate_config(cfg)
     return cfg
 
 
@@ -121,32 +150,36 @@ def build_module(
     )
 
 
+def resume_checkpoint(cfg: DictConfig) -> Optional[Path]:
+    """The checkpoint that ``cfg.resume`` names (a file, or a run folder's checkpoints/last.ckpt),
+    checked to be a readable flexconv checkpoint with loop state; None without ``resume``."""
+    if cfg.resume is None:
+        return None
+    resume = Path(cfg.resume)
+    ckpt_path = resume / "checkpoints" / "last.ckpt" if resume.is_dir() else resume
+    read_checkpoint(ckpt_path, for_resume=True)
+    return ckpt_path
+
+
 def resolve_run_dir(cfg: DictConfig) -> tuple[Path, Optional[Path]]:
-    """(run folder, checkpoint to resume from or None)."""
-    ckpt_path = None
+    """(run folder, checkpoint to resume from or None). Without ``run_dir`` or ``resume``, a new
+    folder ``runs/<experiment_name>/<timestamp>[-n]`` is created (atomically: never shared)."""
+    ckpt_path = resume_checkpoint(cfg)
     run_dir = cfg.run_dir
-    if cfg.resume is not None:
-        resume = Path(cfg.resume)
-        ckpt_path = resume / "checkpoints" / "last.ckpt" if resume.is_dir() else resume
-        if not ckpt_path.is_file():
-            raise FileNotFoundError(f"resume: no checkpoint at {ckpt_path}")
-        if run_dir is None:
-            run_dir = resume if resume.is_dir() else resume.parent.parent
+    if run_dir is None and ckpt_path is not None:
+        run_dir = ckpt_path.parent.parent
     if run_dir is None and os.environ.get("LOCAL_RANK", "0") != "0":
         run_dir = os.environ.get(RUN_DIR_ENV)
     if run_dir is None:
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir = Path("runs") / cfg.experiment_name / stamp
-        suffix = 1
-        while run_dir.exists():
-            run_dir, suffix = Path("runs") / cfg.experiment_name / f"{stamp}-{suffix}", suffix + 1
+        run_dir = new_run_dir(Path("runs") / cfg.experiment_name)
     return Path(run_dir), ckpt_path
 
 
-def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
+def build_loggers(cfg: DictConfig, run_dir: Path, history: Optional[Path] = None) -> list[Logger]:
+    """CSV (``metrics.csv``, continuing ``history`` on resume), TensorBoard and W&B as configured."""
     loggers: list[Logger] = []
     if cfg.logger.csv:
-        loggers.append(CSVLogger(save_dir=str(run_dir), name="", version=""))
+        loggers.append(RunCSVLogger(run_dir, history))
     if cfg.logger.tensorboard:
         loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False))
     if cfg.logger.wandb:
@@ -159,29 +192,45 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
     return loggers
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[L.Callback], **changes: Any) -> L.Trainer:
+def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[L.Callback], history: Optional[Path] = None,
+                  **changes: Any) -> L.Trainer:
     """lightning.Trainer from ``cfg.trainer`` plus checkpoints, loggers and a progress bar."""
     options = {**OmegaConf.to_container(cfg.trainer, resolve=True), **changes}
     if options["enable_progress_bar"] and sys.stdout.isatty():
         callbacks = [*callbacks, RichProgressBar()]
+    if options.pop("enable_model_summary", True):
+        callbacks = [*callbacks, ParameterSummary()]
     return L.Trainer(
         **options,
+        enable_model_summary=False,  # ParameterSummary instead
         default_root_dir=str(run_dir),
-        logger=build_loggers(cfg, run_dir),
+        logger=build_loggers(cfg, run_dir, history),
         callbacks=callbacks,
         deterministic=cfg.deterministic,
         use_distributed_sampler=False,  # the EpochSampler shards the data itself
     )
 
 
-def _checkpoints(cfg: DictConfig, run_dir: Path, has_val: bool) -> tuple[ModelCheckpoint, ModelCheckpoint]:
-    """(best by the monitored metric, last: also every n training steps when configured)."""
+def checkpoint_monitor(cfg: DictConfig, has_val: bool) -> Optional[str]:
+    """The metric that picks best.ckpt: ``checkpoint.monitor``, or without a validation split the
+    training metric of the same name (``val/acc`` -> ``train/acc_epoch``), said in a warning."""
+    monitor = cfg.checkpoint.monitor
+    if has_val or monitor is None or not monitor.startswith("val/"):
+        return monitor
+    switched = f"train/{monitor.removeprefix('val/')}_epoch"
+    log.warning("no validation split (data.val_fraction=%s): best.ckpt follows %s instead of %s",
+                cfg.data.val_fraction, switched, monitor)
+    return switched
+
+
+def _checkpoints(cfg: DictConfig, run_dir: Path, monitor: Optional[str]) -> tuple[ModelCheckpoint, ModelCheckpoint]:
+    """(best by ``monitor``, last: also every n training steps when configured, and at the end)."""
     directory = str(run_dir / "checkpoints")
     best = ModelCheckpoint(
-        dirpath=directory, filename="best", monitor=cfg.checkpoint.monitor if has_val else None,
+        dirpath=directory, filename="best", monitor=monitor,
         mode=cfg.checkpoint.mode, save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
     )
-    last = ModelCheckpoint(
+    last = LastCheckpoint(
         dirpath=directory, filename="last", save_top_k=0, save_last=True,
         every_n_train_steps=cfg.checkpoint.every_n_train_steps, enable_version_counter=False,
     )
@@ -214,8 +263,7 @@ def train(
     and the test metrics.
     """
     start = time.perf_counter()
-    run_dir, ckpt_path = resolve_run_dir(cfg)
-    os.environ[RUN_DIR_ENV] = str(run_dir)
+    validate_config(cfg)
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     L.seed_everything(cfg.seed, workers=True)
@@ -230,30 +278,48 @@ def train(
     train_loader = with_epoch_sampler(datamodule.train_dataloader(), cfg.seed)
     val_loader = datamodule.val_dataloader()
     has_val = val_loader is not None and len(val_loader) > 0
-    best, last = _checkpoints(cfg, run_dir, has_val)
+    if has_val and len(val_loader.dataset) < MIN_VAL_EXAMPLES:
+        log.warning("the validation split holds only %d examples: val/acc and best.ckpt will be noisy "
+                    "(raise data.val_fraction or data.limit_train)", len(val_loader.dataset))
+    monitor = checkpoint_monitor(cfg, has_val)
+    run_dir, ckpt_path = resolve_run_dir(cfg)  # the first thing written: after every check above
+    os.environ[RUN_DIR_ENV] = str(run_dir)
+    lock = RunLock(run_dir) if os.environ.get("LOCAL_RANK", "0") == "0" else contextlib.nullcontext()
+    with lock:
+        return _fit_and_test(cfg, module, datamodule, train_loader, val_loader if has_val else None, monitor,
+                             run_dir, ckpt_path, callbacks, start)
+
+
+def _fit_and_test(cfg: DictConfig, module: ClassificationModule, datamodule: Any, train_loader: Any,
+                  val_loader: Any, monitor: Optional[str], run_dir: Path, ckpt_path: Optional[Path],
+                  callbacks: Sequence[L.Callback], start: float) -> dict[str, Any]:
+    """The part of :func:`train` that writes into ``run_dir``."""
+    best, last = _checkpoints(cfg, run_dir, monitor)
     summary = RunSummary(run_dir, {"experiment": cfg.experiment_name, "model": cfg.model.name, "dataset": cfg.data.name,
                                    "run_dir": str(run_dir)})
     all_callbacks = [best, last, DataOrder(train_loader), KernelPictures(run_dir), summary, *callbacks]
-    trainer = build_trainer(cfg, run_dir, all_callbacks, **({} if has_val else {"limit_val_batches": 0}))
+    history = ckpt_path.parent.parent / "metrics.csv" if ckpt_path is not None else None
+    changes = {} if val_loader is not None else {"limit_val_batches": 0}
+    with quiet_lightning():
+        trainer = build_trainer(cfg, run_dir, all_callbacks, history, **changes)
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-    with warnings.catch_warnings():
-        # DataOrder makes the training loader resumable mid-epoch (Lightning cannot see it).
-        warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
-        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader if has_val else None,
+    with quiet_lightning():
+        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                     ckpt_path=str(ckpt_path) if ckpt_path else None)
 
     results: dict[str, Any] = {"test_acc": None}
     if cfg.test:
         datamodule.setup("test")
-        tested = trainer.test(module, dataloaders=datamodule.test_dataloader(),
-                              ckpt_path=best.best_model_path or None, verbose=False)
+        with quiet_lightning():
+            tested = trainer.test(module, dataloaders=datamodule.test_dataloader(),
+                                  ckpt_path=best.best_model_path or None, verbose=False)
         results.update(tested[0] if tested else {})
         results["test_acc"] = results.get("test/acc")
     score = best.best_model_score
     results.update(
-        val_acc=float(score) if score is not None and cfg.checkpoint.monitor == "val/acc" else None,
+        val_acc=float(score) if score is not None and monitor == "val/acc" else None,
         best_checkpoint=best.best_model_path or None,
         last_checkpoint=str(run_dir / "checkpoints" / "last.ckpt"),
         params=sum(p.numel() for p in module.model.parameters()),

@@ -2,9 +2,11 @@
 
 :class:`EpochSampler` draws the permutation of epoch e from ``seed + e`` (never from the global
 RNG) and shards it over the DDP ranks itself. :class:`DataOrder` is a callback whose checkpointed
-state is the trainer's position (epoch, batches done in it) and the global RNG states (dropout):
-on resume it sets the sampler to that epoch, skips the batches already trained on, and restores
-the RNG states when training starts.
+state is the trainer's position (epoch, batches done in it), the global RNG states (dropout) and
+the running sums behind the epoch metrics (``train/loss_epoch``, ...): on resume it sets the
+sampler to that epoch, skips the batches already trained on, restores the RNG states when training
+starts and adds the saved sums after the first resumed batch, so epoch metrics cover the whole
+epoch, not only the resumed batches.
 
 Exactness holds with ``num_workers=0`` and deterministic data (no random augmentation, which draws
 from the global RNG while the next batch is prefetched); with augmentation only the first resumed
@@ -106,8 +108,37 @@ def _set_rng_states(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+def _epoch_sums(trainer: L.Trainer) -> dict[str, dict[str, torch.Tensor]]:
+    """The accumulators (``value``, ``cumulated_batch_size``) of the training epoch metrics so far."""
+    results = trainer.fit_loop.epoch_loop._results
+    return {
+        key: {name: getattr(metric, name).detach().cpu().clone() for name in ("value", "cumulated_batch_size")
+              if hasattr(metric, name)}
+        for key, metric in results.items()
+        if metric.is_tensor and metric.meta.on_epoch and not metric.has_reset
+    }
+
+
+def _add_epoch_sums(trainer: L.Trainer, sums: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Fold the saved accumulators into the running ones (sum, mean: added; max, min: reduced)."""
+    results = trainer.fit_loop.epoch_loop._results
+    for key, saved in sums.items():
+        metric = results.get(key)
+        if metric is None or not metric.is_tensor:
+            continue
+        value = saved["value"].to(metric.value.device, metric.value.dtype)
+        if metric.meta.is_mean_reduction or metric.meta.is_sum_reduction:
+            metric.value = metric.value + value
+        else:
+            metric.value = metric.meta.reduce_fx(metric.value, value)
+        if "cumulated_batch_size" in saved and hasattr(metric, "cumulated_batch_size"):
+            metric.cumulated_batch_size = metric.cumulated_batch_size + saved["cumulated_batch_size"].to(
+                metric.cumulated_batch_size.device)
+
+
 class DataOrder(L.Callback):
-    """Checkpoints the position in the data and the RNG states; restores both on resume."""
+    """Checkpoints the position in the data, the RNG states and the epoch metrics' running sums;
+    restores them on resume."""
 
     def __init__(self, loader: DataLoader) -> None:
         if not isinstance(loader.sampler, EpochSampler):
@@ -116,6 +147,7 @@ class DataOrder(L.Callback):
         self.sampler: EpochSampler = loader.sampler
         self._trainer: Optional[L.Trainer] = None
         self._rng: Optional[dict[str, Any]] = None
+        self._sums: Optional[tuple[int, dict[str, dict[str, torch.Tensor]]]] = None  # (epoch, sums)
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._trainer = trainer
@@ -128,6 +160,7 @@ class DataOrder(L.Callback):
             "epoch": loop.epoch_progress.current.processed,
             "batches": loop.epoch_loop.batch_progress.current.processed,
             "rng": _rng_states(),
+            "epoch_sums": _epoch_sums(self._trainer),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -136,8 +169,18 @@ class DataOrder(L.Callback):
         self.sampler.set_epoch(state_dict["epoch"])
         self.sampler.skip_batches(state_dict["epoch"], state_dict["batches"], self.loader.batch_size)
         self._rng = state_dict["rng"]
+        if state_dict["batches"] > 0 and state_dict.get("epoch_sums"):
+            self._sums = (state_dict["epoch"], state_dict["epoch_sums"])
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._rng is not None:
             _set_rng_states(self._rng)
             self._rng = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if self._sums is not None:
+            epoch, sums = self._sums
+            self._sums = None
+            if trainer.current_epoch == epoch:  # resumed inside the epoch the sums belong to
+                _add_epoch_sums(trainer, sums)

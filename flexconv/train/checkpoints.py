@@ -1,0 +1,56 @@
+"""Read flexconv checkpoints, or say clearly which file is not one.
+
+A flexconv checkpoint is a Lightning checkpoint of :class:`ClassificationModule`: a dict with
+``state_dict``, ``hyper_parameters`` (``model_name``, ``model_options``, ``run_config``, ...) and,
+for resuming, the loop state (``loops``, ``global_step``). :func:`read_checkpoint` loads it the way
+Lightning does (``weights_only=True``) and turns every way a wrong file fails (empty, truncated,
+another program's pickle, a plain state dict) into one :class:`CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from flexconv.train.module import ClassificationModule
+
+TRAINING_KEYS = ("state_dict", "hyper_parameters")
+RESUME_KEYS = ("loops", "global_step", "optimizer_states")
+
+
+class CheckpointError(ValueError):
+    """A file given as a checkpoint is missing or is not a readable flexconv checkpoint."""
+
+
+def read_checkpoint(path: str | Path, for_resume: bool = False) -> dict[str, Any]:
+    """The checkpoint dict at ``path`` (on the CPU); with ``for_resume``, also require the loop state."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is not a readable checkpoint: the file is empty")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch.load fails in many ways on a wrong file
+        # (EOFError, RuntimeError "PytorchStreamReader failed", UnpicklingError, KeyError, ...)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated, or not written by torch.save): "
+                              f"{type(error).__name__}: {reason[:200]}") from error
+    required = TRAINING_KEYS + (RESUME_KEYS if for_resume else ())
+    missing = [key for key in required if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{path} is not a flexconv training checkpoint: it has no {', '.join(missing)} "
+                              "(expected a checkpoints/last.ckpt or best.ckpt of a flexconv run)")
+    hyper = checkpoint["hyper_parameters"]
+    if not isinstance(hyper, dict) or "model_name" not in hyper or "run_config" not in hyper:
+        raise CheckpointError(f"{path} is a Lightning checkpoint but not of a flexconv run "
+                              "(no model_name / run_config in its hyper_parameters)")
+    return checkpoint
+
+
+def load_module(path: str | Path) -> ClassificationModule:
+    """The :class:`ClassificationModule` stored at ``path``, on the CPU, checked first."""
+    read_checkpoint(path)
+    return ClassificationModule.load_from_checkpoint(path, map_location="cpu")

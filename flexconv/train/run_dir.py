@@ -1,0 +1,105 @@
+"""Run folders that two runs never share.
+
+:func:`new_run_dir` creates ``<parent>/<stamp>`` atomically with ``os.mkdir``; when another run
+created that name first (two runs started in the same second), it takes ``<stamp>-1``, ``-2``, ...
+:class:`RunLock` marks a folder as owned by a live process: ``<run_dir>/.lock`` holds the owner's
+PID and host. A second run that is given the same folder (an explicit ``run_dir=`` or
+``resume=``) while the owner is alive is refused with :class:`RunDirInUseError`; a lock left by a
+process that no longer exists (a killed run) is taken over, so resuming after a kill works.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import os
+import socket
+from pathlib import Path
+from types import TracebackType
+from typing import Optional
+
+LOCK_NAME = ".lock"
+
+
+class RunDirInUseError(RuntimeError):
+    """The run folder belongs to another run that is still running."""
+
+
+def new_run_dir(parent: Path, stamp: Optional[str] = None) -> Path:
+    """Create and return a fresh folder ``parent/stamp`` (``stamp`` defaults to the current time,
+    ``YYYYmmdd-HHMMSS``), adding ``-1``, ``-2``, ... until the name is free."""
+    stamp = stamp or dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    parent.mkdir(parents=True, exist_ok=True)
+    name, suffix = stamp, 0
+    while True:
+        candidate = parent / name
+        try:
+            os.mkdir(candidate)
+            return candidate
+        except FileExistsError:
+            suffix += 1
+            name = f"{stamp}-{suffix}"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except OSError as error:
+        return error.errno == errno.EPERM  # exists, owned by another user
+    return True
+
+
+class RunLock:
+    """``<run_dir>/.lock`` while a run writes into ``run_dir``; a context manager.
+
+    acquire() raises :class:`RunDirInUseError` when a live process on this host holds the lock.
+    A lock written on another host is respected too (its liveness cannot be checked).
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / LOCK_NAME
+        self.owner = f"{os.getpid()} {socket.gethostname()}"
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):  # the second try follows the removal of a stale lock
+            try:
+                descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                self._check_holder()
+                continue
+            with os.fdopen(descriptor, "w") as file:
+                file.write(self.owner + "\n")
+            return
+        raise RunDirInUseError(f"run folder {self.path.parent} is being claimed by another run at the same moment; "
+                               "choose another run_dir")
+
+    def _check_holder(self) -> None:
+        """Raise if the lock's holder is alive; remove the lock if its holder is gone."""
+        try:
+            pid_text, _, host = self.path.read_text().strip().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return  # being written right now, or vanished: the next try decides
+        if host == socket.gethostname() and not _alive(pid):
+            self.path.unlink(missing_ok=True)
+            return
+        raise RunDirInUseError(
+            f"run folder {self.path.parent} is in use by another run (PID {pid} on {host}); "
+            "wait for it to finish, or give this run another run_dir"
+        )
+
+    def release(self) -> None:
+        try:
+            if self.path.read_text().strip() == self.owner:
+                self.path.unlink()
+        except OSError:
+            pass
+
+    def __enter__(self) -> "RunLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, kind: Optional[type], error: Optional[BaseException], trace: Optional[TracebackType]) -> None:
+        self.release()
