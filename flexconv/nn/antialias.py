@@ -42,7 +42,9 @@ def _penalty(excess: torch.Tensor, fn: str) -> torch.Tensor:
         return torch.clamp(excess, min=0.0).square().sum()
     offset, scale = 4.0, 5.0
     shifted = excess - offset
-    return (scale * torch.where(shifted > 0, shifted + 1.0, torch.exp(shifted))).sum()
+    # exp() only of the branch's own range: the unused exp(large) would overflow and turn the
+    # gradient of torch.where into inf * 0 = NaN.
+    return (scale * torch.where(shifted > 0, shifted + 1.0, torch.exp(shifted.clamp(max=0.0)))).sum()
 
 
 @dataclass

@@ -21,22 +21,32 @@ Data flow of one forward (each step is its own module or function)::
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import nn
 
 from flexconv.nn import functional as Fc
 from flexconv.nn.grid import Horizon, relative_positions, resolve_grid_size, validate_horizon
-from flexconv.nn.kernels import MAGNet
+from flexconv.nn.kernels import MAGNet, kernel_net_class
 from flexconv.nn.kernels.base import KernelNet
-from flexconv.nn.mask import GaussianMask
+from flexconv.nn.mask import GaussianMask, mask_class
 
-KernelNetFactory = Callable[..., KernelNet]
-MaskFactory = Callable[..., GaussianMask]
+# A class, a functools.partial of one, or a registered name ("MAGNet", "GaussianMask").
+KernelNetFactory = Union[str, Callable[..., KernelNet]]
+MaskFactory = Union[str, Callable[..., GaussianMask]]
 
 # FlexConv initialises the kernel network in a region 1.667x wider than the mask (paper code).
 SPATIAL_EXTENT_PER_WIDTH = 1.667
+
+
+def _factory(factory: Union[str, Callable], lookup: Callable[[str], Callable], what: str) -> Callable:
+    """A factory given as a registered name is looked up; anything else must be callable."""
+    if isinstance(factory, str):
+        return lookup(factory)
+    if not callable(factory):
+        raise TypeError(f"{what} must be a class, a functools.partial of one or a registered name, got {factory!r}")
+    return factory
 
 
 class CKConv(nn.Module):
@@ -49,7 +59,8 @@ class CKConv(nn.Module):
             last-axis length) or ``"full"`` (2x that - 1). Fixed at the first forward and
             stored in the ``grid_size`` buffer, so a trained layer keeps its grid.
         kernel_net: factory ``(data_dim, out_channels, device=, dtype=) -> KernelNet``, e.g.
-            ``MAGNet`` or ``functools.partial(SIREN, omega_0=30.0)``.
+            ``MAGNet`` or ``functools.partial(SIREN, omega_0=30.0)``, or a registered name
+            (``flexconv.nn.kernels.KERNEL_NETS``: "MAGNet", "GaborNet", "SIREN", ...).
         causal: causal padding (the output at t sees inputs <= t); default ``data_dim == 1``.
         separable: depthwise continuous kernel (one per input channel) then a 1x1 mixing, as in
             the CCNN follow-up (Knigge, Romero et al. 2023): kernel-net outputs drop from
@@ -58,7 +69,11 @@ class CKConv(nn.Module):
         conv_method: ``"auto"``, ``"spatial"`` or ``"fft"`` (see flexconv.nn.functional).
         kernel_scale: multiplies the kernel; the resolution change of
             :func:`flexconv.nn.change_resolution` sets it to (source/target)^D.
-        mask: factory of the mask module ``(data_dim, causal=, device=, dtype=)`` or None.
+        mask: factory of the mask module ``(data_dim, causal=, device=, dtype=)``, a registered
+            name (``flexconv.nn.mask.MASKS``: "GaussianMask") or None.
+
+    Input and parameters must share a dtype, as for ``nn.Conv2d``; under ``torch.autocast`` the
+    layer computes in the autocast dtype instead (float64 is never cast, as by autocast).
     """
 
     def __init__(
@@ -94,6 +109,9 @@ class CKConv(nn.Module):
         self.causal = data_dim == 1 if causal is None else causal
         self.separable = separable
         self.conv_method = conv_method
+
+        kernel_net = _factory(kernel_net, kernel_net_class, "kernel_net")
+        mask = _factory(mask, mask_class, "mask") if mask is not None else None
 
         kernel_outputs = in_channels if separable else out_channels * in_channels
         self.kernel_net = kernel_net(data_dim, kernel_outputs, **factory)
@@ -178,15 +196,19 @@ class CKConv(nn.Module):
         """The effective kernel, cached in inference (eval mode with gradients off).
 
         The cache key holds every parameter's storage and version counter, which in-place
-        updates (optimiser steps, ``load_state_dict``, ``param.mul_()``) bump. Edits through
-        ``param.data`` bypass version counting: call ``make_kernel()`` or leave eval mode after those.
+        updates (optimiser steps, ``load_state_dict``, ``param.mul_()``) bump, the grid, the mask's
+        cropping settings and the autocast dtype. Edits through ``param.data`` bypass version
+        counting: call ``make_kernel()`` or leave eval mode after those.
         """
         if self.training or torch.is_grad_enabled():
             self._cache = None
             return self.make_kernel(input_shape)
+        device_type = self.kernel_scale.device.type
         key = (
             tuple((t.data_ptr(), t._version) for t in (*self.parameters(), self.kernel_scale)),
             self.grid_sizes(input_shape),
+            (self.mask.threshold, self.mask.dynamic_cropping) if self.mask is not None else None,
+            torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None,
         )
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, self.make_kernel(input_shape))
@@ -212,15 +234,39 @@ class CKConv(nn.Module):
         if any(s < 1 for s in x.shape[2:]):
             raise ValueError(f"{name} got an empty spatial axis: input shape {tuple(x.shape)}")
 
+    def _autocast_dtype(self, x: torch.Tensor) -> Optional[torch.dtype]:
+        """The dtype to compute in under ``torch.autocast`` (as ``nn.Conv2d``), else None.
+
+        Outside autocast (or with float64 involved, which autocast never casts) the input must have
+        the parameters' dtype: one clear error instead of torch's bias-type or complex-type errors.
+        """
+        param_dtype = self._reference_param().dtype
+        device_type = x.device.type
+        if torch.is_autocast_enabled(device_type) and torch.float64 not in (x.dtype, param_dtype):
+            return torch.get_autocast_dtype(device_type)
+        if x.dtype != param_dtype:
+            raise TypeError(
+                f"{type(self).__name__} got an input of dtype {x.dtype} but its parameters are {param_dtype}; "
+                f"convert one to the other (x.to({param_dtype}) or layer.to({x.dtype})) or run under torch.autocast"
+            )
+        return None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, in_channels, *S) -> (B, out_channels, *S)."""
         self._check_input(x)
-        kernel = self.kernel(x.shape)
+        dtype = self._autocast_dtype(x)
+        kernel = self.kernel(x.shape)  # (out, in, *K) or (in, 1, *K)
+        bias = self.bias
+        if dtype is not None:
+            x, kernel = x.to(dtype), kernel.to(dtype)
+            bias = bias.to(dtype) if bias is not None else None
+        # torch's direct convolution handles an empty batch (B = 0); FFT libraries may not.
+        method = "spatial" if x.shape[0] == 0 else self.conv_method
         if not self.separable:
-            return Fc.conv(x, kernel, self.bias, causal=self.causal, method=self.conv_method)
-        out = Fc.conv(x, kernel, None, causal=self.causal, groups=self.in_channels, method=self.conv_method)
+            return Fc.conv(x, kernel, bias, causal=self.causal, method=method)
+        out = Fc.conv(x, kernel, None, causal=self.causal, groups=self.in_channels, method=method)
         pointwise = self.pointwise.view(*self.pointwise.shape, *([1] * self.data_dim))
-        return Fc._conv_fn(self.data_dim)(out, pointwise, self.bias)
+        return Fc._conv_fn(self.data_dim)(out, pointwise, bias)
 
 
 class FlexConv(CKConv):

@@ -86,12 +86,16 @@ class GaussianMask(nn.Module):
         """Slices of each axis to keep, from the current mean and width (no gradient).
 
         axis_positions: per axis, the 1D tensor of grid positions (linspace(-1, 1, n)).
+        The window is never empty: a causal axis keeps at least its last tap (the current time
+        step), a centred axis at least its central tap (two central taps on an even grid, e.g.
+        ``horizon="same"`` on an even input, where no tap sits at 0).
         """
         means = self.mean.detach().tolist()
         widths = self.width.detach().tolist()
-        for w in widths:
-            if not math.isfinite(w) or w == 0.0:
-                raise FloatingPointError(f"GaussianMask: learned width became {w}; training diverged")
+        for what, values in (("width", widths), ("mean", means)):
+            for v in values:
+                if not math.isfinite(v) or (what == "width" and v == 0.0):
+                    raise FloatingPointError(f"GaussianMask: learned {what} became {v}; training diverged")
         if not self.dynamic_cropping:
             return tuple(slice(0, len(p)) for p in axis_positions)
         spread = math.sqrt(-2.0 * math.log(self.threshold))
@@ -104,17 +108,31 @@ class GaussianMask(nn.Module):
                 if abs(root) >= 1.0:
                     window.append(slice(0, n))
                     continue
-                start = int(torch.nonzero(p > root)[0])
+                # p is ascending: the first position > root is at index #(p <= root).
+                start = min(int((p <= root).sum()), n - 1)
                 window.append(slice(start, n))
             else:
                 root = max(abs(m - offset), abs(m + offset))
                 if root >= 1.0:
                     window.append(slice(0, n))
                     continue
-                start = int(torch.nonzero(p[: n // 2 + 1] > -root)[0])
+                start = min(int((p[: n // 2 + 1] <= -root).sum()), (n - 1) // 2)
                 window.append(slice(start, n - start))
         return tuple(window)
 
     def frequency_bound(self, gauss_stddevs: float = 2.0) -> torch.Tensor:
         """Frequency bound of the mask (scalar): max_d (1 / |sigma_d|) * gauss_stddevs / (2 pi)."""
         return (1.0 / self.width.abs()).amax() * gauss_stddevs / (2 * math.pi)
+
+
+# Masks by name, for layers built from configs (``mask="GaussianMask"``); "gaussian" is the
+# original code's ``mask_type``.
+MASKS: dict[str, type[GaussianMask]] = {"GaussianMask": GaussianMask, "gaussian": GaussianMask}
+
+
+def mask_class(name: str) -> type[GaussianMask]:
+    """Look up a mask by name (e.g. "GaussianMask"); unknown names list the known ones."""
+    try:
+        return MASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown mask {name!r}; known: {sorted(MASKS)}") from None
