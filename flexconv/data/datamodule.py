@@ -20,7 +20,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from flexconv.data import images, mnist1d, sequences, speech, synthetic, uea
+from flexconv.data import images, mnist1d, sequences, series, speech, synthetic, uea
 from flexconv.data.records import DATASETS, DatasetRecord, get_record
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,30 @@ DEFAULT_VAL_FRACTION = 0.1
 """Share of the training data held out for validation unless told otherwise."""
 
 SPLITS = ("train", "val", "test")
-DATASET_OPTIONS = ("num_train", "num_test")
-"""Extra options of :func:`build_dataset`: sizes of the generated (synthetic) training / test sets."""
+SERIES = "series"
+"""The user's own time series (``path`` / ``test_path``; :mod:`flexconv.data.series`): not in DATASETS, its facts come from the files."""
+DATASET_OPTIONS = ("num_train", "num_test", "path", "test_path")
+"""Extra options of :func:`build_dataset`: sizes of the generated (synthetic) training / test sets; files of ``series``."""
+
+
+def dataset_record(name: str, path: Optional[str] = None, test_path: Optional[str] = None) -> DatasetRecord:
+    """The record of ``name``; for ``series``, read from the user's files (``path`` is required there only)."""
+    if name == SERIES:
+        if path is None:
+            raise ValueError("data=series needs data.path=<your .npz, .ts or .csv file>")
+        return series.series_record(str(path), None if test_path is None else str(test_path))
+    if path is not None or test_path is not None:
+        raise ValueError(f"data.path and data.test_path apply to data=series, not to {name}")
+    return get_record(name)
 
 
 def _source(name: str, train: bool, *, root: str, augment: str, resolution: Optional[tuple[int, int]],
             drop_rate: float, drop_mode: str, seed: int, download: bool, length: Optional[int],
-            num_train: Optional[int] = None, num_test: Optional[int] = None) -> Dataset:
+            num_train: Optional[int] = None, num_test: Optional[int] = None, path: Optional[str] = None,
+            test_path: Optional[str] = None) -> Dataset:
     """The whole training or test data of ``name`` (before any validation split)."""
+    if name == SERIES:
+        return series.series_dataset(path, test_path, train)
     record = get_record(name)
     if name in ("copy_memory", "adding_problem"):
         return synthetic.synthetic_dataset(name, train, length or record.length, seed, num_train if train else num_test)
@@ -101,7 +117,7 @@ def build_dataset(
 
     Augmentation applies to the "train" split only.
     """
-    record = get_record(name)
+    record = dataset_record(name, dataset_options.get("path"), dataset_options.get("test_path"))
     _check(record, split, augment, resolution, drop_rate, drop_mode, dataset_options)
     if name.startswith("speech_commands"):
         return speech.speech_commands(root, split, "raw" if name.endswith("raw") else "mfcc")
@@ -140,6 +156,8 @@ class FlexDataModule(LightningDataModule):
         download: fetch missing files (needs internet): torchvision for CIFAR, MNIST, Fashion-MNIST and STL-10,
             aeon for CharacterTrajectories; ImageNet and Speech Commands are fetched by hand (see the error message).
         length: sequence length of the synthetic tasks (copy memory: T + 20; adding problem: T); updates ``record.length``.
+        path, test_path: the user's own series for ``name="series"`` (.npz, .ts or .csv; see :mod:`flexconv.data.series`);
+            ``record`` is then read from the files.
         **dataset_options: ``num_train`` / ``num_test``: sizes of the generated synthetic sets.
     """
 
@@ -159,10 +177,14 @@ class FlexDataModule(LightningDataModule):
         limit_test: Optional[int] = None,
         download: bool = False,
         length: Optional[int] = None,
+        path: Optional[str] = None,
+        test_path: Optional[str] = None,
         **dataset_options: Any,
     ) -> None:
         super().__init__()
-        record = get_record(name)
+        record = dataset_record(name, path, test_path)
+        if name == SERIES:
+            dataset_options.update(path=str(path), test_path=None if test_path is None else str(test_path))
         resolution = (int(resolution[0]), int(resolution[1])) if resolution is not None else None
         _check(record, "train", augment, resolution, drop_rate, drop_mode, dataset_options)
         if length is not None and name not in ("copy_memory", "adding_problem"):

@@ -47,15 +47,6 @@ def aeon_data_dir() -> Optional[Path]:
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
 
 
-def _read_ts(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    """Series (list of (C, L_i) float arrays) and string labels of one .ts file."""
-    from aeon.datasets import load_from_ts_file
-
-    log.info("reading %s", path)
-    x, y = load_from_ts_file(str(path))
-    return [np.asarray(s, dtype=np.float32) for s in x], np.asarray(y)
-
-
 def _pad_start(series: list[np.ndarray], length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Series (C, L_i) -> values (N, C, length), zero-padded at the start, and the mask of real steps (N, 1, length)."""
     values = torch.zeros(len(series), series[0].shape[0], length)
@@ -67,11 +58,24 @@ def _pad_start(series: list[np.ndarray], length: int) -> tuple[torch.Tensor, tor
     return values, real
 
 
-@lru_cache(maxsize=None)
-def load_ts_pair(train_path: str, test_path: str, min_length: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Standardised, start-padded train x (N, C, L), train y, test x, test y; L >= ``min_length``."""
-    train_series, train_labels = _read_ts(Path(train_path))
-    test_series, test_labels = _read_ts(Path(test_path))
+def read_ts(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """Series (list of (C, L_i) float arrays) and string labels of one .ts file (needs aeon)."""
+    from aeon.datasets import load_from_ts_file
+
+    log.info("reading %s", path)
+    x, y = load_from_ts_file(str(path))
+    return [np.asarray(s, dtype=np.float32) for s in x], np.asarray(y)
+
+
+def prepare_pair(
+    train_series: list[np.ndarray], train_labels: np.ndarray, test_series: list[np.ndarray], test_labels: np.ndarray,
+    min_length: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The preprocessing of the module docstring: series (C, L_i) and labels of both splits -> train x (N, C, L),
+    train y, test x, test y, with L = max(``min_length``, longest series).
+
+    Labels (any sortable values) become 0..K-1 in sorted order over both splits.
+    """
     length = max([min_length] + [s.shape[1] for s in train_series + test_series])
     train_x, train_real = _pad_start(train_series, length)
     test_x, test_real = _pad_start(test_series, length)
@@ -84,9 +88,15 @@ def load_ts_pair(train_path: str, test_path: str, min_length: int = 0) -> tuple[
     def standardise(x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         return torch.nan_to_num(torch.where(real, (x - mean) / std, 0.0))
 
-    classes = {label: i for i, label in enumerate(sorted(set(train_labels) | set(test_labels)))}
-    to_labels = lambda ys: torch.tensor([classes[y] for y in ys], dtype=torch.long)  # noqa: E731
+    classes = {label: i for i, label in enumerate(sorted(set(train_labels.tolist()) | set(test_labels.tolist())))}
+    to_labels = lambda ys: torch.tensor([classes[y] for y in ys.tolist()], dtype=torch.long)  # noqa: E731
     return standardise(train_x, train_real), to_labels(train_labels), standardise(test_x, test_real), to_labels(test_labels)
+
+
+@lru_cache(maxsize=None)
+def load_ts_pair(train_path: str, test_path: str, min_length: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Standardised, start-padded train x (N, C, L), train y, test x, test y; L >= ``min_length``."""
+    return prepare_pair(*read_ts(Path(train_path)), *read_ts(Path(test_path)), min_length=min_length)
 
 
 def drop_samples(x: torch.Tensor, drop_rate: float, seed: int, mode: str = "remove") -> torch.Tensor:
