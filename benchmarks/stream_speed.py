@@ -1,0 +1,161 @@
+"""Streaming inference against re-running the model on the growing sequence, per new step.
+
+    .venv/bin/python benchmarks/stream_speed.py [--repeats 5] [--threads 1] [--out benchmarks/out]
+
+Model: FlexTCN-6 (``flextcn_smnist``: 6 TCN blocks of 30 channels, 373,324 parameters), eval
+mode, batch 1, kernel grids fixed at 784 taps (sMNIST), at the initial masks (kernels of ~65 taps)
+and with every mask covering the whole 784-tap grid. For streams of 100, 1,000 and 10,000 steps:
+
+* **re-run**: ``model(x[..., :T])``, what producing step T's output costs without streaming;
+* **stream, 1 step**: one ``flexconv.nn.stream`` call with a single new step, after T - 1 steps;
+* **stream, chunks of 100**: per step, a call with 100 new steps.
+
+Each figure is the minimum over ``--repeats`` (a stream figure: the mean of 20 consecutive single
+steps, or of one chunk of 100 steps). Also checked and printed: the streamed output at step T
+against ``model(x)`` (relative error) and the stream's state in KiB (the same for every T).
+Prints a table and writes ``<out>/stream_speed.json`` and the block between
+``<!-- stream:start -->`` and ``<!-- stream:end -->`` of ``docs/benchmarks.md`` (appended if absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+import flexconv.nn as fnn
+from flexconv.models.registry import get_model
+
+GRID = 784
+LENGTHS = (100, 1_000, 10_000)
+SINGLE_STEPS = 20
+CHUNK = 100
+START, END = "<!-- stream:start -->", "<!-- stream:end -->"
+
+
+def min_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def flextcn(full_masks: bool) -> nn.Module:
+    torch.manual_seed(0)
+    model = get_model("flextcn_smnist").eval()
+    if full_masks:
+        for layer in model.modules():
+            if isinstance(layer, fnn.FlexConv):
+                layer.mask.width.data.fill_(10.0)  # nothing cropped: the whole 784-tap grid
+    with torch.no_grad():
+        model(torch.randn(1, 1, GRID))  # fixes the grids ("same" horizon) at 784 taps
+    return model
+
+
+def measure(model: nn.Module, length: int, repeats: int) -> dict[str, float]:
+    x = torch.randn(1, 1, length + CHUNK)
+    with torch.no_grad():
+        rerun = min_time(lambda: model(x[..., :length]), repeats)
+        full = model(x[..., :length])
+    s = fnn.stream(model)
+    streamed = torch.cat([s(part) for part in x[..., :length].split(1000, dim=-1)], dim=-1)
+    error = float((streamed[..., -1] - full).abs().max() / full.abs().max())
+    state_kib = s.state_numel() * x.element_size() / 1024
+
+    def single_steps() -> None:
+        for t in range(length, length + SINGLE_STEPS):
+            s(x[..., t : t + 1])
+
+    step = min_time(single_steps, repeats) / SINGLE_STEPS
+    chunk = min_time(lambda: s(x[..., length : length + CHUNK]), repeats) / CHUNK
+    return {
+        "length": length, "rerun_s": rerun, "stream_step_s": step, "stream_chunk_step_s": chunk,
+        "speedup": rerun / step, "rel_error": error, "state_kib": state_kib,
+    }
+
+
+def markdown(results: dict[str, list[dict[str, float]]], command: str, kernels: dict[str, int]) -> str:
+    lines = [
+        START,
+        "## Streaming inference",
+        "",
+        f"Command: `{command}` ({platform.machine()}, torch {torch.__version__}, float32, batch 1, "
+        "minimum of the repeats). FlexTCN-6 (`flextcn_smnist`, 373,324 parameters), grids of 784 taps; "
+        "per new step of a stream of T steps: re-running the model on the T steps (no streaming) against "
+        "one `flexconv.nn.stream` call of one step, and per step within a call of 100 steps.",
+        "",
+        "| masks | T | re-run model(x[:T]) (ms) | stream, 1 step (ms) | stream, chunks of 100 (ms/step) "
+        "| speed-up (1 step) | error at T | stream state (KiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for case, rows in results.items():
+        for r in rows:
+            lines.append(
+                f"| {case} (k = {kernels[case]}) | {r['length']:,} | {r['rerun_s'] * 1e3:.2f} | "
+                f"{r['stream_step_s'] * 1e3:.3f} | {r['stream_chunk_step_s'] * 1e3:.3f} | {r['speedup']:.0f}x | "
+                f"{r['rel_error']:.1e} | {r['state_kib']:.0f} |"
+            )
+    lines += [
+        "",
+        "A streamed step costs the same at every T (its work and state are bounded by the cropped kernel "
+        "length k), while re-running grows with T. \"error at T\": the streamed output at step T against "
+        "`model(x)` on the T steps (relative, max over classes).",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def write_block(docs: Path, block: str) -> None:
+    """Replace the marked block of ``docs`` (or append it), leaving the rest of the page as it is."""
+    text = docs.read_text() if docs.exists() else ""
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), flags=re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    docs.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    command = f".venv/bin/python benchmarks/stream_speed.py --repeats {args.repeats} --threads {args.threads}"
+    results, kernels = {}, {}
+    for case, full_masks in (("initial", False), ("full", True)):
+        model = flextcn(full_masks)
+        kernels[case] = max(m.effective_kernel_size()[0] for m in model.modules() if isinstance(m, fnn.FlexConv))
+        results[case] = []
+        for length in LENGTHS:
+            row = measure(model, length, args.repeats)
+            results[case].append(row)
+            print(
+                f"{case:8s} k={kernels[case]:4d} T={length:6d}  re-run {row['rerun_s'] * 1e3:9.2f} ms  "
+                f"stream step {row['stream_step_s'] * 1e3:7.3f} ms  chunk {row['stream_chunk_step_s'] * 1e3:7.3f} ms/step  "
+                f"x{row['speedup']:.0f}  error {row['rel_error']:.1e}  state {row['state_kib']:.0f} KiB",
+                flush=True,
+            )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "stream_speed.json").write_text(
+        json.dumps({"command": command, "threads": args.threads, "kernel_taps": kernels, "results": results}, indent=2)
+    )
+    write_block(args.docs, markdown(results, command, kernels))
+    print(f"wrote {args.out / 'stream_speed.json'} and the stream block of {args.docs}")
+
+
+if __name__ == "__main__":
+    main()
