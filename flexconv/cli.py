@@ -1,11 +1,15 @@
 """The ``flexconv`` command: one entry point, one module per sub-command.
 
-    flexconv train experiment=<preset> key=value ...     train (Hydra overrides)
+    flexconv train experiment=<preset> key=value ...     train (Hydra overrides; --dry-run prints the config)
     flexconv evaluate <checkpoint> [key=value ...]        test a checkpoint
     flexconv crossres experiment=<preset> ...             cross-resolution protocol (paper Table 4)
-    flexconv profile --model <name> [--batch N] ...       torch.profiler table and trace
+    flexconv list experiments|models|datasets             what there is, one line each
+    flexconv export <checkpoint> --onnx out.onnx          plain convolutions, ONNX, parity check
+    flexconv profile --model|--experiment|--checkpoint    torch.profiler table and trace
     flexconv fit-kernel ...                               kernel-fitting experiment (paper Fig. 3)
     flexconv bench results [--fast]                       the results study -> docs/results.md
+
+Every command answers ``--help``.
 
 Each sub-command lives in its own module and exposes ``main(argv: list[str]) -> None``; this file
 only dispatches, so importing it stays cheap.
@@ -21,7 +25,9 @@ COMMANDS = {
     "train": ("flexconv.train.commands", "train_main", "train a model (Hydra overrides, e.g. experiment=mnist1d_flextcn)"),
     "evaluate": ("flexconv.train.commands", "evaluate_main", "evaluate a checkpoint on its test set"),
     "crossres": ("flexconv.train.crossres", "main", "cross-resolution protocol: train at source, test at target, fine-tune"),
-    "profile": ("flexconv.experiments.profile", "main", "profile a training step (torch.profiler)"),
+    "list": ("flexconv.train.catalog", "main", "list experiments, models or datasets with one line each"),
+    "export": ("flexconv.train.export_command", "main", "export a checkpoint to plain convolutions / ONNX, with a parity check"),
+    "profile": ("flexconv.experiments.profile", "main", "profile training steps of a model, experiment or checkpoint"),
     "fit-kernel": ("flexconv.experiments.fit_kernel", "main", "fit Gabor/random/image kernels with kernel networks"),
     "bench": ("flexconv.experiments.results", "main", "run the results study (`flexconv bench results --fast`)"),
 }
@@ -30,6 +36,7 @@ COMMANDS = {
 def usage() -> str:
     lines = ["usage: flexconv <command> [args]", "", "commands:"]
     lines += [f"  {name:<11} {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    lines += ["", "`flexconv <command> --help` describes each command."]
     return "\n".join(lines)
 
 

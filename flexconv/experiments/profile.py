@@ -1,22 +1,33 @@
-"""Profile training steps of a registered model with ``torch.profiler``.
+"""Profile training steps of a model with ``torch.profiler``.
 
-Builds ``--model`` (any name of :func:`flexconv.models.registry.list_models`) with its default
-data fields, feeds it random inputs of its input shape (``--batch`` x in_channels x
-``--resolution``^2 for images, x ``--length`` for sequences) and random labels, runs
-``--warmup`` untimed and ``--steps`` profiled training steps (forward, loss, backward, Adam),
-prints the operator table sorted by self CPU time and writes ``profile.txt`` (that table) and
-``trace.json`` (a Chrome trace: open it in chrome://tracing or https://ui.perfetto.dev) into
-``--out``.
+The model is one of: ``--model`` (a name of :func:`flexconv.models.registry.list_models`, with
+its default data fields), ``--experiment`` (a preset, with ``--override key=value`` as for
+``flexconv train``: its model on its dataset's input shape) or ``--checkpoint`` (the trained
+model of a run, on its dataset's input shape). It gets random inputs (``--batch`` x in_channels x
+the spatial shape: ``--resolution``^2 for images, ``--length`` for sequences, by default the
+dataset's) and random labels, runs ``--warmup`` untimed and ``--steps`` profiled training steps
+(forward, loss, backward, Adam), prints the operator table sorted by self CPU time and writes
+``profile.txt`` (that table) and ``trace.json`` (a Chrome trace: open it in chrome://tracing or
+https://ui.perfetto.dev) into ``--out``.
 
     flexconv profile --model flexnet7_cifar10 --batch 16 --resolution 32 --out outputs/profile
+    flexconv profile --experiment main_job --steps 5
+    flexconv profile --checkpoint runs/main_job/<run>/checkpoints/last.ckpt
+
+On a machine without a GPU, torch's profiler library (kineto, C++) writes "gpuGetDeviceCount
+failed" to the process's stderr while it probes for GPUs; that one line is filtered out.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -27,11 +38,15 @@ from flexconv.models.registry import build_model, list_models, model_config
 from flexconv.nn import param_groups
 
 
-def random_batch(config: object, batch: int, resolution: int, length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random inputs (B, C, *S) of the model's input shape and random targets (labels, or values
-    when the model has a single output)."""
-    data_dim, channels, classes = config.data_dim, config.in_channels, config.num_classes
-    spatial = (length,) if data_dim == 1 else (resolution,) * data_dim
+def spatial_shape(data_dim: int, resolution: int, length: int) -> tuple[int, ...]:
+    """(length,) for sequences, (resolution,) * data_dim otherwise."""
+    return (length,) if data_dim == 1 else (resolution,) * data_dim
+
+
+def random_batch(config: Any, batch: int, spatial: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random inputs (B, C, *spatial) and random targets (labels, or values when the model has a
+    single output); ``config`` has ``in_channels`` and ``num_classes`` (a model config or a dataset record)."""
+    channels, classes = config.in_channels, config.num_classes
     x = torch.randn(batch, channels, *spatial, device=device)
     y = torch.randn(batch, 1, device=device) if classes == 1 else torch.randint(0, classes, (batch,), device=device)
     return x, y
@@ -46,64 +61,116 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.T
     optimizer.step()
 
 
+GPU_PROBE_LINE = "gpuGetDeviceCount failed"
+
+
+@contextlib.contextmanager
+def stderr_without(fragment: str) -> Iterator[None]:
+    """Within: the process's stderr (file descriptor 2, which C++ code writes to) is collected,
+    and written back afterwards without the lines containing ``fragment``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as collected:
+        os.dup2(collected.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            collected.seek(0)
+            lines = collected.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if fragment not in line))
+            sys.stderr.flush()
+
+
+def profile_module(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    label: str,
+    steps: int = 3,
+    warmup: int = 1,
+    out: Path = Path("outputs/profile"),
+    sort_by: str = "self_cpu_time_total",
+    row_limit: int = 30,
+) -> dict:
+    """Profile ``steps`` training steps of ``model`` on (x, y); write ``profile.txt`` and ``trace.json``.
+
+    Returns ``table`` (the key_averages table), ``params``, ``input_shape``, ``seconds_per_step``
+    (wall time under the profiler, so an upper bound) and the two ``paths``.
+    """
+    model = model.to(x.device).train()
+    optimizer = torch.optim.Adam(param_groups(model, lr=1e-3))
+    for _ in range(warmup):
+        training_step(model, optimizer, x, y)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if x.device.type == "cuda" else [])
+    quiet = stderr_without(GPU_PROBE_LINE) if x.device.type == "cpu" else contextlib.nullcontext()
+    start = time.perf_counter()
+    with quiet, profile(activities=activities) as prof:
+        for _ in range(steps):
+            with record_function("training_step"):
+                training_step(model, optimizer, x, y)
+        if x.device.type == "cuda":
+            torch.cuda.synchronize()
+    seconds = (time.perf_counter() - start) / max(steps, 1)
+    table = prof.key_averages().table(sort_by=sort_by, row_limit=row_limit)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"table": out / "profile.txt", "trace": out / "trace.json"}
+    params = sum(p.numel() for p in model.parameters())
+    header = f"{label}: {params:,} parameters, input {tuple(x.shape)}, {steps} steps\n"
+    paths["table"].write_text(header + table + "\n")
+    prof.export_chrome_trace(str(paths["trace"]))
+    return {"table": table, "params": params, "input_shape": tuple(x.shape), "seconds_per_step": seconds, "paths": paths}
+
+
 def profile_model(
     name: str,
     *,
     batch: int = 16,
     resolution: int = 32,
     length: int = 256,
-    steps: int = 3,
-    warmup: int = 1,
     device: str = "cpu",
-    out: Path = Path("outputs/profile"),
-    sort_by: str = "self_cpu_time_total",
-    row_limit: int = 30,
+    **options: Any,
 ) -> dict:
-    """Profile ``steps`` training steps of model ``name``; write ``profile.txt`` and ``trace.json``.
-
-    Returns ``table`` (the key_averages table), ``params``, ``input_shape``, ``seconds_per_step``
-    (wall time under the profiler, so an upper bound) and the two ``paths``.
-    """
+    """Profile registered model ``name`` on random inputs of ``batch`` x its input shape
+    (``options``: those of :func:`profile_module`)."""
     torch.manual_seed(0)
     config = model_config(name)
-    target = torch.device(device)
-    model = build_model(config).to(target).train()
-    optimizer = torch.optim.Adam(param_groups(model, lr=1e-3))
-    x, y = random_batch(config, batch, resolution, length, target)
-    for _ in range(warmup):
-        training_step(model, optimizer, x, y)
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if target.type == "cuda" else [])
-    start = time.perf_counter()
-    with profile(activities=activities) as prof:
-        for _ in range(steps):
-            with record_function("training_step"):
-                training_step(model, optimizer, x, y)
-        if target.type == "cuda":
-            torch.cuda.synchronize()
-    seconds = (time.perf_counter() - start) / max(steps, 1)
-    table = prof.key_averages().table(sort_by=sort_by, row_limit=row_limit)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"table": out / "profile.txt", "trace": out / "trace.json"}
-    header = f"model {name}: {sum(p.numel() for p in model.parameters()):,} parameters, input {tuple(x.shape)}, {steps} steps\n"
-    paths["table"].write_text(header + table + "\n")
-    prof.export_chrome_trace(str(paths["trace"]))
-    return {
-        "table": table,
-        "params": sum(p.numel() for p in model.parameters()),
-        "input_shape": tuple(x.shape),
-        "seconds_per_step": seconds,
-        "paths": paths,
-    }
+    x, y = random_batch(config, batch, spatial_shape(config.data_dim, resolution, length), torch.device(device))
+    return profile_module(build_model(config), x, y, label=f"model {name}", **options)
+
+
+def model_and_record(experiment: Optional[str], checkpoint: Optional[Path], overrides: Sequence[str]) -> tuple[nn.Module, Any]:
+    """(model, dataset record) of a preset (with ``overrides``) or of a checkpoint's run."""
+    from omegaconf import OmegaConf
+
+    from flexconv.train.commands import build_datamodule, build_module, compose_config
+
+    if checkpoint is not None:
+        from flexconv.train.checkpoints import load_module
+
+        module = load_module(checkpoint)
+        return module.model, build_datamodule(OmegaConf.create(module.hparams.run_config)).record
+    cfg = compose_config([f"experiment={experiment}", *overrides])
+    record = build_datamodule(cfg).record
+    return build_module(cfg, record).model, record
 
 
 def main(argv: Sequence[str]) -> None:
-    """``flexconv profile [--model NAME] [--batch B] [--resolution R | --length T] [--steps N] [--out DIR]``."""
+    """``flexconv profile [--model NAME | --experiment NAME | --checkpoint PATH] [--batch B] [--steps N] [--out DIR]``."""
     parser = argparse.ArgumentParser(prog="flexconv profile", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="flexnet7_cifar10", help="registered model name (see --list)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", help="registered model name (see --list; default flexnet7_cifar10)")
+    source.add_argument("--experiment", help="an experiment preset: its model, on its dataset's input shape")
+    source.add_argument("--checkpoint", type=Path, help="a run's checkpoint: its model, on its dataset's input shape")
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for --experiment (repeatable), as for flexconv train")
     parser.add_argument("--list", action="store_true", help="list the registered models and exit")
     parser.add_argument("--batch", type=int, default=16, help="batch size")
-    parser.add_argument("--resolution", type=int, default=32, help="image side for 2D/3D models")
-    parser.add_argument("--length", type=int, default=256, help="sequence length for 1D models")
+    parser.add_argument("--resolution", type=int, help="image side for 2D/3D models (default: the dataset's, or 32)")
+    parser.add_argument("--length", type=int, help="sequence length for 1D models (default: the dataset's, or 256)")
     parser.add_argument("--steps", type=int, default=3, help="profiled training steps")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps before profiling")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
@@ -114,15 +181,31 @@ def main(argv: Sequence[str]) -> None:
     if args.list:
         print("\n".join(list_models()))
         return
-    if args.model not in list_models():
-        raise SystemExit(f"profile: unknown model {args.model!r}; known: {', '.join(list_models())}")
-    result = profile_model(
-        args.model, batch=args.batch, resolution=args.resolution, length=args.length, steps=args.steps,
-        warmup=args.warmup, device=args.device, out=args.out, sort_by=args.sort, row_limit=args.rows,
-    )
+    options = dict(steps=args.steps, warmup=args.warmup, out=args.out, sort_by=args.sort, row_limit=args.rows)
+    if args.experiment is None and args.checkpoint is None:
+        name = args.model or "flexnet7_cifar10"
+        if name not in list_models():
+            raise SystemExit(f"profile: unknown model {name!r}; known: {', '.join(list_models())}")
+        result = profile_model(name, batch=args.batch, resolution=args.resolution or 32, length=args.length or 256,
+                               device=args.device, **options)
+        label = name
+    else:
+        from flexconv.train.checkpoints import CheckpointError
+        from flexconv.train.validate import ConfigError
+
+        try:
+            model, record = model_and_record(args.experiment, args.checkpoint, args.override)
+        except (CheckpointError, ConfigError, ValueError) as error:
+            raise SystemExit(f"profile: {error}") from None
+        default = record.resolution[0] if record.resolution else 32
+        spatial = spatial_shape(record.data_dim, args.resolution or default, args.length or record.length or 256)
+        torch.manual_seed(0)
+        x, y = random_batch(record, args.batch, spatial, torch.device(args.device))
+        label = args.experiment or str(args.checkpoint)
+        result = profile_module(model, x, y, label=label, **options)
     print(result["table"])
     print(
-        f"{args.model}: {result['params']:,} parameters, input {result['input_shape']}, "
+        f"{label}: {result['params']:,} parameters, input {result['input_shape']}, "
         f"{result['seconds_per_step']:.3f} s per training step (under the profiler)"
     )
     print(f"wrote {result['paths']['table']} and {result['paths']['trace']}")

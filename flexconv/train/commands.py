@@ -334,9 +334,7 @@ def _fit_and_test(cfg: DictConfig, module: ClassificationModule, datamodule: Any
 def evaluate(checkpoint_path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Test a checkpoint on its dataset's test split; ``overrides`` (``key=value``) change its stored config."""
     checkpoint_path = Path(checkpoint_path)
-    if not checkpoint_path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {checkpoint_path}")
-    module = ClassificationModule.load_from_checkpoint(checkpoint_path, map_location="cpu")
+    module = load_module(checkpoint_path)
     cfg = OmegaConf.create(module.hparams.run_config)
     OmegaConf.set_struct(cfg, True)
     cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
@@ -348,7 +346,8 @@ def evaluate(checkpoint_path: str | Path, overrides: Sequence[str] = ()) -> dict
         limit_test_batches=cfg.trainer.limit_test_batches, enable_progress_bar=sys.stdout.isatty(),
         callbacks=[RichProgressBar()] if sys.stdout.isatty() else None,
     )
-    tested = trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]
+    with quiet_lightning():
+        tested = trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]
     return {"test_acc": tested.get("test/acc"), **tested, "checkpoint": str(checkpoint_path),
             "params": sum(p.numel() for p in module.model.parameters())}
 
@@ -370,22 +369,60 @@ def print_results(title: str, results: dict[str, Any]) -> None:
 
 
 def _fail(command: str, error: Exception) -> None:
-    sys.exit(f"flexconv {command}: {type(error).__name__}: {error}")
+    """Exit with ``error``'s message (no traceback); flexconv's own errors need no class name."""
+    own = isinstance(error, (ConfigError, CheckpointError, RunDirInUseError))
+    sys.exit(f"flexconv {command}: {error}" if own else f"flexconv {command}: {type(error).__name__}: {error}")
+
+
+TRAIN_USAGE = """usage: flexconv train [key=value ...] [--dry-run | --cfg job]
+
+Hydra overrides of the train config, e.g.
+  flexconv train experiment=main_job trainer.max_epochs=5 data.batch_size=32
+  flexconv train experiment=cifar10_flexnet7 --dry-run     print the resolved config, train nothing
+  flexconv list experiments                                  the presets (also: models, datasets)
+Groups: model=, data=, optim=, trainer=, logger=, antialias=, experiment=.
+resume=<run folder or last.ckpt> continues a killed run (pass the same overrides).
+"""
+DRY_RUN_FLAGS = ("--dry-run", "--cfg")
+
+
+def split_dry_run(argv: Sequence[str]) -> tuple[list[str], bool]:
+    """(overrides, dry run?) from ``argv``: ``--dry-run`` or Hydra's ``--cfg job`` ask for a dry run."""
+    overrides, dry_run, skip = [], False, False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if arg in DRY_RUN_FLAGS:
+            dry_run = True
+            if arg == "--cfg":
+                if i + 1 >= len(argv) or argv[i + 1] != "job":
+                    raise ValueError("--cfg takes `job` (the resolved config); flexconv has no other Hydra config to print")
+                skip = True
+            continue
+        if arg.startswith("-"):
+            raise ValueError(f"unknown option {arg!r} (overrides are key=value; options: --dry-run, --cfg job, --help)")
+        overrides.append(arg)
+    return overrides, dry_run
 
 
 def train_main(argv: list[str]) -> None:
     """``flexconv train key=value ...`` (Hydra overrides, e.g. ``experiment=main_job``)."""
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__)
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(TRAIN_USAGE)
         return
     setup_cli_logging()
     try:
-        cfg = compose_config(argv)
+        overrides, dry_run = split_dry_run(argv)
+        cfg = compose_config(overrides)
     except (HydraException, OmegaConfBaseException, ValueError) as error:
         _fail("train", error)
+    if dry_run:
+        print(OmegaConf.to_yaml(cfg, resolve=True), end="")
+        return
     try:
         results = train(cfg)
-    except (OmegaConfBaseException, ValueError, FileNotFoundError) as error:
+    except (OmegaConfBaseException, ValueError, FileNotFoundError, RunDirInUseError) as error:
         _fail("train", error)
     if os.environ.get("LOCAL_RANK", "0") == "0":
         print_results(f"{cfg.experiment_name}: {cfg.model.name} on {cfg.data.name}", results)
@@ -393,7 +430,7 @@ def train_main(argv: list[str]) -> None:
 
 def evaluate_main(argv: list[str]) -> None:
     """``flexconv evaluate <checkpoint> [key=value ...]``."""
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv or any(arg in ("-h", "--help") for arg in argv):
         print("usage: flexconv evaluate <checkpoint> [key=value ...]   (e.g. data.root=./data)")
         return
     setup_cli_logging()

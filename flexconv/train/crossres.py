@@ -24,8 +24,12 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from flexconv.train.commands import build_datamodule, compose_config, print_results, resolve_run_dir, setup_cli_logging, train
+from flexconv.train.callbacks import quiet_lightning
+from flexconv.train.checkpoints import load_module
+from flexconv.train.commands import (build_datamodule, compose_config, print_results, resolve_run_dir, setup_cli_logging,
+                                     split_dry_run, train)
 from flexconv.train.module import ClassificationModule
+from flexconv.train.run_dir import RunDirInUseError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,8 @@ def measure_test_accuracy(module: ClassificationModule, cfg: DictConfig) -> floa
         accelerator=cfg.trainer.accelerator, devices=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, limit_test_batches=cfg.trainer.limit_test_batches,
     )
-    return float(trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]["test/acc"])
+    with quiet_lightning():
+        return float(trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]["test/acc"])
 
 
 def crossres(cfg: DictConfig) -> dict[str, Any]:
@@ -65,7 +70,7 @@ def crossres(cfg: DictConfig) -> dict[str, Any]:
 
     source_run = train(_stage_config(cfg, run_dir, "source", source))
     checkpoint = source_run["best_checkpoint"] or source_run["last_checkpoint"]
-    module = ClassificationModule.load_from_checkpoint(checkpoint, map_location="cpu")
+    module = load_module(checkpoint)
     change_resolution(module.model, source, target)
     target_cfg = _stage_config(cfg, run_dir, "finetune", target, int(cfg.crossres.finetune_epochs))
     out_of_the_box = measure_test_accuracy(module, target_cfg)
@@ -85,11 +90,28 @@ def crossres(cfg: DictConfig) -> dict[str, Any]:
     return results
 
 
+USAGE = """usage: flexconv crossres experiment=<crossres preset> [key=value ...] [--dry-run | --cfg job]
+
+The cross-resolution protocol of the paper's Table 4: train at the source resolution, test at
+the target resolution out of the box, fine-tune there and test again. Presets with a `crossres`
+node: cifar10_crossres_16_32[_gabor|_gabor_mask], fashion_crossres_14_28[_gabor|_gabor_mask]
+(`flexconv list experiments`). Results go to <run_dir>/crossres.json.
+"""
+
+
 def main(argv: Sequence[str]) -> None:
     """``flexconv crossres experiment=<crossres preset> [key=value ...]``."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(USAGE)
+        return
     setup_cli_logging()
     try:
-        results = crossres(compose_config(argv))
-    except (HydraException, OmegaConfBaseException, ValueError, FileNotFoundError) as error:
-        sys.exit(f"flexconv crossres: {type(error).__name__}: {error}")
+        overrides, dry_run = split_dry_run(argv)
+        cfg = compose_config(overrides)
+        if dry_run:
+            print(OmegaConf.to_yaml(cfg, resolve=True), end="")
+            return
+        results = crossres(cfg)
+    except (HydraException, OmegaConfBaseException, ValueError, FileNotFoundError, RunDirInUseError) as error:
+        sys.exit(f"flexconv crossres: {error}")
     print_results("cross-resolution", results)

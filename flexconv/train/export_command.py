@@ -1,0 +1,110 @@
+"""``flexconv export <checkpoint> --onnx out.onnx``: a trained model as plain convolutions.
+
+The checkpoint's model goes through :func:`flexconv.nn.export.export` (every CKConv/FlexConv
+becomes an ``nn.ConvNd`` holding its cropped kernel); the command checks that the plain model
+gives the same outputs on a random batch of the dataset's input shape, writes it to ONNX (when
+``--onnx`` is given) and checks the ONNX model with onnxruntime when that is installed. It prints
+the largest absolute difference of each check.
+
+    flexconv export runs/main_job/<run>/checkpoints/best.ckpt --onnx model.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+PARITY_TOLERANCE = 1e-4  # relative to the largest output magnitude (float32)
+
+
+def example_input(run_config: dict[str, Any], batch: int, seed: int = 0) -> torch.Tensor:
+    """A random batch (B, C, *S) of the input shape of the run's dataset."""
+    from flexconv.train.commands import build_datamodule
+
+    record = build_datamodule(OmegaConf.create(run_config)).record
+    spatial = tuple(record.resolution) if record.data_dim == 2 else (record.length,)
+    if any(s is None for s in spatial):
+        raise ValueError(f"dataset {record.name} has no fixed input shape to export with")
+    return torch.randn(batch, record.in_channels, *spatial, generator=torch.Generator().manual_seed(seed))
+
+
+def write_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> None:
+    """``model`` to ONNX at ``path`` (TorchScript exporter, the dynamo one where it is missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["x"], output_names=["y"])
+    except TypeError:  # a torch without the TorchScript exporter switch
+        torch.onnx.export(model, (x,), str(path), dynamo=True)
+
+
+def onnx_outputs(path: Path, x: torch.Tensor) -> Optional[torch.Tensor]:
+    """The ONNX model's output on ``x`` with onnxruntime, or None when onnxruntime is not installed."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return None
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    return torch.from_numpy(out)
+
+
+def export_checkpoint(checkpoint: str | Path, onnx: Optional[Path] = None, batch: int = 2) -> dict[str, Any]:
+    """Export ``checkpoint``'s model; returns the parity figures (``max_abs_diff``, ``onnx_max_abs_diff``,
+    ``scale``: the largest output magnitude) and the paths written."""
+    from flexconv.nn.export import export
+    from flexconv.train.checkpoints import load_module
+
+    module = load_module(checkpoint)
+    model = module.model.eval()
+    x = example_input(module.hparams.run_config, batch)
+    plain = export(model).eval()
+    with torch.no_grad():
+        reference, exported = model(x), plain(x)
+    results: dict[str, Any] = {
+        "input_shape": tuple(x.shape),
+        "scale": float(reference.abs().max()),
+        "max_abs_diff": float((reference - exported).abs().max()),
+        "onnx": None,
+        "onnx_max_abs_diff": None,
+    }
+    if onnx is not None:
+        write_onnx(plain, x, onnx)
+        results["onnx"] = str(onnx)
+        out = onnx_outputs(onnx, x)
+        if out is not None:
+            results["onnx_max_abs_diff"] = float((reference - out).abs().max())
+    return results
+
+
+def main(argv: Sequence[str]) -> None:
+    """``flexconv export <checkpoint> [--onnx OUT] [--batch B]``."""
+    from flexconv.train.checkpoints import CheckpointError
+
+    parser = argparse.ArgumentParser(prog="flexconv export", description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", type=Path, help="a best.ckpt or last.ckpt of a flexconv run")
+    parser.add_argument("--onnx", type=Path, help="write the plain-convolution model to this ONNX file")
+    parser.add_argument("--batch", type=int, default=2, help="batch size of the parity check (and the ONNX input)")
+    args = parser.parse_args(list(argv))
+    try:
+        results = export_checkpoint(args.checkpoint, args.onnx, args.batch)
+    except (CheckpointError, ValueError) as error:
+        raise SystemExit(f"flexconv export: {error}") from None
+    tolerance = PARITY_TOLERANCE * max(results["scale"], 1.0)
+    checks = [("plain convolutions", results["max_abs_diff"])]
+    if results["onnx_max_abs_diff"] is not None:
+        checks.append(("ONNX (onnxruntime)", results["onnx_max_abs_diff"]))
+    print(f"input {results['input_shape']}, largest output {results['scale']:.4g}")
+    for name, diff in checks:
+        print(f"parity {name}: max |difference| = {diff:.3g} ({'ok' if diff <= tolerance else 'MISMATCH'}, "
+              f"tolerance {tolerance:.1g})")
+    if results["onnx"]:
+        note = "" if results["onnx_max_abs_diff"] is not None else " (onnxruntime not installed: not checked)"
+        print(f"wrote {results['onnx']}{note}")
+    if any(diff > tolerance for _, diff in checks):
+        raise SystemExit("flexconv export: the exported model does not match the checkpoint's model")
