@@ -8,7 +8,7 @@ and stores an amount bounded by the layers' (cropped) kernel lengths, not by the
 Every module type has a *streaming counterpart* (a :class:`StreamLayer`), looked up by exact type
 in a registry (:func:`register_stream`); the counterpart tree mirrors the module tree:
 
-* causal 1D :class:`CKConv` / :class:`FlexConv` -> :class:`CausalConvStream`: keeps the last
+* causal 1D :class:`CKConv` / :class:`FlexConv` -> :class:`RollingConv`: keeps the last
   ``k - 1`` inputs (``k``: the cropped kernel length) and convolves them with the new chunk
   without padding, so step ``t`` sees exactly the inputs ``t - k + 1 .. t`` the full causal
   convolution sees (zeros before the stream's start).
@@ -140,45 +140,46 @@ class TimeLocal(StreamLayer):
         return [t for part in self.parts.values() for t in part.state()]
 
 
-class CausalConvStream(StreamLayer):
-    """A causal 1D CKConv/FlexConv on a stream: a rolling buffer of the last ``k - 1`` inputs.
+class RollingConv(StreamLayer):
+    """A causal 1D convolution on a stream: a rolling buffer of the last ``k - 1`` inputs.
 
-    Per chunk of n steps: the window ``[buffer, chunk]`` (B, C_in, k - 1 + n), an unpadded
-    convolution of it with the effective kernel (B, C_out, n), and the window's last ``k - 1``
-    steps kept for the next chunk. Cost per step O(k C_in C_out), memory B C_in (k - 1).
-    A single step is one matrix product (``F.conv1d`` costs ~100x more there for long kernels).
-    The effective kernel is read at the first chunk after creation or :meth:`reset` and kept:
-    after changing the weights, call :meth:`reset`.
+    ``kernel()`` gives the kernel (C_out, C_in / groups, k), ``bias`` (C_out) or None;
+    ``pointwise`` (C_out, C_in), if given, is a 1x1 mixing after a depthwise kernel (then the
+    bias follows it). Per chunk of n steps: the window ``[buffer, chunk]`` (B, C_in, k - 1 + n),
+    an unpadded convolution of it (B, C_out, n), and the window's last ``k - 1`` steps kept for
+    the next chunk: cost per step O(k C_in C_out / groups), memory B C_in (k - 1). A single
+    step is one matrix product (``F.conv1d`` costs ~100x more there for long kernels). The
+    kernel is read at the first chunk after creation or :meth:`reset` and kept: after changing
+    the weights, call :meth:`reset`.
     """
 
-    def __init__(self, layer: CKConv, path: str = "") -> None:
-        if layer.data_dim != 1 or not layer.causal:
-            raise ValueError(
-                f"stream(): {_where(path)} is a {type(layer).__name__} with data_dim={layer.data_dim}, "
-                f"causal={layer.causal}; only causal 1D layers can run on a stream (a centred kernel reads future steps)"
-            )
-        try:
-            layer.grid_sizes()
-        except RuntimeError as err:
-            raise ValueError(
-                f"stream(): {_where(path)} has no kernel grid yet ({err}); run the model once on a "
-                "full-length input, or call set_grid_size(), before streaming"
-            ) from None
-        self.layer = layer
+    def __init__(
+        self,
+        kernel: Callable[[], torch.Tensor],
+        bias: Optional[torch.Tensor],
+        in_channels: int,
+        *,
+        groups: int = 1,
+        pointwise: Optional[torch.Tensor] = None,
+        path: str = "",
+    ) -> None:
+        self.make_kernel = kernel
+        self.bias = bias
+        self.in_channels = in_channels
+        self.groups = groups
+        self.pointwise = pointwise
         self.path = path
-        self.kernel: Optional[torch.Tensor] = None  # (C_out, C_in, k) or, separable, (C_in, 1, k)
+        self.kernel: Optional[torch.Tensor] = None  # (C_out, C_in / groups, k)
         self.buffer: Optional[torch.Tensor] = None  # (B, C_in, k - 1): the last k - 1 inputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        layer = self.layer
-        if x.shape[1] != layer.in_channels:
+        if x.shape[1] != self.in_channels:
             raise ValueError(
-                f"stream(): {_where(self.path)} expects {layer.in_channels} channels, got chunk shape {tuple(x.shape)}"
+                f"stream(): {_where(self.path)} expects {self.in_channels} channels, got chunk shape {tuple(x.shape)}"
             )
         if self.kernel is None:
-            self.kernel = layer.kernel()  # (C_out, C_in, k) or, separable, (C_in, 1, k)
-        kernel = self.kernel
-        past = kernel.shape[-1] - 1
+            self.kernel = self.make_kernel()
+        past = self.kernel.shape[-1] - 1
         if self.buffer is None:
             self.buffer = x.new_zeros(x.shape[0], x.shape[1], past)
         elif self.buffer.shape[0] != x.shape[0]:
@@ -188,29 +189,49 @@ class CausalConvStream(StreamLayer):
             )
         window = torch.cat([self.buffer, x], dim=-1)  # (B, C_in, k - 1 + n)
         self.buffer = window[..., x.shape[-1]:].clone()  # a copy: the window itself is not kept
-        if layer.separable:
-            window = self._convolve(window, kernel, None, groups=layer.in_channels)  # (B, C_in, n)
-            kernel = layer.pointwise.unsqueeze(-1)  # (C_out, C_in, 1)
-        return self._convolve(window, kernel, layer.bias)
-
-    @staticmethod
-    def _convolve(
-        window: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor], groups: int = 1
-    ) -> torch.Tensor:
-        """Unpadded convolution: window (B, C_in, k - 1 + n), kernel (C_out, C_in / groups, k) -> (B, C_out, n)."""
-        if window.shape[-1] != kernel.shape[-1]:  # several steps
-            return F.conv1d(window, kernel, bias, groups=groups)
-        if groups == 1:  # one step: (B, C_in * k) @ (C_in * k, C_out)
-            out = window.flatten(1) @ kernel.flatten(1).T
-        else:  # one step, depthwise
-            out = (window * kernel.squeeze(1)).sum(-1)
-        return (out if bias is None else out + bias).unsqueeze(-1)
+        if self.pointwise is None:
+            return _unpadded_conv(window, self.kernel, self.bias, self.groups)
+        out = _unpadded_conv(window, self.kernel, None, self.groups)  # (B, C_in, n)
+        return _unpadded_conv(out, self.pointwise.unsqueeze(-1), self.bias)
 
     def reset(self) -> None:
         self.kernel = self.buffer = None
 
     def state(self) -> list[torch.Tensor]:
         return [] if self.buffer is None else [self.buffer]
+
+
+def _unpadded_conv(
+    window: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor], groups: int = 1
+) -> torch.Tensor:
+    """window (B, C_in, k - 1 + n), kernel (C_out, C_in / groups, k) -> (B, C_out, n), no padding."""
+    if window.shape[-1] != kernel.shape[-1] or groups not in (1, window.shape[1]):  # several steps
+        return F.conv1d(window, kernel, bias, groups=groups)
+    if groups == 1:  # one step: (B, C_in * k) @ (C_in * k, C_out)
+        out = window.flatten(1) @ kernel.flatten(1).T
+    else:  # one step, depthwise: kernel (C_in, 1, k)
+        out = (window * kernel.squeeze(1)).sum(-1)
+    return (out if bias is None else out + bias).unsqueeze(-1)
+
+
+def _ckconv_stream(layer: CKConv, path: str) -> RollingConv:
+    """A causal 1D CKConv/FlexConv: its effective (cropped) kernel, cached by the layer in eval mode."""
+    if layer.data_dim != 1 or not layer.causal:
+        raise ValueError(
+            f"stream(): {_where(path)} is a {type(layer).__name__} with data_dim={layer.data_dim}, "
+            f"causal={layer.causal}; only causal 1D layers can run on a stream (a centred kernel reads future steps)"
+        )
+    try:
+        layer.grid_sizes()
+    except RuntimeError as err:
+        raise ValueError(
+            f"stream(): {_where(path)} has no kernel grid yet ({err}); run the model once on a "
+            "full-length input, or call set_grid_size(), before streaming"
+        ) from None
+    if layer.separable:
+        return RollingConv(layer.kernel, layer.bias, layer.in_channels, groups=layer.in_channels,
+                           pointwise=layer.pointwise, path=path)
+    return RollingConv(layer.kernel, layer.bias, layer.in_channels, path=path)
 
 
 class Stream:
@@ -268,7 +289,7 @@ def stream(model: nn.Module) -> Stream:
 
 
 for _type in (CKConv, FlexConv):
-    register_stream(_type, CausalConvStream)
+    register_stream(_type, _ckconv_stream)
 for _type in (
     nn.Identity, nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU,
     nn.Dropout, nn.Dropout1d,

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from flexconv.models.conv_config import CausalConv
 from flexconv.models.registry import build_model, model_config
 from flexconv.nn import CKConv, FlexConv, GaussianMask, stream
 
@@ -145,6 +146,21 @@ def test_plain_layers_stream() -> None:
     assert rel_error(run(stream(model), x, 4), expected) < 1e-5
 
 
+def test_plain_conv_tcn_with_layer_norm_streams() -> None:
+    torch.manual_seed(4)
+    config = model_config(
+        "flextcn_smnist", in_channels=2, num_classes=3, hidden_channels=5, num_blocks=2, norm="layer",
+        conv={"type": "Conv", "kernel_size": 4},
+    )
+    model = build_model(config).eval()
+    nn.init.normal_(model.head.weight)
+    x = torch.randn(2, 2, 60)
+    with torch.no_grad():
+        reference = per_step_reference(model, x)
+    for chunk in (1, 7):
+        assert rel_error(run(stream(model), x, chunk), reference) < 1e-5
+
+
 @pytest.mark.parametrize(
     "model, message",
     [
@@ -156,6 +172,7 @@ def test_plain_layers_stream() -> None:
         (nn.Sequential(nn.BatchNorm1d(2, track_running_stats=False)), r"without running statistics"),
         (nn.Sequential(FlexConv(2, 2, data_dim=1, horizon="same")), r"'0' has no kernel grid yet"),
         (nn.LSTM(2, 2), r"the model is a LSTM, which has no streaming counterpart"),
+        (nn.Sequential(CausalConv(nn.Conv1d(2, 2, 3), causal=False)), r"'0' is a ConstantPad1d\(padding=\(1, 1\).*only causal 1D"),
     ],
 )
 def test_unstreamable_modules_raise(model: nn.Module, message: str) -> None:
