@@ -11,6 +11,11 @@ Cropping rules (those of the original code, reproduced exactly):
   if ``r < 1`` only positions in ``(-r, r)`` are kept, symmetrically, so kernels stay centred.
 * causal layers (1D): the smaller root ``r = m - |sigma| sqrt(-2 ln t)``; if ``|r| < 1`` only
   positions ``> r`` are kept (the most recent part of the kernel).
+
+Where the original's window comes out empty (it then fails), ours keeps the nearest taps instead:
+the last one of a causal axis (a width far below the grid spacing), the two central ones of an even
+centred grid (``horizon="same"`` on an even input: no tap sits at 0). Every other window is the
+original's, so results where the original runs are unchanged.
 """
 
 from __future__ import annotations
