@@ -15,15 +15,17 @@ import torch
 from flexconv.nn import CKConv, FlexConv, GaborNet, GaussianMask, MAGNet, SIREN
 from flexconv.nn import functional as Fc
 from flexconv.nn.antialias import AntiAliasing, _penalty
+from flexconv.nn.grid import relative_positions
 
 
 def full_kernel_zeroed_outside_window(layer: FlexConv) -> torch.Tensor:
     """The layer's kernel sampled on the whole grid, zero outside its crop window: (out, in, *grid)."""
-    positions_full, axes = layer._grid_positions(layer.grid_sizes(), layer._reference_param())
-    window = layer.mask.crop_window(axes)
+    grid = layer.grid_sizes()
+    positions = relative_positions(grid, dtype=torch.float64)  # (D, *grid)
+    window = layer.mask.crop_window([torch.linspace(-1.0, 1.0, n, dtype=torch.float64) for n in grid])
     with torch.no_grad():
-        full = layer.kernel_net(positions_full) * layer.kernel_scale * layer.mask(positions_full)
-    full = full.view(layer.out_channels, layer.in_channels, *positions_full.shape[1:])
+        full = layer.kernel_net(positions) * layer.kernel_scale * layer.mask(positions)
+    full = full.view(layer.out_channels, layer.in_channels, *grid)
     zeroed = torch.zeros_like(full)
     index = (slice(None), slice(None), *window)
     zeroed[index] = full[index]
@@ -36,9 +38,10 @@ def full_kernel_zeroed_outside_window(layer: FlexConv) -> torch.Tensor:
     "data_dim, causal, size",
     [(2, False, 2), (2, False, 4), (2, False, 6), (3, False, 4), (1, False, 6), (1, True, 6)],
 )
-def test_same_horizon_on_even_input(data_dim, causal, size):
+@pytest.mark.parametrize("method", ["spatial", "fft"])
+def test_same_horizon_on_even_input(data_dim, causal, size, method):
     torch.manual_seed(0)
-    layer = FlexConv(2, 3, data_dim=data_dim, horizon="same", causal=causal, conv_method="spatial", dtype=torch.float64)
+    layer = FlexConv(2, 3, data_dim=data_dim, horizon="same", causal=causal, conv_method=method, dtype=torch.float64)
     x = torch.randn(2, 2, *(size,) * data_dim, dtype=torch.float64, requires_grad=True)
     out = layer(x)
     assert out.shape == (2, 3, *(size,) * data_dim)
