@@ -85,10 +85,138 @@ def fft_sizes(input_size: Sequence[int], kernel_size: Sequence[int], causal: boo
 
     With ``p`` left zeros the circular correlation is exact on the first ``S`` outputs as soon as
     the length is at least ``S + max(p, k - 1 - p)``: smaller than the usual ``S + k - 1``
-    for centred kernels.
+    for centred kernels. Taps more than ``S - 1`` away from the centre never meet the input,
+    so the reach is capped at ``S - 1``.
     """
     pads = padding_amounts(kernel_size, causal)
-    return [_fast_fft_size(s + max(left, right)) for s, (left, right) in zip(input_size, pads)]
+    return [_fast_fft_size(s + min(max(left, right), s - 1)) for s, (left, right) in zip(input_size, pads)]
+
+
+def _crop(t: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
+    """The first ``sizes`` entries of the trailing axes of ``t`` (a view)."""
+    return t[(Ellipsis, *(slice(0, s) for s in sizes))]
+
+
+class _FFTPlan:
+    """Sizes and layouts of one FFT convolution; its methods are the steps of forward and backward.
+
+    The input is zero-padded on the right only (``rfftn(s=...)`` pads inside the transform); the
+    kernel, which is small, is rolled instead so that its tap at relative position 0 sits at
+    index 0. Taps that never meet the input (more than ``S - 1`` from the centre) are dropped first.
+    Dense convolutions mix channels in a frequency-major layout, (F, B, C) with F the flattened
+    rFFT grid, so one ``bmm`` does every frequency's (B, C_in) @ (C_in, C_out) product.
+    """
+
+    def __init__(self, x: torch.Tensor, kernel: torch.Tensor, causal: bool, groups: int) -> None:
+        if groups == 1:
+            self.depthwise = False
+        elif groups == x.shape[1] == kernel.shape[0] and kernel.shape[1] == 1:
+            self.depthwise = True
+        else:
+            raise ValueError(f"fft_conv supports groups=1 or depthwise, got groups={groups}")
+        self.data_dim = kernel.dim() - 2
+        self.axes = tuple(range(2, 2 + self.data_dim))
+        self.input_shape = tuple(x.shape)
+        self.kernel_shape = tuple(kernel.shape)
+        spatial = x.shape[2:]
+        self.sizes = fft_sizes(spatial, kernel.shape[2:], causal)
+        self.freq_shape = [*self.sizes[:-1], self.sizes[-1] // 2 + 1]
+        # Kept taps [lo, hi) per axis and the kept kernel's left padding.
+        self.taps, self.lefts = [], []
+        for s, k, (left, _) in zip(spatial, kernel.shape[2:], padding_amounts(kernel.shape[2:], causal)):
+            lo, hi = max(0, left - (s - 1)), min(k, left + s)
+            self.taps.append((lo, hi))
+            self.lefts.append(left - lo)
+
+    def input_spectrum(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, *S) -> (F, B, C) dense, (B, C, *F) depthwise."""
+        x_f = torch.fft.rfftn(x, s=self.sizes, dim=self.axes)
+        return x_f if self.depthwise else x_f.flatten(2).permute(2, 0, 1).contiguous()
+
+    def kernel_spectrum(self, kernel: torch.Tensor) -> torch.Tensor:
+        """(C_out, C_in/g, *K) -> (F, C_in, C_out) dense, (C, *F) depthwise."""
+        kept = kernel[(Ellipsis, *(slice(lo, hi) for lo, hi in self.taps))]
+        padded = F.pad(kept, _flat_pad([(0, n - k) for n, k in zip(self.sizes, kept.shape[2:])]))
+        k_f = torch.fft.rfftn(torch.roll(padded, [-left for left in self.lefts], self.axes), dim=self.axes)
+        return k_f[:, 0] if self.depthwise else k_f.flatten(2).permute(2, 1, 0).contiguous()
+
+    def kernel_grad(self, grad_f: torch.Tensor) -> torch.Tensor:
+        """Adjoint of :meth:`kernel_spectrum`: (F, C_in, C_out) or (C, *F) -> (C_out, C_in/g, *K)."""
+        if self.depthwise:
+            grad_f = grad_f.unsqueeze(1)
+        else:
+            grad_f = grad_f.permute(2, 1, 0).reshape(*self.kernel_shape[:2], *self.freq_shape)
+        grad = torch.fft.irfftn(grad_f, s=self.sizes, dim=self.axes)
+        kept = _crop(torch.roll(grad, self.lefts, self.axes), [hi - lo for lo, hi in self.taps])
+        return F.pad(kept, _flat_pad([(lo, k - hi) for (lo, hi), k in zip(self.taps, self.kernel_shape[2:])]))
+
+    def mix(self, a_f: torch.Tensor, b_f: torch.Tensor) -> torch.Tensor:
+        """Per-frequency product: (F, B, C_in) @ (F, C_in, C_out), or elementwise (depthwise)."""
+        return a_f * b_f if self.depthwise else torch.bmm(a_f, b_f)
+
+    def output(self, out_f: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        """Spectrum (F, B, C) or (B, C, *F) -> signal (B, C, *S) (a fresh tensor, not a view) + bias."""
+        if not self.depthwise:
+            out_f = out_f.permute(1, 2, 0).view(out_f.shape[1], out_f.shape[2], *self.freq_shape)
+        out = _crop(torch.fft.irfftn(out_f, s=self.sizes, dim=self.axes), self.input_shape[2:])
+        if bias is None:
+            return out.contiguous()
+        return out + bias.view(1, -1, *([1] * self.data_dim))
+
+    def forward(self, x: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor],
+                x_f: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The convolution; ``x_f`` is the input spectrum if already computed."""
+        if x.shape[0] == 0:  # FFT libraries reject empty batches
+            out = x.new_zeros(0, self.kernel_shape[0], *self.input_shape[2:])
+            return out if bias is None else out + bias.view(1, -1, *([1] * self.data_dim))
+        x_f = self.input_spectrum(x) if x_f is None else x_f
+        # A cross-correlation: the kernel spectrum enters conjugated.
+        return self.output(self.mix(x_f, self.kernel_spectrum(kernel).conj()), bias)
+
+
+class _FFTConv(torch.autograd.Function):
+    """FFT convolution whose backward recomputes spectra instead of keeping them.
+
+    Plain autograd keeps every complex intermediate of the forward (the input spectrum alone is
+    about twice the input's size for causal kernels). This function saves only ``x`` and ``kernel``,
+    which the network usually holds anyway, or with ``save_spectra`` the input spectrum as well,
+    which saves one FFT in the backward at that memory cost.
+
+    With G the spectrum of the output gradient and K that of the rolled kernel:
+    dx = crop(irfft(G K)) (a convolution: the adjoint of the correlation) and
+    dkernel = un-roll(irfft(sum_b X conj(G))).
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel, bias, plan: _FFTPlan, save_spectra: bool):  # type: ignore[override]
+        x_f = plan.input_spectrum(x) if save_spectra and x.shape[0] > 0 else None
+        ctx.plan, ctx.has_bias = plan, bias is not None
+        ctx.save_for_backward(None if x_f is not None else x, kernel, x_f)
+        return plan.forward(x, kernel, bias, x_f)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):  # type: ignore[override]
+        x, kernel, x_f = ctx.saved_tensors
+        plan: _FFTPlan = ctx.plan
+        need_x, need_k, need_b = ctx.needs_input_grad[:3]
+        grad_bias = grad_out.sum([0, *plan.axes]) if ctx.has_bias and need_b else None
+        if grad_out.shape[0] == 0:
+            grad_x = grad_out.new_zeros(plan.input_shape) if need_x else None
+            return grad_x, torch.zeros_like(kernel) if need_k else None, grad_bias, None, None
+        g_f = plan.input_spectrum(grad_out)  # (F, B, C_out) or (B, C_out, *F)
+        grad_x = grad_k = None
+        if need_x:
+            k_f = plan.kernel_spectrum(kernel)
+            grad_x = plan.output(plan.mix(g_f, k_f if plan.depthwise else k_f.transpose(1, 2)), None)
+        if need_k:
+            x_f = plan.input_spectrum(x) if x_f is None else x_f
+            if plan.depthwise:
+                grad_k_f = (x_f * g_f.conj()).sum(0)  # (C, *F)
+            else:
+                grad_k_f = torch.bmm(x_f.transpose(1, 2), g_f.conj())  # (F, C_in, C_out): sum_b X conj(G)
+            grad_k = plan.kernel_grad(grad_k_f)
+        return grad_x, grad_k, grad_bias, None, None
 
 
 def fft_conv(
@@ -98,38 +226,27 @@ def fft_conv(
     *,
     causal: bool = False,
     groups: int = 1,
+    save_spectra: bool = False,
 ) -> torch.Tensor:
     """Convolution through the FFT; same result as :func:`spatial_conv` (up to rounding).
 
     x: (B, C_in, *S), kernel: (C_out, C_in / groups, *K) -> (B, C_out, *S). ``groups`` is 1
     (dense) or C_in == C_out (depthwise).
+
+    save_spectra: keep the input's spectrum for the backward instead of recomputing it (one FFT
+        of the input less per backward, about twice the input's memory more per layer; see
+        ``docs/benchmarks.md`` for the measured trade-off). Only matters when gradients are taken.
     """
-    data_dim = kernel.dim() - 2
-    spatial = x.shape[2:]
     out_dtype = torch.promote_types(x.dtype, kernel.dtype)
     if out_dtype in (torch.float16, torch.bfloat16):  # FFTs of half types are not generally supported
         x, kernel = x.float(), kernel.float()
-    axes = tuple(range(2, 2 + data_dim))
-    pads = padding_amounts(kernel.shape[2:], causal)
-    sizes = fft_sizes(spatial, kernel.shape[2:], causal)
-
-    # x is shifted right by the left padding so that output t reads x[t + j - p] at tap j.
-    x_pads = [(left, n - s - left) for (left, _), n, s in zip(pads, sizes, spatial)]
-    x_f = torch.fft.rfftn(F.pad(x, _flat_pad(x_pads)), dim=axes)  # (B, C_in, *F)
-    k_f = torch.fft.rfftn(kernel, s=sizes, dim=axes).conj()  # (C_out, C_in/g, *F)
-
-    if groups == 1:
-        # Channel mixing per frequency; one flat frequency axis keeps einsum on a single batched matmul.
-        out_f = torch.einsum("bif,oif->bof", x_f.flatten(2), k_f.flatten(2)).view(x_f.shape[0], -1, *x_f.shape[2:])
-    elif groups == x.shape[1] == kernel.shape[0] and kernel.shape[1] == 1:
-        out_f = x_f * k_f[:, 0]
+        bias = bias.float() if bias is not None else None
+    plan = _FFTPlan(x, kernel, causal, groups)
+    tensors = (x, kernel) if bias is None else (x, kernel, bias)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        out = _FFTConv.apply(x, kernel, bias, plan, save_spectra)
     else:
-        raise ValueError(f"fft_conv supports groups=1 or depthwise, got groups={groups}")
-
-    out = torch.fft.irfftn(out_f, s=sizes, dim=axes)
-    out = out[(Ellipsis, *(slice(0, s) for s in spatial))]
-    if bias is not None:
-        out = out + bias.view(1, -1, *([1] * data_dim))
+        out = plan.forward(x, kernel, bias)
     return out.to(out_dtype)
 
 
