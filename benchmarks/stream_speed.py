@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import time
@@ -84,15 +85,16 @@ def measure(model: nn.Module, length: int, repeats: int) -> dict[str, float]:
     }
 
 
-def markdown(results: dict[str, list[dict[str, float]]], command: str, kernels: dict[str, int]) -> str:
+def markdown(results: dict[str, list[dict[str, float]]], command: str, kernels: dict[str, int], load: float) -> str:
     lines = [
         START,
         "## Streaming inference",
         "",
         f"Command: `{command}` ({platform.machine()}, torch {torch.__version__}, float32, batch 1, "
-        "minimum of the repeats). FlexTCN-6 (`flextcn_smnist`, 373,324 parameters), grids of 784 taps; "
-        "per new step of a stream of T steps: re-running the model on the T steps (no streaming) against "
-        "one `flexconv.nn.stream` call of one step, and per step within a call of 100 steps.",
+        f"minimum of the repeats; the machine is shared: load average {load:.1f} at the end of the run). "
+        "FlexTCN-6 (`flextcn_smnist`, 373,324 parameters), grids of 784 taps; per new step of a stream of "
+        "T steps: re-running the model on the T steps (no streaming) against one `flexconv.nn.stream` call "
+        "of one step, and per step within a call of 100 steps.",
         "",
         "| masks | T | re-run model(x[:T]) (ms) | stream, 1 step (ms) | stream, chunks of 100 (ms/step) "
         "| speed-up (1 step) | error at T | stream state (KiB) |",
@@ -149,11 +151,11 @@ def main() -> None:
                 f"x{row['speedup']:.0f}  error {row['rel_error']:.1e}  state {row['state_kib']:.0f} KiB",
                 flush=True,
             )
+    load = os.getloadavg()[0]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "stream_speed.json").write_text(
-        json.dumps({"command": command, "threads": args.threads, "kernel_taps": kernels, "results": results}, indent=2)
-    )
-    write_block(args.docs, markdown(results, command, kernels))
+    summary = {"command": command, "threads": args.threads, "load_average": load, "kernel_taps": kernels, "results": results}
+    (args.out / "stream_speed.json").write_text(json.dumps(summary, indent=2))
+    write_block(args.docs, markdown(results, command, kernels, load))
     print(f"wrote {args.out / 'stream_speed.json'} and the stream block of {args.docs}")
 
 

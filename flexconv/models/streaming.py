@@ -66,8 +66,9 @@ def causal_conv_stream(module: CausalConv, path: str) -> RollingConv:
         isinstance(pad, nn.ConstantPad1d) and pad.padding == (k - 1, 0) and pad.value == 0.0
         and conv.stride == (1,) and conv.dilation == (1,) and conv.padding == (0,)
     ):
+        where = f"module {path!r}" if path else "the model"
         raise ValueError(
-            f"stream(): {f'module {path!r}' if path else 'the model'} is a {pad} then {conv}; only causal 1D convolutions "
+            f"stream(): {where} is a {pad} then {conv}; only causal 1D convolutions "
             "(k - 1 zeros on the left, stride 1, dilation 1) can run on a stream"
         )
     return RollingConv(lambda: conv.weight, conv.bias, conv.in_channels, groups=conv.groups, path=path)

@@ -242,13 +242,13 @@ class Stream:
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
-        self._modules = list(model.modules())
+        self._all_modules = list(model.modules())
         self._check_eval()
         self.root = stream_module(model)
         self.steps = 0
 
     def _check_eval(self) -> None:
-        if any(m.training for m in self._modules):
+        if any(m.training for m in self._all_modules):
             name = next(n for n, m in self.model.named_modules() if m.training)
             raise ValueError(
                 f"stream(): {_where(name)} is in training mode; streaming needs eval mode (BatchNorm's "

@@ -172,7 +172,8 @@ def test_plain_conv_tcn_with_layer_norm_streams() -> None:
         (nn.Sequential(nn.BatchNorm1d(2, track_running_stats=False)), r"without running statistics"),
         (nn.Sequential(FlexConv(2, 2, data_dim=1, horizon="same")), r"'0' has no kernel grid yet"),
         (nn.LSTM(2, 2), r"the model is a LSTM, which has no streaming counterpart"),
-        (nn.Sequential(CausalConv(nn.Conv1d(2, 2, 3), causal=False)), r"'0' is a ConstantPad1d\(padding=\(1, 1\).*only causal 1D"),
+        (nn.Sequential(CausalConv(nn.Conv1d(2, 2, 3), causal=False)),
+         r"'0' is a ConstantPad1d\(padding=\(1, 1\).*only causal 1D"),
     ],
 )
 def test_unstreamable_modules_raise(model: nn.Module, message: str) -> None:
