@@ -1,5 +1,8 @@
-"""A run killed mid-epoch and resumed ends with the same weights as an uninterrupted run."""
+"""A run killed mid-epoch and resumed ends like an uninterrupted run: the same weights, the same
+metrics.csv (rows before the kill kept, epoch metrics over the whole epoch) and a last.ckpt at the
+final step; and the resumed run executes only the steps that were left."""
 
+import csv
 from pathlib import Path
 
 import lightning as L
@@ -25,21 +28,54 @@ class CrashAt(L.Callback):
             raise Crash(f"killed at step {self.step}")
 
 
-def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+class CountSteps(L.Callback):
+    """Counts the training batches this process executes."""
+
+    def __init__(self) -> None:
+        self.executed = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.executed += 1
 
 
-def test_resume_mid_epoch_gives_the_same_weights(tmp_path: Path) -> None:
-    # 64 samples / batch 16 = 4 steps per epoch; 7 steps = 2 epochs minus one; crash at step 5 (mid-epoch 2).
-    common = ["trainer.max_steps=7", "trainer.max_epochs=3", "checkpoint.every_n_train_steps=1", "model.dropout=0.3"]
-    train(compose_config(tiny_overrides(tmp_path / "straight", *common)))
-    interrupted = compose_config(tiny_overrides(tmp_path / "killed", *common))
+def checkpoint(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+
+
+def rows(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "metrics.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+# 64 samples / batch 16 = 4 steps per epoch; 7 steps = 2 epochs minus one. last.ckpt every 3 steps:
+# the run killed before step 6 (mid-epoch 2) resumes from step 3 (mid-epoch 1) and must redo 4 steps.
+COMMON = ["trainer.max_steps=7", "trainer.max_epochs=3", "checkpoint.every_n_train_steps=3", "model.dropout=0.3"]
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
+    train(compose_config(tiny_overrides(straight_dir, *COMMON)))
     with pytest.raises(Crash):
-        train(interrupted, callbacks=[CrashAt(5)])
-    assert (tmp_path / "killed" / "checkpoints" / "last.ckpt").is_file()
-    train(compose_config(tiny_overrides(tmp_path / "resumed", *common, f"resume={tmp_path / 'killed'}")))
+        train(compose_config(tiny_overrides(killed_dir, *COMMON)), callbacks=[CrashAt(5)])
+    assert checkpoint(killed_dir)["global_step"] == 3
+    before_resume = rows(killed_dir)
+    assert {int(r["step"]) for r in before_resume if r["train/loss_step"]} == {0, 1, 2, 3, 4}  # flushed before the kill
 
-    straight, resumed = final_weights(tmp_path / "straight"), final_weights(tmp_path / "resumed")
-    assert straight.keys() == resumed.keys()
-    for key in straight:
-        assert torch.equal(straight[key], resumed[key]), key
+    counter = CountSteps()
+    train(compose_config(tiny_overrides(killed_dir, *COMMON, f"resume={killed_dir}")), callbacks=[counter])
+
+    assert counter.executed == 7 - 3  # only the steps after the checkpoint
+    straight, resumed = checkpoint(straight_dir), checkpoint(killed_dir)
+    assert straight["global_step"] == resumed["global_step"] == 7  # last.ckpt holds the final step
+    assert straight["state_dict"].keys() == resumed["state_dict"].keys()
+    for key in straight["state_dict"]:
+        assert torch.equal(straight["state_dict"][key], resumed["state_dict"][key]), key
+    # The same history: every row (steps, epoch means over whole epochs, validation, test) identical.
+    assert rows(killed_dir) == rows(straight_dir)
+    assert any(r["train/loss_epoch"] for r in rows(killed_dir))
+
+
+def test_last_checkpoint_is_the_final_step_between_periodic_saves(tmp_path: Path) -> None:
+    train(compose_config(tiny_overrides(tmp_path / "run", "trainer.max_steps=5", "trainer.max_epochs=3",
+                                        "checkpoint.every_n_train_steps=3")))
+    assert checkpoint(tmp_path / "run")["global_step"] == 5
