@@ -119,7 +119,8 @@ class TimeLocal(StreamLayer):
     ``clone`` is a shallow copy of the module whose children are the counterparts, so the
     module's own ``forward`` (and its other methods) run on chunks unchanged; the model itself
     is not modified. ``children``: the names of the children to stream (default: all); the
-    others are absent from ``clone``, and a method that reads them fails loudly.
+    others are absent from ``clone``, and a method that reads them fails loudly. Each child has
+    one counterpart, so a stateful child (a convolution) must be called once per ``forward``.
     """
 
     def __init__(self, module: nn.Module, path: str = "", children: Optional[Sequence[str]] = None) -> None:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from flexconv.models.conv_config import CausalConv
-from flexconv.models.registry import build_model, model_config
+from flexconv.models.registry import build_model, list_models, model_config
 from flexconv.nn import CKConv, FlexConv, GaussianMask, stream
 
 LENGTH = 250
@@ -92,6 +92,24 @@ def test_streamed_equals_full_forward(head: str, separable: bool) -> None:
         assert s.steps == LENGTH
         assert rel_error(out[..., -1], full) < 1e-4, chunk
         assert rel_error(out, reference) < 1e-4, chunk
+
+
+SEQUENCE_MODELS = [name for name in list_models() if model_config(name).data_dim == 1]
+
+
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_every_registered_sequence_model_streams_or_says_why(name: str) -> None:
+    torch.manual_seed(5)
+    config = model_config(name)
+    model = build_model(config).eval()
+    x = torch.randn(2, config.in_channels, 50)
+    with torch.no_grad():
+        reference = per_step_reference(model, x)  # also fixes "same" grids at 50 taps
+    if config.conv.causal is False:  # centred kernels (MNIST-1D): they read future steps
+        with pytest.raises(ValueError, match=r"causal=False|only causal 1D"):
+            stream(model)
+        return
+    assert rel_error(run(stream(model), x, 7), reference) < 1e-4
 
 
 def test_stream_state_is_bounded_after_10000_steps() -> None:
