@@ -133,7 +133,12 @@ def test_empty_batch(method, data_dim, separable, kind, monkeypatch):
 @pytest.mark.parametrize("method", ["spatial", "fft"])
 @pytest.mark.parametrize(
     "layer_dtype, input_dtype",
-    [(torch.float32, torch.float64), (torch.float32, torch.float16), (torch.float64, torch.float32), (torch.float32, torch.bfloat16)],
+    [
+        (torch.float32, torch.float64),
+        (torch.float32, torch.float16),
+        (torch.float64, torch.float32),
+        (torch.float32, torch.bfloat16),
+    ],
 )
 def test_dtype_mismatch_is_one_clear_error(method, layer_dtype, input_dtype):
     layer = FlexConv(2, 3, data_dim=2, horizon=9, conv_method=method, dtype=layer_dtype)
