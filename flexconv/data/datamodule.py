@@ -120,7 +120,7 @@ def build_dataset(
     record = dataset_record(name, dataset_options.get("path"), dataset_options.get("test_path"))
     _check(record, split, augment, resolution, drop_rate, drop_mode, dataset_options)
     if name.startswith("speech_commands"):
-        return speech.speech_commands(root, split, "raw" if name.endswith("raw") else "mfcc")
+        return speech.speech_commands(root, split, "raw" if name.endswith("raw") else "mfcc", num_words=record.num_classes)
     common = dict(root=root, resolution=resolution, drop_rate=drop_rate, drop_mode=drop_mode, seed=seed,
                   download=download, length=length, **dataset_options)
     if split == "test":

@@ -76,18 +76,20 @@ def _imagenet(root: Path, resolution: int, n_train: int, n_test: int, rng: np.ra
 def _speech(root: Path, n_train: int, n_test: int, rng: np.random.Generator, words: int = 35) -> None:
     base = root / "SpeechCommands" / "speech_commands_v0.02"
     val, test = [], []
+    names = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]  # the paper's words first
     for w in range(words):
-        folder = base / f"word{w:02d}"
+        word = names[w] if w < len(names) else f"word{w:02d}"
+        folder = base / word
         folder.mkdir(parents=True, exist_ok=True)
-        for i in range(3):
+        for i in range(4):  # clips 0-2: full length (train, val, test); clip 3: a shorter training clip
             path = folder / f"clip{i}.wav"
             with wave.open(str(path), "wb") as handle:
                 handle.setnchannels(1)
                 handle.setsampwidth(2)
                 handle.setframerate(16000)
-                length = int(rng.integers(8000, 16001))
+                length = 16000 if i < 3 else int(rng.integers(8000, 16000))
                 handle.writeframes((rng.standard_normal(length) * 3000).astype("<i2").tobytes())
-            (val if i == 1 else test if i == 2 else []).append(f"word{w:02d}/clip{i}.wav")
+            (val if i == 1 else test if i == 2 else []).append(f"{word}/clip{i}.wav")
     (base / "validation_list.txt").write_text("\n".join(val) + "\n")
     (base / "testing_list.txt").write_text("\n".join(test) + "\n")
 
@@ -110,14 +112,15 @@ def make_fake_tree(name: str, root: str | Path, n_train: int = 20, n_test: int =
     """Write a tiny copy of dataset ``name`` (or of the dataset it is built on) under ``root``; returns ``root``.
 
     n_train, n_test: examples per file (CIFAR-10 has 5 training batches, ImageNet 2; Speech Commands
-    always gets 3 clips per word, one per split). npz: ImageNet batches as npz (else pickles).
+    always gets 4 clips per word: 3 of 16,000 samples, one per split, and a shorter training clip). npz: ImageNet batches as npz (else pickles).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     source = {"smnist": "mnist", "pmnist": "mnist", "sfashion_mnist": "fashion_mnist", "pfashion_mnist": "fashion_mnist",
               "scifar10": "cifar10", "npcifar10": "cifar10", "speech_commands_raw": "speech",
-              "speech_commands_mfcc": "speech"}.get(name, name)
+              "speech_commands_mfcc": "speech", "speech_commands35_raw": "speech",
+              "speech_commands35_mfcc": "speech"}.get(name, name)
     if source == "mnist":
         _mnist_like(root / "MNIST" / "raw", n_train, n_test, rng)
     elif source == "fashion_mnist":

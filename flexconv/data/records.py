@@ -105,8 +105,11 @@ _add(DatasetRecord("sfashion_mnist", "sequence", 1, 10, 1, length=784, needs_dow
 _add(DatasetRecord("pfashion_mnist", "sequence", 1, 10, 1, length=784, needs_download=True, download_hint=_FASHION_HINT))
 _add(DatasetRecord("scifar10", "sequence", 3, 10, 1, length=1024, needs_download=True, download_hint=_torchvision("CIFAR10")))
 _add(DatasetRecord("npcifar10", "sequence", 96, 10, 1, length=1000, needs_download=True, download_hint=_torchvision("CIFAR10")))
-_add(DatasetRecord("speech_commands_raw", "sequence", 1, 35, 1, length=16000, needs_download=True, download_hint=_SPEECH_HINT))
-_add(DatasetRecord("speech_commands_mfcc", "sequence", 20, 35, 1, length=161, needs_download=True, download_hint=_SPEECH_HINT))
+# Speech Commands: the paper's 10 words (full-length clips only); the "35" variants use every word.
+_add(DatasetRecord("speech_commands_raw", "sequence", 1, 10, 1, length=16000, needs_download=True, download_hint=_SPEECH_HINT))
+_add(DatasetRecord("speech_commands_mfcc", "sequence", 20, 10, 1, length=161, needs_download=True, download_hint=_SPEECH_HINT))
+_add(DatasetRecord("speech_commands35_raw", "sequence", 1, 35, 1, length=16000, needs_download=True, download_hint=_SPEECH_HINT))
+_add(DatasetRecord("speech_commands35_mfcc", "sequence", 20, 35, 1, length=161, needs_download=True, download_hint=_SPEECH_HINT))
 _add(DatasetRecord("char_trajectories", "sequence", 3, 20, 1, length=182, needs_download=True, download_hint=_CHARTRAJ_HINT,
                    irregular=True))
 _add(DatasetRecord("copy_memory", "seq2seq", 1, 10, 1, length=1020))

@@ -1,4 +1,12 @@
-"""Speech Commands v0.02 (Warden 2018), all 35 words: raw 16 kHz waveforms or 20 MFCCs.
+"""Speech Commands v0.02 (Warden 2018): raw 16 kHz waveforms or 20 MFCCs, 10 or 35 words.
+
+The paper's task (as in the CKConv and CCNN code): the 10 words yes, no, up, down, left, right, on,
+off, stop, go (labels in that order), clips shorter than 16,000 samples dropped (34,975 clips remain
+in the full data); ``num_words=35``: every word (labels in sorted order), short clips zero-padded.
+
+Splits: the official ``validation_list.txt`` / ``testing_list.txt``. The original code instead
+split its 34,975 clips at random, stratified, 70 / 15 / 15 % (scikit-learn ``train_test_split``,
+seeds 0 and 1), so its test set is not the official one (see docs/experiments.md).
 
 Layout (the archive unpacked, as torchaudio does): ``<root>/SpeechCommands/speech_commands_v0.02/<word>/<file>.wav``
 with ``validation_list.txt`` and ``testing_list.txt`` naming the official validation and test
@@ -35,11 +43,19 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 N_MFCC, N_MELS, N_FFT, HOP = 20, 64, 200, 100
 SPLITS = ("train", "val", "test")
+PAPER_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+NUM_WORDS = (10, 35)
 
 
 def speech_folder(root: str) -> Path:
     """The unpacked archive's folder under ``root``."""
     return Path(root) / "SpeechCommands" / "speech_commands_v0.02"
+
+
+def wav_length(path: Path) -> int:
+    """Number of samples of a wav file (header only)."""
+    with wave.open(str(path), "rb") as handle:
+        return handle.getnframes()
 
 
 def read_wav(path: Path) -> np.ndarray:
@@ -90,13 +106,24 @@ def mfcc(waves: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
         return torch.cat([compute(part) for part in waves.split(chunk)]) if len(waves) else torch.zeros(0, N_MFCC, 161)
 
 
-def _split_files(folder: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]]]:
-    """The words (sorted folder names) and, per split, the (wav path, label) pairs."""
-    words = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_"))
+def _split_files(folder: Path, num_words: int) -> tuple[list[str], dict[str, list[tuple[Path, int]]]]:
+    """The words (label order) and, per split, the (wav path, label) pairs.
+
+    10 words: the paper's, clips shorter than 16,000 samples left out; 35: every word folder, sorted.
+    """
+    if num_words == 10:
+        words = list(PAPER_WORDS)
+        missing = [w for w in words if not (folder / w).is_dir()]
+        if missing:
+            raise FileNotFoundError(f"Speech Commands in {folder} lacks the word folders {missing}")
+    else:
+        words = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_"))
     listed = {s: set((folder / f"{s}_list.txt").read_text().split()) for s in ("validation", "testing")}
     files: dict[str, list[tuple[Path, int]]] = {s: [] for s in SPLITS}
     for label, word in enumerate(words):
         for path in sorted((folder / word).glob("*.wav")):
+            if num_words == 10 and wav_length(path) < SAMPLE_RATE:
+                continue
             relative = f"{word}/{path.name}"
             split = "val" if relative in listed["validation"] else "test" if relative in listed["testing"] else "train"
             files[split].append((path, label))
@@ -104,10 +131,10 @@ def _split_files(folder: Path) -> tuple[list[str], dict[str, list[tuple[Path, in
 
 
 @lru_cache(maxsize=2)
-def _load(root: str, features: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def _load(root: str, features: str, num_words: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """All three splits of ``features`` ("raw" or "mfcc"), standardised with the training statistics."""
     folder = speech_folder(root)
-    words, files = _split_files(folder)
+    words, files = _split_files(folder, num_words)
     log.info("Speech Commands: %d words, %s files", len(words), {s: len(f) for s, f in files.items()})
     out = {}
     for split, pairs in files.items():
@@ -119,15 +146,20 @@ def _load(root: str, features: str) -> dict[str, tuple[torch.Tensor, torch.Tenso
     return {split: ((x - mean) / std, y) for split, (x, y) in out.items()}
 
 
-def speech_commands(root: str, split: str, features: str) -> TensorDataset:
-    """Official split "train", "val" or "test" as (1, 16000) waveforms (``features="raw"``) or (20, 161) MFCCs ("mfcc")."""
+def speech_commands(root: str, split: str, features: str, num_words: int = 10) -> TensorDataset:
+    """Official split "train", "val" or "test" as (1, 16000) waveforms (``features="raw"``) or (20, 161) MFCCs ("mfcc").
+
+    num_words: 10 (the paper's words, full-length clips only) or 35 (every word).
+    """
     if split not in SPLITS or features not in ("raw", "mfcc"):
         raise ValueError(f"split must be one of {SPLITS} and features 'raw' or 'mfcc', got {split!r}, {features!r}")
+    if num_words not in NUM_WORDS:
+        raise ValueError(f"num_words must be one of {NUM_WORDS}, got {num_words!r}")
     folder = speech_folder(root)
     if not ((folder / "testing_list.txt").is_file() and (folder / "validation_list.txt").is_file()):
-        name = f"speech_commands_{features}"
+        name = f"speech_commands{'' if num_words == 10 else num_words}_{features}"
         raise DatasetNotFoundError(
             f"{name}: no Speech Commands v0.02 (validation_list.txt, testing_list.txt, <word>/*.wav) in "
             f"{folder.resolve()}. To fix: {get_record(name).hint(str(Path(root).resolve()))}"
         )
-    return TensorDataset(*_load(str(Path(root).resolve()), features)[split])
+    return TensorDataset(*_load(str(Path(root).resolve()), features, num_words)[split])

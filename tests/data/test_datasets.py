@@ -68,7 +68,7 @@ def test_missing_root_names_dataset_root_and_fix(name: str, tmp_path: Path, monk
     }
     source = {"smnist": "mnist", "pmnist": "mnist", "scifar10": "cifar10", "npcifar10": "cifar10",
               "sfashion_mnist": "fashion_mnist", "pfashion_mnist": "fashion_mnist"}.get(name, name)
-    key = re.sub(r"(_raw|_mfcc|\d\d)$", "", source) if source.startswith(("speech", "imagenet")) else source
+    key = re.sub(r"(\d\d)?(_raw|_mfcc)$|\d\d$", "", source) if source.startswith(("speech", "imagenet")) else source
     assert command[key] in fix
 
 
