@@ -1,0 +1,69 @@
+"""Two runs never share a run folder: atomic timestamped folders, and a lock while a run writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import tiny_overrides
+from flexconv.train import run_dir as run_dir_module
+from flexconv.train.commands import compose_config, resolve_run_dir, train
+from flexconv.train.run_dir import LOCK_NAME, RunDirInUseError, RunLock, new_run_dir
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(monkeypatch: pytest.MonkeyPatch) -> None:
+    class FrozenClock:
+        class datetime:
+            @staticmethod
+            def now():
+                import datetime
+
+                return datetime.datetime(2026, 1, 1, 12, 0, 0)
+
+    monkeypatch.setattr(run_dir_module, "dt", FrozenClock)
+    cfg = compose_config(["experiment=main_job"])
+    first, _ = resolve_run_dir(cfg)
+    second, _ = resolve_run_dir(cfg)
+    assert first != second
+    assert first.is_dir() and second.is_dir()  # claimed when named, so a third run cannot pick either
+    assert first.name == "20260101-120000" and second.name == "20260101-120000-1"
+
+
+def test_concurrent_claims_of_one_stamp_never_collide(tmp_path: Path) -> None:
+    claimed: list[Path] = []
+    threads = [threading.Thread(target=lambda: claimed.append(new_run_dir(tmp_path, "stamp"))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(claimed)) == 8
+
+
+def test_a_run_folder_of_a_live_run_is_refused(tmp_path: Path) -> None:
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        run = tmp_path / "run"
+        run.mkdir()
+        (run / LOCK_NAME).write_text(f"{owner.pid} {RunLock(run).owner.split(' ', 1)[1]}\n")
+        with pytest.raises(RunDirInUseError, match=rf"(?s){run}.*in use by another run \(PID {owner.pid}"):
+            train(compose_config(tiny_overrides(run)))
+        assert not (run / "config.yaml").exists() and not (run / "checkpoints").exists()
+    finally:
+        owner.kill()
+        owner.wait()
+
+
+def test_the_lock_of_a_dead_run_is_taken_over_and_released(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = RunLock(tmp_path)
+    (tmp_path / LOCK_NAME).write_text(f"{dead.pid} {lock.owner.split(' ', 1)[1]}\n")
+    with lock:
+        assert (tmp_path / LOCK_NAME).read_text().strip() == lock.owner
+        with pytest.raises(RunDirInUseError, match="in use by another run"):
+            RunLock(tmp_path).acquire()  # the same folder claimed twice while the first holds it
+    assert not (tmp_path / LOCK_NAME).exists()
