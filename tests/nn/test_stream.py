@@ -10,7 +10,8 @@ from torch import nn
 
 from flexconv.models.conv_config import CausalConv
 from flexconv.models.registry import build_model, list_models, model_config
-from flexconv.nn import CKConv, FlexConv, GaussianMask, stream
+from flexconv.nn import CKConv, FlexConv, GaussianMask, register_stream, stream
+from flexconv.nn.stream import Pointwise, TimeLocal
 
 LENGTH = 250
 # Mask widths per layer, in order: cropped kernels of 3 to 250 taps on a 250-step grid.
@@ -179,6 +180,32 @@ def test_plain_conv_tcn_with_layer_norm_streams() -> None:
         reference = per_step_reference(model, x)
     for chunk in (1, 7):
         assert rel_error(run(stream(model), x, chunk), reference) < 1e-5
+
+
+def test_registered_user_modules_stream() -> None:
+    class Gate(nn.Module):  # step by step: x * sigmoid(x)
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * torch.sigmoid(x)
+
+    class Block(nn.Module):  # combines its children step by step
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.gate = causal(), Gate()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.gate(self.conv(x))
+
+    model = nn.Sequential(Block(), Block()).eval()
+    with pytest.raises(ValueError, match=r"'0' is a Block, which has no streaming counterpart"):
+        stream(model)
+    register_stream(Block, TimeLocal)
+    with pytest.raises(ValueError, match=r"'0.gate' is a Gate, which has no streaming counterpart"):
+        stream(model)
+    register_stream(Gate, Pointwise)
+    x = torch.randn(2, 2, 30)
+    with torch.no_grad():
+        expected = model(x)
+    assert rel_error(run(stream(model), x, 4), expected) < 1e-5
 
 
 @pytest.mark.parametrize(
