@@ -1,0 +1,97 @@
+"""experiment=timeseries and its k=3 baseline: they compose, train without a validation split on the
+five development sets and on a user's .npz, and the results study writes its table into an existing page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from flexconv.data.uea import aeon_data_dir
+from flexconv.experiments import results as R
+from flexconv.train.callbacks import continuous_layers
+from flexconv.train.commands import compose_config, train
+from flexconv.train.module import ClassificationModule
+
+SETS = ["uea_acsf1", "uea_gunpoint", "uea_italypowerdemand", "uea_pickupgesturewiimotez", "uea_japanesevowels"]
+QUICK = ["trainer.max_steps=2", "data.limit_test=16", "trainer.enable_progress_bar=false", "logger.tensorboard=false",
+         "num_threads=1"]
+needs_aeon = pytest.mark.skipif(aeon_data_dir() is None, reason="aeon (its bundled datasets) is not installed")
+
+
+def _user_npz(path: Path) -> Path:
+    """40 series of 2 channels x 30 steps, 3 classes (strings), some shorter (NaN at the end)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2, 30)).astype(np.float32)
+    x[::7, :, 25:] = np.nan
+    np.savez(path, X=x, y=np.array(["low", "mid", "high", "mid"] * 10))
+    return path
+
+
+def test_presets_compose_to_the_documented_choices() -> None:
+    flex = compose_config(["experiment=timeseries", "data=uea_gunpoint"])
+    conv3 = compose_config(["experiment=timeseries_conv3", "data=uea_gunpoint"])
+    assert flex.data.name == "uea_gunpoint" and flex.data.val_fraction == 0.0
+    assert flex.model.head == "pool" and flex.model.conv.type == "FlexConv" and flex.model.conv.mask_lr_factor == 1.0
+    assert flex.optim.scheduler == "cosine"  # no schedule that monitors a validation metric
+    assert conv3.model.conv.type == "Conv" and conv3.model.conv.kernel_size == 3
+    # The baseline differs from the preset only in its convolution (and its name).
+    strip = lambda c: {k: v for k, v in c.items() if k != "experiment_name"}  # noqa: E731
+    flex.model.conv.type, flex.model.conv.kernel_size = "Conv", 3
+    assert strip(flex) == strip(conv3)
+
+
+@needs_aeon
+@pytest.mark.parametrize("dataset", SETS)
+def test_preset_trains_two_steps_without_validation(dataset: str, tmp_path: Path) -> None:
+    cfg = compose_config(["experiment=timeseries", f"data={dataset}", f"run_dir={tmp_path / 'run'}", *QUICK])
+    result = train(cfg)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["global_step"] == 2 and result["val_acc"] is None and 0.0 <= result["test_acc"] <= 1.0
+    model = ClassificationModule.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt").model
+    layers = continuous_layers(model)
+    assert len(layers) == 8 and model.config.head == "pool"
+    # Two steps at the preset's learning rate already move every mask (lr factor 1).
+    assert all(not torch.allclose(layer.mask.width, torch.tensor([0.075])) for _, layer in layers)
+
+
+@pytest.mark.parametrize("preset", ["timeseries", "timeseries_conv3"])
+def test_presets_train_on_a_user_npz(preset: str, tmp_path: Path) -> None:
+    path = _user_npz(tmp_path / "mine.npz")
+    cfg = compose_config([f"experiment={preset}", "data=series", f"data.path={path}", f"run_dir={tmp_path / 'run'}", *QUICK])
+    result = train(cfg)
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["global_step"] == 2
+    assert 0.0 <= result["test_acc"] <= 1.0
+    model = ClassificationModule.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt").model
+    assert (model.config.in_channels, model.config.num_classes) == (2, 3)
+    assert bool(continuous_layers(model)) == (preset == "timeseries")
+
+
+def test_merging_a_study_keeps_the_other_sections() -> None:
+    page = "# Results\n\nheader\n\n## A\n\nold a\n\n## B — skipped\n\nSkipped: no data\n\n## C\n\nold c\n"
+    ctx = R.Context(fast=False, seeds=[0, 1, 2], out=Path("docs"), runs=Path("runs"), invocation="flexconv bench results --studies b")
+    b = R.Section("b", "B", lines=["new b"])
+    merged = R.merge_into_page(page, [b, R.Section("d", "D", lines=["new d"])], ctx, 60.0)
+    assert merged.startswith("# Results\n\nheader\n\n## A\n\nold a\n\n## B\n\n")
+    assert "`flexconv bench results --studies b` (1.0 min" in merged and "new b" in merged and "Skipped" not in merged
+    assert merged.index("## C\n\nold c") < merged.index("## D\n") and merged.endswith("new d\n")
+
+
+@needs_aeon
+def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(R, "TIMESERIES_SETS", {"GunPoint": 0.993, "ItalyPowerDemand": 0.966})
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "results.md").write_text("# Results\n\n## Other study\n\nkept\n")
+    R.main(["results", "--studies", "timeseries", "--seeds", "1", "--out", str(docs), "--runs", str(tmp_path / "runs"),
+            "--override", "timeseries:trainer.max_steps=2", "--override", "timeseries:data.limit_test=16"])
+    page = (docs / "results.md").read_text()
+    assert "## Other study\n\nkept" in page
+    assert "| GunPoint |" in page and "| ItalyPowerDemand |" in page and "99.3" in page
+    assert "`flexconv train experiment=timeseries_conv3 data=uea_gunpoint" in page
+    assert page.count("**Claim:**") == 3 and (docs / "figures" / "timeseries.png").stat().st_size > 0
+    sizes = json.loads((tmp_path / "runs" / "results.json").read_text())["timeseries"]["kernel_sizes"]
+    assert set(sizes) == {"GunPoint", "ItalyPowerDemand"} and len(sizes["GunPoint"]) == 8
