@@ -121,7 +121,7 @@ def section_annotations(cfg: DictConfig, section: str) -> dict[str, Any]:
         hints = typing.get_type_hints(FlexDataModule.__init__)
         hints.pop("return", None)
         hints.pop("dataset_options", None)
-        return {**hints, **{name: Optional[int] for name in DATASET_OPTIONS}}
+        return {**{name: Optional[int] for name in DATASET_OPTIONS}, **hints}  # path/test_path: typed in FlexDataModule
     if section == "optim":
         from flexconv.train.module import OptimConfig
 
