@@ -152,6 +152,8 @@ def test_reset_starts_a_new_stream() -> None:
 
 
 def causal(in_channels: int = 2, out_channels: int = 2, **kwargs) -> FlexConv:
+    """A causal FlexConv of 5 taps (a mask wide enough to keep 5 of the 9 grid positions)."""
+    kwargs.setdefault("mask", functools.partial(GaussianMask, init_width=0.5))
     return FlexConv(in_channels, out_channels, data_dim=1, horizon=9, **kwargs)
 
 
