@@ -7,7 +7,7 @@ A sequence FlexNet streams its features and applies its head at *every* step:
 * ``head="last"``: output at step t = head(features at t), which is ``model(x[..., :t + 1])``;
   the last streamed output equals ``model(x)`` on the whole sequence.
 * ``head="pool"``: output at step t = head(mean of the features at steps 0..t), a running mean
-  (a running sum of (B, C) and a step count are kept); at the last step it equals ``model(x)``.
+  (a float64 running sum of (B, C) and a step count are kept); at the last step it equals ``model(x)``.
 
 Plain causal convolutions (:class:`CausalConv`, the ``type="Conv"`` baselines) keep a rolling
 buffer like the continuous layers (:class:`~flexconv.nn.stream.RollingConv`).
@@ -16,7 +16,6 @@ buffer like the continuous layers (:class:`~flexconv.nn.stream.RollingConv`).
 from __future__ import annotations
 
 import torch
-
 from torch import nn
 
 from flexconv.models.conv_config import CausalConv
@@ -35,19 +34,19 @@ class FlexNetStream(StreamLayer):
         self.body = TimeLocal(model, path, children=("stem", "blocks"))
         self.head = model.head
         self.pool = model.config.head == "pool"
-        self.total: torch.Tensor | None = None  # (B, C): sum of the features so far ("pool")
+        self.total: torch.Tensor | None = None  # (B, C) float64: sum of the features so far ("pool")
         self.count = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.body.clone.features(x)  # (B, C, n)
         if self.pool:
-            summed = features.cumsum(-1)  # (B, C, n)
+            summed = features.double().cumsum(-1)  # (B, C, n), in float64: streams can be long
             if self.total is not None:
                 summed = summed + self.total.unsqueeze(-1)
             self.total = summed[..., -1].clone()
-            steps = torch.arange(self.count + 1, self.count + x.shape[-1] + 1, device=x.device, dtype=x.dtype)
+            steps = torch.arange(self.count + 1, self.count + x.shape[-1] + 1, device=x.device, dtype=summed.dtype)
             self.count += x.shape[-1]
-            features = summed / steps  # running mean
+            features = (summed / steps).to(features.dtype)  # running mean
         return self.head(features.transpose(1, 2)).transpose(1, 2)  # (B, num_classes, n)
 
     def reset(self) -> None:
