@@ -13,6 +13,7 @@ final state must match in float64 to 1e-8 relative, or 1e-6 where the anti-alias
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from flexconv.nn import CKConv
 from flexconv.train.module import ClassificationModule, kernel_norm_penalty
 
 REPOSITORY_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
-SHARED_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference"
+SHARED_DIR = Path(os.environ.get("FLEXCONV_REFERENCE_DIR", Path(__file__).resolve().parents[3] / "shared" / "reference"))
 EXACT = 1e-8
 FLOAT32_FREQUENCIES = 1e-6
 
