@@ -3,16 +3,17 @@
     .venv/bin/python benchmarks/stream_speed.py [--repeats 5] [--threads 1] [--out benchmarks/out]
 
 Model: FlexTCN-6 (``flextcn_smnist``: 6 TCN blocks of 30 channels, 373,324 parameters), eval
-mode, batch 1, kernel grids fixed at 784 taps (sMNIST), at the initial masks (kernels of ~65 taps)
+mode, batch 1, kernel grids fixed at 784 taps (sMNIST), at the initial masks (kernels of 64 taps)
 and with every mask covering the whole 784-tap grid. For streams of 100, 1,000 and 10,000 steps:
 
 * **re-run**: ``model(x[..., :T])``, what producing step T's output costs without streaming;
 * **stream, 1 step**: one ``flexconv.nn.stream`` call with a single new step, after T - 1 steps;
 * **stream, chunks of 100**: per step, a call with 100 new steps.
 
-Each figure is the minimum over ``--repeats`` (a stream figure: the mean of 20 consecutive single
-steps, or of one chunk of 100 steps). Also checked and printed: the streamed output at step T
-against ``model(x)`` (relative error) and the stream's state in KiB (the same for every T).
+Each figure is the minimum over ``--repeats`` rounds that interleave the three (a stream figure:
+the mean of 20 consecutive single steps, or of one chunk of 100 steps). Also checked and printed:
+the streamed output at step T against ``model(x)`` (relative error) and the stream's state in KiB
+(the same for every T).
 Prints a table and writes ``<out>/stream_speed.json`` and the block between
 ``<!-- stream:start -->`` and ``<!-- stream:end -->`` of ``docs/benchmarks.md`` (appended if absent).
 """
@@ -41,14 +42,18 @@ CHUNK = 100
 START, END = "<!-- stream:start -->", "<!-- stream:end -->"
 
 
-def min_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def min_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Minimum wall time of each function over ``repeats`` interleaved rounds (after a warm-up):
+    on a shared machine every function sees the same load."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def flextcn(full_masks: bool) -> nn.Module:
@@ -65,23 +70,30 @@ def flextcn(full_masks: bool) -> nn.Module:
 
 def measure(model: nn.Module, length: int, repeats: int) -> dict[str, float]:
     x = torch.randn(1, 1, length + CHUNK)
-    with torch.no_grad():
-        rerun = min_time(lambda: model(x[..., :length]), repeats)
-        full = model(x[..., :length])
     s = fnn.stream(model)
     streamed = torch.cat([s(part) for part in x[..., :length].split(1000, dim=-1)], dim=-1)
+    with torch.no_grad():
+        full = model(x[..., :length])
     error = float((streamed[..., -1] - full).abs().max() / full.abs().max())
     state_kib = s.state_numel() * x.element_size() / 1024
 
-    def single_steps() -> None:
+    def rerun() -> None:
+        with torch.no_grad():
+            model(x[..., :length])
+
+    def single_steps() -> None:  # the stream goes on: every call is one more step
         for t in range(length, length + SINGLE_STEPS):
             s(x[..., t : t + 1])
 
-    step = min_time(single_steps, repeats) / SINGLE_STEPS
-    chunk = min_time(lambda: s(x[..., length : length + CHUNK]), repeats) / CHUNK
+    def chunk() -> None:
+        s(x[..., length : length + CHUNK])
+
+    times = min_times({"rerun": rerun, "step": single_steps, "chunk": chunk}, repeats)
+    step = times["step"] / SINGLE_STEPS
     return {
-        "length": length, "rerun_s": rerun, "stream_step_s": step, "stream_chunk_step_s": chunk,
-        "speedup": rerun / step, "rel_error": error, "state_kib": state_kib,
+        "length": length, "rerun_s": times["rerun"], "stream_step_s": step,
+        "stream_chunk_step_s": times["chunk"] / CHUNK, "speedup": times["rerun"] / step,
+        "rel_error": error, "state_kib": state_kib,
     }
 
 
