@@ -1,0 +1,225 @@
+"""FlexTCN training steps on sequences: time and peak memory, ours against a plain ``torch.fft`` convolution.
+
+    .venv/bin/python benchmarks/sequence_speed.py [--repeats 5] [--threads 2] [--skip-long]
+
+Workloads (one Adam step of FlexTCN-6, ``flextcn_smnist``, 373,324 parameters):
+
+1. sMNIST, batch 64x1x784, at the initial masks (kernels of ~64 taps) and with full-length kernels
+   (784 taps, every mask widened so that nothing is cropped).
+2. Speech Commands raw audio, 16,000 steps, full-length kernels: batch 64 for ours; the plain
+   convolution side by side at batch 16, because at batch 64 it needs about 14 GB.
+
+"plain" is the same model with every FFT convolution replaced by the textbook one (``rfftn``,
+``einsum`` over channels, ``irfftn``, autograd through all of it): the FFT path flexconv had before
+(its figures, measured in the issues beside the original code, are quoted as "measured earlier").
+
+Times: minimum over ``--repeats`` rounds in which ours and plain alternate (the machine is shared
+and noisy: interleaving gives both the same load, the minimum is the least disturbed run).
+Memory: peak resident memory of one training step above the memory before it (the model built,
+the grids fixed), each in a fresh process (``page.peak_memory_mib``).
+Writes ``<out>/sequence_speed.json`` and the ``sequence`` block of ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import flexconv.nn as fnn
+from flexconv.models.registry import get_model
+from flexconv.nn import functional as Fc
+from page import min_times, peak_memory_mib, write_block
+
+# Measured earlier on this kind of 2-core machine (issues 8 and 13): the original code and flexconv
+# before this FFT path ("before"), one Adam step.
+EARLIER = {
+    "init_784": {"original_s": 0.67, "before_s": 0.67},
+    "full_784": {"original_s": 1.06, "before_s": 1.21},
+    "full_16000": {"original_s": 78.7, "before_s": 74.4, "original_mib": 15494, "before_mib": 14428},
+}
+CASES = {  # name: (sequence length, full-length kernels)
+    "init_784": (784, False),
+    "full_784": (784, True),
+    "full_16000": (16000, True),
+}
+FULL_WIDTH = 100.0  # mask width so large that nothing is cropped
+
+
+def plain_fft_conv(
+    x: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor] = None, *, causal: bool = False,
+    groups: int = 1, save_spectra: bool = False,
+) -> torch.Tensor:
+    """The textbook FFT convolution, differentiated by autograd through ``torch.fft`` (dense only)."""
+    if groups != 1:
+        raise ValueError("plain_fft_conv is dense only")
+    axes = tuple(range(2, x.dim()))
+    spatial = x.shape[2:]
+    pads = Fc.padding_amounts(kernel.shape[2:], causal)
+    sizes = Fc.fft_sizes(spatial, kernel.shape[2:], causal)
+    x_pads = [(left, n - s - left) for (left, _), n, s in zip(pads, sizes, spatial)]
+    x_f = torch.fft.rfftn(F.pad(x, [a for pair in reversed(x_pads) for a in pair]), dim=axes)  # (B, C_in, *F)
+    k_f = torch.fft.rfftn(kernel, s=sizes, dim=axes).conj()  # (C_out, C_in, *F)
+    out_f = torch.einsum("bif,oif->bof", x_f.flatten(2), k_f.flatten(2)).view(x.shape[0], -1, *x_f.shape[2:])
+    out = torch.fft.irfftn(out_f, s=sizes, dim=axes)[(Ellipsis, *(slice(0, s) for s in spatial))]
+    return out if bias is None else out + bias.view(1, -1, *([1] * len(axes)))
+
+
+@contextlib.contextmanager
+def fft_implementation(name: str) -> Iterator[None]:
+    """Within the block, every FFT convolution of flexconv.nn is ``name``'s ("ours" or "plain")."""
+    ours = Fc.fft_conv
+    Fc.fft_conv = ours if name == "ours" else plain_fft_conv
+    try:
+        yield
+    finally:
+        Fc.fft_conv = ours
+
+
+def workload(case: str, batch: int):
+    """(model, train_step) for one case; the model is built and its grids fixed."""
+    length, full = CASES[case]
+    torch.manual_seed(0)
+    model = get_model("flextcn_smnist")
+    with torch.no_grad():
+        model(torch.randn(1, 1, length))  # fixes the "same" grids at `length` taps
+        if full:
+            for layer in model.modules():
+                if isinstance(layer, fnn.FlexConv):
+                    layer.mask.width.fill_(FULL_WIDTH)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = torch.randn(batch, 1, length), torch.randint(0, 10, (batch,))
+
+    def train_step() -> None:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    return model, train_step
+
+
+def kernel_sizes(model: nn.Module) -> str:
+    sizes = sorted({layer.effective_kernel_size()[0] for layer in model.modules() if isinstance(layer, fnn.FlexConv)})
+    return f"{sizes[0]}-{sizes[-1]}" if len(sizes) > 1 else str(sizes[0])
+
+
+def memory_in_subprocess(case: str, impl: str, batch: int, threads: int) -> float:
+    """Peak memory (MiB) of one training step, measured in a fresh process."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", case, impl, str(batch), "--threads", str(threads)],
+        check=True, capture_output=True, text=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def time_case(case: str, batch: int, repeats: int, impls: tuple[str, ...]) -> dict[str, float]:
+    model, step = workload(case, batch)
+    steps = {}
+    for impl in impls:
+        def run(impl: str = impl) -> None:
+            with fft_implementation(impl):
+                step()
+        steps[impl] = run
+    times = min_times(steps, repeats)
+    return {"kernel_taps": kernel_sizes(model), **{f"{impl}_s": t for impl, t in times.items()}}
+
+
+def rows(repeats: int, threads: int, skip_long: bool) -> list[dict]:
+    out = []
+    for case in ("init_784", "full_784"):
+        row = {"case": case, "batch": 64, **time_case(case, 64, repeats, ("ours", "plain"))}
+        for impl in ("ours", "plain"):
+            row[f"{impl}_mib"] = memory_in_subprocess(case, impl, 64, threads)
+        out.append(row)
+        print(json.dumps(row))
+    if not skip_long:
+        row = {"case": "full_16000", "batch": 64, **time_case("full_16000", 64, max(1, repeats // 3), ("ours",))}
+        row["ours_mib"] = memory_in_subprocess("full_16000", "ours", 64, threads)
+        small = time_case("full_16000", 16, max(1, repeats // 3), ("ours", "plain"))
+        row["batch16"] = {**small, **{f"{impl}_mib": memory_in_subprocess("full_16000", impl, 16, threads)
+                                      for impl in ("ours", "plain")}}
+        out.append(row)
+        print(json.dumps(row))
+    return out
+
+
+def markdown(results: list[dict], command: str) -> str:
+    lines = [
+        "## Sequences: FlexTCN-6 training step",
+        "",
+        f"Command: `{command}` ({torch.get_num_threads()} CPU threads, {platform.machine()}, torch {torch.__version__}, "
+        "float32). One Adam step of FlexTCN-6 (`flextcn_smnist`, 373,324 parameters). \"plain\": the same model with "
+        "the textbook `torch.fft` convolution (rfftn, einsum over channels, irfftn, autograd through all of it), run "
+        "in the same process, alternating with ours; times are the minimum of the rounds (shared, noisy machine). "
+        "Memory: peak resident memory of one step above the built model, each in a fresh process.",
+        "",
+        "| workload | batch | kernel taps | ours (s) | plain torch.fft (s) | plain / ours | ours (MiB) | plain (MiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    labels = {"init_784": "sMNIST 784, initial masks", "full_784": "sMNIST 784, full-length kernels",
+              "full_16000": "Speech raw 16,000, full-length kernels"}
+    for r in results:
+        if "plain_s" in r:
+            lines.append(f"| {labels[r['case']]} | {r['batch']} | {r['kernel_taps']} | {r['ours_s']:.3f} | "
+                         f"{r['plain_s']:.3f} | {r['plain_s'] / r['ours_s']:.1f}x | {r['ours_mib']:,.0f} | {r['plain_mib']:,.0f} |")
+        else:
+            lines.append(f"| {labels[r['case']]} | {r['batch']} | {r['kernel_taps']} | {r['ours_s']:.2f} | | | "
+                         f"{r['ours_mib']:,.0f} | |")
+            s = r["batch16"]
+            lines.append(f"| {labels[r['case']]} | 16 | {s['kernel_taps']} | {s['ours_s']:.2f} | {s['plain_s']:.2f} | "
+                         f"{s['plain_s'] / s['ours_s']:.1f}x | {s['ours_mib']:,.0f} | {s['plain_mib']:,.0f} |")
+    lines += ["", "Against the original code (measured earlier, same kind of machine; issues 8 and 13):", "",
+              "| workload | original (s) | flexconv before (s) | ours now (s) | original / ours |", "| --- | --- | --- | --- | --- |"]
+    for r in results:
+        e = EARLIER[r["case"]]
+        lines.append(f"| {labels[r['case']]}, batch 64 | {e['original_s']} | {e['before_s']} | {r['ours_s']:.3f} | "
+                     f"{e['original_s'] / r['ours_s']:.1f}x |")
+    long = [r for r in results if r["case"] == "full_16000"]
+    if long:
+        e = EARLIER["full_16000"]
+        lines += ["", f"Peak memory of the 16,000-step batch-64 step: original {e['original_mib']:,} MiB, flexconv before "
+                  f"{e['before_mib']:,} MiB, ours now {long[0]['ours_mib']:,.0f} MiB."]
+    return "\n".join(lines)
+
+
+def child(case: str, impl: str, batch: int) -> None:
+    """Subprocess mode: print the peak memory (MiB) of one training step."""
+    _, step = workload(case, batch)
+    with fft_implementation(impl):
+        print(peak_memory_mib(step))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-long", action="store_true", help="leave out the 16,000-step workload")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--child", nargs=3, metavar=("CASE", "IMPL", "BATCH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.child:
+        child(args.child[0], args.child[1], int(args.child[2]))
+        return
+    results = rows(args.repeats, args.threads, args.skip_long)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sequence_speed.json").write_text(json.dumps({"results": results, "earlier": EARLIER}, indent=2))
+    command = f".venv/bin/python benchmarks/sequence_speed.py --repeats {args.repeats} --threads {args.threads}"
+    if not args.skip_long:
+        write_block(args.docs, "sequence", markdown(results, command))
+        print(f"wrote {args.out / 'sequence_speed.json'} and the sequence block of {args.docs}")
+
+
+if __name__ == "__main__":
+    main()
