@@ -180,6 +180,11 @@ class RollingConv(StreamLayer):
             )
         if self.kernel is None:
             self.kernel = self.make_kernel()
+        if x.dtype != self.kernel.dtype:
+            raise ValueError(
+                f"stream(): {_where(self.path)} has {self.kernel.dtype} weights, got a {x.dtype} chunk; "
+                "convert the model or the input"
+            )
         past = self.kernel.shape[-1] - 1
         if self.buffer is None:
             self.buffer = x.new_zeros(x.shape[0], x.shape[1], past)

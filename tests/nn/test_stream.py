@@ -97,6 +97,17 @@ def test_streamed_equals_full_forward(head: str, separable: bool) -> None:
         assert rel_error(out, reference) < 1e-4, chunk
 
 
+def test_streamed_equals_full_forward_in_float64() -> None:
+    """In float64 the streamed and full computations agree to rounding: the same sums, reordered."""
+    torch.manual_seed(6)
+    model = flextcn().double()
+    x = torch.randn(2, 2, LENGTH, dtype=torch.float64)
+    with torch.no_grad():
+        reference = per_step_reference(model, x)
+    for chunk in (1, 7):
+        assert rel_error(run(stream(model), x, chunk), reference) < 1e-12, chunk
+
+
 SEQUENCE_MODELS = [name for name in list_models() if model_config(name).data_dim == 1]
 
 
@@ -248,6 +259,8 @@ def test_bad_chunks_raise() -> None:
         s(torch.randn(1, 2, 0))
     with pytest.raises(ValueError, match=r"'0' expects 2 channels, got chunk shape \(1, 3, 4\)"):
         s(torch.randn(1, 3, 4))
+    with pytest.raises(ValueError, match=r"'0' has torch.float32 weights, got a torch.float64 chunk"):
+        s(torch.randn(1, 2, 4, dtype=torch.float64))
     s(torch.randn(1, 2, 4))
     with pytest.raises(ValueError, match=r"batch size 2 in a stream of batch size 1; call reset\(\)"):
         s(torch.randn(2, 2, 4))
