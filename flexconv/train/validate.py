@@ -111,8 +111,8 @@ def trainer_arguments() -> dict[str, Any]:
     return {n: hints.get(n, Any) for n in names if n not in TRAINER_SET_BY_FLEXCONV}
 
 
-def section_annotations(cfg: DictConfig, section: str) -> dict[str, Any]:
-    """Annotations of the arguments that the receiver of ``cfg.<section>`` accepts."""
+def section_annotations(section: str) -> dict[str, Any]:
+    """Annotations of the arguments that the receiver of the config section ``section`` accepts."""
     if section == "trainer":
         return trainer_arguments()
     if section == "data":
@@ -153,7 +153,7 @@ def config_problems(cfg: DictConfig) -> list[str]:
         if not matches(value, annotation):
             problems.append(f"{key}={value!r}: expected {describe(annotation)}")
     for section in ("trainer", "data", "optim"):
-        annotations = section_annotations(cfg, section)
+        annotations = section_annotations(section)
         for key, value in plain[section].items():
             if key not in annotations:
                 problems.append(_unknown(f"{section}.{key}", annotations) if section != "trainer" or
