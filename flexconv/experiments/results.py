@@ -13,7 +13,8 @@ skipped with the reason.
 Rows already run with exactly the same config (``row_config.yaml`` + ``row_result.json`` in their run
 folder) are reused, so an interrupted study resumes where it stopped.
 With ``--studies``, an existing page keeps its other studies' sections: only the named studies' sections
-are replaced (or appended), each naming the command that produced it.
+are replaced (or appended), each naming the command that produced it. ``--finished-only`` trains nothing
+and tabulates the row/seeds that have finished (studies that support partial rows, e.g. timeseries).
 
 ``--fast`` shrinks every study (one seed, a few hundred samples, one epoch; all of it runs in a
 few minutes on 2 CPU cores) and checks the pipeline, not the paper: its numbers are noise.
@@ -69,6 +70,7 @@ class Context:
     current: str = ""  # the study being run (selects its overrides)
     run_dirs: dict[str, list[str]] = field(default_factory=dict)  # "study/row" -> run folders
     invocation: str = ""  # the command line that produced the page
+    finished_only: bool = False  # --finished-only: train nothing, tabulate the row/seeds that finished
 
     @property
     def figures(self) -> Path:
@@ -130,6 +132,9 @@ def run_row(row: Row, ctx: Context, study: str, program: str = "train", seeds: O
     for seed in ctx.seeds if seeds is None else seeds:
         cfg = compose(row, ctx, study, seed)
         done = finished_result(cfg)
+        if done is None and ctx.finished_only:
+            log.info("%s / %s / seed %d: not finished, left out (--finished-only)", study, row.name, seed)
+            continue
         if done is not None:  # an earlier (interrupted) invocation already ran this exact config
             log.info("%s / %s / seed %d: reusing %s", study, row.name, seed, cfg.run_dir)
             ctx.run_dirs.setdefault(f"{study}/{row.name}", []).append(str(cfg.run_dir))
@@ -606,23 +611,26 @@ def study_timeseries(ctx: Context) -> Section:
     # The cheap rows first, so an interrupted run leaves as many finished rows as possible.
     order = sorted(TIMESERIES_SETS, key=lambda n: n == "ACSF1")
     results = {row.name: run_row(row, ctx, key) for name in order for row in rows[name]}
-    lines = ["| dataset | FlexTCN (%) | TCN k=3 (%) | ResNet, published (%) | FlexTCN kernel sizes per layer (taps, seed "
-             f"{ctx.seeds[0]}; initial → learned) | grid |", "|---|---|---|---|---|---|"]
+    lines = ["| dataset | FlexTCN (%) | TCN k=3 (%) | ResNet, published (%) | seeds (FlexTCN / k=3) | FlexTCN kernel sizes "
+             "per layer (taps, first seed; initial → learned) | grid |", "|---|---|---|---|---|---|---|"]
     accs: dict[str, tuple] = {}
     sizes: dict[str, list[int]] = {}
     for name, reference in TIMESERIES_SETS.items():
         flex_row, conv_row = rows[name]
         flex, conv3 = stat(results[flex_row.name], "test_acc"), stat(results[conv_row.name], "test_acc")
         accs[name] = (flex, conv3, reference)
-        learned, initial, grid = learned_kernel_sizes(Path(ctx.run_dirs[f"{key}/{flex_row.name}"][0]))
-        sizes[name] = learned
+        kernels, grid = "–", "–"
+        if results[flex_row.name]:
+            learned, initial, grid = learned_kernel_sizes(Path(ctx.run_dirs[f"{key}/{flex_row.name}"][0]))
+            sizes[name] = learned
+            kernels = f"{', '.join(map(str, initial))} → **{', '.join(map(str, learned))}**"
         lines.append(f"| {name} | {flex.fmt() if flex else '–'} | {conv3.fmt() if conv3 else '–'} | {100 * reference:.1f} | "
-                     f"{', '.join(map(str, initial))} → **{', '.join(map(str, learned))}** | {grid} |")
+                     f"{len(results[flex_row.name])} / {len(results[conv_row.name])} | {kernels} | {grid} |")
     flex_avg = Stat.of([statistics.fmean(a[0].mean for a in accs.values())]) if all(a[0] for a in accs.values()) else None
     conv_avg = Stat.of([statistics.fmean(a[1].mean for a in accs.values())]) if all(a[1] for a in accs.values()) else None
     ref_avg = Stat.of([statistics.fmean(TIMESERIES_SETS.values())])
     lines.append(f"| **average** | {flex_avg.fmt() if flex_avg else '–'} | {conv_avg.fmt() if conv_avg else '–'} | "
-                 f"{ref_avg.fmt(digits=1)} | | |")
+                 f"{ref_avg.fmt(digits=1)} | | | |")
     wins = [n for n, (f, c, _) in accs.items() if f and c and f.mean > c.mean]
     distinct = {tuple(v) for v in sizes.values()}
     _timeseries_figure(accs, sizes, ctx.figures / "timeseries.png")
@@ -640,7 +648,7 @@ def study_timeseries(ctx: Context) -> Section:
                 f"averages: FlexTCN {flex_avg.fmt() if flex_avg else '–'}, ResNet {ref_avg.fmt(digits=1)}"),
         verdict("the FlexTCN preset beats the matched k=3 baseline on most sets.", len(wins) > len(TIMESERIES_SETS) / 2,
                 f"higher mean accuracy on {len(wins)} of {len(TIMESERIES_SETS)} sets: {', '.join(wins) or 'none'}"),
-        verdict("the learned kernel sizes differ between sets.", len(distinct) == len(sizes),
+        verdict("the learned kernel sizes differ between sets.", len(sizes) > 1 and len(distinct) == len(sizes),
                 f"{len(distinct)} distinct per-layer size lists over {len(sizes)} sets"),
         *(against_reference(f"FlexTCN on {name}", accs[name][0], "the published ResNet", reference)
           for name, reference in TIMESERIES_SETS.items()),
@@ -749,6 +757,8 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--out", type=Path, default=Path("docs"), help="folder of results.md and figures/")
     parser.add_argument("--runs", type=Path, default=Path("runs/results"), help="folder of the training runs")
     parser.add_argument("--data-root", help="dataset folder, passed to every run as data.root=...")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="train nothing: tabulate only the rows and seeds that already finished (a partial page)")
     parser.add_argument("--override", action="append", default=[], metavar="[STUDY:]KEY=VALUE",
                         help="extra training override for every row (or only STUDY's rows); quoted in each row's command")
     args = parser.parse_args(list(argv))
@@ -768,7 +778,8 @@ def main(argv: Sequence[str]) -> None:
             study_extra[study] = (*study_extra.get(study, ()), rest)
         else:
             extra.append(override)
-    ctx = Context(fast=args.fast, seeds=seeds, out=args.out, runs=args.runs, extra=tuple(extra), study_extra=study_extra)
+    ctx = Context(fast=args.fast, seeds=seeds, out=args.out, runs=args.runs, extra=tuple(extra), study_extra=study_extra,
+                  finished_only=args.finished_only)
     ctx.invocation = " ".join(["flexconv bench", *argv])
     ctx.figures.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

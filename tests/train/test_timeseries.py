@@ -95,3 +95,13 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
     assert page.count("**Claim:**") == 3 and (docs / "figures" / "timeseries.png").stat().st_size > 0
     sizes = json.loads((tmp_path / "runs" / "results.json").read_text())["timeseries"]["kernel_sizes"]
     assert set(sizes) == {"GunPoint", "ItalyPowerDemand"} and len(sizes["GunPoint"]) == 8
+
+    # --finished-only trains nothing: asked for two seeds, the page shows the one that finished.
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("--finished-only trained a row")
+
+    monkeypatch.setattr("flexconv.train.commands.train", no_training)
+    R.main(["results", "--studies", "timeseries", "--seeds", "2", "--finished-only", "--out", str(docs), "--runs",
+            str(tmp_path / "runs"), "--override", "timeseries:trainer.max_steps=2", "--override", "timeseries:data.limit_test=16"])
+    page = (docs / "results.md").read_text()
+    assert page.count(" | 1 / 1 | ") == 2 and "--finished-only" in page and "## Other study\n\nkept" in page
