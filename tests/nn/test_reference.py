@@ -43,7 +43,7 @@ ALL_FILES = reference_files()
 FILES = [p for p in ALL_FILES if not p.name.startswith("trajectory_")]
 EXACT = 1e-8  # relative error allowed for the layer mathematics (float64)
 FLOAT32_ROUNDED = 1e-6  # anti-aliasing values computed by the original partly in float32
-FLOAT32 = 1e-4  # a float32 module against the float64 reference: float32 rounding, accumulated over a network
+FLOAT32 = 1e-5  # a float32 module against the float64 reference: float32 rounding (measured: at most 1.2e-6)
 
 
 def test_the_repository_holds_the_reference_files() -> None:
