@@ -7,7 +7,10 @@ Workloads (one Adam step of FlexTCN-6, ``flextcn_smnist``, 373,324 parameters):
 1. sMNIST, batch 64x1x784, at the initial masks (kernels of ~64 taps) and with full-length kernels
    (784 taps, every mask widened so that nothing is cropped).
 2. Speech Commands raw audio, 16,000 steps, full-length kernels: batch 64 for ours; the plain
-   convolution side by side at batch 16, because at batch 64 it needs about 14 GB.
+   convolution side by side at batch 4, because at batch 64 it needs about 14 GB and minutes.
+
+"saved": ours with ``flexconv.nn.functional.SAVE_SPECTRA = True`` (input spectra stored for the
+backward instead of recomputed), the other side of the memory/time switch.
 
 "plain" is the same model with every FFT convolution replaced by the textbook one (``rfftn``,
 ``einsum`` over channels, ``irfftn``, autograd through all of it): the FFT path flexconv had before
@@ -28,6 +31,7 @@ import json
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -53,6 +57,7 @@ CASES = {  # name: (sequence length, full-length kernels)
     "full_16000": (16000, True),
 }
 FULL_WIDTH = 100.0  # mask width so large that nothing is cropped
+LONG_PLAIN_BATCH = 4  # batch of the 16,000-step side-by-side with the plain convolution
 
 
 def plain_fft_conv(
@@ -76,13 +81,15 @@ def plain_fft_conv(
 
 @contextlib.contextmanager
 def fft_implementation(name: str) -> Iterator[None]:
-    """Within the block, every FFT convolution of flexconv.nn is ``name``'s ("ours" or "plain")."""
-    ours = Fc.fft_conv
-    Fc.fft_conv = ours if name == "ours" else plain_fft_conv
+    """Within the block, every FFT convolution of flexconv.nn is ``name``'s: "ours" (the default,
+    recomputing spectra in the backward), "saved" (ours storing the input spectra) or "plain"."""
+    ours, default = Fc.fft_conv, Fc.SAVE_SPECTRA
+    Fc.fft_conv = plain_fft_conv if name == "plain" else ours
+    Fc.SAVE_SPECTRA = name == "saved"
     try:
         yield
     finally:
-        Fc.fft_conv = ours
+        Fc.fft_conv, Fc.SAVE_SPECTRA = ours, default
 
 
 def workload(case: str, batch: int):
@@ -122,7 +129,8 @@ def memory_in_subprocess(case: str, impl: str, batch: int, threads: int) -> floa
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def time_case(case: str, batch: int, repeats: int, impls: tuple[str, ...]) -> dict[str, float]:
+def time_case(case: str, batch: int, repeats: int, impls: tuple[str, ...], cpu: bool = False) -> dict[str, float]:
+    """Wall times (``<impl>_s``) and, with ``cpu``, single-thread CPU times (``<impl>_cpu_s``)."""
     model, step = workload(case, batch)
     steps = {}
     for impl in impls:
@@ -130,65 +138,93 @@ def time_case(case: str, batch: int, repeats: int, impls: tuple[str, ...]) -> di
             with fft_implementation(impl):
                 step()
         steps[impl] = run
-    times = min_times(steps, repeats)
-    return {"kernel_taps": kernel_sizes(model), **{f"{impl}_s": t for impl, t in times.items()}}
+    row = {"kernel_taps": kernel_sizes(model), **{f"{i}_s": t for i, t in min_times(steps, repeats).items()}}
+    if cpu:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        row.update({f"{i}_cpu_s": t for i, t in min_times(steps, repeats, clock=time.thread_time).items()})
+        torch.set_num_threads(threads)
+    return row
 
 
 def rows(repeats: int, threads: int, skip_long: bool) -> list[dict]:
     out = []
+    impls = ("ours", "saved", "plain")
     for case in ("init_784", "full_784"):
-        row = {"case": case, "batch": 64, **time_case(case, 64, repeats, ("ours", "plain"))}
-        for impl in ("ours", "plain"):
+        row = {"case": case, "batch": 64, **time_case(case, 64, repeats, impls, cpu=True)}
+        for impl in impls:
             row[f"{impl}_mib"] = memory_in_subprocess(case, impl, 64, threads)
         out.append(row)
         print(json.dumps(row))
     if not skip_long:
-        row = {"case": "full_16000", "batch": 64, **time_case("full_16000", 64, max(1, repeats // 3), ("ours",))}
-        row["ours_mib"] = memory_in_subprocess("full_16000", "ours", 64, threads)
-        small = time_case("full_16000", 16, max(1, repeats // 3), ("ours", "plain"))
-        row["batch16"] = {**small, **{f"{impl}_mib": memory_in_subprocess("full_16000", impl, 16, threads)
-                                      for impl in ("ours", "plain")}}
+        row = {"case": "full_16000", "batch": 64, **time_case("full_16000", 64, 1, ("ours", "saved"))}
+        for impl in ("ours", "saved"):
+            row[f"{impl}_mib"] = memory_in_subprocess("full_16000", impl, 64, threads)
+        small = time_case("full_16000", LONG_PLAIN_BATCH, 1, ("ours", "plain"))
+        row["small"] = {**small, **{f"{impl}_mib": memory_in_subprocess("full_16000", impl, LONG_PLAIN_BATCH, threads)
+                                    for impl in ("ours", "plain")}}
         out.append(row)
         print(json.dumps(row))
     return out
 
 
 def markdown(results: list[dict], command: str) -> str:
+    labels = {"init_784": "sMNIST 784, initial masks", "full_784": "sMNIST 784, full-length kernels",
+              "full_16000": "Speech raw 16,000, full-length kernels"}
     lines = [
         "## Sequences: FlexTCN-6 training step",
         "",
         f"Command: `{command}` ({torch.get_num_threads()} CPU threads, {platform.machine()}, torch {torch.__version__}, "
         "float32). One Adam step of FlexTCN-6 (`flextcn_smnist`, 373,324 parameters). \"plain\": the same model with "
-        "the textbook `torch.fft` convolution (rfftn, einsum over channels, irfftn, autograd through all of it), run "
-        "in the same process, alternating with ours; times are the minimum of the rounds (shared, noisy machine). "
-        "Memory: peak resident memory of one step above the built model, each in a fresh process.",
+        "the textbook `torch.fft` convolution (rfftn, einsum over channels, irfftn, autograd through all of it; the "
+        "FFT path flexconv had before). \"saved\": ours storing the input spectra for the backward "
+        "(`flexconv.nn.functional.SAVE_SPECTRA = True`) instead of recomputing them (the default). The three run in "
+        "the same process, alternating; times are the minimum over the rounds (the machine is shared and was "
+        "heavily loaded: absolute times are inflated, and the plain path, made of many small parallel operations, "
+        "suffers most). Memory: peak resident memory of one step above the built model, each in a fresh process.",
         "",
-        "| workload | batch | kernel taps | ours (s) | plain torch.fft (s) | plain / ours | ours (MiB) | plain (MiB) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| workload | batch | kernel taps | ours (s) | saved (s) | plain torch.fft (s) | plain / ours | ours (MiB) | saved (MiB) | plain (MiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    labels = {"init_784": "sMNIST 784, initial masks", "full_784": "sMNIST 784, full-length kernels",
-              "full_16000": "Speech raw 16,000, full-length kernels"}
+
+    def cell(row: dict, key: str, fmt: str) -> str:
+        return format(row[key], fmt) if key in row else ""
+
     for r in results:
-        if "plain_s" in r:
-            lines.append(f"| {labels[r['case']]} | {r['batch']} | {r['kernel_taps']} | {r['ours_s']:.3f} | "
-                         f"{r['plain_s']:.3f} | {r['plain_s'] / r['ours_s']:.1f}x | {r['ours_mib']:,.0f} | {r['plain_mib']:,.0f} |")
-        else:
-            lines.append(f"| {labels[r['case']]} | {r['batch']} | {r['kernel_taps']} | {r['ours_s']:.2f} | | | "
-                         f"{r['ours_mib']:,.0f} | |")
-            s = r["batch16"]
-            lines.append(f"| {labels[r['case']]} | 16 | {s['kernel_taps']} | {s['ours_s']:.2f} | {s['plain_s']:.2f} | "
-                         f"{s['plain_s'] / s['ours_s']:.1f}x | {s['ours_mib']:,.0f} | {s['plain_mib']:,.0f} |")
-    lines += ["", "Against the original code (measured earlier, same kind of machine; issues 8 and 13):", "",
-              "| workload | original (s) | flexconv before (s) | ours now (s) | original / ours |", "| --- | --- | --- | --- | --- |"]
+        rows_ = [r] if r["case"] != "full_16000" else [r, {**r["small"], "batch": LONG_PLAIN_BATCH}]
+        for row in rows_:
+            ratio = f"{row['plain_s'] / row['ours_s']:.1f}x" if "plain_s" in row else ""
+            lines.append(
+                f"| {labels[r['case']]} | {row['batch']} | {row['kernel_taps']} | {cell(row, 'ours_s', '.3f')} | "
+                f"{cell(row, 'saved_s', '.3f')} | {cell(row, 'plain_s', '.3f')} | {ratio} | {cell(row, 'ours_mib', ',.0f')} | "
+                f"{cell(row, 'saved_mib', ',.0f')} | {cell(row, 'plain_mib', ',.0f')} |")
+    lines += [
+        "",
+        "Against the original code and flexconv before this FFT path, both measured earlier on an idle machine of the "
+        "same kind (issues 8 and 13). The load distorts wall times, so the 784-step rows also give single-thread CPU "
+        "times (`time.thread_time`, one torch thread, same interleaved minimum) and \"ours, idle estimate\" = "
+        "flexconv before x (ours / plain CPU time). The 16,000-step row compares the wall time measured here, under "
+        "load, directly.",
+        "",
+        "| workload (batch 64) | original (s) | flexconv before (s) | ours, wall here (s) | ours / plain, 1-thread CPU time | ours, idle estimate (s) | original / ours |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in results:
         e = EARLIER[r["case"]]
-        lines.append(f"| {labels[r['case']]}, batch 64 | {e['original_s']} | {e['before_s']} | {r['ours_s']:.3f} | "
-                     f"{e['original_s'] / r['ours_s']:.1f}x |")
+        if "plain_cpu_s" in r:
+            share = r["ours_cpu_s"] / r["plain_cpu_s"]
+            estimate = e["before_s"] * share
+            lines.append(f"| {labels[r['case']]} | {e['original_s']} | {e['before_s']} | {r['ours_s']:.3f} | "
+                         f"{r['ours_cpu_s']:.2f} / {r['plain_cpu_s']:.2f} s = {share:.2f} | {estimate:.3f} | "
+                         f"{e['original_s'] / estimate:.1f}x |")
+        else:
+            lines.append(f"| {labels[r['case']]} | {e['original_s']} | {e['before_s']} | {r['ours_s']:.2f} | | | "
+                         f"{e['original_s'] / r['ours_s']:.1f}x |")
     long = [r for r in results if r["case"] == "full_16000"]
     if long:
         e = EARLIER["full_16000"]
         lines += ["", f"Peak memory of the 16,000-step batch-64 step: original {e['original_mib']:,} MiB, flexconv before "
-                  f"{e['before_mib']:,} MiB, ours now {long[0]['ours_mib']:,.0f} MiB."]
+                  f"{e['before_mib']:,} MiB, ours {long[0]['ours_mib']:,.0f} MiB (saved spectra: {long[0]['saved_mib']:,.0f} MiB)."]
     return "\n".join(lines)
 
 

@@ -29,6 +29,11 @@ ConvMethod = Literal["auto", "spatial", "fft"]
 # the FFT path is taken when  FFT_COST_FACTOR * fft_flops < spatial_flops.
 FFT_COST_FACTOR = 10.0
 
+# Default of fft_conv's ``save_spectra`` (store the input spectrum for the backward, or recompute it):
+# recomputing, because storing adds about twice every layer's input to a training step's peak memory
+# for a step about a third faster per convolution (measured in docs/benchmarks.md, "Sequences").
+SAVE_SPECTRA = False
+
 
 def padding_amounts(kernel_size: Sequence[int], causal: bool) -> list[tuple[int, int]]:
     """Zeros to add (left, right) per spatial axis so that the output keeps the input's size."""
@@ -226,7 +231,7 @@ def fft_conv(
     *,
     causal: bool = False,
     groups: int = 1,
-    save_spectra: bool = False,
+    save_spectra: Optional[bool] = None,
 ) -> torch.Tensor:
     """Convolution through the FFT; same result as :func:`spatial_conv` (up to rounding).
 
@@ -236,6 +241,7 @@ def fft_conv(
     save_spectra: keep the input's spectrum for the backward instead of recomputing it (one FFT
         of the input less per backward, about twice the input's memory more per layer; see
         ``docs/benchmarks.md`` for the measured trade-off). Only matters when gradients are taken.
+        None: the module default :data:`SAVE_SPECTRA`, which is how layers and models choose it.
     """
     out_dtype = torch.promote_types(x.dtype, kernel.dtype)
     if out_dtype in (torch.float16, torch.bfloat16):  # FFTs of half types are not generally supported
@@ -244,7 +250,7 @@ def fft_conv(
     plan = _FFTPlan(x, kernel, causal, groups)
     tensors = (x, kernel) if bias is None else (x, kernel, bias)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        out = _FFTConv.apply(x, kernel, bias, plan, save_spectra)
+        out = _FFTConv.apply(x, kernel, bias, plan, SAVE_SPECTRA if save_spectra is None else save_spectra)
     else:
         out = plan.forward(x, kernel, bias)
     return out.to(out_dtype)
