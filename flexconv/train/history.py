@@ -1,10 +1,9 @@
 """``metrics.csv`` that survives a kill and a resume.
 
-Lightning's CSV logger keeps rows in memory until a flush (every 100 steps by default) and, when
-its folder is not empty, deletes an existing ``metrics.csv`` on start: after a kill and a resume
-the rows before the kill are gone. :class:`RunCSVLogger` writes ``<run_dir>/metrics.csv``
+Lightning's CSV logger writes each row as it is logged but, when its folder is not empty,
+deletes an existing ``metrics.csv`` on start: after a kill and a resume the rows before the kill
+are gone. :class:`RunCSVLogger` writes ``<run_dir>/metrics.csv`` and
 
-* flushed at every logged row, so a killed run loses no row it logged;
 * on resume, the rows of the earlier run (``history``: its ``metrics.csv``) come first: those
   with a step below the first step the resumed run logs (rows logged after the checkpoint are
   logged again by the resumed run and replaced), so an interrupted run ends with the same file as
@@ -69,11 +68,11 @@ class _HistoryWriter(ExperimentWriter):
 
 
 class RunCSVLogger(CSVLogger):
-    """``<run_dir>/metrics.csv``, flushed at every row; ``history``: the metrics.csv of the run
-    being resumed (None for a fresh run)."""
+    """``<run_dir>/metrics.csv``; ``history``: the metrics.csv of the run being resumed (None for a
+    fresh run)."""
 
     def __init__(self, run_dir: str | Path, history: Optional[Path] = None) -> None:
-        super().__init__(save_dir=str(run_dir), name="", version="", flush_logs_every_n_steps=1)
+        super().__init__(save_dir=str(run_dir), name="", version="")
         self.history = history
 
     @property

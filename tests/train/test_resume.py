@@ -3,6 +3,9 @@ metrics.csv (rows before the kill kept, epoch metrics over the whole epoch) and 
 final step; and the resumed run executes only the steps that were left."""
 
 import csv
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -79,3 +82,37 @@ def test_last_checkpoint_is_the_final_step_between_periodic_saves(tmp_path: Path
     train(compose_config(tiny_overrides(tmp_path / "run", "trainer.max_steps=5", "trainer.max_epochs=3",
                                         "checkpoint.every_n_train_steps=3")))
     assert checkpoint(tmp_path / "run")["global_step"] == 5
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+import lightning as L
+import torch
+torch.set_num_threads(1)
+from conftest import tiny_overrides
+from flexconv.train.commands import compose_config, train
+
+class Kill(L.Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == 5:
+            os.kill(os.getpid(), signal.SIGKILL)  # no exception handling, no logger finalize
+
+train(compose_config(tiny_overrides({run_dir!r}, *{common!r})), callbacks=[Kill()])
+"""
+
+
+def test_resume_after_sigkill_keeps_every_row(tmp_path: Path) -> None:
+    common = [*COMMON[:2], "checkpoint.every_n_train_steps=1", "model.dropout=0.3"]
+    straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
+    train(compose_config(tiny_overrides(straight_dir, *common)))
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), run_dir=str(killed_dir), common=common)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert checkpoint(killed_dir)["global_step"] == 5
+    assert (killed_dir / ".lock").is_file()  # left behind by the killed process: taken over below
+
+    train(compose_config(tiny_overrides(killed_dir, *common, f"resume={killed_dir}")))
+    assert rows(killed_dir) == rows(straight_dir)
+    straight, resumed = checkpoint(straight_dir)["state_dict"], checkpoint(killed_dir)["state_dict"]
+    assert all(torch.equal(straight[key], resumed[key]) for key in straight)
