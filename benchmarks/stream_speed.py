@@ -24,36 +24,19 @@ import argparse
 import json
 import os
 import platform
-import re
-import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
 import flexconv.nn as fnn
 from flexconv.models.registry import get_model
+from page import min_times, write_block
 
 GRID = 784
 LENGTHS = (100, 1_000, 10_000)
 SINGLE_STEPS = 20
 CHUNK = 100
-START, END = "<!-- stream:start -->", "<!-- stream:end -->"
-
-
-def min_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Minimum wall time of each function over ``repeats`` interleaved rounds (after a warm-up):
-    on a shared machine every function sees the same load."""
-    for fn in fns.values():
-        fn()
-    best = {name: float("inf") for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def flextcn(full_masks: bool) -> nn.Module:
@@ -99,7 +82,6 @@ def measure(model: nn.Module, length: int, repeats: int) -> dict[str, float]:
 
 def markdown(results: dict[str, list[dict[str, float]]], command: str, kernels: dict[str, int], load: float) -> str:
     lines = [
-        START,
         "## Streaming inference",
         "",
         f"Command: `{command}` ({platform.machine()}, torch {torch.__version__}, float32, batch 1, "
@@ -124,20 +106,8 @@ def markdown(results: dict[str, list[dict[str, float]]], command: str, kernels: 
         "A streamed step costs the same at every T (its work and state are bounded by the cropped kernel "
         "length k), while re-running grows with T. \"error at T\": the streamed output at step T against "
         "`model(x)` on the T steps (relative, max over classes).",
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_block(docs: Path, block: str) -> None:
-    """Replace the marked block of ``docs`` (or append it), leaving the rest of the page as it is."""
-    text = docs.read_text() if docs.exists() else ""
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), flags=re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
-    docs.write_text(text)
 
 
 def main() -> None:
@@ -167,7 +137,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     summary = {"command": command, "threads": args.threads, "load_average": load, "kernel_taps": kernels, "results": results}
     (args.out / "stream_speed.json").write_text(json.dumps(summary, indent=2))
-    write_block(args.docs, markdown(results, command, kernels, load))
+    write_block(args.docs, "stream", markdown(results, command, kernels, load))
     print(f"wrote {args.out / 'stream_speed.json'} and the stream block of {args.docs}")
 
 
