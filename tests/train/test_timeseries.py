@@ -37,6 +37,7 @@ def test_presets_compose_to_the_documented_choices() -> None:
     assert flex.data.name == "uea_gunpoint" and flex.data.val_fraction == 0.0
     assert flex.model.head == "pool" and flex.model.conv.type == "FlexConv" and flex.model.conv.mask_lr_factor == 1.0
     assert flex.optim.scheduler == "cosine"  # no schedule that monitors a validation metric
+    assert flex.checkpoint.monitor is None  # the last epoch is tested, not one picked by training accuracy
     assert conv3.model.conv.type == "Conv" and conv3.model.conv.kernel_size == 3
     # The baseline differs from the preset only in its convolution (and its name).
     strip = lambda c: {k: v for k, v in c.items() if k != "experiment_name"}  # noqa: E731
@@ -51,6 +52,8 @@ def test_preset_trains_two_steps_without_validation(dataset: str, tmp_path: Path
     result = train(cfg)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["global_step"] == 2 and result["val_acc"] is None and 0.0 <= result["test_acc"] <= 1.0
+    tested = torch.load(result["best_checkpoint"], map_location="cpu", weights_only=False)
+    assert tested["global_step"] == 2  # the checkpoint tested is the last one
     model = ClassificationModule.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt").model
     layers = continuous_layers(model)
     assert len(layers) == 8 and model.config.head == "pool"
