@@ -97,6 +97,7 @@ def plot_kernels(model: nn.Module, path: Path, count: int = 6) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     layers = continuous_layers(model)
     chosen = [layers[0], layers[-1]] if len(layers) > 1 else layers
@@ -114,6 +115,7 @@ def plot_kernels(model: nn.Module, path: Path, count: int = 6) -> None:
             k = shown[o]
             ax.set_title(f"o={o}", fontsize=7)
             ax.tick_params(labelsize=6)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if k.dim() == 1:
                 ax.plot(range(k.shape[0]), k.numpy())
                 ax.set_ylim(-1.05 * scale, 1.05 * scale)
@@ -121,7 +123,8 @@ def plot_kernels(model: nn.Module, path: Path, count: int = 6) -> None:
             else:
                 flat = k.reshape(k.shape[0], -1).numpy()  # 3D kernels: depth slices side by side
                 image = ax.imshow(flat, cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
-                ax.set_xlabel("tap (x)", fontsize=6)
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+                ax.set_xlabel("tap (last axis)", fontsize=6)
         row[0].set_ylabel(f"{name}\n{'x'.join(str(n) for n in kernel.shape[2:])} taps", fontsize=7)
         if image is not None:
             fig.colorbar(image, ax=list(row), shrink=0.8, label="weight")
