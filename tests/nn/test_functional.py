@@ -45,18 +45,18 @@ def conv_case(draw, data_dim: int):
     return (batch, channels_in, *spatial), kernel_shape, causal, groups
 
 
-def _both_paths(x, kernel, bias, causal, groups):
+def _both_paths(x, kernel, bias, causal, groups, save_spectra=False):
     spatial = Fc.spatial_conv(x, kernel, bias, causal=causal, groups=groups)
-    fft = Fc.fft_conv(x, kernel, bias, causal=causal, groups=groups)
+    fft = Fc.fft_conv(x, kernel, bias, causal=causal, groups=groups, save_spectra=save_spectra)
     return spatial, fft
 
 
-def _check_equal_with_grads(x_shape, k_shape, causal, groups, dtype, tol, seed):
+def _check_equal_with_grads(x_shape, k_shape, causal, groups, dtype, tol, seed, save_spectra=False):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(x_shape, generator=gen, dtype=dtype).requires_grad_(True)
     kernel = torch.randn(k_shape, generator=gen, dtype=dtype).requires_grad_(True)
     bias = torch.randn(k_shape[0], generator=gen, dtype=dtype).requires_grad_(True)
-    spatial, fft = _both_paths(x, kernel, bias, causal, groups)
+    spatial, fft = _both_paths(x, kernel, bias, causal, groups, save_spectra)
     assert spatial.shape == fft.shape == (x_shape[0], k_shape[0], *x_shape[2:])
     assert fft.dtype == dtype
     assert rel_error(fft, spatial) <= tol
@@ -101,8 +101,34 @@ def test_fft_equals_spatial_float32(data_dim, data):
         ((1, 1, 1, 1), (1, 1, 2, 2), True, 1),
     ],
 )
-def test_fft_equals_spatial_corners(x_shape, k_shape, causal, groups):
-    _check_equal_with_grads(x_shape, k_shape, causal, groups, torch.float64, F64_TOL, seed=0)
+@pytest.mark.parametrize("save_spectra", [False, True])
+def test_fft_equals_spatial_corners(x_shape, k_shape, causal, groups, save_spectra):
+    _check_equal_with_grads(x_shape, k_shape, causal, groups, torch.float64, F64_TOL, seed=0, save_spectra=save_spectra)
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_fft_empty_batch_with_gradients(groups):
+    """B = 0 never reaches the FFT library (which rejects it): empty output, zero kernel and bias gradients."""
+    x = torch.randn(0, 3, 10, dtype=torch.float64, requires_grad=True)
+    kernel = torch.randn(3, 3 // groups, 4, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    out = Fc.fft_conv(x, kernel, bias, causal=True, groups=groups)
+    assert out.shape == (0, 3, 10)
+    grads = torch.autograd.grad(out.sum(), (x, kernel, bias))
+    assert grads[0].shape == x.shape
+    assert not grads[1].any() and not grads[2].any()
+    with torch.no_grad():
+        assert Fc.fft_conv(x, kernel, bias, groups=groups).shape == (0, 3, 10)
+
+
+def test_fft_without_autograd_equals_with():
+    """Inference skips the autograd function; both compute the same convolution."""
+    x, kernel = torch.randn(2, 3, 20, 7, dtype=torch.float64), torch.randn(4, 3, 5, 9, dtype=torch.float64)
+    with torch.no_grad():
+        plain = Fc.fft_conv(x, kernel)
+    tracked = Fc.fft_conv(x, kernel.requires_grad_(True))
+    assert tracked.grad_fn is not None
+    assert rel_error(plain, tracked) <= F64_TOL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,6 +190,8 @@ def test_padding_and_fft_sizes():
     assert Fc.padding_amounts((5, 4), causal=True) == [(4, 0), (3, 0)]
     sizes = Fc.fft_sizes((32, 7), (33, 4), causal=False)
     assert sizes[0] >= 32 + 16 and sizes[1] >= 7 + 2
+    # Taps farther than S - 1 from the centre never meet the input: a kernel 6x the input needs no more.
+    assert Fc.fft_sizes((5,), (31,), causal=False) == Fc.fft_sizes((5,), (9,), causal=False) == [9]
     for n in sizes:  # only factors 2, 3, 5
         for p in (2, 3, 5):
             while n % p == 0:
