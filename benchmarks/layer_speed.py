@@ -2,16 +2,18 @@
 
     .venv/bin/python benchmarks/layer_speed.py [--repeats 3] [--out benchmarks/out]
 
-Prints tables and writes ``<out>/layer_speed.json`` and ``docs/benchmarks.md``. Measured (median of
+Prints tables and writes ``<out>/layer_speed.json`` and the ``layers`` block of ``docs/benchmarks.md``. Measured (median of
 ``--repeats`` after one warm-up, 2 threads):
 
 1. A 24->24 FlexConv on a batch 64x24x32x32, horizon 33: forward and forward+backward at the initial
    mask (5x5 kernel) and with a full 33x33 kernel, for the spatial, FFT and automatic paths, and the
    share of the time spent making the kernel.
 2. FlexNet-7 (671,650 parameters; 15 FlexConvs, widths 24-48): an Adam training step on 64 images at
-   the initial masks and with every mask covering the full 33x33 kernel; inference of 64 images with
-   cached kernels, after ``export`` to plain convolutions, and the same network written with plain
-   ``nn.Conv2d`` of the same kernel sizes.
+   the initial masks and with every mask covering the full 33x33 kernel, against the same model with the
+   plain ``torch.fft`` convolution (``sequence_speed.plain_fft_conv``; interleaved, minimum), and the
+   step's peak memory for both (each in a fresh process); inference of 64 images with cached kernels,
+   after ``export`` to plain convolutions, and the same network written with plain ``nn.Conv2d`` of the
+   same kernel sizes.
 
 3. Spatial vs FFT forward over kernel sizes: the data behind ``FFT_COST_FACTOR`` (the automatic rule).
 
@@ -22,8 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -33,10 +38,13 @@ from torch import nn
 
 import flexconv.nn as fnn
 from flexconv.models.flexnet import FlexNet, FlexNetConfig
+from page import min_times, peak_memory_mib, write_block
+from sequence_speed import fft_implementation
 
 ORIGINAL = {
     "layer_full_fwd": 0.64, "layer_full_fwd_bwd": 2.18, "layer_init_fwd": 0.04,
     "net_init_train_step": 1.06, "net_full_train_step": 73.4, "net_full_inference": 22.0, "net_init_inference": 0.28,
+    "net_full_train_step_mib": 1050, "before_net_full_train_step_mib": 1943,  # issue 13
 }
 FULL_WIDTH = 10.0  # mask width so large that nothing is cropped: the full 33x33 grid
 
@@ -114,23 +122,45 @@ def plain_twin(model: nn.Module) -> nn.Module:
     return twin
 
 
-def network_rows(repeats: int) -> list[dict]:
+def flexnet7_step(full_masks: bool) -> tuple[nn.Module, Callable[[], None]]:
+    """FlexNet-7 and one Adam training step on 64 CIFAR-sized images."""
+    model = flexnet7()
+    if full_masks:
+        widen_masks(model, FULL_WIDTH)
+    optimizer = torch.optim.Adam(fnn.param_groups(model, lr=0.01))
+    x, y = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
+
+    def train_step() -> None:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    with torch.no_grad():
+        model(x[:1])  # fixes the grids
+    model.train()
+    return model, train_step
+
+
+def step_memory_in_subprocess(full_masks: bool, impl: str, threads: int) -> float:
+    """Peak memory (MiB) of one FlexNet-7 training step above the built model, in a fresh process."""
+    args = [sys.executable, __file__, "--child", str(int(full_masks)), impl, "--threads", str(threads)]
+    return float(subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+
+
+def network_rows(repeats: int, threads: int) -> list[dict]:
     x = torch.randn(64, 3, 32, 32)
-    y = torch.randint(0, 10, (64,))
     rows = []
     for mask, width in (("initial", None), ("full (33x33)", FULL_WIDTH)):
-        model = flexnet7()
-        if width is not None:
-            widen_masks(model, width)
-        optimizer = torch.optim.Adam(fnn.param_groups(model, lr=0.01))
-
-        def train_step() -> None:
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step()
-
-        model.train()
-        step = median_time(train_step, max(1, repeats - 1) if width else repeats)
+        model, train_step = flexnet7_step(width is not None)
+        steps = {}
+        for impl in ("ours", "plain"):
+            def run(impl: str = impl) -> None:
+                with fft_implementation(impl):
+                    train_step()
+            steps[impl] = run
+        times = min_times(steps, max(1, repeats - 1) if width else repeats)
+        step, plain_step = times["ours"], times["plain"]
+        memory = {impl: step_memory_in_subprocess(width is not None, impl, threads) for impl in ("ours", "plain")}
         model.eval()
         exported, twin = fnn.export(model), plain_twin(model)
         with torch.no_grad():
@@ -138,19 +168,20 @@ def network_rows(repeats: int) -> list[dict]:
             exported_time = median_time(lambda: exported(x), max(1, repeats - 2) if width else repeats)
             plain = median_time(lambda: twin(x), max(1, repeats - 2) if width else repeats)
         rows.append({"masks": mask, "params": sum(p.numel() for p in model.parameters()), "train_step_s": step,
-                     "inference_cached_s": cached, "inference_exported_s": exported_time, "inference_plain_conv_s": plain})
-        print(f"flexnet7 {mask:13s} train step {step:.3f}s  inference cached {cached:.3f}s  exported {exported_time:.3f}s  "
-              f"plain convs {plain:.3f}s")
+                     "train_step_plain_fft_s": plain_step, "train_step_mib": memory["ours"],
+                     "train_step_plain_fft_mib": memory["plain"], "inference_cached_s": cached,
+                     "inference_exported_s": exported_time, "inference_plain_conv_s": plain})
+        print(f"flexnet7 {mask:13s} train step {step:.3f}s (plain fft {plain_step:.3f}s)  memory {memory}  "
+              f"inference cached {cached:.3f}s  exported {exported_time:.3f}s  plain convs {plain:.3f}s")
     return rows
 
 
 def markdown(layers: list[dict], networks: list[dict], paths: list[dict], command: str) -> str:
     lines = [
-        "# Benchmarks",
-        "",
         f"Machine: {torch.get_num_threads()} CPU threads ({platform.processor() or platform.machine()}), "
-        f"torch {torch.__version__}, float32. Command: `{command}`.",
-        "Medians after a warm-up; the machine is shared, so figures vary by ~20 %.",
+        f"torch {torch.__version__}, float32, load average {os.getloadavg()[0]:.1f} when written. Command: `{command}`.",
+        "Medians after a warm-up (FlexNet-7 training steps: minimum of rounds alternating ours and plain torch.fft); "
+        "the machine is shared, so figures vary by ~20 % (more under load: see the load note of the sequence block).",
         "The original code's figures were measured on the same kind of 2-core machine (shared/spec.md, Sec. 10).",
         "",
         "## Layer and network speed",
@@ -170,17 +201,22 @@ def markdown(layers: list[dict], networks: list[dict], paths: list[dict], comman
         "",
         "FlexNet-7 (batch of 64 CIFAR-sized images):",
         "",
-        "| masks | parameters | training step (s) | inference, cached kernels (s) | inference, exported (s) | same net with plain nn.Conv2d (s) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| masks | parameters | training step (s) | step, plain torch.fft (s) | step memory (MiB) | step memory, plain torch.fft (MiB) | inference, cached kernels (s) | inference, exported (s) | same net with plain nn.Conv2d (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in networks:
-        lines.append(f"| {r['masks']} | {r['params']:,} | {r['train_step_s']:.3f} | {r['inference_cached_s']:.3f} | "
+        lines.append(f"| {r['masks']} | {r['params']:,} | {r['train_step_s']:.3f} | {r['train_step_plain_fft_s']:.3f} | "
+                     f"{r['train_step_mib']:,.0f} | {r['train_step_plain_fft_mib']:,.0f} | {r['inference_cached_s']:.3f} | "
                      f"{r['inference_exported_s']:.3f} | {r['inference_plain_conv_s']:.3f} |")
     lines += [
         "",
         f"Original code: training step {ORIGINAL['net_init_train_step']} s at the initial masks and "
         f"{ORIGINAL['net_full_train_step']} s with full masks; inference {ORIGINAL['net_init_inference']} s at the "
-        f"initial masks and about {ORIGINAL['net_full_inference']} s with full masks.",
+        f"initial masks and about {ORIGINAL['net_full_inference']} s with full masks. Training-step memory (peak resident "
+        f"memory above the built model, measured earlier): original +{ORIGINAL['net_full_train_step_mib']:,} MiB, flexconv "
+        f"before this FFT path +{ORIGINAL['before_net_full_train_step_mib']:,} MiB, with full masks. \"plain torch.fft\": the "
+        "same model with the textbook FFT convolution (rfftn, einsum, irfftn, autograd through them), which flexconv "
+        "used before, timed alternately with ours in the same process (minimum of the rounds).",
         "",
         "Exported models are plain spatial convolutions (portable: ONNX, `torch.compile`), so with large kernels they "
         "run at plain-convolution speed; cached inference keeps the automatic FFT path and is the fast choice there.",
@@ -207,17 +243,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--child", nargs=2, metavar=("FULL_MASKS", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.child:  # subprocess mode: print one training step's peak memory
+        _, train_step = flexnet7_step(bool(int(args.child[0])))
+        with fft_implementation(args.child[1]):
+            print(peak_memory_mib(train_step))
+        return
     paths = conv_path_rows(args.repeats)
     layers = layer_rows(args.repeats)
-    networks = network_rows(args.repeats)
+    networks = network_rows(args.repeats, args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "layer_speed.json").write_text(json.dumps({"conv_paths": paths, "layer": layers, "flexnet7": networks, "original": ORIGINAL}, indent=2))
     command = f".venv/bin/python benchmarks/layer_speed.py --repeats {args.repeats} --threads {args.threads}"
-    args.docs.parent.mkdir(parents=True, exist_ok=True)
-    args.docs.write_text(markdown(layers, networks, paths, command))
-    print(f"wrote {args.out / 'layer_speed.json'} and {args.docs}")
+    write_block(args.docs, "layers", markdown(layers, networks, paths, command))
+    print(f"wrote {args.out / 'layer_speed.json'} and the layers block of {args.docs}")
 
 
 if __name__ == "__main__":
