@@ -13,7 +13,6 @@ which names every bad key, its value and what is expected.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import difflib
 import inspect
 import typing
@@ -80,8 +79,7 @@ def describe(annotation: Any) -> str:
     """``annotation`` in words: "an integer or null", "one of ['min', 'max']", ..."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is Union:
-        words = [describe(a) for a in args if a is not type(None) and not (isinstance(a, type) and a is dt.timedelta)]
-        words = [w for w in words if w]
+        words = [w for w in (describe(a) for a in args if a is not type(None)) if w]
         return " or ".join(dict.fromkeys(words + (["null"] if type(None) in args else [])))
     if origin is Literal:
         return f"one of {list(args)}"
