@@ -262,9 +262,16 @@ NOISE_WARNINGS = (
 )
 
 
+RESUME_WARNINGS = (
+    # a resumed run writes into its own checkpoints folder: that it is not empty is expected
+    r"Checkpoint directory .* exists and is not empty.*",
+)
+
+
 @contextlib.contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Within: Lightning's advertising tips and the :data:`NOISE_WARNINGS` are not shown.
+def quiet_lightning(resuming: bool = False) -> Iterator[None]:
+    """Within: Lightning's advertising tips and the :data:`NOISE_WARNINGS` (and when ``resuming``
+    the :data:`RESUME_WARNINGS`) are not shown.
 
     Targeted: a logging filter on Lightning's loggers for the tips, and one warnings filter per
     known message; every other message passes.
@@ -276,7 +283,7 @@ def quiet_lightning() -> Iterator[None]:
         logger.addFilter(tips)
     try:
         with warnings.catch_warnings():
-            for message in NOISE_WARNINGS:
+            for message in NOISE_WARNINGS + (RESUME_WARNINGS if resuming else ()):
                 warnings.filterwarnings("ignore", message=message)
             yield
     finally:

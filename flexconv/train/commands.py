@@ -305,7 +305,7 @@ def _fit_and_test(cfg: DictConfig, module: ClassificationModule, datamodule: Any
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-    with quiet_lightning():
+    with quiet_lightning(resuming=ckpt_path is not None):
         trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                     ckpt_path=str(ckpt_path) if ckpt_path else None)
 
