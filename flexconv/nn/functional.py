@@ -11,7 +11,7 @@ the same cross-correlation (PyTorch's ``conv`` convention):
   (relative position +1) multiplies the current time step and no output sees the future.
 
 ``conv`` picks the FFT path when the cost model in :func:`prefer_fft` says it is cheaper;
-the constant in that model comes from ``benchmarks/conv_paths.py`` run on a 2-core CPU
+the constant in that model comes from the sweep of ``benchmarks/layer_speed.py`` on a 2-core CPU
 (see ``docs/benchmarks.md``).
 """
 
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 ConvMethod = Literal["auto", "spatial", "fft"]
 
-# FFT-path cost relative to a spatial-convolution FLOP, from benchmarks/conv_paths.py:
+# FFT-path cost relative to a spatial-convolution FLOP, from the sweep of benchmarks/layer_speed.py:
 # the FFT path is taken when  FFT_COST_FACTOR * fft_flops < spatial_flops.
 FFT_COST_FACTOR = 10.0
 
