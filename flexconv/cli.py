@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 COMMANDS = {
     "train": ("flexconv.train.commands", "train_main", "train a model (Hydra overrides, e.g. experiment=mnist1d_flextcn)"),
     "evaluate": ("flexconv.train.commands", "evaluate_main", "evaluate a checkpoint on its test set"),
+    "release": ("flexconv.train.release", "main", "turn a run's checkpoint into a released checkpoint (flexconv/checkpoints)"),
     "crossres": ("flexconv.train.crossres", "main", "cross-resolution protocol: train at source, test at target, fine-tune"),
     "list": ("flexconv.train.catalog", "main", "list experiments, models or datasets with one line each"),
     "export": ("flexconv.train.export_command", "main", "export a checkpoint to plain convolutions / ONNX, with a parity check"),

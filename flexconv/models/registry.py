@@ -79,8 +79,15 @@ def build_model(config: ModelConfig) -> nn.Module:
     return _BUILDERS[type(config)](config)
 
 
-def get_model(name: str, **overrides: Any) -> nn.Module:
-    """Build registered model ``name``, e.g. ``get_model("flexnet7_cifar10", conv={"horizon": 9})``."""
+def get_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Module:
+    """Build registered model ``name``, e.g. ``get_model("flexnet7_cifar10", conv={"horizon": 9})``;
+    ``pretrained=True``: the released checkpoint ``name`` with its weights (flexconv.models.pretrained)."""
+    if pretrained:
+        if overrides:
+            raise ValueError(f"a released checkpoint is built as it was trained; got overrides {sorted(overrides)}")
+        from flexconv.models.pretrained import pretrained_model  # it imports this module
+
+        return pretrained_model(name)
     return build_model(model_config(name, **overrides))
 
 

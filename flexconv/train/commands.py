@@ -40,9 +40,10 @@ from omegaconf.errors import ConfigAttributeError, OmegaConfBaseException
 
 from flexconv.models.registry import config_dict, list_models, model_config
 from flexconv.train.callbacks import KernelPictures, LastCheckpoint, ParameterSummary, RunSummary, quiet_lightning
-from flexconv.train.checkpoints import CheckpointError, load_module, read_checkpoint
+from flexconv.train.checkpoints import CheckpointError, read_checkpoint
 from flexconv.train.history import RunCSVLogger
 from flexconv.train.module import ClassificationModule
+from flexconv.train.release import evaluation_module
 from flexconv.train.resumable import DataOrder, with_epoch_sampler
 from flexconv.train.run_dir import RunDirInUseError, RunLock, new_run_dir
 from flexconv.train.validate import ConfigError, unknown_override_error, validate_config
@@ -334,7 +335,7 @@ def _fit_and_test(cfg: DictConfig, module: ClassificationModule, datamodule: Any
 def evaluate(checkpoint_path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Test a checkpoint on its dataset's test split; ``overrides`` (``key=value``) change its stored config."""
     checkpoint_path = Path(checkpoint_path)
-    module = load_module(checkpoint_path)
+    module = evaluation_module(checkpoint_path)  # a run's checkpoint, or a released name
     cfg = OmegaConf.create(module.hparams.run_config)
     OmegaConf.set_struct(cfg, True)
     cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
@@ -431,7 +432,7 @@ def train_main(argv: list[str]) -> None:
 def evaluate_main(argv: list[str]) -> None:
     """``flexconv evaluate <checkpoint> [key=value ...]``."""
     if not argv or any(arg in ("-h", "--help") for arg in argv):
-        print("usage: flexconv evaluate <checkpoint> [key=value ...]   (e.g. data.root=./data)")
+        print("usage: flexconv evaluate <checkpoint or released name> [key=value ...]   (e.g. data.root=./data)")
         return
     setup_cli_logging()
     try:

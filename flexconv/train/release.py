@@ -1,0 +1,108 @@
+"""``flexconv release``: turn a finished run's checkpoint into a released checkpoint file.
+
+    flexconv release runs/main_job/<time>/checkpoints/best.ckpt --name flextcn_mnist1d \\
+        --command "flexconv train experiment=main_job"
+
+tests the checkpoint on its dataset's test split (``flexconv evaluate``), writes
+``flexconv/checkpoints/<name>.pt`` in the format of :mod:`flexconv.models.pretrained` (the model's
+float32 weights and what rebuilds and tests it, no optimiser state), tests the written file again,
+fails if the two accuracies differ, and prints the :data:`~flexconv.models.pretrained.RELEASES` entry
+to add. :func:`evaluation_module` lets ``flexconv evaluate`` take a released name or a release file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from flexconv.models.pretrained import CHECKPOINT_DIR, FORMAT, RELEASES, Release, list_pretrained, read_release
+from flexconv.train.checkpoints import CheckpointError, load_module
+from flexconv.train.module import ClassificationModule
+
+RELEASE_SUFFIX = ".pt"  # run checkpoints are .ckpt
+
+
+def release_module(release: dict[str, Any]) -> ClassificationModule:
+    """A :class:`ClassificationModule` holding a release file's model and weights (for testing it)."""
+    run_config = release["run_config"]
+    module = ClassificationModule(
+        model_name=release["model_name"], model_options=release["model_config"], optim=run_config["optim"],
+        objective=release["objective"], run_config=run_config,
+    )
+    module.model.load_state_dict(release["state_dict"])
+    return module
+
+
+def evaluation_module(checkpoint: str | Path) -> ClassificationModule:
+    """The module that ``flexconv evaluate <checkpoint>`` tests: a run's ``.ckpt``, a release file
+    (``.pt``) or the name of a released checkpoint (``flexconv/checkpoints/<name>.pt``)."""
+    path = Path(checkpoint)
+    if not path.exists() and str(checkpoint) in RELEASES:
+        path = RELEASES[str(checkpoint)].path
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}, and no released checkpoint of that name "
+                              f"(released: {', '.join(list_pretrained()) or 'none'})")
+    if path.suffix == RELEASE_SUFFIX:
+        return release_module(read_release(path))
+    return load_module(path)
+
+
+def release_data(module: ClassificationModule, name: str, command: str, test_acc: float) -> dict[str, Any]:
+    """The release file's dict for a trained ``module`` (see :mod:`flexconv.models.pretrained`)."""
+    run_config = copy.deepcopy(module.hparams.run_config)
+    run_config["run_dir"] = None
+    return {
+        "format": FORMAT,
+        "name": name,
+        "model_name": module.hparams.model_name,
+        "model_config": module.model_config,
+        "state_dict": {key: value.detach().float().clone() if value.is_floating_point() else value.clone()
+                       for key, value in module.model.state_dict().items()},
+        "objective": module.objective,
+        "run_config": run_config,
+        "dataset": run_config["data"]["name"],
+        "test_acc": test_acc,
+        "params": sum(p.numel() for p in module.model.parameters()),
+        "command": command,
+    }
+
+
+def release(checkpoint: str | Path, name: str, command: str, out_dir: str | Path = CHECKPOINT_DIR) -> Release:
+    """Write ``<out_dir>/<name>.pt`` from a run's ``checkpoint``; returns its table entry.
+
+    The test accuracy is measured here, on the checkpoint and again on the written file.
+    """
+    from flexconv.train.commands import evaluate  # commands imports this module
+
+    if not command.startswith("flexconv train"):
+        raise ValueError(f"--command must be the `flexconv train ...` command that produced the run, got {command!r}")
+    test_acc = evaluate(checkpoint)["test_acc"]
+    data = release_data(load_module(checkpoint), name, command, test_acc)
+    path = Path(out_dir) / f"{name}{RELEASE_SUFFIX}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, path)
+    again = evaluate(path)["test_acc"]
+    if again != test_acc:
+        raise RuntimeError(f"{path} tests at {again:.4%}, its checkpoint at {test_acc:.4%}: the release is not faithful")
+    return Release(name=name, model_name=data["model_name"], dataset=data["dataset"], test_acc=test_acc,
+                   params=data["params"], command=command)
+
+
+def main(argv: Sequence[str]) -> None:
+    """``flexconv release <checkpoint> --name <name> --command "flexconv train ..." [--out-dir DIR]``."""
+    parser = argparse.ArgumentParser(prog="flexconv release", description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", help="a finished run's checkpoints/best.ckpt (or last.ckpt)")
+    parser.add_argument("--name", required=True, help="the released name (get_model(name, pretrained=True))")
+    parser.add_argument("--command", required=True, help="the exact `flexconv train ...` command of the run")
+    parser.add_argument("--out-dir", default=str(CHECKPOINT_DIR), help="where <name>.pt goes (default: the package's)")
+    args = parser.parse_args(list(argv))
+    try:
+        entry = release(args.checkpoint, args.name, args.command, args.out_dir)
+    except (CheckpointError, ValueError, RuntimeError) as error:
+        raise SystemExit(f"flexconv release: {error}") from error
+    print(f"released {args.name}: test accuracy {entry.test_acc:.2%}, {entry.params:,} parameters")
+    print(f"add to flexconv.models.pretrained.RELEASES:\n        {entry!r},")
