@@ -178,9 +178,9 @@ def markdown(results: list[dict], command: str) -> str:
         "the textbook `torch.fft` convolution (rfftn, einsum over channels, irfftn, autograd through all of it; the "
         "FFT path flexconv had before). \"saved\": ours storing the input spectra for the backward "
         "(`flexconv.nn.functional.SAVE_SPECTRA = True`) instead of recomputing them (the default). The three run in "
-        "the same process, alternating; times are the minimum over the rounds (the machine is shared and was "
-        "heavily loaded: absolute times are inflated, and the plain path, made of many small parallel operations, "
-        "suffers most). Memory: peak resident memory of one step above the built model, each in a fresh process.",
+        "the same process, alternating; times are the minimum over the rounds (the machine is shared: other work "
+        "inflates absolute times, and the plain path, made of many small parallel operations, suffers most). "
+        "Memory: peak resident memory of one step above the built model, each in a fresh process.",
         "",
         "| workload | batch | kernel taps | ours (s) | saved (s) | plain torch.fft (s) | plain / ours | ours (MiB) | saved (MiB) | plain (MiB) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
