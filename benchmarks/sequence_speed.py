@@ -6,12 +6,14 @@ Workloads (one Adam step of FlexTCN-6, ``flextcn_smnist``, 373,324 parameters):
 
 1. sMNIST, batch 64x1x784, at the initial masks (kernels of ~64 taps) and with full-length kernels
    (784 taps, every mask widened so that nothing is cropped).
-2. Speech Commands raw audio, 16,000 steps, full-length kernels, batch 64: ours only (with and without
-   saved spectra); the plain convolution's figures there (14.4 GB, over a minute a step) are quoted
+2. Speech Commands raw audio, 16,000 steps, full-length kernels, batch 64: ours only (recomputing or
+   storing spectra); the plain convolution's figures there (14.4 GB, over a minute a step) are quoted
    from issue 13 ("flexconv before"), as running it needs most of this shared machine's memory.
 
-"saved": ours with ``flexconv.nn.functional.SAVE_SPECTRA = True`` (input spectra stored for the
-backward instead of recomputed), the other side of the memory/time switch.
+"ours": the default, which stores each layer's input and kernel spectra for the backward while the
+input spectrum takes at most ``SAVE_SPECTRA_MAX_BYTES`` (the 784-step rows) and recomputes them above
+(the 16,000-step row). "flipped": the other side of that switch (``SAVE_SPECTRA`` False at 784 steps,
+True at 16,000), to show what the default buys.
 
 "plain" is the same model with every FFT convolution replaced by the textbook one (``rfftn``,
 ``einsum`` over channels, ``irfftn``, autograd through all of it): the FFT path flexconv had before
@@ -80,13 +82,17 @@ def plain_fft_conv(
     return out if bias is None else out + bias.view(1, -1, *([1] * len(axes)))
 
 
+# The other side of the store-or-recompute switch from the one the default picks, per case.
+FLIPPED = {"init_784": False, "full_784": False, "full_16000": True}
+
+
 @contextlib.contextmanager
-def fft_implementation(name: str) -> Iterator[None]:
-    """Within the block, every FFT convolution of flexconv.nn is ``name``'s: "ours" (the default,
-    recomputing spectra in the backward), "saved" (ours storing the input spectra) or "plain"."""
+def fft_implementation(name: str, case: str) -> Iterator[None]:
+    """Within the block, every FFT convolution of flexconv.nn is ``name``'s: "ours" (the default
+    store-or-recompute choice), "flipped" (ours with the other choice, see FLIPPED) or "plain"."""
     ours, default = Fc.fft_conv, Fc.SAVE_SPECTRA
     Fc.fft_conv = plain_fft_conv if name == "plain" else ours
-    Fc.SAVE_SPECTRA = name == "saved"
+    Fc.SAVE_SPECTRA = FLIPPED[case] if name == "flipped" else default
     try:
         yield
     finally:
@@ -136,7 +142,7 @@ def time_case(case: str, batch: int, repeats: int, impls: tuple[str, ...], cpu: 
     steps = {}
     for impl in impls:
         def run(impl: str = impl) -> None:
-            with fft_implementation(impl):
+            with fft_implementation(impl, case):
                 step()
         steps[impl] = run
     row = {"kernel_taps": kernel_sizes(model), **{f"{i}_s": t for i, t in min_times(steps, repeats).items()}}
@@ -150,7 +156,7 @@ def time_case(case: str, batch: int, repeats: int, impls: tuple[str, ...], cpu: 
 
 def rows(repeats: int, threads: int, skip_long: bool) -> list[dict]:
     out = []
-    impls = ("ours", "saved", "plain")
+    impls = ("ours", "flipped", "plain")
     for case in ("init_784", "full_784"):
         row = {"case": case, "batch": 64, **time_case(case, 64, repeats, impls, cpu=True)}
         for impl in impls:
@@ -158,8 +164,8 @@ def rows(repeats: int, threads: int, skip_long: bool) -> list[dict]:
         out.append(row)
         print(json.dumps(row))
     if not skip_long:
-        row = {"case": "full_16000", "batch": 64, **time_case("full_16000", 64, 1, ("ours", "saved"))}
-        for impl in ("ours", "saved"):
+        row = {"case": "full_16000", "batch": 64, **time_case("full_16000", 64, 1, ("ours", "flipped"))}
+        for impl in ("ours", "flipped"):
             row[f"{impl}_mib"] = memory_in_subprocess("full_16000", impl, 64, threads)
         row["plain_s"], row["plain_mib"] = EARLIER["full_16000"]["before_s"], EARLIER["full_16000"]["before_mib"]
         out.append(row)
@@ -176,13 +182,15 @@ def markdown(results: list[dict], command: str) -> str:
         f"Command: `{command}` ({torch.get_num_threads()} CPU threads, {platform.machine()}, torch {torch.__version__}, "
         "float32). One Adam step of FlexTCN-6 (`flextcn_smnist`, 373,324 parameters). \"plain\": the same model with "
         "the textbook `torch.fft` convolution (rfftn, einsum over channels, irfftn, autograd through all of it; the "
-        "FFT path flexconv had before). \"saved\": ours storing the input spectra for the backward "
-        "(`flexconv.nn.functional.SAVE_SPECTRA = True`) instead of recomputing them (the default). The three run in "
+        "FFT path flexconv had before). \"ours\": the default, which stores every layer's input and kernel spectra "
+        "for the backward while the input spectrum takes at most 64 MiB (`SAVE_SPECTRA_MAX_BYTES`; the 784-step rows) "
+        "and recomputes them above (the 16,000-step row); \"flipped\": the other side of that switch "
+        "(`flexconv.nn.functional.SAVE_SPECTRA` False at 784 steps, True at 16,000). The three run in "
         "the same process, alternating; times are the minimum over the rounds (the machine is shared: other work "
         "inflates absolute times, and the plain path, made of many small parallel operations, suffers most). "
         "Memory: peak resident memory of one step above the built model, each in a fresh process.",
         "",
-        "| workload | batch | kernel taps | ours (s) | saved (s) | plain torch.fft (s) | plain / ours | ours (MiB) | saved (MiB) | plain (MiB) |",
+        "| workload | batch | kernel taps | ours (s) | flipped (s) | plain torch.fft (s) | plain / ours | ours (MiB) | flipped (MiB) | plain (MiB) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
@@ -193,8 +201,8 @@ def markdown(results: list[dict], command: str) -> str:
         earlier = " (measured earlier)" if row["case"] == "full_16000" else ""
         lines.append(
             f"| {labels[row['case']]} | {row['batch']} | {row['kernel_taps']} | {cell(row, 'ours_s', '.3f')} | "
-            f"{cell(row, 'saved_s', '.3f')} | {cell(row, 'plain_s', '.3f')}{earlier} | {row['plain_s'] / row['ours_s']:.1f}x | "
-            f"{cell(row, 'ours_mib', ',.0f')} | {cell(row, 'saved_mib', ',.0f')} | {cell(row, 'plain_mib', ',.0f')}{earlier} |")
+            f"{cell(row, 'flipped_s', '.3f')} | {cell(row, 'plain_s', '.3f')}{earlier} | {row['plain_s'] / row['ours_s']:.1f}x | "
+            f"{cell(row, 'ours_mib', ',.0f')} | {cell(row, 'flipped_mib', ',.0f')} | {cell(row, 'plain_mib', ',.0f')}{earlier} |")
     lines += [
         "",
         "Against the original code and flexconv before this FFT path, both measured earlier on an idle machine of the "
@@ -221,14 +229,14 @@ def markdown(results: list[dict], command: str) -> str:
     if long:
         e = EARLIER["full_16000"]
         lines += ["", f"Peak memory of the 16,000-step batch-64 step: original {e['original_mib']:,} MiB, flexconv before "
-                  f"{e['before_mib']:,} MiB, ours {long[0]['ours_mib']:,.0f} MiB (saved spectra: {long[0]['saved_mib']:,.0f} MiB)."]
+                  f"{e['before_mib']:,} MiB, ours {long[0]['ours_mib']:,.0f} MiB (spectra stored: {long[0]['flipped_mib']:,.0f} MiB)."]
     return "\n".join(lines)
 
 
 def child(case: str, impl: str, batch: int) -> None:
     """Subprocess mode: print the peak memory (MiB) of one training step."""
     _, step = workload(case, batch)
-    with fft_implementation(impl):
+    with fft_implementation(impl, case):
         print(peak_memory_mib(step))
 
 

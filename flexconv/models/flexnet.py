@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from flexconv.models.conv_config import ConvConfig, ConvFactory, conv_factory
+from flexconv.nn import Dropout
 
 
 class ChannelLayerNorm(nn.Module):
@@ -77,7 +78,7 @@ class ResidualBlock(nn.Module):
         self.norm1 = make_norm(norm, out_channels, data_dim)
         self.conv2 = conv(out_channels, out_channels)
         self.norm2 = make_norm(norm, out_channels, data_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.tcn = tcn
         self.shortcut = pointwise(in_channels, out_channels, data_dim) if in_channels != out_channels else nn.Identity()
 

@@ -17,6 +17,7 @@ the constant in that model comes from the sweep of ``benchmarks/layer_speed.py``
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Literal, Optional, Sequence
 
@@ -29,11 +30,13 @@ ConvMethod = Literal["auto", "spatial", "fft"]
 # the FFT path is taken when  FFT_COST_FACTOR * fft_flops < spatial_flops.
 FFT_COST_FACTOR = 10.0
 
-# Default of fft_conv's ``save_spectra`` (store the input spectrum for the backward, or recompute it):
-# recomputing, because storing adds about twice every layer's input to a training step's peak memory
-# (FlexTCN-6, 16,000 steps, batch 64: 10.3 GB instead of 8.6 GB) for a step that is no faster at 784
-# steps and about 20 % faster at 16,000 (docs/benchmarks.md, "Sequences").
-SAVE_SPECTRA = False
+# Default of fft_conv's ``save_spectra``: store the input and kernel spectra for the backward, or
+# recompute them. None = by size: store while the input spectrum takes at most SAVE_SPECTRA_MAX_BYTES.
+# Storing saves one FFT of the input and one of the kernel per backward (FlexTCN-6, 784 steps:
+# about 15 % of a training step) at the cost of about twice every layer's input in memory, which at
+# 16,000 steps would add 3 GB to a step of FlexTCN-6 (docs/benchmarks.md, "Sequences").
+SAVE_SPECTRA: Optional[bool] = None
+SAVE_SPECTRA_MAX_BYTES = 64 * 2**20
 
 
 def padding_amounts(kernel_size: Sequence[int], causal: bool) -> list[tuple[int, int]]:
@@ -136,14 +139,26 @@ class _FFTPlan:
 
     def input_spectrum(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, *S) -> (F, B, C) dense, (B, C, *F) depthwise."""
-        x_f = torch.fft.rfftn(x, s=self.sizes, dim=self.axes)
+        # Padding first: rfftn(s=...) pads through a path about 3x slower than the transform itself.
+        padded = F.pad(x, _flat_pad([(0, n - s) for n, s in zip(self.sizes, self.input_shape[2:])]))
+        x_f = torch.fft.rfftn(padded, dim=self.axes)
         return x_f if self.depthwise else x_f.flatten(2).permute(2, 0, 1).contiguous()
 
     def kernel_spectrum(self, kernel: torch.Tensor) -> torch.Tensor:
-        """(C_out, C_in/g, *K) -> (F, C_in, C_out) dense, (C, *F) depthwise."""
+        """(C_out, C_in/g, *K) -> (F, C_in, C_out) dense, (C, *F) depthwise.
+
+        The kept taps are written straight into their rolled places of a zero (C_out, C_in/g, *n)
+        buffer (tap ``left`` at index 0, earlier taps wrapped to the end), one copy per axis part.
+        """
         kept = kernel[(Ellipsis, *(slice(lo, hi) for lo, hi in self.taps))]
-        padded = F.pad(kept, _flat_pad([(0, n - k) for n, k in zip(self.sizes, kept.shape[2:])]))
-        k_f = torch.fft.rfftn(torch.roll(padded, [-left for left in self.lefts], self.axes), dim=self.axes)
+        rolled = kept.new_zeros(*kept.shape[:2], *self.sizes)
+        for parts in itertools.product(*([(0, left), (left, k)] for left, k in zip(self.lefts, kept.shape[2:]))):
+            if all(lo < hi for lo, hi in parts):
+                src = tuple(slice(lo, hi) for lo, hi in parts)
+                dst = tuple(slice((lo - left) % n, (lo - left) % n + hi - lo)
+                            for (lo, hi), left, n in zip(parts, self.lefts, self.sizes))
+                rolled[(Ellipsis, *dst)] = kept[(Ellipsis, *src)]
+        k_f = torch.fft.rfftn(rolled, dim=self.axes)
         return k_f[:, 0] if self.depthwise else k_f.flatten(2).permute(2, 1, 0).contiguous()
 
     def kernel_grad(self, grad_f: torch.Tensor) -> torch.Tensor:
@@ -169,60 +184,70 @@ class _FFTPlan:
             return out.contiguous()
         return out + bias.view(1, -1, *([1] * self.data_dim))
 
-    def forward(self, x: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor],
-                x_f: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The convolution; ``x_f`` is the input spectrum if already computed."""
+    def forward(self, x: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        """The convolution (a cross-correlation: the kernel spectrum enters conjugated)."""
         if x.shape[0] == 0:  # FFT libraries reject empty batches
             out = x.new_zeros(0, self.kernel_shape[0], *self.input_shape[2:])
             return out if bias is None else out + bias.view(1, -1, *([1] * self.data_dim))
-        x_f = self.input_spectrum(x) if x_f is None else x_f
-        # A cross-correlation: the kernel spectrum enters conjugated.
-        return self.output(self.mix(x_f, self.kernel_spectrum(kernel).conj()), bias)
+        return self.output(self.mix(self.input_spectrum(x), self.kernel_spectrum(kernel).conj()), bias)
 
 
 class _FFTConv(torch.autograd.Function):
-    """FFT convolution whose backward recomputes spectra instead of keeping them.
+    """FFT convolution with a hand-written backward that chooses what to keep.
 
-    Plain autograd keeps every complex intermediate of the forward (the input spectrum alone is
-    about twice the input's size for causal kernels). This function saves only ``x`` and ``kernel``,
-    which the network usually holds anyway, or with ``save_spectra`` the input spectrum as well,
-    which saves one FFT in the backward at that memory cost.
+    Plain autograd keeps every complex intermediate of the forward. This function keeps either
+    ``x`` and ``kernel`` (which the network usually holds anyway) and recomputes their spectra in
+    the backward, or, with ``save_spectra``, the two spectra (one FFT of each less per backward).
 
-    With G the spectrum of the output gradient and K that of the rolled kernel:
-    dx = crop(irfft(G K)) (a convolution: the adjoint of the correlation) and
-    dkernel = un-roll(irfft(sum_b X conj(G))).
+    With X, K, G the spectra of the input, the rolled kernel and the output gradient:
+    out = irfft(X conj(K)), dx = irfft(G K) (the adjoint of a correlation is a convolution) and
+    dkernel = un-roll(irfft(sum_b X conj(G))), written as conj(X^H G) so that no conjugate of a
+    batch-sized spectrum is ever materialised (the BLAS reads X^H in place).
     """
 
     @staticmethod
     def forward(ctx, x, kernel, bias, plan: _FFTPlan, save_spectra: bool):  # type: ignore[override]
-        x_f = plan.input_spectrum(x) if save_spectra and x.shape[0] > 0 else None
         ctx.plan, ctx.has_bias = plan, bias is not None
-        ctx.save_for_backward(None if x_f is not None else x, kernel, x_f)
-        return plan.forward(x, kernel, bias, x_f)
+        if x.shape[0] == 0:
+            ctx.save_for_backward(x, kernel, None, None)
+            return plan.forward(x, kernel, bias)
+        x_f, k_f = plan.input_spectrum(x), plan.kernel_spectrum(kernel)
+        if save_spectra:
+            ctx.save_for_backward(None, None, x_f, k_f)
+        else:
+            ctx.save_for_backward(x, kernel, None, None)
+        return plan.output(plan.mix(x_f, k_f.conj()), bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):  # type: ignore[override]
-        x, kernel, x_f = ctx.saved_tensors
+        x, kernel, x_f, k_f = ctx.saved_tensors
         plan: _FFTPlan = ctx.plan
         need_x, need_k, need_b = ctx.needs_input_grad[:3]
         grad_bias = grad_out.sum([0, *plan.axes]) if ctx.has_bias and need_b else None
         if grad_out.shape[0] == 0:
             grad_x = grad_out.new_zeros(plan.input_shape) if need_x else None
-            return grad_x, torch.zeros_like(kernel) if need_k else None, grad_bias, None, None
+            return grad_x, grad_out.new_zeros(plan.kernel_shape) if need_k else None, grad_bias, None, None
         g_f = plan.input_spectrum(grad_out)  # (F, B, C_out) or (B, C_out, *F)
         grad_x = grad_k = None
         if need_x:
-            k_f = plan.kernel_spectrum(kernel)
+            k_f = plan.kernel_spectrum(kernel) if k_f is None else k_f
             grad_x = plan.output(plan.mix(g_f, k_f if plan.depthwise else k_f.transpose(1, 2)), None)
         if need_k:
             x_f = plan.input_spectrum(x) if x_f is None else x_f
             if plan.depthwise:
                 grad_k_f = (x_f * g_f.conj()).sum(0)  # (C, *F)
             else:
-                grad_k_f = torch.bmm(x_f.transpose(1, 2), g_f.conj())  # (F, C_in, C_out): sum_b X conj(G)
+                grad_k_f = torch.bmm(x_f.transpose(1, 2).conj(), g_f).conj()  # (F, C_in, C_out)
             grad_k = plan.kernel_grad(grad_k_f)
         return grad_x, grad_k, grad_bias, None, None
+
+
+def save_spectra_by_size(x: torch.Tensor, plan: "_FFTPlan") -> bool:
+    """The default of ``save_spectra`` (:data:`SAVE_SPECTRA` None): store while the input spectrum
+    takes at most :data:`SAVE_SPECTRA_MAX_BYTES`."""
+    spectrum_bytes = 2 * x.element_size() * x.shape[0] * x.shape[1] * math.prod(plan.freq_shape)
+    return spectrum_bytes <= SAVE_SPECTRA_MAX_BYTES
 
 
 def fft_conv(
@@ -239,10 +264,11 @@ def fft_conv(
     x: (B, C_in, *S), kernel: (C_out, C_in / groups, *K) -> (B, C_out, *S). ``groups`` is 1
     (dense) or C_in == C_out (depthwise).
 
-    save_spectra: keep the input's spectrum for the backward instead of recomputing it (one FFT
-        of the input less per backward, about twice the input's memory more per layer; see
+    save_spectra: keep the input and kernel spectra for the backward instead of recomputing them
+        (one FFT of each less per backward, about twice the input's memory more per layer; see
         ``docs/benchmarks.md`` for the measured trade-off). Only matters when gradients are taken.
-        None: the module default :data:`SAVE_SPECTRA`, which is how layers and models choose it.
+        None: the module default :data:`SAVE_SPECTRA`, which is how layers and models choose it
+        (itself None by default: store spectra up to :data:`SAVE_SPECTRA_MAX_BYTES`).
     """
     out_dtype = torch.promote_types(x.dtype, kernel.dtype)
     if out_dtype in (torch.float16, torch.bfloat16):  # FFTs of half types are not generally supported
@@ -251,7 +277,9 @@ def fft_conv(
     plan = _FFTPlan(x, kernel, causal, groups)
     tensors = (x, kernel) if bias is None else (x, kernel, bias)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        out = _FFTConv.apply(x, kernel, bias, plan, SAVE_SPECTRA if save_spectra is None else save_spectra)
+        if save_spectra is None:
+            save_spectra = save_spectra_by_size(x, plan) if SAVE_SPECTRA is None else SAVE_SPECTRA
+        out = _FFTConv.apply(x, kernel, bias, plan, save_spectra)
     else:
         out = plan.forward(x, kernel, bias)
     return out.to(out_dtype)

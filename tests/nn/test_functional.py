@@ -64,8 +64,12 @@ def _check_equal_with_grads(x_shape, k_shape, causal, groups, dtype, tol, seed, 
     grad_out = torch.randn(spatial.shape, generator=gen, dtype=dtype)
     g_spatial = torch.autograd.grad(spatial, (x, kernel, bias), grad_out)
     g_fft = torch.autograd.grad(fft, (x, kernel, bias), grad_out)
-    for name, a, b in zip(("input", "kernel", "bias"), g_fft, g_spatial):
+    for name, a, b in zip(("input", "kernel"), g_fft, g_spatial):
         assert rel_error(a, b) <= tol, f"gradient wrt {name}"
+    # The bias gradient is a plain sum of grad_out, which may cancel to near zero: measure its error
+    # against the sum of magnitudes (the sum's own rounding scale), not against its value.
+    magnitude = grad_out.abs().sum([d for d in range(grad_out.dim()) if d != 1]).max()
+    assert float((g_fft[2] - g_spatial[2]).abs().max() / magnitude) <= tol, "gradient wrt bias"
 
 
 @pytest.mark.parametrize("data_dim", [1, 2, 3])

@@ -38,24 +38,36 @@ def test_fft_conv_saves_only_its_input_and_kernel():
     x = torch.randn(4, 3, 500, requires_grad=True)
     kernel = torch.randn(5, 3, 500, requires_grad=True)
     bias = torch.randn(5, requires_grad=True)
-    saved, out = saved_storages(lambda: Fc.fft_conv(x, kernel, bias, causal=True))
+    saved, out = saved_storages(lambda: Fc.fft_conv(x, kernel, bias, causal=True, save_spectra=False))
     assert set(saved) == {_address(x), _address(kernel)}
     out.sum().backward()  # and the backward works from those alone
     assert x.grad is not None and kernel.grad is not None and bias.grad is not None
 
 
-def test_save_spectra_keeps_the_input_spectrum_instead():
+def test_save_spectra_keeps_the_spectra_instead():
     x = torch.randn(4, 3, 500, requires_grad=True)
     kernel = torch.randn(5, 3, 500, requires_grad=True)
     saved, out = saved_storages(lambda: Fc.fft_conv(x, kernel, causal=True, save_spectra=True))
-    assert _address(x) not in saved and _address(kernel) in saved
-    (spectrum_bytes,) = [n for address, n in saved.items() if address != _address(kernel)]
-    n_fft = Fc.fft_sizes((500,), (500,), causal=True)[0]
-    assert spectrum_bytes == 4 * 3 * (n_fft // 2 + 1) * 8  # complex64 (F, B, C_in)
+    assert _address(x) not in saved and _address(kernel) not in saved
+    n_freq = Fc.fft_sizes((500,), (500,), causal=True)[0] // 2 + 1
+    assert sorted(saved.values()) == [4 * 3 * n_freq * 8, 5 * 3 * n_freq * 8]  # complex64 (F, B, C_in), (F, C_in, C_out)
     grads = torch.autograd.grad(out, (x, kernel), torch.ones_like(out))
-    expected = torch.autograd.grad(Fc.fft_conv(x, kernel, causal=True), (x, kernel), torch.ones_like(out))
+    expected = torch.autograd.grad(Fc.fft_conv(x, kernel, causal=True, save_spectra=False), (x, kernel),
+                                   torch.ones_like(out))
     for a, b in zip(grads, expected):
         torch.testing.assert_close(a, b)
+
+
+def test_default_saves_spectra_up_to_a_size(monkeypatch):
+    """SAVE_SPECTRA None: spectra are stored while the input spectrum fits SAVE_SPECTRA_MAX_BYTES."""
+    x = torch.randn(4, 3, 500, requires_grad=True)
+    kernel = torch.randn(5, 3, 500, requires_grad=True)
+    spectrum_bytes = 4 * 3 * (Fc.fft_sizes((500,), (500,), causal=True)[0] // 2 + 1) * 8
+    monkeypatch.setattr(Fc, "SAVE_SPECTRA", None)
+    for limit, stores in ((spectrum_bytes, True), (spectrum_bytes - 1, False)):
+        monkeypatch.setattr(Fc, "SAVE_SPECTRA_MAX_BYTES", limit)
+        saved, _ = saved_storages(lambda: Fc.fft_conv(x, kernel, causal=True))
+        assert (set(saved) == {_address(x), _address(kernel)}) is not stores, limit
 
 
 def _flextcn(length: int) -> torch.nn.Module:
@@ -71,7 +83,7 @@ def _flextcn(length: int) -> torch.nn.Module:
     return model
 
 
-def test_long_flextcn_step_stays_under_a_memory_budget_per_sequence():
+def test_long_flextcn_step_stays_under_a_memory_budget_per_sequence(monkeypatch):
     """A 1,000-step FlexTCN with full-length kernels keeps at most 0.6 MB per sequence for its backward.
 
     Per sequence = the difference between batches of 24 and 8, over 16: what grows with the batch
@@ -82,6 +94,7 @@ def test_long_flextcn_step_stays_under_a_memory_budget_per_sequence():
     """
     length = 1000
     model = _flextcn(length)
+    monkeypatch.setattr(Fc, "SAVE_SPECTRA", False)  # the memory side of the switch
     totals = {}
     for batch in (8, 24):
         saved, out = saved_storages(lambda: model(torch.randn(batch, 1, length)))

@@ -1,0 +1,54 @@
+"""flexconv.nn.Dropout: nn.Dropout's distribution and gradients, with fast CPU masks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from flexconv.nn import Dropout
+from flexconv.nn.dropout import keep_mask
+
+
+@pytest.mark.parametrize("keep_prob", [0.1, 0.5, 0.9])
+def test_keep_mask_has_the_asked_rate_and_no_pattern(keep_prob):
+    torch.manual_seed(0)
+    mask = keep_mask((4, 250_000), keep_prob)
+    assert mask.dtype == torch.bool and mask.shape == (4, 250_000)
+    n = mask.numel()
+    tolerance = 5 * (keep_prob * (1 - keep_prob) / n) ** 0.5
+    assert abs(mask.float().mean().item() - keep_prob) < tolerance
+    # The two 31-bit halves of each 64-bit draw are used: even and odd entries are equally likely kept
+    # and independent of each other.
+    flat = mask.flatten().float()
+    even, odd = flat[0::2], flat[1::2]
+    assert abs(even.mean().item() - odd.mean().item()) < 2 * tolerance
+    assert abs((even * odd).mean().item() - keep_prob**2) < 2 * tolerance
+
+
+def test_seed_gives_the_same_mask_and_odd_sizes_work():
+    torch.manual_seed(3)
+    first = keep_mask((3, 5, 7), 0.7)
+    torch.manual_seed(3)
+    assert torch.equal(first, keep_mask((3, 5, 7), 0.7))
+    assert not torch.equal(first, keep_mask((3, 5, 7), 0.7))
+
+
+def test_training_output_and_gradient_follow_one_mask():
+    torch.manual_seed(0)
+    layer = Dropout(0.25).train()
+    x = torch.randn(8, 16, 100, dtype=torch.float64, requires_grad=True)
+    y = layer(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.75) < 0.02
+    torch.testing.assert_close(y[kept], x[kept] / 0.75)
+    (grad,) = torch.autograd.grad(y, x, torch.ones_like(y))
+    torch.testing.assert_close(grad, kept.to(grad.dtype) / 0.75)
+
+
+def test_eval_and_edge_probabilities_are_nn_dropout():
+    x = torch.randn(4, 10)
+    assert torch.equal(Dropout(0.5).eval()(x), x)
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    assert not Dropout(1.0).train()(x).any()
+    assert isinstance(Dropout(0.1), nn.Dropout)
