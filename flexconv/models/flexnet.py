@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from flexconv.models.conv_config import ConvConfig, ConvFactory, conv_factory
-from flexconv.nn import Dropout
+from flexconv.nn import ReLUDropout
 
 
 class ChannelLayerNorm(nn.Module):
@@ -78,15 +78,15 @@ class ResidualBlock(nn.Module):
         self.norm1 = make_norm(norm, out_channels, data_dim)
         self.conv2 = conv(out_channels, out_channels)
         self.norm2 = make_norm(norm, out_channels, data_dim)
-        self.dropout = Dropout(dropout)
+        self.relu_dropout = ReLUDropout(dropout)
         self.tcn = tcn
         self.shortcut = pointwise(in_channels, out_channels, data_dim) if in_channels != out_channels else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.dropout(torch.relu(self.norm1(self.conv1(x))))
+        out = self.relu_dropout(self.norm1(self.conv1(x)))
         out = self.norm2(self.conv2(out))
         if self.tcn:
-            out = self.dropout(torch.relu(out))
+            out = self.relu_dropout(out)
         return torch.relu(out + self.shortcut(x))
 
 

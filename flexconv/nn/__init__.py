@@ -4,11 +4,11 @@ Layers :class:`CKConv` and :class:`FlexConv` (1D causal, 2D, 3D), kernel network
 (:class:`MAGNet`, :class:`GaborNet`, :class:`FourierNet`, :class:`SIREN`, :class:`MLP`), the
 :class:`GaussianMask`, the functional convolutions, the anti-aliasing regulariser, resolution
 change, export to plain convolutions, per-parameter optimiser hints, and streaming inference
-(:func:`stream`), and a :class:`Dropout` with fast CPU masks.
+(:func:`stream`), and :class:`Dropout` / :class:`ReLUDropout` with fast CPU masks.
 """
 
 from flexconv.nn.ckconv import CKConv, FlexConv
-from flexconv.nn.dropout import Dropout
+from flexconv.nn.dropout import Dropout, ReLUDropout
 from flexconv.nn.export import export
 from flexconv.nn.hints import named_hints, param_groups, set_hint
 from flexconv.nn.kernels import MLP, SIREN, FourierNet, GaborNet, KernelNet, MAGNet, kernel_net_class
@@ -20,5 +20,5 @@ __all__ = [
     "CKConv", "FlexConv", "GaussianMask",
     "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "kernel_net_class",
     "param_groups", "set_hint", "named_hints", "change_resolution", "export",
-    "stream", "Stream", "register_stream", "Dropout",
+    "stream", "Stream", "register_stream", "Dropout", "ReLUDropout",
 ]

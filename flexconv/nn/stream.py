@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from flexconv.nn.ckconv import CKConv, FlexConv
-from flexconv.nn.dropout import Dropout
+from flexconv.nn.dropout import Dropout, ReLUDropout
 
 
 def _where(path: str) -> str:
@@ -299,7 +299,7 @@ for _type in (CKConv, FlexConv):
     register_stream(_type, _ckconv_stream)
 for _type in (
     nn.Identity, nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU,
-    nn.Dropout, nn.Dropout1d, Dropout,
+    nn.Dropout, nn.Dropout1d, Dropout, ReLUDropout,
 ):
     register_stream(_type, Pointwise)
 register_stream(nn.Conv1d, _pointwise_conv1d)

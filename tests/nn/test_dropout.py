@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from flexconv.nn import Dropout
+from flexconv.nn import Dropout, ReLUDropout
 from flexconv.nn.dropout import keep_mask
 
 
@@ -52,3 +52,21 @@ def test_eval_and_edge_probabilities_are_nn_dropout():
     assert torch.equal(Dropout(0.0).train()(x), x)
     assert not Dropout(1.0).train()(x).any()
     assert isinstance(Dropout(0.1), nn.Dropout)
+
+
+def test_relu_dropout_is_dropout_of_relu_and_keeps_only_its_output():
+    torch.manual_seed(0)
+    layer = ReLUDropout(0.3).train()
+    x = torch.randn(6, 8, 50, dtype=torch.float64, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        y = layer(x)
+    assert len(saved) == 1 and saved[0] is y  # no mask, no ReLU output besides y itself
+    kept = y != 0
+    assert not (kept & (x <= 0)).any()  # ReLU: negatives never pass
+    positive = x > 0
+    assert abs(kept[positive].float().mean().item() - 0.7) < 0.05
+    torch.testing.assert_close(y[kept], x[kept] / 0.7)
+    (grad,) = torch.autograd.grad(y, x, torch.ones_like(y))
+    torch.testing.assert_close(grad, kept.to(grad.dtype) / 0.7)
+    assert torch.equal(layer.eval()(x), torch.relu(x))
