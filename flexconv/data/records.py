@@ -25,7 +25,10 @@ import dataclasses
 import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+if TYPE_CHECKING:  # annotations only: importing this module imports no torch
+    from torch.utils.data import Dataset
 
 TASKS = ("image", "sequence", "regression", "seq2seq")
 OBJECTIVES = {"image": "classification", "sequence": "classification", "regression": "regression", "seq2seq": "per_step"}
@@ -118,7 +121,7 @@ class DatasetRecord:
         """The training objective of the task: "classification", "regression" or "per_step"."""
         return OBJECTIVES[self.task]
 
-    def load(self, split: str, options: LoadOptions = LoadOptions()) -> Any:
+    def load(self, split: str, options: LoadOptions = LoadOptions()) -> Dataset:
         """Split ``split`` of this dataset as a torch Dataset (see the module docstring)."""
         return resolve(self.loader)(self, split, options)
 
