@@ -1,13 +1,16 @@
 """Splits of every dataset in :data:`flexconv.data.records.DATASETS`, and their Lightning data module.
 
+Each split comes from the dataset record's loader (``record.load``); this module only applies the
+options, carves the validation split and wraps the splits in DataLoaders.
+
 :func:`build_dataset` returns the "train", "val" or "test" split of one dataset as a torch
 Dataset of (x, y): x (C, H, W) for images, (C, L) for sequences; y an int64 class, a (1,) float
 target (adding problem) or (L,) int64 classes per step (copy memory).
 
 The validation split is carved from the training data with a permutation seeded by ``seed``
 (``val_fraction`` of it, default :data:`DEFAULT_VAL_FRACTION`; 0 = no validation), except for
-Speech Commands, whose official ``validation_list.txt`` is used. Validation images are never
-augmented. :class:`FlexDataModule` wraps the three splits in DataLoaders with seeded shuffling.
+datasets with an official validation split (``record.official_val``: Speech Commands). Validation
+images are never augmented. :class:`FlexDataModule` wraps the three splits in DataLoaders with seeded shuffling.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from flexconv.data import images, mnist1d, sequences, series, speech, synthetic, uea
-from flexconv.data.records import DATASETS, DatasetRecord, get_record
+from flexconv.data import series
+from flexconv.data.images import AUGMENTATIONS, ImageDataset
+from flexconv.data.records import DATASETS, DatasetRecord, LoadOptions, get_record
+from flexconv.data.uea import DROP_MODES
 
 log = logging.getLogger(__name__)
 
@@ -46,30 +51,6 @@ def dataset_record(name: str, path: Optional[str] = None, test_path: Optional[st
     return get_record(name)
 
 
-def _source(name: str, train: bool, *, root: str, augment: str, resolution: Optional[tuple[int, int]],
-            drop_rate: float, drop_mode: str, seed: int, download: bool, length: Optional[int],
-            num_train: Optional[int] = None, num_test: Optional[int] = None, path: Optional[str] = None,
-            test_path: Optional[str] = None) -> Dataset:
-    """The whole training or test data of ``name`` (before any validation split)."""
-    if name == SERIES:
-        return series.series_dataset(path, test_path, train)
-    record = get_record(name)
-    if name in ("copy_memory", "adding_problem"):
-        return synthetic.synthetic_dataset(name, train, length or record.length, seed, num_train if train else num_test)
-    if name == "mnist1d":
-        return mnist1d.mnist1d(train)
-    if name == "char_trajectories":
-        files = uea.char_trajectories_files(root, download)
-        return uea.ts_dataset(*files, train, drop_rate, drop_mode, seed, min_length=record.length)
-    if name.startswith("uea_"):
-        return uea.ts_dataset(*uea.uea_files(name[len("uea_"):]), train, drop_rate, drop_mode, seed)
-    if name in sequences.SOURCES or name == "npcifar10":
-        return sequences.sequence_image_dataset(name, root, train, download)
-    if record.task == "image":
-        return images.image_dataset(name, root, train, resolution, augment, download)
-    raise KeyError(f"no loader for dataset {name!r}")
-
-
 def split_indices(size: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """(train, val) indices of ``size`` examples: a permutation seeded by ``seed``, the first ``round(val_fraction * size)`` for validation."""
     if not 0.0 <= val_fraction < 1.0:
@@ -79,23 +60,47 @@ def split_indices(size: int, val_fraction: float, seed: int) -> tuple[list[int],
     return order[n_val:], order[:n_val]
 
 
-def _check(record: DatasetRecord, split: str, augment: str, resolution: Optional[tuple[int, int]],
-           drop_rate: float, drop_mode: str, options: dict[str, Any]) -> None:
-    """Reject options the dataset does not have, with the reason."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+def _prepared_record(name: str, augment: str, resolution: Optional[tuple[int, int]], drop_rate: float, drop_mode: str,
+                     length: Optional[int], options: dict[str, Any]) -> DatasetRecord:
+    """The record of ``name`` with the options applied (resolution, length, the observed-mask channel);
+    options the dataset does not have are rejected with the reason."""
+    record = dataset_record(name, options.get("path"), options.get("test_path"))
     unknown = sorted(set(options) - set(DATASET_OPTIONS))
     if unknown:
         raise TypeError(f"unknown dataset options {unknown}; known: {list(DATASET_OPTIONS)}")
-    if augment not in images.AUGMENTATIONS:
-        raise ValueError(f"augment must be one of {images.AUGMENTATIONS}, got {augment!r}")
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
     if resolution is not None and record.task != "image":
         raise ValueError(f"resolution applies to image datasets; {record.name} is a {record.task} dataset")
     if drop_rate and not record.irregular:
         irregular = sorted(n for n, r in DATASETS.items() if r.irregular)
         raise ValueError(f"drop_rate applies to {', '.join(irregular)}; not to {record.name}")
-    if drop_mode not in uea.DROP_MODES:
-        raise ValueError(f"drop_mode must be one of {uea.DROP_MODES}, got {drop_mode!r}")
+    if drop_mode not in DROP_MODES:
+        raise ValueError(f"drop_mode must be one of {DROP_MODES}, got {drop_mode!r}")
+    if length is not None and not record.any_length:
+        sized = ", ".join(sorted(n for n, r in DATASETS.items() if r.any_length))
+        raise ValueError(f"length applies to the synthetic tasks ({sized}), not to {name}")
+    record = record.with_resolution(resolution).with_length(length)
+    if drop_rate and drop_mode == "mask":
+        record = dataclasses.replace(record, in_channels=record.in_channels + 1)
+    return record
+
+
+def _load_options(root: str, augment: str, drop_rate: float, drop_mode: str, seed: int, download: bool,
+                  options: dict[str, Any]) -> LoadOptions:
+    return LoadOptions(root=root, augment=augment, drop_rate=drop_rate, drop_mode=drop_mode, seed=seed, download=download,
+                       num_train=options.get("num_train"), num_test=options.get("num_test"))
+
+
+def _fit_splits(record: DatasetRecord, options: LoadOptions, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """(train, val) of ``record``: its official splits, or one read of the training data split by
+    :func:`split_indices`, validation images sharing memory with training ones but not augmented."""
+    if record.official_val:
+        return record.load("train", options), record.load("val", dataclasses.replace(options, augment="none"))
+    data = record.load("train", options)
+    plain = data.without_augmentation() if isinstance(data, ImageDataset) else data
+    train_idx, val_idx = split_indices(len(data), val_fraction, seed)
+    return Subset(data, train_idx), Subset(plain, val_idx)
 
 
 def build_dataset(
@@ -117,17 +122,15 @@ def build_dataset(
 
     Augmentation applies to the "train" split only.
     """
-    record = dataset_record(name, dataset_options.get("path"), dataset_options.get("test_path"))
-    _check(record, split, augment, resolution, drop_rate, drop_mode, dataset_options)
-    if name.startswith("speech_commands"):
-        return speech.speech_commands(root, split, "raw" if name.endswith("raw") else "mfcc", num_words=record.num_classes)
-    common = dict(root=root, resolution=resolution, drop_rate=drop_rate, drop_mode=drop_mode, seed=seed,
-                  download=download, length=length, **dataset_options)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    record = _prepared_record(name, augment, resolution, drop_rate, drop_mode, length, dataset_options)
+    options = _load_options(root, augment if split == "train" else "none", drop_rate, drop_mode, seed, download,
+                            dataset_options)
     if split == "test":
-        return _source(name, False, augment="none", **common)
-    data = _source(name, True, augment=augment if split == "train" else "none", **common)
-    train_idx, val_idx = split_indices(len(data), val_fraction, seed)
-    return Subset(data, train_idx if split == "train" else val_idx)
+        return record.load("test", options)
+    train, val = _fit_splits(record, options, val_fraction, seed)
+    return train if split == "train" else val
 
 
 def _limit(dataset: Dataset, limit: Optional[int], seed: int) -> Dataset:
@@ -182,23 +185,16 @@ class FlexDataModule(LightningDataModule):
         **dataset_options: Any,
     ) -> None:
         super().__init__()
-        record = dataset_record(name, path, test_path)
-        if name == SERIES:
-            dataset_options.update(path=str(path), test_path=None if test_path is None else str(test_path))
+        for key, file in (("path", path), ("test_path", test_path)):
+            if file is not None:
+                dataset_options[key] = str(file)
         resolution = (int(resolution[0]), int(resolution[1])) if resolution is not None else None
-        _check(record, "train", augment, resolution, drop_rate, drop_mode, dataset_options)
-        if length is not None and name not in ("copy_memory", "adding_problem"):
-            raise ValueError(f"length applies to the synthetic tasks (copy_memory, adding_problem), not to {name}")
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        self.record: DatasetRecord = _prepared_record(name, augment, resolution, drop_rate, drop_mode, length, dataset_options)
         self.name, self.root, self.batch_size, self.num_workers = name, root, batch_size, num_workers
         self.val_fraction, self.seed, self.limit_train, self.limit_test = val_fraction, seed, limit_train, limit_test
-        self.options = dict(augment=augment, resolution=resolution, drop_rate=drop_rate, drop_mode=drop_mode, seed=seed,
-                            download=download, length=length, **dataset_options)
-        record = record.with_resolution(resolution).with_length(length)
-        if drop_rate and drop_mode == "mask":
-            record = dataclasses.replace(record, in_channels=record.in_channels + 1)
-        self.record: DatasetRecord = record
+        self.options = _load_options(root, augment, drop_rate, drop_mode, seed, download, dataset_options)
         self.train_set: Optional[Dataset] = None
         self.val_set: Optional[Dataset] = None
         self.test_set: Optional[Dataset] = None
@@ -206,25 +202,14 @@ class FlexDataModule(LightningDataModule):
     def setup(self, stage: Optional[str] = None) -> None:
         """Build the splits that ``stage`` needs ("fit"/"validate": train and val; "test"/"predict": test; None: all)."""
         if stage in (None, "fit", "validate") and self.train_set is None:
-            self._setup_fit()
+            train, val = _fit_splits(self.record, self.options, self.val_fraction, self.seed)
+            self.train_set = _limit(train, self.limit_train, self.seed)
+            self.val_set = val if len(val) else None
+            log.info("%s: %d train / %d val examples", self.name, len(self.train_set), len(val))
         if stage in (None, "test", "predict") and self.test_set is None:
-            test = build_dataset(self.name, "test", root=self.root, **self.options)
+            test = self.record.load("test", dataclasses.replace(self.options, augment="none"))
             self.test_set = _limit(test, self.limit_test, self.seed + 1)
             log.info("%s: %d test examples", self.name, len(self.test_set))
-
-    def _setup_fit(self) -> None:
-        if self.name.startswith("speech_commands"):
-            train = build_dataset(self.name, "train", root=self.root, **self.options)
-            val = build_dataset(self.name, "val", root=self.root, **self.options)
-        else:
-            # One read of the files for both splits; validation images share memory but are not augmented.
-            data = _source(self.name, True, root=self.root, **self.options)
-            plain = data.without_augmentation() if isinstance(data, images.ImageDataset) else data
-            train_idx, val_idx = split_indices(len(data), self.val_fraction, self.seed)
-            train, val = Subset(data, train_idx), Subset(plain, val_idx)
-        self.train_set = _limit(train, self.limit_train, self.seed)
-        self.val_set = val if len(val) else None
-        log.info("%s: %d train / %d val examples", self.name, len(self.train_set), len(val))
 
     def _loader(self, dataset: Optional[Dataset], shuffle: bool) -> DataLoader:
         if dataset is None:

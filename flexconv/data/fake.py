@@ -2,7 +2,9 @@
 
 Used by the tests (and handy for smoke-testing a training command without the real data):
 ``make_fake_tree(name, root)`` writes a few random examples where :class:`FlexDataModule`
-looks for dataset ``name`` and returns ``root``.
+looks for dataset ``name`` and returns ``root``. Each record names its writer (``record.fake``,
+one ``write_<format>`` function below); a dataset built on another's files (``record.source``)
+uses that one's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flexconv.data.records import DatasetRecord, get_record, resolve
+
 
 def _write_idx(path: Path, array: np.ndarray) -> None:
     header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(struct.pack(">I", n) for n in array.shape)
@@ -23,13 +27,24 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
 
 
 def _mnist_like(folder: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+    """Gzipped IDX files as torchvision lays them out."""
     folder.mkdir(parents=True, exist_ok=True)
     for prefix, n in (("train", n_train), ("t10k", n_test)):
         _write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
         _write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
 
 
-def _cifar(root: Path, classes: int, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+def write_mnist(record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+    _mnist_like(root / "MNIST" / "raw", n_train, n_test, rng)
+
+
+def write_fashion_mnist(record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+    _mnist_like(root / "FashionMNIST" / "raw", n_train, n_test, rng)
+
+
+def write_cifar(record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+    """The python pickles of CIFAR-10 or CIFAR-100 (``record.num_classes``)."""
+    classes = record.num_classes
     if classes == 10:
         base = root / "cifar-10-batches-py"
         files = {f"data_batch_{i}": n_train for i in range(1, 6)} | {"test_batch": n_test}
@@ -51,7 +66,7 @@ def _cifar(root: Path, classes: int, n_train: int, n_test: int, rng: np.random.G
         pickle.dump(meta, handle)
 
 
-def _stl10(root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+def write_stl10(record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
     base = root / "stl10_binary"
     base.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", n_train), ("test", n_test)):
@@ -59,9 +74,12 @@ def _stl10(root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> N
         rng.integers(1, 11, n, dtype=np.uint8).tofile(base / f"{split}_y.bin")
 
 
-def _imagenet(root: Path, resolution: int, n_train: int, n_test: int, rng: np.random.Generator, npz: bool) -> None:
-    """Two training batches and the validation batch, as npz files or as pickles (both formats are distributed)."""
-    base = root / f"imagenet{resolution}"
+def write_imagenet(record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator,
+                   npz: bool = True) -> None:
+    """Two training batches and the validation batch in ``<root>/<name>``, as npz files or as pickles (both
+    formats are distributed)."""
+    resolution = record.resolution[0]
+    base = root / record.name
     base.mkdir(parents=True, exist_ok=True)
     for name, n in (("train_data_batch_1", n_train), ("train_data_batch_2", n_train), ("val_data", n_test)):
         entry = {"data": rng.integers(0, 256, (n, 3 * resolution * resolution), dtype=np.uint8),
@@ -73,7 +91,9 @@ def _imagenet(root: Path, resolution: int, n_train: int, n_test: int, rng: np.ra
                 pickle.dump(entry, handle)
 
 
-def _speech(root: Path, n_train: int, n_test: int, rng: np.random.Generator, words: int = 35) -> None:
+def write_speech_commands(record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+    """35 words of 4 clips each, whatever the sizes: 3 of 16,000 samples (one per split) and a shorter training clip."""
+    words = 35
     base = root / "SpeechCommands" / "speech_commands_v0.02"
     val, test = [], []
     names = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]  # the paper's words first
@@ -94,7 +114,7 @@ def _speech(root: Path, n_train: int, n_test: int, rng: np.random.Generator, wor
     (base / "testing_list.txt").write_text("\n".join(test) + "\n")
 
 
-def _char_trajectories(root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+def write_char_trajectories(record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
     base = root / "CharacterTrajectories"
     base.mkdir(parents=True, exist_ok=True)
     labels = [str(i) for i in range(1, 21)]
@@ -108,33 +128,17 @@ def _char_trajectories(root: Path, n_train: int, n_test: int, rng: np.random.Gen
         (base / f"CharacterTrajectories_{split}.ts").write_text("\n".join(lines) + "\n")
 
 
-def make_fake_tree(name: str, root: str | Path, n_train: int = 20, n_test: int = 10, seed: int = 0, npz: bool = True) -> Path:
+def make_fake_tree(name: str, root: str | Path, n_train: int = 20, n_test: int = 10, seed: int = 0) -> Path:
     """Write a tiny copy of dataset ``name`` (or of the dataset it is built on) under ``root``; returns ``root``.
 
     n_train, n_test: examples per file (CIFAR-10 has 5 training batches, ImageNet 2; Speech Commands
-    always gets 4 clips per word: 3 of 16,000 samples, one per split, and a shorter training clip). npz: ImageNet batches as npz (else pickles).
+    always gets 4 clips per word: 3 of 16,000 samples, one per split, and a shorter training clip).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    source = {"smnist": "mnist", "pmnist": "mnist", "sfashion_mnist": "fashion_mnist", "pfashion_mnist": "fashion_mnist",
-              "scifar10": "cifar10", "npcifar10": "cifar10", "speech_commands_raw": "speech",
-              "speech_commands_mfcc": "speech", "speech_commands35_raw": "speech",
-              "speech_commands35_mfcc": "speech"}.get(name, name)
-    if source == "mnist":
-        _mnist_like(root / "MNIST" / "raw", n_train, n_test, rng)
-    elif source == "fashion_mnist":
-        _mnist_like(root / "FashionMNIST" / "raw", n_train, n_test, rng)
-    elif source in ("cifar10", "cifar100"):
-        _cifar(root, 10 if source == "cifar10" else 100, n_train, n_test, rng)
-    elif source == "stl10":
-        _stl10(root, n_train, n_test, rng)
-    elif source.startswith("imagenet"):
-        _imagenet(root, int(source[len("imagenet"):]), n_train, n_test, rng, npz)
-    elif source == "speech":
-        _speech(root, n_train, n_test, rng)
-    elif source == "char_trajectories":
-        _char_trajectories(root, n_train, n_test, rng)
-    else:
+    record = get_record(name)
+    owner = get_record(record.source) if record.source else record
+    if owner.fake is None:
         raise ValueError(f"{name} needs no files (generated or shipped in a package)")
+    resolve(owner.fake)(owner, root, n_train, n_test, np.random.default_rng(seed))
     return root

@@ -3,21 +3,26 @@
 The images stay uint8 in memory (ImageNet-32 is 3.9 GB that way, four times more as floats);
 each item is converted on access to a float tensor (C, H, W) and, in this order:
 
-1. resized to ``resolution`` (if given and different) with antialiased bilinear interpolation
+1. resized to the record's ``resolution`` (when the files' differs) with antialiased bilinear interpolation
    (``F.interpolate(..., antialias=True)``: a low-pass filter before subsampling, so that the
    cross-resolution protocol, e.g. Fashion-MNIST trained at 14x14 and tested at 28x28, sees no
    aliasing);
 2. augmented when ``augment="resnet"`` (training only): torchvision's random crop with 4-pixel
    zero (black) padding and random horizontal flip, the CIFAR ResNet recipe;
-3. normalised with the dataset's channel mean/std (:data:`STATS`).
+3. normalised with the dataset's channel mean/std (``record.stats``).
+
+Each dataset's loader (``load_<name>``, named by its record in :mod:`flexconv.data.records`) says
+where its files may be, which reader of :mod:`flexconv.data.readers` decodes them and how they are
+downloaded; :func:`image_dataset` does the rest.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -25,7 +30,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from flexconv.data import readers
-from flexconv.data.records import DatasetNotFoundError, get_record
+from flexconv.data.records import DatasetNotFoundError, DatasetRecord, LoadOptions
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +39,10 @@ FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 AUGMENTATIONS = ("none", "resnet")
 
-STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-    "mnist": ((0.1307,), (0.3081,)),
-    "fashion_mnist": ((0.2860,), (0.3530,)),
-    "stl10": ((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)),
-    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-}
-"""Per-channel mean and std of the training images in [0, 1] (ImageNet's for the downsampled sets)."""
+Reader = Callable[[Path, bool], tuple[np.ndarray, np.ndarray]]
+"""(folder, train) -> uint8 images (N, H, W, C) and int64 labels (N,); FileNotFoundError when absent (:mod:`readers`)."""
+Fetcher = Callable[[Path], None]
+"""Downloads a dataset's files into a root folder."""
 
 
 def resnet_augmentation(size: tuple[int, int]) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -56,7 +56,7 @@ def resnet_augmentation(size: tuple[int, int]) -> Callable[[torch.Tensor], torch
 class ImageDataset(Dataset):
     """uint8 images (N, C, H, W) and int64 labels (N,); items are (float (C, H', W'), label).
 
-    resolution: (H', W') to resize to, None to keep (H, W).
+    resolution: (H', W') to resize to (no resizing when it is (H, W)).
     augment: a transform of the [0, 1] image before normalisation, or None.
     """
 
@@ -64,7 +64,7 @@ class ImageDataset(Dataset):
     labels: torch.Tensor
     mean: torch.Tensor
     std: torch.Tensor
-    resolution: Optional[tuple[int, int]] = None
+    resolution: tuple[int, int]
     augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
 
     def __len__(self) -> int:
@@ -72,7 +72,7 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image = self.images[index].float().div_(255.0)
-        if self.resolution is not None and tuple(image.shape[-2:]) != self.resolution:
+        if tuple(image.shape[-2:]) != self.resolution:
             image = F.interpolate(image[None], size=self.resolution, mode="bilinear", antialias=True, align_corners=False)[0]
         if self.augment is not None:
             image = self.augment(image)
@@ -83,87 +83,102 @@ class ImageDataset(Dataset):
         return dataclasses.replace(self, augment=None)
 
 
-def _missing(name: str, root: Path, searched: list[Path], reason: str = "dataset files not found") -> DatasetNotFoundError:
+def _missing(record: DatasetRecord, root: Path, searched: list[Path], reason: str = "dataset files not found") -> DatasetNotFoundError:
     where = ", ".join(str(p.resolve()) for p in searched)
-    return DatasetNotFoundError(f"{name}: {reason} (searched {where}). To fix: {get_record(name).hint(str(root.resolve()))}")
+    return DatasetNotFoundError(f"{record.name}: {reason} (searched {where}). To fix: {record.hint(str(root.resolve()))}")
 
 
-def _download(name: str, root: Path) -> None:
-    """Fetch the files of ``name`` (not ImageNet) with torchvision into its usual layout under ``root`` (needs internet)."""
-    import torchvision.datasets as tvd
-
-    log.info("downloading %s into %s with torchvision", name, root)
-    if name == "stl10":
-        tvd.STL10(str(root), split="train", download=True)
-        return
-    classes = {"cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100, "mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST}
-    for train in (True, False):
-        classes[name](str(root), train=train, download=True)
-
-
-def _search_folders(name: str, root: Path) -> list[Path]:
-    """Where the files of ``name`` may be, in order of preference."""
-    if name in ("mnist", "fashion_mnist"):
-        sub = "MNIST" if name == "mnist" else "FashionMNIST"
-        folders = [root / sub / "raw", root / name, root]
-        return folders + [FASHION_SYSTEM_DIR] if name == "fashion_mnist" else folders
-    if name.startswith("imagenet"):
-        return [root / name]
-    return [root]
-
-
-def read_images(name: str, root: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 images (N, H, W, C) and labels (N,) of dataset ``name`` from its usual places under ``root``."""
-    for folder in _search_folders(name, root):
+def _read(record: DatasetRecord, root: Path, folders: list[Path], read: Reader, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The first of ``folders`` that ``read`` finds the files in."""
+    for folder in folders:
         try:
-            if name in ("mnist", "fashion_mnist"):
-                return readers.read_mnist_like(folder, train)
-            if name in ("cifar10", "cifar100"):
-                return readers.read_cifar(folder, name, train)
-            if name == "stl10":
-                return readers.read_stl10(folder, train)
-            if name.startswith("imagenet"):
-                return readers.read_downsampled_imagenet(folder, int(name[len("imagenet"):]), train)
+            return read(folder, train)
         except FileNotFoundError:
             continue
-        raise KeyError(f"{name} is not an image dataset")
-    raise _missing(name, root, _search_folders(name, root))
+    raise _missing(record, root, folders)
 
 
-def image_dataset(
-    name: str,
-    root: str,
-    train: bool,
-    resolution: Optional[tuple[int, int]] = None,
-    augment: str = "none",
-    download: bool = False,
-) -> ImageDataset:
-    """The training or test images of dataset ``name``: items (float (C, H, W), int64 label).
+def _fetch_with_torchvision(cls: str, splits: tuple[dict[str, Any], ...], root: Path) -> None:
+    """``torchvision.datasets.<cls>(root, download=True, **split)`` for each split's arguments (needs internet)."""
+    import torchvision.datasets
 
-    Raises DatasetNotFoundError (with the fix) when the files are missing and ``download`` is off
-    or cannot fetch them.
+    log.info("downloading %s into %s with torchvision", cls, root)
+    for split in splits:
+        getattr(torchvision.datasets, cls)(str(root), download=True, **split)
+
+
+def _torchvision(cls: str, *splits: dict[str, Any]) -> Fetcher:
+    return functools.partial(_fetch_with_torchvision, cls, splits or ({"train": True}, {"train": False}))
+
+
+def image_dataset(record: DatasetRecord, split: str, options: LoadOptions, folders: list[Path], read: Reader,
+                  fetch: Optional[Fetcher] = None) -> ImageDataset:
+    """The "train" or "test" images of ``record`` (resized to ``record.resolution``, normalised with
+    ``record.stats``): items (float (C, H, W), int64 label).
+
+    folders: where the files may be, in order of preference; read: the files' reader; fetch: downloads
+    them when ``options.download`` (None: no automatic download). Raises DatasetNotFoundError (with
+    the fix) when the files are missing and cannot be fetched.
     """
-    if augment not in AUGMENTATIONS:
-        raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
-    path = Path(root)
+    if options.augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {options.augment!r}")
+    root, train = Path(options.root), split == "train"
     try:
-        images, labels = read_images(name, path, train)
+        images, labels = _read(record, root, folders, read, train)
     except DatasetNotFoundError:
-        if not download or name.startswith("imagenet"):  # ImageNet needs a log-in: no automatic download
+        if not options.download or fetch is None:
             raise
         try:
-            _download(name, path)
+            fetch(root)
         except (OSError, RuntimeError) as error:  # no network, bad checksum, ...
-            raise _missing(name, path, _search_folders(name, path), f"download failed ({error})") from error
-        images, labels = read_images(name, path, train)
-    mean, std = STATS["imagenet" if name.startswith("imagenet") else name]
-    size = tuple(int(s) for s in resolution) if resolution is not None else tuple(images.shape[1:3])
+            raise _missing(record, root, folders, f"download failed ({error})") from error
+        images, labels = _read(record, root, folders, read, train)
+    mean, std = record.stats
+    size = record.resolution
     chw = np.ascontiguousarray(images.transpose(0, 3, 1, 2))  # (N, C, H, W); a copy unless C == 1
     return ImageDataset(
         images=torch.from_numpy(chw if chw.flags.writeable else chw.copy()),
         labels=torch.from_numpy(labels),
         mean=torch.tensor(mean).view(-1, 1, 1),
         std=torch.tensor(std).view(-1, 1, 1),
-        resolution=size if resolution is not None else None,
-        augment=resnet_augmentation(size) if (train and augment == "resnet") else None,
+        resolution=size,
+        augment=resnet_augmentation(size) if (train and options.augment == "resnet") else None,
     )
+
+
+# -- the loaders of the records (flexconv.data.records) ----------------------------------------------
+def load_mnist(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
+    """MNIST from ``<root>/MNIST/raw`` (torchvision's layout), ``<root>/mnist`` or ``<root>``."""
+    root = Path(options.root)
+    return image_dataset(record, split, options, [root / "MNIST" / "raw", root / "mnist", root], readers.read_mnist_like,
+                         _torchvision("MNIST"))
+
+
+def load_fashion_mnist(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
+    """Fashion-MNIST from ``<root>/FashionMNIST/raw``, ``<root>/fashion_mnist``, ``<root>`` or :data:`FASHION_SYSTEM_DIR`."""
+    root = Path(options.root)
+    folders = [root / "FashionMNIST" / "raw", root / "fashion_mnist", root, FASHION_SYSTEM_DIR]
+    return image_dataset(record, split, options, folders, readers.read_mnist_like, _torchvision("FashionMNIST"))
+
+
+def load_cifar10(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
+    """CIFAR-10 from ``<root>/cifar-10-batches-py``."""
+    return image_dataset(record, split, options, [Path(options.root)], functools.partial(readers.read_cifar, classes=10),
+                         _torchvision("CIFAR10"))
+
+
+def load_cifar100(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
+    """CIFAR-100 (fine labels) from ``<root>/cifar-100-python``."""
+    return image_dataset(record, split, options, [Path(options.root)], functools.partial(readers.read_cifar, classes=100),
+                         _torchvision("CIFAR100"))
+
+
+def load_stl10(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
+    """STL-10's labelled images from ``<root>/stl10_binary`` (the download holds both splits)."""
+    return image_dataset(record, split, options, [Path(options.root)], readers.read_stl10,
+                         _torchvision("STL10", {"split": "train"}))
+
+
+def load_imagenet(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
+    """Downsampled ImageNet from ``<root>/<name>`` (e.g. ``<root>/imagenet32``); fetched by hand (it needs a log-in)."""
+    return image_dataset(record, split, options, [Path(options.root) / record.name], readers.read_downsampled_imagenet)

@@ -11,6 +11,8 @@ from functools import lru_cache
 import torch
 from torch.utils.data import TensorDataset
 
+from flexconv.data.records import DatasetRecord, LoadOptions
+
 
 @lru_cache(maxsize=1)
 def _generate() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -25,3 +27,8 @@ def mnist1d(train: bool) -> TensorDataset:
     """The train (4,000) or test (1,000) split."""
     x, y, x_test, y_test = _generate()
     return TensorDataset(x, y) if train else TensorDataset(x_test, y_test)
+
+
+def load(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
+    """The loader of the ``mnist1d`` record: :func:`mnist1d` of ``split``."""
+    return mnist1d(split == "train")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import pickle
 from pathlib import Path
 from typing import Optional
@@ -51,13 +52,13 @@ def read_mnist_like(folder: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
     return read_idx(images)[..., None], read_idx(labels).astype(np.int64)
 
 
-def read_cifar(root: Path, name: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
+def read_cifar(root: Path, train: bool, classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR python pickles -> images (N, 32, 32, 3), labels (N,).
 
-    ``name`` "cifar10": ``<root>/cifar-10-batches-py/data_batch_1..5`` and ``test_batch``;
-    "cifar100": ``<root>/cifar-100-python/train`` and ``test`` (the 100 fine labels).
+    ``classes`` 10: ``<root>/cifar-10-batches-py/data_batch_1..5`` and ``test_batch``;
+    100: ``<root>/cifar-100-python/train`` and ``test`` (the 100 fine labels).
     """
-    if name == "cifar10":
+    if classes == 10:
         base, label_key = root / "cifar-10-batches-py", "labels"
         files = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
     else:
@@ -99,12 +100,12 @@ def _find_batch(folder: Path, name: str) -> Optional[Path]:
     return None
 
 
-def read_downsampled_imagenet(folder: Path, resolution: int, train: bool) -> tuple[np.ndarray, np.ndarray]:
+def read_downsampled_imagenet(folder: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
     """Downsampled ImageNet (Chrabaszcz et al. 2017) -> images (N, r, r, 3), labels 0..999.
 
     Files ``train_data_batch_1..10`` and ``val_data``, npz or pickle, each a dict with ``data``
-    uint8 (N, 3*r*r) (planes R, G, B) and ``labels`` 1..1000. Fewer than 10 training batches (a
-    subset) are accepted.
+    uint8 (N, 3*r*r) (planes R, G, B; r read from the width) and ``labels`` 1..1000. Fewer than 10
+    training batches (a subset) are accepted.
     """
     names = [f"train_data_batch_{i}" for i in range(1, 11)] if train else ["val_data"]
     paths = [p for p in (_find_batch(folder, n) for n in names) if p is not None]
@@ -120,6 +121,8 @@ def read_downsampled_imagenet(folder: Path, resolution: int, train: bool) -> tup
             with open(path, "rb") as handle:
                 entry = pickle.load(handle)
             data, batch_labels = entry["data"], entry["labels"]
-        images.append(np.asarray(data, dtype=np.uint8).reshape(-1, 3, resolution, resolution).transpose(0, 2, 3, 1))
+        data = np.asarray(data, dtype=np.uint8)
+        resolution = math.isqrt(data.shape[1] // 3)
+        images.append(data.reshape(-1, 3, resolution, resolution).transpose(0, 2, 3, 1))
         labels.append(np.asarray(batch_labels, dtype=np.int64) - 1)
     return np.concatenate(images), np.concatenate(labels)

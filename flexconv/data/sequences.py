@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import torch
 from torch.utils.data import Dataset
 
-from flexconv.data.images import image_dataset
-from flexconv.data.records import DatasetNotFoundError
+from flexconv.data.images import ImageDataset
+from flexconv.data.records import DatasetNotFoundError, DatasetRecord, LoadOptions, get_record
 
 PERMUTATION_SEED = 0
 """Seed of the CPU generator that draws the pMNIST / pFashion-MNIST pixel permutation."""
@@ -72,26 +73,26 @@ class NoisePaddedRows(Dataset):
         return torch.cat([rows, noise], dim=1), label
 
 
-SOURCES = {
-    "smnist": ("mnist", False), "pmnist": ("mnist", True),
-    "sfashion_mnist": ("fashion_mnist", False), "pfashion_mnist": ("fashion_mnist", True),
-    "scifar10": ("cifar10", False),
-}
-
-
-def sequence_image_dataset(name: str, root: str, train: bool, download: bool = False) -> Dataset:
-    """The training or test split of sequential dataset ``name`` (items (C, L), label) built on its image dataset."""
+def source_images(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
+    """The images of ``record.source`` (not augmented); a missing source is named in the error."""
     try:
-        return _build(name, root, train, download)
+        return get_record(record.source).load(split, dataclasses.replace(options, augment="none"))
     except DatasetNotFoundError as error:
-        raise DatasetNotFoundError(f"{name} is built on {error}") from None
+        raise DatasetNotFoundError(f"{record.name} is built on {error}") from None
 
 
-def _build(name: str, root: str, train: bool, download: bool) -> Dataset:
-    """The image dataset under ``name``, wrapped as sequences."""
-    if name == "npcifar10":
-        return NoisePaddedRows(image_dataset("cifar10", root, train, None, "none", download), seed=1 + (not train))
-    source, permuted = SOURCES[name]
-    images = image_dataset(source, root, train, None, "none", download)
-    length = images.images.shape[-1] * images.images.shape[-2]
-    return FlattenedImages(images, fixed_permutation(length) if permuted else None)
+# -- the loaders of the records (flexconv.data.records) ----------------------------------------------
+def load_flattened(record: DatasetRecord, split: str, options: LoadOptions) -> FlattenedImages:
+    """The source's images in raster order: (C, H*W)."""
+    return FlattenedImages(source_images(record, split, options))
+
+
+def load_permuted(record: DatasetRecord, split: str, options: LoadOptions) -> FlattenedImages:
+    """The source's images under the fixed permutation :func:`fixed_permutation`: (C, H*W)."""
+    images = source_images(record, split, options)
+    return FlattenedImages(images, fixed_permutation(images.images.shape[-1] * images.images.shape[-2]))
+
+
+def load_noise_padded(record: DatasetRecord, split: str, options: LoadOptions) -> NoisePaddedRows:
+    """The source's rows as steps, padded with fixed noise: (3*W, 1000)."""
+    return NoisePaddedRows(source_images(record, split, options), seed=1 + (split != "train"))

@@ -26,6 +26,7 @@ causal network's last step), and missing values become 0. x: (C, T) float32, y: 
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from flexconv.data.records import DatasetRecord
+from flexconv.data.records import DatasetRecord, LoadOptions
 from flexconv.data.uea import prepare_pair, read_ts
 
 log = logging.getLogger(__name__)
@@ -180,13 +181,14 @@ def load_series(path: str, test_path: Optional[str] = None) -> tuple[torch.Tenso
 
 
 def series_record(path: str, test_path: Optional[str] = None) -> DatasetRecord:
-    """The record of the user's data (channels, classes and length read from the files)."""
+    """The record of the user's data (channels, classes and length read from the files), its loader bound to them."""
     train_x, train_y, test_x, test_y = load_series(path, test_path)
     num_classes = int(max(train_y.max(), test_y.max())) + 1
-    return DatasetRecord("series", "sequence", train_x.shape[1], num_classes, 1, length=train_x.shape[2])
+    return DatasetRecord(name="series", task="sequence", in_channels=train_x.shape[1], num_classes=num_classes, data_dim=1,
+                         length=train_x.shape[2], loader=functools.partial(load, path=path, test_path=test_path))
 
 
-def series_dataset(path: str, test_path: Optional[str], train: bool) -> TensorDataset:
+def load(record: DatasetRecord, split: str, options: LoadOptions, *, path: str, test_path: Optional[str]) -> TensorDataset:
     """The training or test split of the user's data: x (C, T) float32, y int64."""
     train_x, train_y, test_x, test_y = load_series(path, test_path)
-    return TensorDataset(train_x, train_y) if train else TensorDataset(test_x, test_y)
+    return TensorDataset(train_x, train_y) if split == "train" else TensorDataset(test_x, test_y)

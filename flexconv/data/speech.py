@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from flexconv.data.records import DatasetNotFoundError, get_record
+from flexconv.data.records import DatasetNotFoundError, DatasetRecord, LoadOptions
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +155,26 @@ def speech_commands(root: str, split: str, features: str, num_words: int = 10) -
         raise ValueError(f"split must be one of {SPLITS} and features 'raw' or 'mfcc', got {split!r}, {features!r}")
     if num_words not in NUM_WORDS:
         raise ValueError(f"num_words must be one of {NUM_WORDS}, got {num_words!r}")
-    folder = speech_folder(root)
-    if not ((folder / "testing_list.txt").is_file() and (folder / "validation_list.txt").is_file()):
-        name = f"speech_commands{'' if num_words == 10 else num_words}_{features}"
-        raise DatasetNotFoundError(
-            f"{name}: no Speech Commands v0.02 (validation_list.txt, testing_list.txt, <word>/*.wav) in "
-            f"{folder.resolve()}. To fix: {get_record(name).hint(str(Path(root).resolve()))}"
-        )
     return TensorDataset(*_load(str(Path(root).resolve()), features, num_words)[split])
+
+
+def _record_split(record: DatasetRecord, split: str, options: LoadOptions, features: str) -> TensorDataset:
+    """:func:`speech_commands` with ``record.num_classes`` words; DatasetNotFoundError (with the fix) when absent."""
+    folder = speech_folder(options.root)
+    if not ((folder / "testing_list.txt").is_file() and (folder / "validation_list.txt").is_file()):
+        raise DatasetNotFoundError(
+            f"{record.name}: no Speech Commands v0.02 (validation_list.txt, testing_list.txt, <word>/*.wav) in "
+            f"{folder.resolve()}. To fix: {record.hint(str(Path(options.root).resolve()))}"
+        )
+    return speech_commands(options.root, split, features, num_words=record.num_classes)
+
+
+# -- the loaders of the records (flexconv.data.records) ----------------------------------------------
+def load_raw(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
+    """Waveforms (1, 16000) of the official split (train, val or test)."""
+    return _record_split(record, split, options, "raw")
+
+
+def load_mfcc(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
+    """MFCCs (20, 161) of the official split (train, val or test)."""
+    return _record_split(record, split, options, "mfcc")

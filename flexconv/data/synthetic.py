@@ -14,8 +14,12 @@ CKConv code (copy memory 10,000 / 1,000, adding problem 50,000 / 1,000 train / t
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch.utils.data import TensorDataset
+
+from flexconv.data.records import DatasetRecord, LoadOptions
 
 MEMORY_SYMBOLS = 10
 """Symbols to remember in the copy-memory task."""
@@ -23,8 +27,9 @@ MEMORY_SYMBOLS = 10
 DELIMITER = 9
 """Input symbol that asks for the memory to be repeated."""
 
-DEFAULT_SIZES = {"copy_memory": (10_000, 1_000), "adding_problem": (50_000, 1_000)}
-"""(train, test) examples per task."""
+COPY_MEMORY_SIZES = (10_000, 1_000)
+ADDING_PROBLEM_SIZES = (50_000, 1_000)
+"""(train, test) examples of each task unless ``num_train`` / ``num_test`` say otherwise."""
 
 
 def copy_memory(num_examples: int, length: int, seed: int) -> TensorDataset:
@@ -59,11 +64,22 @@ def adding_problem(num_examples: int, length: int, seed: int) -> TensorDataset:
     return TensorDataset(torch.stack([values, markers], dim=1), y)
 
 
-def synthetic_dataset(name: str, train: bool, length: int, seed: int, num_examples: int | None = None) -> TensorDataset:
-    """The training or test split of ``name`` ("copy_memory" or "adding_problem").
+def _size_and_seed(split: str, options: LoadOptions, default: tuple[int, int]) -> tuple[int, int]:
+    """(examples, generator seed) of ``split``: seed ``2 * seed`` (train) or ``2 * seed + 1`` (test), so
+    no two splits or seeds share data."""
+    train = split == "train"
+    size: Optional[int] = options.num_train if train else options.num_test
+    return (default[0 if train else 1] if size is None else size), 2 * options.seed + (0 if train else 1)
 
-    Generated with seed ``2 * seed`` (train) or ``2 * seed + 1`` (test): no two splits or seeds share data.
-    """
-    size = num_examples if num_examples is not None else DEFAULT_SIZES[name][0 if train else 1]
-    generate = copy_memory if name == "copy_memory" else adding_problem
-    return generate(size, length, 2 * seed + (0 if train else 1))
+
+# -- the loaders of the records (flexconv.data.records) ----------------------------------------------
+def load_copy_memory(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
+    """Copy-memory sequences of ``record.length`` = T + 20 steps."""
+    size, seed = _size_and_seed(split, options, COPY_MEMORY_SIZES)
+    return copy_memory(size, record.length, seed)
+
+
+def load_adding_problem(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
+    """Adding-problem sequences of ``record.length`` = T steps."""
+    size, seed = _size_and_seed(split, options, ADDING_PROBLEM_SIZES)
+    return adding_problem(size, record.length, seed)

@@ -22,14 +22,13 @@ import importlib.util
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-if TYPE_CHECKING:  # records imports this module to register the bundled sets: import it lazily here
-    from flexconv.data.records import DatasetRecord
+from flexconv.data.records import DatasetNotFoundError, DatasetRecord, LoadOptions
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +170,9 @@ def _ts_header(path: Path) -> Optional[tuple[int, int, int]]:
 def bundled_uea_records() -> list[DatasetRecord]:
     """A record ``uea_<lowercase name>`` per classification set with TRAIN/TEST .ts files in aeon's data folder.
 
-    aeon's ``UnitTest`` set (a slice of Chinatown kept for aeon's own tests) is left out.
+    aeon's ``UnitTest`` set (a slice of Chinatown kept for aeon's own tests) is left out. The
+    registry (:data:`flexconv.data.records.DATASETS`) calls this on its first listing.
     """
-    from flexconv.data.records import DatasetRecord
-
     folder = aeon_data_dir()
     if folder is None or not folder.is_dir():
         return []
@@ -187,19 +185,18 @@ def bundled_uea_records() -> list[DatasetRecord]:
         if info is None or test_info is None:
             continue
         channels, length, num_classes = info
-        records.append(DatasetRecord(f"uea_{sub.name.lower()}", "sequence", channels, num_classes, 1,
-                                     length=max(length, test_info[1]), irregular=True))
+        records.append(DatasetRecord(name=f"uea_{sub.name.lower()}", task="sequence", in_channels=channels,
+                                     num_classes=num_classes, data_dim=1, length=max(length, test_info[1]),
+                                     loader=load_bundled, irregular=True))
     return records
 
 
-def char_trajectories_files(root: str, download: bool = False) -> tuple[Path, Path]:
+def char_trajectories_files(record: DatasetRecord, root: str, download: bool = False) -> tuple[Path, Path]:
     """The CharacterTrajectories TRAIN/TEST .ts files under ``<root>/CharacterTrajectories``.
 
     download: fetch them with aeon (timeseriesclassification.com) when missing. Raises
-    DatasetNotFoundError, with the fix, when they are missing and cannot be fetched.
+    DatasetNotFoundError, with the fix (``record``'s hint), when they are missing and cannot be fetched.
     """
-    from flexconv.data.records import DatasetNotFoundError, get_record
-
     folder = Path(root) / "CharacterTrajectories"
     train, test = folder / "CharacterTrajectories_TRAIN.ts", folder / "CharacterTrajectories_TEST.ts"
     reason = f"no {train.name} / {test.name} in {folder.resolve()}"
@@ -213,18 +210,29 @@ def char_trajectories_files(root: str, download: bool = False) -> tuple[Path, Pa
             reason += f"; download failed ({error})"
     if not (train.is_file() and test.is_file()):
         raise DatasetNotFoundError(
-            f"char_trajectories: {reason}. To fix: {get_record('char_trajectories').hint(str(Path(root).resolve()))}"
+            f"{record.name}: {reason}. To fix: {record.hint(str(Path(root).resolve()))}"
         )
     return train, test
 
 
 def uea_files(name: str) -> tuple[Path, Path]:
     """TRAIN/TEST .ts files of the bundled set ``uea_<name>`` (``name`` in lower case)."""
-    from flexconv.data.records import DatasetNotFoundError
-
     folder = aeon_data_dir()
     matches = [p for p in folder.iterdir() if p.is_dir() and p.name.lower() == name] if folder else []
     if not matches:
         raise DatasetNotFoundError(f"uea_{name}: not among aeon's bundled datasets. To fix: pip install 'aeon>=1.0,<2'")
     sub = matches[0]
     return sub / f"{sub.name}_TRAIN.ts", sub / f"{sub.name}_TEST.ts"
+
+
+# -- the loaders of the records (flexconv.data.records) ----------------------------------------------
+def load_char_trajectories(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
+    """CharacterTrajectories from ``<root>/CharacterTrajectories``, padded to ``record.length`` steps."""
+    files = char_trajectories_files(record, options.root, options.download)
+    return ts_dataset(*files, split == "train", options.drop_rate, options.drop_mode, options.seed, min_length=record.length)
+
+
+def load_bundled(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
+    """The bundled set ``uea_<name>`` from aeon's data folder."""
+    return ts_dataset(*uea_files(record.name.removeprefix("uea_")), split == "train", options.drop_rate, options.drop_mode,
+                      options.seed)

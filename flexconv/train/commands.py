@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 RUN_DIR_ENV = "FLEXCONV_RUN_DIR"  # lets DDP worker processes write into rank 0's run folder
 DATA_FIELDS = ("in_channels", "num_classes", "data_dim")
-OBJECTIVE_BY_DATASET = {"copy_memory": "per_step", "adding_problem": "regression"}
 MIN_VAL_EXAMPLES = 20  # fewer validation examples than this make "best" checkpoints a coin toss
 
 
@@ -138,7 +137,7 @@ def build_module(
 ) -> ClassificationModule:
     """The LightningModule for ``cfg`` and the dataset ``record``."""
     name, options = model_options(cfg, record)
-    objective = cfg.objective or OBJECTIVE_BY_DATASET.get(record.name, "classification")
+    objective = cfg.objective or record.objective
     antialias = OmegaConf.to_container(cfg.antialias, resolve=True) if cfg.antialias is not None else None
     return ClassificationModule(
         model_name=name,

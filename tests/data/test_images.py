@@ -6,15 +6,25 @@ import gzip
 import pickle
 import shutil
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from flexconv.data import DatasetNotFoundError, FlexDataModule, build_dataset
-from flexconv.data.fake import make_fake_tree
-from flexconv.data.images import FASHION_SYSTEM_DIR, STATS, image_dataset
+from flexconv.data import DatasetNotFoundError, FlexDataModule, LoadOptions, build_dataset, get_record
+from flexconv.data.fake import make_fake_tree, write_imagenet
+from flexconv.data.images import FASHION_SYSTEM_DIR, ImageDataset
+
+STATS = {name: get_record(name).stats for name in ("cifar10", "fashion_mnist")}
+
+
+def image_dataset(name: str, root: str, train: bool, resolution: Optional[tuple[int, int]] = None,
+                  **options: Any) -> ImageDataset:
+    """The training or test images of ``name`` through its record's loader."""
+    record = get_record(name).with_resolution(resolution)
+    return record.load("train" if train else "test", LoadOptions(root=root, **options))
 
 
 def stack(dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +67,7 @@ def test_stl10_column_major_binaries(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("npz", [True, False])
 def test_downsampled_imagenet_batches(tmp_path: Path, npz: bool) -> None:
-    make_fake_tree("imagenet16", tmp_path, n_train=5, n_test=4, npz=npz)
+    write_imagenet(get_record("imagenet16"), tmp_path, 5, 4, np.random.default_rng(0), npz=npz)
     name = "val_data.npz" if npz else "val_data"
     if npz:
         labels = np.load(tmp_path / "imagenet16" / name)["labels"]
@@ -140,9 +150,9 @@ def test_real_fashion_mnist_files(tmp_path: Path, root: str) -> None:
 
 
 def test_failed_download_says_how_to_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def offline(name: str, root: Path) -> None:
+    def offline(root: str, train: bool, download: bool) -> None:
         raise OSError("network unreachable")
 
-    monkeypatch.setattr("flexconv.data.images._download", offline)
+    monkeypatch.setattr("torchvision.datasets.CIFAR10", offline)
     with pytest.raises(DatasetNotFoundError, match=r"download failed \(network unreachable\).*To fix: .*CIFAR10\("):
         image_dataset("cifar10", str(tmp_path), train=True, download=True)
