@@ -21,6 +21,8 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
+from flexconv.malloc import keep_freed_memory
+
 COMMANDS = {
     "train": ("flexconv.train.commands", "train_main", "train a model (Hydra overrides, e.g. experiment=mnist1d_flextcn)"),
     "evaluate": ("flexconv.train.commands", "evaluate_main", "evaluate a checkpoint on its test set"),
@@ -50,6 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if name not in COMMANDS:
         sys.exit(f"flexconv: unknown command {name!r}\n\n{usage()}")
     module_name, function, _ = COMMANDS[name]
+    keep_freed_memory()  # large tensors are reused between steps instead of page-faulted in again
     getattr(importlib.import_module(module_name), function)(rest)
 
 

@@ -2,10 +2,10 @@
 
 On CPU, ``nn.Dropout`` draws its mask with ``bernoulli_``, one double-precision Mersenne-Twister
 sample per element on one thread: in a FlexTCN-6 training step on sMNIST (batch 64 x 784) its
-twelve dropouts took 20 % of the step. :func:`keep_mask` draws the same Bernoulli mask from 31-bit
-integers instead (two per 64-bit draw of torch's generator, so seeds and ``torch.manual_seed``
+twelve dropouts took 20 % of the step. :func:`keep_mask` draws the same Bernoulli mask from 15-bit
+integers instead (four per 64-bit draw of torch's generator, so seeds and ``torch.manual_seed``
 work as usual), and :class:`Dropout` keeps a 1-byte mask for the backward, as ``nn.Dropout`` does.
-The distribution is the same (each element kept with probability ``1 - p``, to within 2^-31, and
+The distribution is the same (each element kept with probability ``1 - p``, to within 2^-16, and
 scaled by ``1 / (1 - p)``); the random stream is not, so runs differ from ``nn.Dropout``'s at the
 same seed. Other devices (CUDA has a fused dropout kernel), evaluation and ``p`` in {0, 1} use
 ``torch.nn.functional.dropout``. :class:`ReLUDropout` applies both in one step that keeps only its
@@ -20,14 +20,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-_BITS = 31  # uniform integers in [0, 2^31): both 32-bit halves of a non-negative int64 draw
+_BITS = 15  # uniform integers in [0, 2^15): the four 16-bit quarters of a non-negative int64 draw
 
 
 def keep_mask(shape: torch.Size | tuple[int, ...], keep_prob: float, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Boolean tensor of ``shape``, each entry True with probability ``keep_prob`` (to within 2^-31)."""
+    """Boolean tensor of ``shape``, each entry True with probability ``keep_prob`` (to within 2^-16).
+
+    One 64-bit draw of torch's generator gives four 15-bit uniform integers (its quarters, the
+    sign bit of each dropped), so the serial generator runs a quarter as often as ``bernoulli_``.
+    """
     count = math.prod(shape)
-    words = torch.empty((count + 1) // 2, dtype=torch.int64, device=device).random_()  # uniform in [0, 2^63)
-    uniform = words.view(torch.int32)[:count] & (2**_BITS - 1)  # (count,) uniform in [0, 2^31)
+    words = torch.empty((count + 3) // 4, dtype=torch.int64, device=device).random_()  # uniform in [0, 2^63)
+    uniform = words.view(torch.int16)[:count] & (2**_BITS - 1)  # (count,) uniform in [0, 2^15)
     return (uniform < round(keep_prob * 2**_BITS)).view(shape)
 
 

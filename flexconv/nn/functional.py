@@ -32,11 +32,13 @@ FFT_COST_FACTOR = 10.0
 
 # Default of fft_conv's ``save_spectra``: store the input and kernel spectra for the backward, or
 # recompute them. None = by size: store while the input spectrum takes at most SAVE_SPECTRA_MAX_BYTES.
-# Storing saves one FFT of the input and one of the kernel per backward (FlexTCN-6, 784 steps:
-# about 15 % of a training step) at the cost of about twice every layer's input in memory, which at
-# 16,000 steps would add 3 GB to a step of FlexTCN-6 (docs/benchmarks.md, "Sequences").
+# Measured on a 2-core CPU (docs/benchmarks.md): storing saves one FFT of the input and one of the
+# kernel per backward, about 15 % of a training step, for FlexTCN-6 on sMNIST (784 steps, batch 64:
+# spectra of 6-12 MB per layer, +90 MiB per step) and for FlexNet-7 at full masks (15-30 MB per
+# layer, but +260 MiB per step, 26 %); at 16,000 steps it would add 3 GB. The budget keeps the first
+# and recomputes the other two.
 SAVE_SPECTRA: Optional[bool] = None
-SAVE_SPECTRA_MAX_BYTES = 64 * 2**20
+SAVE_SPECTRA_MAX_BYTES = 12 * 2**20
 
 
 def padding_amounts(kernel_size: Sequence[int], causal: bool) -> list[tuple[int, int]]:
