@@ -12,7 +12,7 @@ loads a state dict with the original parameter names. Supported configs:
 ``antialiasing_from_original(cfg)(from_original(cfg, state))`` is the original's value.
 
 ``module_from_original(config, state)`` gives the training module that ``flexconv train`` uses
-(:class:`flexconv.train.module.ClassificationModule`) for an original *run* config (a model config
+(:class:`flexconv.train.module.TaskModule`) for an original *run* config (a model config
 plus the original's ``train`` section and ``kernel.regularize``/``regularize_params``), loaded with
 ``state``: its ``training_loss(inputs, labels)`` and ``configure_optimizers()`` are the original
 training step (tests/train/test_trajectory.py replays the original's steps through it).
@@ -68,7 +68,7 @@ from flexconv.nn.antialias import AntiAliasing
 from flexconv.nn.ckconv import CKConv
 
 if TYPE_CHECKING:
-    from flexconv.train.module import ClassificationModule
+    from flexconv.train.module import TaskModule
 
 _KERNEL_OPTION_NAMES = {
     "MAGNet": {"kernel_input_scale": "input_scale", "kernel_steerable": "steerable"},
@@ -342,7 +342,7 @@ def _optim_from_run(train: Mapping[str, Any]) -> dict[str, Any]:
     return optim
 
 
-def module_from_original(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> "ClassificationModule":
+def module_from_original(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> "TaskModule":
     """The training module of ``flexconv train`` for an original run config, loaded with ``state``.
 
     ``config``: an original model config (``model``, ``in_channels``, ``out_channels``, ``net``,
@@ -356,7 +356,7 @@ def module_from_original(config: Mapping[str, Any], state: Mapping[str, torch.Te
     constant-lr run returns the optimiser itself). Unsupported original options raise ValueError.
     """
     from flexconv.models.registry import config_dict  # the training side imports lightning: load it only here
-    from flexconv.train.module import ClassificationModule
+    from flexconv.train.module import TaskModule
 
     train, kernel = config["train"], config["kernel"]
     if config["net"].get("dropout_in", 0.0):
@@ -365,7 +365,7 @@ def module_from_original(config: Mapping[str, Any], state: Mapping[str, torch.Te
     model.conv.mask_lr_factor = float(train.get("mask_params_lr_factor", 1.0))
     if model.conv.kernel_options.get("learn_omega_0") and train.get("omega_0_lr_factor", 1.0) != 1.0:
         raise ValueError("a learnable omega_0 with train.omega_0_lr_factor != 1 is not supported")
-    module = ClassificationModule(
+    module = TaskModule(
         "flexnet", config_dict(model), optim=_optim_from_run(train), antialias=_antialias_from_run(kernel)
     )
     state = {k: torch.as_tensor(v) for k, v in state.items()}

@@ -146,15 +146,16 @@ def model_and_record(experiment: Optional[str], checkpoint: Optional[Path], over
     """(model, dataset record) of a preset (with ``overrides``) or of a checkpoint's run."""
     from omegaconf import OmegaConf
 
-    from flexconv.train.commands import build_datamodule, build_module, compose_config
+    from flexconv.train.builders import build_module, datamodule_from_config
+    from flexconv.train.config import compose_config
 
     if checkpoint is not None:
         from flexconv.train.checkpoints import load_module
 
         module = load_module(checkpoint)
-        return module.model, build_datamodule(OmegaConf.create(module.hparams.run_config)).record
+        return module.model, datamodule_from_config(OmegaConf.create(module.hparams.run_config)).record
     cfg = compose_config([f"experiment={experiment}", *overrides])
-    record = build_datamodule(cfg).record
+    record = datamodule_from_config(cfg).record
     return build_module(cfg, record).model, record
 
 

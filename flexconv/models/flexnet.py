@@ -162,6 +162,11 @@ class FlexNet(nn.Module):
             )
         return self.blocks(self.stem(x))
 
+    def forward_steps(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs at every position: (B, in_channels, T) -> (B, T, num_classes), the head applied to each
+        step's features (per-step tasks such as copy memory; see flexconv.train.module.StepwiseModel)."""
+        return self.head(self.features(x).movedim(1, -1))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.features(x)
         if self.config.head == "pool":

@@ -1,10 +1,12 @@
 """Read flexconv checkpoints, or say clearly which file is not one.
 
-A flexconv checkpoint is a Lightning checkpoint of :class:`ClassificationModule`: a dict with
+A flexconv checkpoint is a Lightning checkpoint of :class:`TaskModule`: a dict with
 ``state_dict``, ``hyper_parameters`` (``model_name``, ``model_options``, ``run_config``, ...) and,
 for resuming, the loop state (``loops``, ``global_step``). :func:`read_checkpoint` loads it the way
 Lightning does (``weights_only=True``) and turns every way a wrong file fails (empty, truncated,
 another program's pickle, a plain state dict) into one :class:`CheckpointError` naming the file.
+:func:`evaluation_module` also reads release files (``flexconv/checkpoints/<name>.pt``, see
+:mod:`flexconv.models.pretrained`: weights and what rebuilds and tests them) and released names.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import Any
 
 import torch
 
-from flexconv.train.module import ClassificationModule
+from flexconv.models.pretrained import RELEASES, list_pretrained, read_release
+from flexconv.train.module import TaskModule
 
+RELEASE_SUFFIX = ".pt"  # run checkpoints are .ckpt
 TRAINING_KEYS = ("state_dict", "hyper_parameters")
 RESUME_KEYS = ("loops", "global_step", "optimizer_states")
 
@@ -50,7 +54,32 @@ def read_checkpoint(path: str | Path, for_resume: bool = False) -> dict[str, Any
     return checkpoint
 
 
-def load_module(path: str | Path) -> ClassificationModule:
-    """The :class:`ClassificationModule` stored at ``path``, on the CPU, checked first."""
+def load_module(path: str | Path) -> TaskModule:
+    """The :class:`TaskModule` stored at ``path``, on the CPU, checked first."""
     read_checkpoint(path)
-    return ClassificationModule.load_from_checkpoint(path, map_location="cpu")
+    return TaskModule.load_from_checkpoint(path, map_location="cpu")
+
+
+def release_module(release: dict[str, Any]) -> TaskModule:
+    """A :class:`TaskModule` holding a release file's model and weights (for testing it)."""
+    run_config = release["run_config"]
+    module = TaskModule(
+        model_name=release["model_name"], model_options=release["model_config"], optim=run_config["optim"],
+        objective=release["objective"], run_config=run_config,
+    )
+    module.model.load_state_dict(release["state_dict"])
+    return module
+
+
+def evaluation_module(checkpoint: str | Path) -> TaskModule:
+    """The module that ``flexconv evaluate <checkpoint>`` tests: a run's ``.ckpt``, a release file
+    (``.pt``) or the name of a released checkpoint (``flexconv/checkpoints/<name>.pt``)."""
+    path = Path(checkpoint)
+    if not path.exists() and str(checkpoint) in RELEASES:
+        path = RELEASES[str(checkpoint)].path
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}, and no released checkpoint of that name "
+                              f"(released: {', '.join(list_pretrained()) or 'none'})")
+    if path.suffix == RELEASE_SUFFIX:
+        return release_module(read_release(path))
+    return load_module(path)

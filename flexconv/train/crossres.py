@@ -8,30 +8,22 @@
 The experiment's ``crossres`` node gives ``source``, ``target`` and ``finetune_epochs``. Results
 (source accuracy, out-of-the-box accuracy, the drop, fine-tuned accuracy) are printed and written
 to ``<run_dir>/crossres.json``; the two training runs are ``<run_dir>/source`` and ``.../finetune``.
+The command line is :func:`flexconv.cli.train.crossres_main`.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import logging
-import sys
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
-import lightning as L
-from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig, open_dict
 
-from flexconv.train.callbacks import quiet_lightning
 from flexconv.train.checkpoints import load_module
-from flexconv.train.commands import (build_datamodule, compose_config, print_results, resolve_run_dir, setup_cli_logging,
-                                     split_dry_run, train)
-from flexconv.train.module import ClassificationModule
-from flexconv.train.run_dir import RunDirInUseError
-
-log = logging.getLogger(__name__)
+from flexconv.train.commands import measure_test_metrics, train
+from flexconv.train.module import TaskModule
+from flexconv.train.run_dir import resolve_run_dir
 
 
 def _stage_config(cfg: DictConfig, run_dir: Path, stage: str, resolution: int, epochs: Optional[int] = None) -> DictConfig:
@@ -45,17 +37,9 @@ def _stage_config(cfg: DictConfig, run_dir: Path, stage: str, resolution: int, e
     return staged
 
 
-def measure_test_accuracy(module: ClassificationModule, cfg: DictConfig) -> float:
+def measure_test_accuracy(module: TaskModule, cfg: DictConfig) -> float:
     """Test accuracy of ``module`` on ``cfg``'s data (no logging, no checkpoints)."""
-    datamodule = build_datamodule(cfg)
-    datamodule.prepare_data()
-    datamodule.setup("test")
-    trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator, devices=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, limit_test_batches=cfg.trainer.limit_test_batches,
-    )
-    with quiet_lightning():
-        return float(trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]["test/acc"])
+    return float(measure_test_metrics(module, cfg)["test/acc"])
 
 
 def crossres(cfg: DictConfig) -> dict[str, Any]:
@@ -88,30 +72,3 @@ def crossres(cfg: DictConfig) -> dict[str, Any]:
     }
     (run_dir / "crossres.json").write_text(json.dumps(results, indent=2))
     return results
-
-
-USAGE = """usage: flexconv crossres experiment=<crossres preset> [key=value ...] [--dry-run | --cfg job]
-
-The cross-resolution protocol of the paper's Table 4: train at the source resolution, test at
-the target resolution out of the box, fine-tune there and test again. Presets with a `crossres`
-node: cifar10_crossres_16_32[_gabor|_gabor_mask], fashion_crossres_14_28[_gabor|_gabor_mask]
-(`flexconv list experiments`). Results go to <run_dir>/crossres.json.
-"""
-
-
-def main(argv: Sequence[str]) -> None:
-    """``flexconv crossres experiment=<crossres preset> [key=value ...]``."""
-    if any(arg in ("-h", "--help") for arg in argv):
-        print(USAGE)
-        return
-    setup_cli_logging()
-    try:
-        overrides, dry_run = split_dry_run(argv)
-        cfg = compose_config(overrides)
-        if dry_run:
-            print(OmegaConf.to_yaml(cfg, resolve=True), end="")
-            return
-        results = crossres(cfg)
-    except (HydraException, OmegaConfBaseException, ValueError, FileNotFoundError, RunDirInUseError) as error:
-        sys.exit(f"flexconv crossres: {error}")
-    print_results("cross-resolution", results)

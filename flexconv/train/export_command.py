@@ -25,9 +25,9 @@ PARITY_TOLERANCE = 1e-4  # relative to the largest output magnitude (float32)
 
 def example_input(run_config: dict[str, Any], batch: int, seed: int = 0) -> torch.Tensor:
     """A random batch (B, C, *S) of the input shape of the run's dataset."""
-    from flexconv.train.commands import build_datamodule
+    from flexconv.train.builders import datamodule_from_config
 
-    record = build_datamodule(OmegaConf.create(run_config)).record
+    record = datamodule_from_config(OmegaConf.create(run_config)).record
     spatial = tuple(record.resolution) if record.data_dim == 2 else (record.length,)
     if any(s is None for s in spatial):
         raise ValueError(f"dataset {record.name} has no fixed input shape to export with")

@@ -1,18 +1,18 @@
-"""The LightningModule of every experiment: a registered model, its loss, metrics and optimiser.
+"""The LightningModule of every experiment: a registered model, its task's loss, metrics and optimiser.
 
 The module is built from data (a model name and its configuration), so a checkpoint rebuilds it:
-``ClassificationModule.load_from_checkpoint(path)``.
+``TaskModule.load_from_checkpoint(path)``.
 
-Objectives (``objective``):
+Objectives (``objective``, the task):
   "classification": cross-entropy on logits (B, K); top-1 and top-5 accuracy.
   "regression":     mean squared error on outputs (B, K) (adding problem).
-  "per_step":       cross-entropy at every time step (copy memory): the model's features
-                    (B, C, T) go through its linear ``head`` at each step -> (B, T, K).
+  "per_step":       cross-entropy at every time step (copy memory): outputs (B, T, K) from the
+                    model's ``forward_steps`` (see :class:`StepwiseModel`).
 
 Optimiser: Adam, AdamW or SGD over :func:`flexconv.nn.param_groups` (mask parameters carry their
 x0.1 learning-rate hint). ``optim.weight_decay`` is the optimiser's weight decay (every parameter);
 ``optim.kernel_norm_decay`` is the FlexConv/CKConv papers' "weight decay", a loss term (see
-:func:`kernel_norm_penalty`). The loss a training step minimises is :meth:`ClassificationModule.training_loss`:
+:func:`kernel_norm_penalty`). The loss a training step minimises is :meth:`TaskModule.training_loss`:
 the task loss plus every regulariser (kernel-norm decay, anti-aliasing). Schedulers: "cosine" (linear warm-up then cosine to ``min_lr``, stepped
 every optimiser step, as in the paper), "plateau", "multistep", "exponential" (per epoch), "none".
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Protocol, runtime_checkable
 
 import lightning as L
 import torch
@@ -80,6 +80,15 @@ class OptimConfig:
             )
 
 
+@runtime_checkable
+class StepwiseModel(Protocol):
+    """A model with outputs at every time step, for the "per_step" objective (e.g. :class:`~flexconv.models.FlexNet`)."""
+
+    def forward_steps(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T) -> (B, T, K): the model's output head applied at every step instead of once."""
+        ...
+
+
 def topk_accuracy(logits: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
     """Fraction of rows whose target is among the k largest logits. logits (N, K), target (N,)."""
     k = min(k, logits.shape[-1])
@@ -112,12 +121,12 @@ def cosine_with_warmup(step: int, warmup_steps: int, total_steps: int, floor: fl
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-class ClassificationModule(L.LightningModule):
-    """Trains registered model ``model_name`` built with ``model_options``.
+class TaskModule(L.LightningModule):
+    """Trains registered model ``model_name`` built with ``model_options`` on one task (``objective``).
 
     model_name, model_options: see :func:`flexconv.models.registry.get_model`.
     optim: :class:`OptimConfig` fields.
-    objective: one of OBJECTIVES.
+    objective: one of OBJECTIVES; "per_step" needs a :class:`StepwiseModel`.
     antialias: :class:`flexconv.nn.antialias.AntiAliasing` fields, or None (no regulariser).
     resolution_change: ``[source, target]`` when the model was moved to another resolution
         (cross-resolution fine-tuning); applied after building so checkpoints rebuild it.
@@ -142,6 +151,9 @@ class ClassificationModule(L.LightningModule):
         config = model_config(model_name, **model_options)
         self.model_config = config_dict(config)
         self.model: nn.Module = build_model(config)
+        if objective == "per_step" and not isinstance(self.model, StepwiseModel):
+            raise ValueError(f"objective 'per_step' needs a model with outputs at every step (forward_steps); "
+                             f"{model_name} ({type(self.model).__name__}) has none")
         self.optim = OptimConfig(**optim)
         self.objective = objective
         self.antialias = AntiAliasing(**antialias) if antialias else None
@@ -153,8 +165,7 @@ class ClassificationModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, *S) -> (B, K), or (B, T, K) for the per-step objective."""
         if self.objective == "per_step":
-            features = self.model.features(x)  # (B, C', T)
-            return self.model.head(features.movedim(1, -1))  # (B, T, K)
+            return self.model.forward_steps(x)  # (B, T, K)
         return self.model(x)
 
     def _task_loss(self, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

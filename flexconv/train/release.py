@@ -7,7 +7,8 @@ tests the checkpoint on its dataset's test split (``flexconv evaluate``), writes
 ``flexconv/checkpoints/<name>.pt`` in the format of :mod:`flexconv.models.pretrained` (the model's
 float32 weights and what rebuilds and tests it, no optimiser state), tests the written file again,
 fails if the two accuracies differ, and prints the :data:`~flexconv.models.pretrained.RELEASES` entry
-to add. :func:`evaluation_module` lets ``flexconv evaluate`` take a released name or a release file.
+to add. (``flexconv evaluate`` reads release files and released names:
+:func:`flexconv.train.checkpoints.evaluation_module`.)
 """
 
 from __future__ import annotations
@@ -19,39 +20,13 @@ from typing import Any, Sequence
 
 import torch
 
-from flexconv.models.pretrained import CHECKPOINT_DIR, FORMAT, RELEASES, Release, list_pretrained, read_release
-from flexconv.train.checkpoints import CheckpointError, load_module
-from flexconv.train.module import ClassificationModule
-
-RELEASE_SUFFIX = ".pt"  # run checkpoints are .ckpt
-
-
-def release_module(release: dict[str, Any]) -> ClassificationModule:
-    """A :class:`ClassificationModule` holding a release file's model and weights (for testing it)."""
-    run_config = release["run_config"]
-    module = ClassificationModule(
-        model_name=release["model_name"], model_options=release["model_config"], optim=run_config["optim"],
-        objective=release["objective"], run_config=run_config,
-    )
-    module.model.load_state_dict(release["state_dict"])
-    return module
+from flexconv.models.pretrained import CHECKPOINT_DIR, FORMAT, Release
+from flexconv.train.checkpoints import RELEASE_SUFFIX, CheckpointError, load_module
+from flexconv.train.commands import evaluate
+from flexconv.train.module import TaskModule
 
 
-def evaluation_module(checkpoint: str | Path) -> ClassificationModule:
-    """The module that ``flexconv evaluate <checkpoint>`` tests: a run's ``.ckpt``, a release file
-    (``.pt``) or the name of a released checkpoint (``flexconv/checkpoints/<name>.pt``)."""
-    path = Path(checkpoint)
-    if not path.exists() and str(checkpoint) in RELEASES:
-        path = RELEASES[str(checkpoint)].path
-    if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}, and no released checkpoint of that name "
-                              f"(released: {', '.join(list_pretrained()) or 'none'})")
-    if path.suffix == RELEASE_SUFFIX:
-        return release_module(read_release(path))
-    return load_module(path)
-
-
-def release_data(module: ClassificationModule, name: str, command: str, test_acc: float) -> dict[str, Any]:
+def release_data(module: TaskModule, name: str, command: str, test_acc: float) -> dict[str, Any]:
     """The release file's dict for a trained ``module`` (see :mod:`flexconv.models.pretrained`)."""
     run_config = copy.deepcopy(module.hparams.run_config)
     run_config["run_dir"] = None
@@ -76,8 +51,6 @@ def release(checkpoint: str | Path, name: str, command: str, out_dir: str | Path
 
     The test accuracy is measured here, on the checkpoint and again on the written file.
     """
-    from flexconv.train.commands import evaluate  # commands imports this module
-
     if not command.startswith("flexconv train"):
         raise ValueError(f"--command must be the `flexconv train ...` command that produced the run, got {command!r}")
     test_acc = evaluate(checkpoint)["test_acc"]

@@ -6,6 +6,7 @@ created that name first (two runs started in the same second), it takes ``<stamp
 PID and host. A second run that is given the same folder (an explicit ``run_dir=`` or
 ``resume=``) while the owner is alive is refused with :class:`RunDirInUseError`; a lock left by a
 process that no longer exists (a killed run) is taken over, so resuming after a kill works.
+:func:`resolve_run_dir` picks a run's folder from its config (``run_dir=``, ``resume=`` or a new one).
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Optional
 
+from omegaconf import DictConfig
+
+from flexconv.train.checkpoints import read_checkpoint
+
 LOCK_NAME = ".lock"
+RUN_DIR_ENV = "FLEXCONV_RUN_DIR"  # lets DDP worker processes write into rank 0's run folder
 
 
 class RunDirInUseError(RuntimeError):
@@ -103,3 +109,28 @@ class RunLock:
 
     def __exit__(self, kind: Optional[type], error: Optional[BaseException], trace: Optional[TracebackType]) -> None:
         self.release()
+
+
+def resume_checkpoint(cfg: DictConfig) -> Optional[Path]:
+    """The checkpoint that ``cfg.resume`` names (a file, or a run folder's checkpoints/last.ckpt),
+    checked to be a readable flexconv checkpoint with loop state; None without ``resume``."""
+    if cfg.resume is None:
+        return None
+    resume = Path(cfg.resume)
+    ckpt_path = resume / "checkpoints" / "last.ckpt" if resume.is_dir() else resume
+    read_checkpoint(ckpt_path, for_resume=True)
+    return ckpt_path
+
+
+def resolve_run_dir(cfg: DictConfig) -> tuple[Path, Optional[Path]]:
+    """(run folder, checkpoint to resume from or None). Without ``run_dir`` or ``resume``, a new
+    folder ``runs/<experiment_name>/<timestamp>[-n]`` is created (atomically: never shared)."""
+    ckpt_path = resume_checkpoint(cfg)
+    run_dir = cfg.run_dir
+    if run_dir is None and ckpt_path is not None:
+        run_dir = ckpt_path.parent.parent
+    if run_dir is None and os.environ.get("LOCAL_RANK", "0") != "0":
+        run_dir = os.environ.get(RUN_DIR_ENV)
+    if run_dir is None:
+        run_dir = new_run_dir(Path("runs") / cfg.experiment_name)
+    return Path(run_dir), ckpt_path

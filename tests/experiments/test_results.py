@@ -7,28 +7,62 @@ from pathlib import Path
 
 import pytest
 
-from flexconv.experiments import results as R
+from flexconv.experiments.results.command import main
+from flexconv.experiments.results.report import Stat, against_reference, better, verdict
+from flexconv.experiments.results.runner import FAST_TRAIN, Context, Row, Runs, folder_name
+from flexconv.experiments.results.studies import STUDIES
+from flexconv.experiments.results.study import Bars, Beats, Reference, Study, Table, tables_body
 
 
 def test_stat_and_verdicts_follow_the_numbers() -> None:
-    a, b = R.Stat.of([0.90, 0.92]), R.Stat.of([0.80])
+    a, b = Stat.of([0.90, 0.92]), Stat.of([0.80])
     assert a.fmt() == "91.00 ± 1.41" and b.fmt() == "80.00"
-    assert R.Stat.of([None]) is None
-    holds, evidence = R.better(a, b, "A", "B")
+    assert Stat.of([None]) is None
+    holds, evidence = better(a, b, "A", "B")
     assert holds and "A 91.00 ± 1.41 vs B 80.00" in evidence
-    assert "does not hold" in R.verdict("B beats A.", *R.better(b, a, "B", "A"))
-    holds, evidence = R.better(R.Stat.of([0.5, 0.7]), R.Stat.of([0.55]), "x", "y")
+    assert "does not hold" in verdict("B beats A.", *better(b, a, "B", "A"))
+    holds, evidence = better(Stat.of([0.5, 0.7]), Stat.of([0.55]), "x", "y")
     assert holds and "within one standard deviation" in evidence  # 0.60 > 0.55 on the mean, std 0.14
-    assert "below" in R.against_reference("net", R.Stat.of([0.5]), "ref", 0.9)
+    assert "below" in against_reference("net", Stat.of([0.5]), "ref", 0.9)
+
+
+def test_a_study_written_as_data_lays_out_tables_notes_figure_and_claims(tmp_path: Path) -> None:
+    study = Study(
+        "toy", "Toy",
+        rows=(Row("small", "small net", "main_job"), Row("wide", "wide net", "main_job", ("model.hidden_channels=64",))),
+        tables=(Table(("wide", "small")),), notes=("A note.",), figure=Bars("toy.png", "toy accuracy", "accuracy (%)"),
+        claims=(Beats("wide beats small.", "wide", "small", "wide", "small"), Reference("small", "small", "a paper", 0.5)),
+    )
+    runs = Runs(results={"small": [{"test_acc": 0.6, "params": 1200, "wall_time_s": 3.0}],
+                         "wide": [{"test_acc": 0.8, "params": 5000, "wall_time_s": 5.0}]},
+                commands={"small": "`cmd small`", "wide": "`cmd wide`"})
+    ctx = Context(fast=False, seeds=[0], out=tmp_path, runs=tmp_path / "runs")
+    ctx.figures.mkdir()
+    lines, raw = tables_body(study, runs, ctx)
+    assert lines == [
+        "| model | test accuracy (%) | parameters | wall time (s) | command |", "|---|---|---|---|---|",
+        "| wide net | 80.00 | 5,000 | 5 | `cmd wide` |", "| small net | 60.00 | 1,200 | 3 | `cmd small` |", "",
+        "A note.", "", "![toy accuracy](figures/toy.png)", "",
+        "- **Claim:** wide beats small. **Here:** holds (wide 80.00 vs small 60.00).",
+        "- small reaches 60.00 %, 10.0 points above a paper (50.0 %).",
+    ]
+    assert raw is runs.results and (ctx.figures / "toy.png").stat().st_size > 0
+
+
+def test_studies_name_their_rows_by_unique_keys() -> None:
+    for study in STUDIES.values():
+        keys = [row.key for row in study.rows]
+        assert len(set(keys)) == len(keys), study.key
+        assert all(key in keys for table in study.tables for key in table.rows), study.key
 
 
 def test_unknown_study_is_refused() -> None:
     with pytest.raises(SystemExit, match="unknown studies"):
-        R.main(["results", "--studies", "imagenet"])
+        main(["results", "--studies", "imagenet"])
 
 
 def test_fast_page_with_kernel_fitting(tmp_path: Path) -> None:
-    R.main(["results", "--fast", "--studies", "fit_kernel", "--out", str(tmp_path / "docs")])
+    main(["results", "--fast", "--studies", "fit_kernel", "--out", str(tmp_path / "docs")])
     page = (tmp_path / "docs" / "results.md").read_text()
     assert "Fast mode" in page and "flexconv fit-kernel --iterations 60" in page
     assert page.count("| gabor |") == 4 and "**Claim:** MAGNet fits the `gabor` target best." in page
@@ -39,12 +73,12 @@ def test_fast_page_with_kernel_fitting(tmp_path: Path) -> None:
 
 def test_fast_mnist1d_study_runs_through_train(tmp_path: Path) -> None:
     docs, runs = tmp_path / "docs", tmp_path / "runs"
-    R.main(["results", "--fast", "--studies", "mnist1d", "--out", str(docs), "--runs", str(runs)])
+    main(["results", "--fast", "--studies", "mnist1d", "--out", str(docs), "--runs", str(runs)])
     page = (docs / "results.md").read_text()
-    fast = " ".join(R.FAST_TRAIN)
+    fast = " ".join(FAST_TRAIN)
     for preset, row in (("mnist1d_flextcn", "FlexTCN"), ("mnist1d_cktcn", "CKTCN (SIREN)"), ("mnist1d_conv3", "TCN, k=3")):
         assert f"| {row} |" in page and f"`flexconv train experiment={preset} {fast}" in page
-        assert (runs / "mnist1d" / R.folder_name(row) / "seed0" / "summary.json").is_file()
+        assert (runs / "mnist1d" / folder_name(row) / "seed0" / "summary.json").is_file()
     assert "CNN 94 %" in page and page.count("**Claim:**") == 3
     assert (docs / "figures" / "mnist1d.png").is_file()
 
@@ -54,7 +88,7 @@ def test_study_without_its_data_is_skipped(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(images, "FASHION_SYSTEM_DIR", tmp_path / "no-system-copy")
     docs = tmp_path / "docs"
-    R.main(["results", "--fast", "--studies", "fashion_mnist", "--data-root", str(tmp_path / "empty"), "--out", str(docs),
+    main(["results", "--fast", "--studies", "fashion_mnist", "--data-root", str(tmp_path / "empty"), "--out", str(docs),
             "--runs", str(tmp_path / "runs")])
     page = (docs / "results.md").read_text()
     assert "— skipped" in page and "Skipped:" in page
@@ -63,22 +97,22 @@ def test_study_without_its_data_is_skipped(tmp_path: Path, monkeypatch: pytest.M
 @pytest.mark.slow
 def test_whole_fast_page(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
-    R.main(["results", "--fast", "--out", str(docs), "--runs", str(tmp_path / "runs")])
+    main(["results", "--fast", "--out", str(docs), "--runs", str(tmp_path / "runs")])
     page = (docs / "results.md").read_text()
-    assert page.count("\n## ") == len(R.STUDIES)
+    assert page.count("\n## ") == len(STUDIES)
 
 
 def test_rerun_reuses_finished_rows_and_quotes_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     docs, runs = tmp_path / "docs", tmp_path / "runs"
     args = ["results", "--fast", "--studies", "mnist1d", "--out", str(docs), "--runs", str(runs),
             "--override", "mnist1d:trainer.max_steps=2"]
-    R.main(args)
+    main(args)
     assert "trainer.max_steps=2" in (docs / "results.md").read_text()
 
     def no_training(*_args, **_kwargs):
         raise AssertionError("a finished row was trained again")
 
     monkeypatch.setattr("flexconv.train.commands.train", no_training)
-    R.main(args)  # every row is reused from its row_config.yaml / row_result.json
+    main(args)  # every row is reused from its row_config.yaml / row_result.json
     with pytest.raises(AssertionError, match="trained again"):  # another config is not reused
-        R.main([*args, "--override", "mnist1d:trainer.max_steps=3"])
+        main([*args, "--override", "mnist1d:trainer.max_steps=3"])

@@ -13,7 +13,8 @@ from conftest import tiny_overrides
 from flexconv.cli import main as cli
 from flexconv.data import DatasetNotFoundError
 from flexconv.train.checkpoints import CheckpointError
-from flexconv.train.commands import compose_config, evaluate, train
+from flexconv.train.commands import evaluate, train
+from flexconv.train.config import compose_config
 from flexconv.train.validate import ConfigError
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from flexconv.train.commands import CONFIG_DIR, build_datamodule, build_module, compose_config
+from flexconv.train.builders import build_module, datamodule_from_config
+from flexconv.train.config import CONFIG_DIR, compose_config
 
 PRESETS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 
@@ -22,7 +23,7 @@ def test_preset_instantiates(preset: str) -> None:
     assert cfg.experiment_name == preset
     if cfg.optim.optimizer == "adam":  # the original never used Adam's decay: its "weight decay" is kernel_norm_decay
         assert cfg.optim.weight_decay == 0.0
-    datamodule = build_datamodule(cfg)
+    datamodule = datamodule_from_config(cfg)
     if "conv33" in preset:  # 20M parameters: composing is enough
         return
     module = build_module(cfg, datamodule.record)
@@ -63,9 +64,9 @@ def test_cross_resolution_presets_are_the_papers(preset: str) -> None:
 @pytest.mark.parametrize("preset", ["speech_raw_flextcn", "speech_mfcc_ckcnn"])
 def test_speech_presets_default_to_the_papers_ten_words(preset: str) -> None:
     cfg = compose_config([f"experiment={preset}"])
-    assert build_datamodule(cfg).record.num_classes == 10
+    assert datamodule_from_config(cfg).record.num_classes == 10
     words35 = cfg.data.name.replace("commands", "commands35")
-    assert build_datamodule(compose_config([f"experiment={preset}", f"data={words35}"])).record.num_classes == 35
+    assert datamodule_from_config(compose_config([f"experiment={preset}", f"data={words35}"])).record.num_classes == 35
 
 
 # -- two-step runs of the changed families (fake data in the real on-disk formats) ---------------------------

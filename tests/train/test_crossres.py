@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY_MODEL
-from flexconv.train.commands import compose_config
+from flexconv.train.config import compose_config
 from flexconv.train.crossres import crossres
 
 pytest.importorskip("flexconv.nn.resolution", reason="change_resolution (flexconv/nn/resolution.py) is not there yet")

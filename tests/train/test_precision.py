@@ -9,7 +9,8 @@ import torch
 
 from conftest import tiny_overrides
 from flexconv.nn import FlexConv
-from flexconv.train.commands import compose_config, train
+from flexconv.train.commands import train
+from flexconv.train.config import compose_config
 
 
 def test_bf16_mixed_training_runs(tmp_path: Path) -> None:

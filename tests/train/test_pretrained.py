@@ -15,7 +15,8 @@ from flexconv.models.pretrained import (
 )
 from flexconv.models.registry import get_model
 from flexconv.train.checkpoints import CheckpointError, load_module
-from flexconv.train.commands import compose_config, evaluate, train
+from flexconv.train.commands import evaluate, train
+from flexconv.train.config import compose_config
 from flexconv.train.release import release
 
 EXPECTED = {"flextcn_mnist1d", "flextcn_uea_japanesevowels"}  # issue 12 (the Fashion-MNIST FlexNet: not yet)

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from conftest import tiny_overrides
-from flexconv.train.commands import compose_config, train
+from flexconv.train.commands import train
+from flexconv.train.config import compose_config
 
 
 class Crash(RuntimeError):
@@ -91,7 +92,8 @@ import lightning as L
 import torch
 torch.set_num_threads(1)
 from conftest import tiny_overrides
-from flexconv.train.commands import compose_config, train
+from flexconv.train.commands import train
+from flexconv.train.config import compose_config
 
 class Kill(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):

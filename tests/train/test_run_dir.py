@@ -11,7 +11,9 @@ import pytest
 
 from conftest import tiny_overrides
 from flexconv.train import run_dir as run_dir_module
-from flexconv.train.commands import compose_config, resolve_run_dir, train
+from flexconv.train.commands import train
+from flexconv.train.config import compose_config
+from flexconv.train.run_dir import resolve_run_dir
 from flexconv.train.run_dir import LOCK_NAME, RunDirInUseError, RunLock, new_run_dir
 
 

@@ -11,10 +11,14 @@ import pytest
 import torch
 
 from flexconv.data.uea import aeon_data_dir
-from flexconv.experiments import results as R
+from flexconv.experiments.results import studies
+from flexconv.experiments.results.command import main as bench
+from flexconv.experiments.results.report import Section, merge_into_page
+from flexconv.experiments.results.timeseries import TIMESERIES_SETS, timeseries_study
 from flexconv.train.callbacks import continuous_layers
-from flexconv.train.commands import compose_config, train
-from flexconv.train.module import ClassificationModule
+from flexconv.train.commands import train
+from flexconv.train.config import compose_config
+from flexconv.train.module import TaskModule
 
 SETS = ["uea_acsf1", "uea_gunpoint", "uea_italypowerdemand", "uea_pickupgesturewiimotez", "uea_japanesevowels"]
 QUICK = ["trainer.max_steps=2", "data.limit_test=16", "trainer.enable_progress_bar=false", "logger.tensorboard=false",
@@ -54,7 +58,7 @@ def test_preset_trains_two_steps_without_validation(dataset: str, tmp_path: Path
     assert summary["global_step"] == 2 and result["val_acc"] is None and 0.0 <= result["test_acc"] <= 1.0
     tested = torch.load(result["best_checkpoint"], map_location="cpu", weights_only=False)
     assert tested["global_step"] == 2  # the checkpoint tested is the last one
-    model = ClassificationModule.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt").model
+    model = TaskModule.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt").model
     layers = continuous_layers(model)
     assert len(layers) == 8 and model.config.head == "pool"
     # Two steps at the preset's learning rate already move every mask (lr factor 1).
@@ -68,16 +72,16 @@ def test_presets_train_on_a_user_npz(preset: str, tmp_path: Path) -> None:
     result = train(cfg)
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["global_step"] == 2
     assert 0.0 <= result["test_acc"] <= 1.0
-    model = ClassificationModule.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt").model
+    model = TaskModule.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt").model
     assert (model.config.in_channels, model.config.num_classes) == (2, 3)
     assert bool(continuous_layers(model)) == (preset == "timeseries")
 
 
 def test_merging_a_study_keeps_the_other_sections() -> None:
     page = "# Results\n\nheader\n\n## A\n\nold a\n\n## B — skipped\n\nSkipped: no data\n\n## C\n\nold c\n"
-    ctx = R.Context(fast=False, seeds=[0, 1, 2], out=Path("docs"), runs=Path("runs"), invocation="flexconv bench results --studies b")
-    b = R.Section("b", "B", lines=["new b"])
-    merged = R.merge_into_page(page, [b, R.Section("d", "D", lines=["new d"])], ctx, 60.0)
+    b = Section("b", "B", lines=["new b"])
+    merged = merge_into_page(page, [b, Section("d", "D", lines=["new d"])], invocation="flexconv bench results --studies b",
+                             fast=False, seeds=[0, 1, 2], seconds=60.0)
     assert merged.startswith("# Results\n\nheader\n\n## A\n\nold a\n\n## B\n\n")
     assert "`flexconv bench results --studies b` (1.0 min" in merged and "new b" in merged and "Skipped" not in merged
     assert "## C\n\nold c\n\n## D\n" in merged and merged.endswith("new d\n")
@@ -85,11 +89,12 @@ def test_merging_a_study_keeps_the_other_sections() -> None:
 
 @needs_aeon
 def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(R, "TIMESERIES_SETS", {"GunPoint": 0.993, "ItalyPowerDemand": 0.966})
+    two_sets = [s for s in TIMESERIES_SETS if s.name in ("GunPoint", "ItalyPowerDemand")]
+    monkeypatch.setitem(studies.STUDIES, "timeseries", timeseries_study(two_sets))
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "results.md").write_text("# Results\n\n## Other study\n\nkept\n")
-    R.main(["results", "--studies", "timeseries", "--seeds", "1", "--out", str(docs), "--runs", str(tmp_path / "runs"),
+    bench(["results", "--studies", "timeseries", "--seeds", "1", "--out", str(docs), "--runs", str(tmp_path / "runs"),
             "--override", "timeseries:trainer.max_steps=2", "--override", "timeseries:data.limit_test=16"])
     page = (docs / "results.md").read_text()
     assert "## Other study\n\nkept" in page
@@ -104,7 +109,7 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
         raise AssertionError("--finished-only trained a row")
 
     monkeypatch.setattr("flexconv.train.commands.train", no_training)
-    R.main(["results", "--studies", "timeseries", "--seeds", "2", "--finished-only", "--out", str(docs), "--runs",
+    bench(["results", "--studies", "timeseries", "--seeds", "2", "--finished-only", "--out", str(docs), "--runs",
             str(tmp_path / "runs"), "--override", "timeseries:trainer.max_steps=2", "--override", "timeseries:data.limit_test=16"])
     page = (docs / "results.md").read_text()
     assert page.count(" | 1 / 1 | ") == 2 and "--finished-only" in page and "## Other study\n\nkept" in page

@@ -10,8 +10,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from conftest import tiny_overrides
 from flexconv.cli import main as cli
-from flexconv.train.commands import compose_config, evaluate, train
-from flexconv.train.module import ClassificationModule, cosine_with_warmup, topk_accuracy
+from flexconv.train.commands import evaluate, train
+from flexconv.train.config import compose_config
+from flexconv.train.module import TaskModule, cosine_with_warmup, topk_accuracy
 
 
 def test_train_writes_a_complete_run_folder(tmp_path: Path) -> None:
@@ -70,7 +71,7 @@ def test_image_families_train_two_steps(tmp_path: Path, name: str, scheduler: st
     """The LightningModule on synthetic 16x16 images (no dataset files needed)."""
     data = TensorDataset(torch.randn(16, 3, 16, 16), torch.randint(0, 10, (16,)))
     optim = {"optimizer": "sgd" if scheduler == "multistep" else "adam", "scheduler": scheduler, "warmup_epochs": 1, "milestones": [1]}
-    module = ClassificationModule(name, {**IMAGE_FAMILIES[name], "in_channels": 3, "num_classes": 10}, optim)
+    module = TaskModule(name, {**IMAGE_FAMILIES[name], "in_channels": 3, "num_classes": 10}, optim)
     before = [p.detach().clone() for p in module.parameters()]
     trainer = L.Trainer(max_steps=2, max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, accelerator="cpu", limit_val_batches=0)

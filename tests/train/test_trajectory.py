@@ -23,7 +23,7 @@ import torch
 
 from flexconv.compat import convert_state_dict, module_from_original
 from flexconv.nn import CKConv
-from flexconv.train.module import ClassificationModule, kernel_norm_penalty
+from flexconv.train.module import TaskModule, kernel_norm_penalty
 
 REPOSITORY_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
 SHARED_DIR = Path(os.environ.get("FLEXCONV_REFERENCE_DIR", Path(__file__).resolve().parents[3] / "shared" / "reference"))
@@ -80,7 +80,7 @@ def null_direction(model: torch.nn.Module) -> set[str]:
     return names
 
 
-def max_bias_norms(module: ClassificationModule, steps: int) -> float:
+def max_bias_norms(module: TaskModule, steps: int) -> float:
     """Upper bound on sum_l ||bias_l|| after ``steps`` Adam steps from zero: each element moves at most
     ~lr per step (bounded here by 4 lr, generously)."""
     bound = 0.0
@@ -94,7 +94,7 @@ def max_bias_norms(module: ClassificationModule, steps: int) -> float:
 def test_replay_original_training(path: Path) -> None:
     config, state, data = load(path)
     module = module_from_original(config, state)
-    assert isinstance(module, ClassificationModule)
+    assert isinstance(module, TaskModule)
     assert all(p.dtype == torch.float64 for p in module.parameters())
     optimizer = module.configure_optimizers()
     assert isinstance(optimizer, torch.optim.Adam)

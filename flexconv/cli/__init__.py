@@ -11,8 +11,9 @@
 
 Every command answers ``--help``.
 
-Each sub-command lives in its own module and exposes ``main(argv: list[str]) -> None``; this file
-only dispatches, so importing it stays cheap.
+Each sub-command is a function ``(argv: list[str]) -> None`` in its own module (``train``,
+``evaluate`` and ``crossres``: :mod:`flexconv.cli.train`); this file only dispatches, so importing
+it stays cheap.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ from typing import Optional, Sequence
 from flexconv.malloc import keep_freed_memory
 
 COMMANDS = {
-    "train": ("flexconv.train.commands", "train_main", "train a model (Hydra overrides, e.g. experiment=mnist1d_flextcn)"),
-    "evaluate": ("flexconv.train.commands", "evaluate_main", "evaluate a checkpoint on its test set"),
+    "train": ("flexconv.cli.train", "train_main", "train a model (Hydra overrides, e.g. experiment=mnist1d_flextcn)"),
+    "evaluate": ("flexconv.cli.train", "evaluate_main", "evaluate a checkpoint on its test set"),
     "release": ("flexconv.train.release", "main", "turn a run's checkpoint into a released checkpoint (flexconv/checkpoints)"),
-    "crossres": ("flexconv.train.crossres", "main", "cross-resolution protocol: train at source, test at target, fine-tune"),
+    "crossres": ("flexconv.cli.train", "crossres_main", "cross-resolution protocol: train at source, test at target, fine-tune"),
     "list": ("flexconv.train.catalog", "main", "list experiments, models or datasets with one line each"),
     "export": ("flexconv.train.export_command", "main", "export a checkpoint to plain convolutions / ONNX, with a parity check"),
     "profile": ("flexconv.experiments.profile", "main", "profile training steps of a model, experiment or checkpoint"),
     "fit-kernel": ("flexconv.experiments.fit_kernel", "main", "fit Gabor/random/image kernels with kernel networks"),
-    "bench": ("flexconv.experiments.results", "main", "run the results study (`flexconv bench results --fast`)"),
+    "bench": ("flexconv.experiments.results.command", "main", "run the results study (`flexconv bench results --fast`)"),
 }
 
 
@@ -54,7 +55,3 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     module_name, function, _ = COMMANDS[name]
     keep_freed_memory()  # large tensors are reused between steps instead of page-faulted in again
     getattr(importlib.import_module(module_name), function)(rest)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,138 @@
+"""``flexconv train``, ``flexconv evaluate`` and ``flexconv crossres`` on the command line.
+
+Each parses its arguments (Hydra ``key=value`` overrides, ``--dry-run`` / ``--cfg job``), calls
+:func:`flexconv.train.commands.train`, :func:`~flexconv.train.commands.evaluate` or
+:func:`flexconv.train.crossres.crossres`, and prints the results as a table. Errors end the
+command with a one-line message (no traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, NoReturn, Sequence
+
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from flexconv.cli.common import setup_logging
+from flexconv.train.checkpoints import CheckpointError
+from flexconv.train.commands import evaluate, train
+from flexconv.train.config import compose_config
+from flexconv.train.crossres import crossres
+from flexconv.train.run_dir import RunDirInUseError
+from flexconv.train.validate import ConfigError
+
+TRAIN_USAGE = """usage: flexconv train [key=value ...] [--dry-run | --cfg job]
+
+Hydra overrides of the train config, e.g.
+  flexconv train experiment=main_job trainer.max_epochs=5 data.batch_size=32
+  flexconv train experiment=cifar10_flexnet7 --dry-run     print the resolved config, train nothing
+  flexconv list experiments                                  the presets (also: models, datasets)
+Groups: model=, data=, optim=, trainer=, logger=, antialias=, experiment=.
+resume=<run folder or last.ckpt> continues a killed run (pass the same overrides).
+"""
+EVALUATE_USAGE = "usage: flexconv evaluate <checkpoint or released name> [key=value ...]   (e.g. data.root=./data)"
+CROSSRES_USAGE = """usage: flexconv crossres experiment=<crossres preset> [key=value ...] [--dry-run | --cfg job]
+
+The cross-resolution protocol of the paper's Table 4: train at the source resolution, test at
+the target resolution out of the box, fine-tune there and test again. Presets with a `crossres`
+node: cifar10_crossres_16_32[_gabor|_gabor_mask], fashion_crossres_14_28[_gabor|_gabor_mask]
+(`flexconv list experiments`). Results go to <run_dir>/crossres.json.
+"""
+DRY_RUN_FLAGS = ("--dry-run", "--cfg")
+
+
+def print_results(title: str, results: dict[str, Any]) -> None:
+    """A rich table of the results (accuracy, params, wall time, run folder, ...)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=True)
+    table.add_column("result")
+    table.add_column("value")
+    for key, value in results.items():
+        if isinstance(value, float):
+            value = f"{100 * value:.2f} %" if "acc" in key else f"{value:.4g}"
+        table.add_row(key, str(value))
+    Console().print(table)
+
+
+def fail(command: str, error: Exception) -> NoReturn:
+    """Exit with ``error``'s message (no traceback); flexconv's own errors need no class name."""
+    own = isinstance(error, (ConfigError, CheckpointError, RunDirInUseError))
+    sys.exit(f"flexconv {command}: {error}" if own else f"flexconv {command}: {type(error).__name__}: {error}")
+
+
+def split_dry_run(argv: Sequence[str]) -> tuple[list[str], bool]:
+    """(overrides, dry run?) from ``argv``: ``--dry-run`` or Hydra's ``--cfg job`` ask for a dry run."""
+    overrides, dry_run, skip = [], False, False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if arg in DRY_RUN_FLAGS:
+            dry_run = True
+            if arg == "--cfg":
+                if i + 1 >= len(argv) or argv[i + 1] != "job":
+                    raise ValueError("--cfg takes `job` (the resolved config); flexconv has no other Hydra config to print")
+                skip = True
+            continue
+        if arg.startswith("-"):
+            raise ValueError(f"unknown option {arg!r} (overrides are key=value; options: --dry-run, --cfg job, --help)")
+        overrides.append(arg)
+    return overrides, dry_run
+
+
+def train_main(argv: list[str]) -> None:
+    """``flexconv train key=value ...`` (Hydra overrides, e.g. ``experiment=main_job``)."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(TRAIN_USAGE)
+        return
+    setup_logging()
+    try:
+        overrides, dry_run = split_dry_run(argv)
+        cfg = compose_config(overrides)
+    except (HydraException, OmegaConfBaseException, ValueError) as error:
+        fail("train", error)
+    if dry_run:
+        print(OmegaConf.to_yaml(cfg, resolve=True), end="")
+        return
+    try:
+        results = train(cfg)
+    except (OmegaConfBaseException, ValueError, FileNotFoundError, RunDirInUseError) as error:
+        fail("train", error)
+    if os.environ.get("LOCAL_RANK", "0") == "0":
+        print_results(f"{cfg.experiment_name}: {cfg.model.name} on {cfg.data.name}", results)
+
+
+def evaluate_main(argv: list[str]) -> None:
+    """``flexconv evaluate <checkpoint> [key=value ...]``."""
+    if not argv or any(arg in ("-h", "--help") for arg in argv):
+        print(EVALUATE_USAGE)
+        return
+    setup_logging()
+    try:
+        results = evaluate(argv[0], argv[1:])
+    except (OmegaConfBaseException, ValueError, FileNotFoundError) as error:
+        fail("evaluate", error)
+    print_results(f"evaluate {argv[0]}", results)
+
+
+def crossres_main(argv: list[str]) -> None:
+    """``flexconv crossres experiment=<crossres preset> [key=value ...]``."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(CROSSRES_USAGE)
+        return
+    setup_logging()
+    try:
+        overrides, dry_run = split_dry_run(argv)
+        cfg = compose_config(overrides)
+        if dry_run:
+            print(OmegaConf.to_yaml(cfg, resolve=True), end="")
+            return
+        results = crossres(cfg)
+    except (HydraException, OmegaConfBaseException, ValueError, FileNotFoundError, RunDirInUseError) as error:
+        sys.exit(f"flexconv crossres: {error}")
+    print_results("cross-resolution", results)

@@ -1,0 +1,101 @@
+"""``flexconv bench results``: run the results study and write ``docs/results.md``.
+
+    flexconv bench results [--fast] [--studies mnist1d,fit_kernel] [--seeds 3] [--out docs]
+
+Runs every study of :data:`~flexconv.experiments.results.studies.STUDIES` (or those named) and
+writes the page; the raw numbers go to ``<runs>/results.json``. With ``--studies``, an existing page
+keeps its other studies' sections: only the named studies' sections are replaced (or appended),
+each naming the command that produced it. ``--finished-only`` trains nothing and tabulates the
+row/seeds that have finished.
+
+``--fast`` shrinks every study (one seed, a few hundred samples, one epoch; all of it runs in a
+few minutes on 2 CPU cores) and checks the pipeline, not the paper: its numbers are noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from flexconv.experiments.results.report import merge_into_page, render
+from flexconv.experiments.results.runner import Context
+from flexconv.experiments.results.studies import STUDIES
+from flexconv.experiments.results.study import run_study
+
+
+def parse_studies(text: Optional[str]) -> list[str]:
+    """The study keys of ``--studies`` (all without it); an unknown key exits naming the known ones."""
+    if not text:
+        return list(STUDIES)
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in STUDIES]
+    if unknown:
+        raise SystemExit(f"bench results: unknown studies {unknown}; known: {', '.join(STUDIES)}")
+    return keys
+
+
+def parse_context(argv: Sequence[str]) -> tuple[Context, Optional[str]]:
+    """(the invocation's context, the ``--studies`` text) from the command line."""
+    parser = argparse.ArgumentParser(prog="flexconv bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("benchmark", choices=["results"], help="what to run (the results page)")
+    parser.add_argument("--fast", action="store_true", help="tiny settings, one seed: checks the pipeline in minutes")
+    parser.add_argument("--studies", help="comma-separated subset of: " + ", ".join(STUDIES))
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3, 1 with --fast)")
+    parser.add_argument("--out", type=Path, default=Path("docs"), help="folder of results.md and figures/")
+    parser.add_argument("--runs", type=Path, default=Path("runs/results"), help="folder of the training runs")
+    parser.add_argument("--data-root", help="dataset folder, passed to every run as data.root=...")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="train nothing: tabulate only the rows and seeds that already finished (a partial page)")
+    parser.add_argument("--override", action="append", default=[], metavar="[STUDY:]KEY=VALUE",
+                        help="extra training override for every row (or only STUDY's rows); quoted in each row's command")
+    args = parser.parse_args(list(argv))
+    seeds = list(range(args.seeds if args.seeds is not None else (1 if args.fast else 3)))
+    if not seeds:
+        raise SystemExit("bench results: --seeds must be >= 1")
+    extra = [f"data.root={args.data_root}"] if args.data_root else []
+    study_extra: dict[str, tuple[str, ...]] = {}
+    for override in args.override:
+        study, sep, rest = override.partition(":")
+        if sep and "=" not in study:
+            if study not in STUDIES:
+                raise SystemExit(f"bench results: --override {override!r} names unknown study {study!r}")
+            study_extra[study] = (*study_extra.get(study, ()), rest)
+        else:
+            extra.append(override)
+    ctx = Context(fast=args.fast, seeds=seeds, out=args.out, runs=args.runs, extra=tuple(extra), study_extra=study_extra,
+                  invocation=" ".join(["flexconv bench", *argv]), finished_only=args.finished_only)
+    return ctx, args.studies
+
+
+def main(argv: Sequence[str]) -> None:
+    """``flexconv bench results [--fast] [--studies a,b] [--seeds N] [--out docs]``."""
+    ctx, studies = parse_context(argv)
+    from rich.console import Console
+
+    from flexconv.cli.common import setup_logging
+
+    setup_logging()
+    keys = parse_studies(studies)
+    ctx.figures.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    sections = [run_study(STUDIES[key], ctx) for key in keys]
+    seconds = time.perf_counter() - start
+    page = ctx.out / "results.md"
+    if studies and page.is_file():  # a subset of the studies: keep the others' sections of the page
+        page.write_text(merge_into_page(page.read_text(), sections, invocation=ctx.invocation, fast=ctx.fast,
+                                        seeds=ctx.seeds, seconds=seconds))
+    else:
+        page.write_text(render(sections, invocation=ctx.invocation, fast=ctx.fast, seeds=ctx.seeds, runs=ctx.runs,
+                               seconds=seconds))
+    raw = {s.key: {"skipped": s.skipped} if s.skipped else s.raw for s in sections}
+    ctx.runs.mkdir(parents=True, exist_ok=True)
+    (ctx.runs / "results.json").write_text(json.dumps(raw, indent=1, default=str))
+
+    console = Console()
+    for section in sections:
+        status = f"[yellow]skipped[/]: {section.skipped}" if section.skipped else "[green]done[/]"
+        console.print(f"{section.key:<14} {status}")
+    console.print(f"wrote {page} and figures in {ctx.figures} ({seconds:.0f} s)")

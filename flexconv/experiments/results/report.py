@@ -1,0 +1,200 @@
+"""The results page: numbers over seeds, generated verdict sentences, tables, figures, the page.
+
+Nothing here runs anything: every function takes measured results (one dict per seed, as
+:func:`flexconv.train.commands.train` returns them) and returns markdown lines, or draws a figure.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+Results = list[dict[str, Any]]  # one result dict per finished seed of a row
+
+
+# -- numbers --------------------------------------------------------------------------------------
+@dataclass
+class Stat:
+    """Mean and standard deviation over seeds (std 0 for a single seed)."""
+
+    mean: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[Optional[float]]) -> Optional["Stat"]:
+        """The statistics of the values that are not None; None when there are none."""
+        values = [float(v) for v in values if v is not None]
+        if not values:
+            return None
+        return cls(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values))
+
+    def fmt(self, scale: float = 100.0, digits: int = 2) -> str:
+        """``mean ± std`` (``mean`` alone for one seed), both times ``scale``."""
+        if self.n == 1:
+            return f"{self.mean * scale:.{digits}f}"
+        return f"{self.mean * scale:.{digits}f} ± {self.std * scale:.{digits}f}"
+
+
+def stat(results: Results, key: str) -> Optional[Stat]:
+    """The statistics of ``key`` over a row's seeds."""
+    return Stat.of([r.get(key) for r in results])
+
+
+def fmt_params(results: Results) -> str:
+    params = results[0].get("params") if results else None
+    return f"{params:,}" if params else "–"
+
+
+def fmt_time(results: Results) -> str:
+    return f"{statistics.fmean(r['wall_time_s'] for r in results):.0f}"
+
+
+# -- sentences ------------------------------------------------------------------------------------
+def verdict(claim: str, holds: bool, evidence: str) -> str:
+    """One generated sentence: the paper's claim, whether the numbers support it, and why."""
+    return f"- **Claim:** {claim} **Here:** {'holds' if holds else 'does not hold'} ({evidence})."
+
+
+def better(a: Optional[Stat], b: Optional[Stat], name_a: str, name_b: str, higher: bool = True,
+           scale: float = 100.0) -> tuple[bool, str]:
+    """Whether ``a`` beats ``b`` on the mean, and the evidence (notes when within one std)."""
+    if a is None or b is None:
+        return False, "no numbers"
+    wins = a.mean > b.mean if higher else a.mean < b.mean
+    gap = abs(a.mean - b.mean)
+    noise = max(a.std, b.std)
+    text = f"{name_a} {a.fmt(scale)} vs {name_b} {b.fmt(scale)}"
+    if noise > 0 and gap <= noise:
+        text += ", a gap within one standard deviation over seeds"
+    return wins, text
+
+
+def against_reference(name: str, value: Optional[Stat], reference: str, accuracy: float) -> str:
+    """A generated sentence placing a measured accuracy against a published one."""
+    if value is None:
+        return f"- {name}: no number to compare with {reference} ({100 * accuracy:.1f} %)."
+    side = "above" if value.mean > accuracy else "below"
+    return (f"- {name} reaches {value.fmt()} %, {abs(100 * (value.mean - accuracy)):.1f} points {side} {reference} "
+            f"({100 * accuracy:.1f} %).")
+
+
+# -- tables and figures ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Metric:
+    """A column: the key in a row's result dict, its header, and how it is printed."""
+
+    key: str
+    header: str
+    scale: float = 100.0
+    digits: int = 2
+
+
+ACCURACY = Metric("test_acc", "test accuracy (%)")
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """What a table shows of one row: its display name, its results per seed and its quoted command."""
+
+    name: str
+    results: Results
+    command: str
+
+
+def table(rows: Sequence[TableRow], metrics: Sequence[Metric] = (ACCURACY,)) -> list[str]:
+    """Markdown table: one line per row with its metrics (mean ± std), parameters, wall time, command."""
+    headers = ["model", *(m.header for m in metrics), "parameters", "wall time (s)", "command"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows:
+        values = [stat(row.results, m.key) for m in metrics]
+        cells = [v.fmt(m.scale, m.digits) if v else "–" for v, m in zip(values, metrics)]
+        lines.append(f"| {row.name} | {' | '.join(cells)} | {fmt_params(row.results)} | {fmt_time(row.results)} | "
+                     f"{row.command} |")
+    return lines
+
+
+def bar_figure(labels: Sequence[str], stats: Sequence[Optional[Stat]], path: Path, ylabel: str, scale: float = 100.0) -> None:
+    """Mean +- std per row as bars, labelled with the rows' names."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1.3 * len(labels) + 2, 3.2), layout="constrained")
+    ax = fig.subplots()
+    ax.bar(range(len(labels)), [s.mean * scale if s else 0 for s in stats],
+           yerr=[s.std * scale if s else 0 for s in stats], capsize=3)
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    fig.savefig(path, dpi=110)
+
+
+def figure_line(name: str, caption: str) -> str:
+    """The markdown image of ``figures/<name>`` (the page's figures folder)."""
+    return f"![{caption}](figures/{name})"
+
+
+# -- the page -------------------------------------------------------------------------------------
+@dataclass
+class Section:
+    """A study's part of the page: title, markdown lines, raw numbers; ``skipped`` = the reason."""
+
+    key: str
+    title: str
+    lines: list[str] = field(default_factory=list)
+    raw: Any = None
+    skipped: Optional[str] = None
+
+
+def render(sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int], runs: Path,
+           seconds: float) -> str:
+    """The whole page: a header saying how it was made, then every section."""
+    mode = ("**Fast mode** (`--fast`): tiny subsets and one epoch, to check the pipeline. These numbers are noise, "
+            "not results; run without `--fast` for the real page.") if fast else (
+            "Full mode within a CPU budget: the overrides in the command above (e.g. fewer epochs than the presets) "
+            "are part of each row's command.")
+    lines = [
+        "# Results", "",
+        f"Generated by `{invocation or 'flexconv bench results'}` ({seconds / 60:.1f} min on 2 CPU cores). "
+        "Do not edit by hand.", "",
+        mode, "",
+        f"Seeds: {', '.join(map(str, seeds))}; tables show mean ± std over seeds (S in a command = the seed). "
+        "Accuracies are test accuracies in %; wall time is per seed, on this machine. "
+        f"Run folders: `{runs}/<study>/<row>/seed<S>`. Every verdict sentence below is computed from "
+        "the numbers in its table.", "",
+    ]
+    for section in sections:
+        lines += section_block(section)
+    return "\n".join(lines)
+
+
+def section_block(section: Section, note: str = "") -> list[str]:
+    """A study's lines on the page: its heading, an optional note, its lines (or why it was skipped)."""
+    if section.skipped:
+        return [f"## {section.title} — skipped", "", f"Skipped: {section.skipped}", ""]
+    return [f"## {section.title}", "", *([note, ""] if note else []), *section.lines, ""]
+
+
+def merge_into_page(page: str, sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int],
+                    seconds: float) -> str:
+    """An existing page with the studies of ``sections`` replaced (matched by heading) or appended; the other
+    studies' sections and the header stay as they were. Each new section names the command that made it."""
+    note = (f"This section: `{invocation}` ({seconds / 60:.1f} min on 2 CPU cores; seeds "
+            f"{', '.join(map(str, seeds))}{'; fast mode, numbers are noise' if fast else ''}).")
+    blocks: list[list[str]] = [[]]
+    for line in page.rstrip("\n").split("\n"):
+        if line.startswith("## "):
+            blocks.append([])
+        blocks[-1].append(line)
+    for block in blocks:
+        if block and block[-1]:
+            block.append("")  # a blank line before the next heading
+    for section in sections:
+        new = section_block(section, note)
+        titles = {f"## {section.title}", f"## {section.title} — skipped", f"## {section.key} — skipped"}
+        where = [i for i, block in enumerate(blocks) if block and block[0] in titles]
+        if where:
+            blocks[where[0]] = new
+        else:
+            blocks.append(new)
+    return "\n".join(line for block in blocks for line in block).rstrip("\n") + "\n"

@@ -1,0 +1,199 @@
+"""Running the rows of a study: compose each row's config per seed, train (or reuse), record.
+
+A row is an experiment preset plus overrides, run in-process through
+:func:`flexconv.train.commands.train` (or :func:`flexconv.train.crossres.crossres`), so every table
+row is literally ``flexconv train experiment=<preset> key=value ... seed=<s>``. A row/seed that
+finished with exactly the same resolved config (``row_config.yaml`` + ``row_result.json`` in its run
+folder) is reused instead of trained again, so an interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from flexconv.experiments.results.report import Results, TableRow
+
+log = logging.getLogger(__name__)
+
+# Overrides of every training row in --fast mode: tiny subsets, one epoch, quiet.
+FAST_TRAIN = (
+    "trainer.max_epochs=1",
+    "data.limit_train=256",
+    "data.limit_test=256",
+    "trainer.limit_val_batches=2",
+)
+# Bookkeeping overrides of every row (outputs only, never the result); left out of the quoted command.
+QUIET = ("trainer.enable_progress_bar=false", "logger.tensorboard=false")
+ROW_CONFIG, ROW_RESULT = "row_config.yaml", "row_result.json"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row. key: how the study's code names it; name: what the page shows.
+
+    experiment, overrides: the preset and the ``key=value`` overrides that define the row (plain
+    strings, quoted as they are); fast: more overrides in --fast mode.
+    """
+
+    key: str
+    name: str
+    experiment: str
+    overrides: tuple[str, ...] = ()
+    fast: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Context:
+    """Settings shared by the studies of one invocation.
+
+    extra: overrides of every row (``--data-root``, ``--override k=v``); study_extra: overrides of
+    one study's rows (``--override study:k=v``); finished_only: train nothing, tabulate the row/seeds
+    that finished.
+    """
+
+    fast: bool
+    seeds: list[int]
+    out: Path
+    runs: Path
+    extra: tuple[str, ...] = ()
+    study_extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    invocation: str = ""
+    finished_only: bool = False
+
+    @property
+    def figures(self) -> Path:
+        return self.out / "figures"
+
+
+class DataUnavailable(Exception):
+    """A study's dataset is not installed (the study is reported as skipped)."""
+
+
+@dataclass
+class Runs:
+    """What the runner measured for some rows, by row key: results per finished seed, their run
+    folders, and the quoted command of each row."""
+
+    results: dict[str, Results] = field(default_factory=dict)
+    run_dirs: dict[str, list[Path]] = field(default_factory=dict)
+    commands: dict[str, str] = field(default_factory=dict)
+
+    def table_rows(self, rows: Sequence[Row]) -> list[TableRow]:
+        """``rows`` as the report's table rows."""
+        return [TableRow(row.name, self.results[row.key], self.commands[row.key]) for row in rows]
+
+
+def command(row: Row, ctx: Context, study: str) -> list[str]:
+    """The overrides that define a row's result (what the page quotes), without the seed.
+
+    Later groups win per key (a row's ``fast`` overrides replace the common --fast ones; ``--override``
+    replaces both); ``study`` selects the ``--override study:k=v`` overrides.
+    """
+    groups = [(f"experiment={row.experiment}",), row.overrides, *((FAST_TRAIN, row.fast) if ctx.fast else ()), ctx.extra,
+              ctx.study_extra.get(study, ())]
+    merged: dict[str, str] = {}
+    for override in (o for group in groups for o in group):
+        merged[override.split("=", 1)[0]] = override
+    return list(merged.values())
+
+
+def quote(program: str, row: Row, ctx: Context, study: str) -> str:
+    """The row's command as the page quotes it (S = the seed)."""
+    return f"`flexconv {program} {' '.join(command(row, ctx, study))} seed=S`"
+
+
+def folder_name(row_name: str) -> str:
+    """A row name as a folder name: characters other than letters, digits, - _ . become _.
+
+    Run folders are named after the displayed name (not the key) so that the run folders of earlier
+    invocations stay reusable.
+    """
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in row_name)
+
+
+def compose(row: Row, ctx: Context, study: str, seed: int) -> Any:
+    """The row's resolved config for ``seed``, writing into ``<runs>/<study>/<row>/seed<seed>``."""
+    from flexconv.train.config import compose_config
+
+    run_dir = ctx.runs / study / folder_name(row.name) / f"seed{seed}"
+    return compose_config([*command(row, ctx, study), f"seed={seed}", f"run_dir={run_dir}", *QUIET])
+
+
+def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "train",
+             max_seeds: Optional[int] = None) -> Runs:
+    """Run every row once per seed (the context's seeds, at most ``max_seeds`` of them), reusing finished ones.
+
+    study: the folder (``<runs>/<study>/<row>``) and the ``--override study:...`` overrides;
+    program: "train" or "crossres". A missing dataset raises :class:`DataUnavailable`.
+    """
+    runs = Runs()
+    seeds = ctx.seeds[:max_seeds] if max_seeds is not None else ctx.seeds
+    for row in rows:
+        runs.results[row.key], runs.run_dirs[row.key] = [], []
+        runs.commands[row.key] = quote(program, row, ctx, study)
+        for seed in seeds:
+            cfg = compose(row, ctx, study, seed)
+            result = finished_result(cfg)
+            if result is not None:  # an earlier (interrupted) invocation already ran this exact config
+                log.info("%s / %s / seed %d: reusing %s", study, row.name, seed, cfg.run_dir)
+            elif ctx.finished_only:
+                log.info("%s / %s / seed %d: not finished, left out (--finished-only)", study, row.name, seed)
+                continue
+            else:
+                result = run_one(cfg, program)
+            runs.results[row.key].append(result)
+            runs.run_dirs[row.key].append(Path(cfg.run_dir))
+    return runs
+
+
+def run_one(cfg: Any, program: str) -> dict[str, Any]:
+    """Train (or run the cross-resolution protocol on) one row/seed and record its result."""
+    from flexconv.data.records import DatasetNotFoundError
+    from flexconv.train import commands, crossres
+
+    start = time.perf_counter()
+    try:
+        if program == "crossres":
+            result = crossres.crossres(cfg)
+            result["params"] = params_of_run(Path(result["source_run"]))
+        else:
+            result = commands.train(cfg)
+    except DatasetNotFoundError as error:
+        raise DataUnavailable(str(error)) from error
+    result["wall_time_s"] = round(time.perf_counter() - start, 1)
+    save_result(cfg, result)
+    return result
+
+
+def save_result(cfg: Any, result: dict[str, Any]) -> None:
+    """Record a finished row/seed (its resolved config and result) so a re-run can reuse it."""
+    from omegaconf import OmegaConf
+
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / ROW_CONFIG, resolve=True)
+    (run_dir / ROW_RESULT).write_text(json.dumps(result, indent=1, default=str))
+
+
+def finished_result(cfg: Any) -> Optional[dict[str, Any]]:
+    """The saved result of ``cfg``'s run when it finished with exactly this config, else None."""
+    from omegaconf import OmegaConf
+
+    run_dir = Path(cfg.run_dir)
+    if not ((run_dir / ROW_CONFIG).is_file() and (run_dir / ROW_RESULT).is_file()):
+        return None
+    saved = OmegaConf.to_container(OmegaConf.load(run_dir / ROW_CONFIG), resolve=True)
+    if saved != OmegaConf.to_container(cfg, resolve=True):
+        return None
+    return json.loads((run_dir / ROW_RESULT).read_text())
+
+
+def params_of_run(run_dir: Path) -> Optional[int]:
+    """The parameter count in a training run's ``summary.json`` (None without one)."""
+    summary = run_dir / "summary.json"
+    return json.loads(summary.read_text()).get("params") if summary.is_file() else None

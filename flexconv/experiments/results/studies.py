@@ -1,0 +1,229 @@
+"""The studies of the results page, written as data (see :class:`~flexconv.experiments.results.study.Study`).
+
+Overrides are plain strings, quoted on the page as they are. Rows are found by their key.
+:data:`STUDIES` lists them in page order; the time-series study is in
+:mod:`~flexconv.experiments.results.timeseries`.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from flexconv.data.records import get_record
+from flexconv.data.synthetic import MEMORY_SYMBOLS
+from flexconv.experiments.results.report import Metric, figure_line, stat, verdict
+from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs
+from flexconv.experiments.results.study import Beats, Below, Bars, Reference, SmallLoss, Study, Table
+from flexconv.experiments.results.timeseries import TIMESERIES
+
+MNIST1D = Study(
+    "mnist1d", "MNIST-1D: FlexTCN vs CKTCN vs a k=3 TCN",
+    rows=(
+        Row("flextcn", "FlexTCN", "mnist1d_flextcn"),
+        Row("cktcn", "CKTCN (SIREN)", "mnist1d_cktcn"),
+        Row("conv3", "TCN, k=3", "mnist1d_conv3"),
+        Row("conv3_wide", "TCN, k=3, wider", "mnist1d_conv3", ("model.hidden_channels=78",)),
+    ),
+    notes=("Published reference points (Greydanus 2020, *Scaling down deep learning*, MNIST-1D test accuracy): "
+           "CNN 94 %, GRU 91 %, MLP 68 %, logistic regression 32 %.",),
+    figure=Bars("mnist1d.png", "MNIST-1D accuracy", "test accuracy (%)"),
+    claims=(
+        Beats("FlexTCNs are more accurate than CKCNNs (the paper's finding on sMNIST, pMNIST and sCIFAR10).",
+              "flextcn", "cktcn", "FlexTCN", "CKTCN"),
+        Beats("a learned kernel size beats a fixed small one (k=3).", "flextcn", "conv3", "FlexTCN", "TCN k=3"),
+        Beats("a learned kernel size beats k=3 also at a comparable parameter count (k=3 widened to 78 channels).",
+              "flextcn", "conv3_wide", "FlexTCN", "wider TCN k=3"),
+        Reference("flextcn", "FlexTCN", "the published CNN", 0.94),
+    ),
+)
+
+FASHION_FLEXNET = Row("flexnet", "FlexNet", "fashion_mnist_flexnet")
+FASHION = Study(
+    "fashion_mnist", "Fashion-MNIST 28x28: FlexNet vs the same topology with 3x3 convolutions",
+    rows=(FASHION_FLEXNET, Row("conv3", "same topology, 3x3 convs", "fashion_mnist_conv3")),
+    notes=("Reference points (Fashion-MNIST benchmark, Xiao et al. 2017 and its repository): a 2-layer CNN "
+           "under 100K parameters 92.5 %, ResNet18 94.9 %.",),
+    figure=Bars("fashion_mnist.png", "Fashion-MNIST accuracy", "test accuracy (%)"),
+    claims=(
+        Beats("FlexNet is more accurate than the same network with 3x3 convolutions.", "flexnet", "conv3", "FlexNet", "3x3"),
+        Reference("flexnet", "FlexNet", "the benchmark's < 100K-parameter CNN", 0.925, with_params=True),
+    ),
+)
+
+CROSSRES_FAST = ("crossres.finetune_epochs=1",)
+CROSSRES = Study(
+    "crossres", "Cross-resolution: Fashion-MNIST trained at 14x14, tested at 28x28",
+    program="crossres",
+    rows=(
+        Row("flexnet", "FlexNet", "fashion_crossres_14_28", fast=CROSSRES_FAST),
+        Row("antialias", "FlexNet + anti-aliasing", "fashion_crossres_14_28_gabor", fast=CROSSRES_FAST),
+        Row("antialias_mask", "FlexNet + anti-aliasing (with mask)", "fashion_crossres_14_28_gabor_mask", fast=CROSSRES_FAST),
+        Row("cnn3", "CNN, 3x3 convs", "fashion_crossres_14_28", ("model=cnn_fashion_mnist_conv3",), CROSSRES_FAST),
+    ),
+    tables=(Table(metrics=(Metric("source_acc", "14x14 (%)"), Metric("out_of_the_box_acc", "28x28 out of the box (%)"),
+                           Metric("drop", "drop"), Metric("finetuned_acc", "28x28 fine-tuned (%)"))),),
+    notes=("Out of the box = the 14x14 model with its kernels re-sampled on the 28x28 grid (scaled by (14/28)^2), "
+           "no training; fine-tuned = then trained at 28x28 for `crossres.finetune_epochs` epochs.",),
+    figure=Bars("crossres.png", "cross-resolution out-of-the-box accuracy", "28x28 out-of-the-box accuracy (%)",
+                "out_of_the_box_acc"),
+    claims=(Beats("anti-aliasing makes the out-of-the-box drop smaller than without it.", "antialias", "flexnet",
+                  "drop with anti-aliasing", "without", metric="drop", higher=False),),
+)
+
+SEQUENTIAL_FAST = ("data.limit_train=128", "data.limit_test=128")
+SEQUENTIAL = Study(
+    "sfashion", "Sequential and permuted Fashion-MNIST (784 steps): FlexTCN vs CKTCN",
+    rows=(
+        Row("sfashion_flextcn", "sFashion FlexTCN", "sfashion_flextcn", fast=SEQUENTIAL_FAST),
+        Row("sfashion_cktcn", "sFashion CKTCN", "sfashion_cktcn", fast=SEQUENTIAL_FAST),
+        Row("pfashion_flextcn", "pFashion FlexTCN", "pfashion_flextcn", fast=SEQUENTIAL_FAST),
+        Row("pfashion_cktcn", "pFashion CKTCN", "pfashion_cktcn", fast=SEQUENTIAL_FAST),
+    ),
+    figure=Bars("sfashion.png", "sequential Fashion-MNIST accuracy", "test accuracy (%)"),
+    claims=(
+        Beats("FlexTCN beats CKCNN on the sequential task.", "sfashion_flextcn", "sfashion_cktcn", "FlexTCN", "CKTCN"),
+        Beats("FlexTCN beats CKCNN on the permuted task.", "pfashion_flextcn", "pfashion_cktcn", "FlexTCN", "CKTCN"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Mean ± std test accuracy against ``x``, one line per label over its rows (keys, in ``x`` order)."""
+
+    file: str
+    caption: str
+    x: tuple[float, ...]
+    xlabel: str
+    lines: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(4.5, 3.2), layout="constrained")
+        ax = fig.subplots()
+        for label, keys in self.lines:
+            stats = [stat(runs.results[key], "test_acc") for key in keys]
+            ax.errorbar(list(self.x), [100 * s.mean for s in stats], yerr=[100 * s.std for s in stats],
+                        marker="o", capsize=3, label=label)
+        ax.set(xlabel=self.xlabel, ylabel="test accuracy (%)")
+        ax.legend()
+        fig.savefig(path, dpi=110)
+
+
+UEA = Study(
+    "uea", "UEA JapaneseVowels, regular and with 30/50/70 % of the samples dropped",
+    rows=(
+        Row("flextcn_0", "FlexTCN, 0 % dropped", "uea_japanesevowels_flextcn"),
+        Row("flextcn_30", "FlexTCN, 30 % dropped", "uea_japanesevowels_flextcn", ("data.drop_rate=0.3",)),
+        Row("flextcn_50", "FlexTCN, 50 % dropped", "uea_japanesevowels_flextcn", ("data.drop_rate=0.5",)),
+        Row("flextcn_70", "FlexTCN, 70 % dropped", "uea_japanesevowels_flextcn", ("data.drop_rate=0.7",)),
+        Row("cktcn_0", "CKTCN, 0 % dropped", "uea_japanesevowels_cktcn"),
+        Row("cktcn_30", "CKTCN, 30 % dropped", "uea_japanesevowels_cktcn", ("data.drop_rate=0.3",)),
+        Row("cktcn_50", "CKTCN, 50 % dropped", "uea_japanesevowels_cktcn", ("data.drop_rate=0.5",)),
+        Row("cktcn_70", "CKTCN, 70 % dropped", "uea_japanesevowels_cktcn", ("data.drop_rate=0.7",)),
+    ),
+    figure=Curves("uea.png", "accuracy vs dropped samples", (0.0, 30.0, 50.0, 70.0), "samples dropped (%)",
+                  (("FlexTCN", ("flextcn_0", "flextcn_30", "flextcn_50", "flextcn_70")),
+                   ("CKTCN", ("cktcn_0", "cktcn_30", "cktcn_50", "cktcn_70")))),
+    claims=(
+        *(Beats(f"FlexTCN beats CKCNN with {pct} % of the samples dropped.", f"flextcn_{pct}", f"cktcn_{pct}",
+                "FlexTCN", "CKTCN") for pct in (0, 30, 50, 70)),
+        SmallLoss("FlexTCN is robust to irregularly sampled data (small loss at 70 % dropped).", "flextcn_0", "flextcn_70",
+                  5.0, "{loss:.1f} points lost at 70 %; 'small' read as at most 5 points"),
+    ),
+)
+
+
+def fit_kernel_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
+    """Kernel fitting (paper Fig. 3): every kernel network on every target, at its best learning rate."""
+    from flexconv.experiments import fit_kernel as fk
+
+    settings = {"iterations": 60, "lrs": [0.01, 0.001]} if ctx.fast else {"iterations": 1000, "lrs": [0.03, 0.01, 0.003, 0.001, 0.0003]}
+    report = fk.run(list(fk.TARGETS), list(fk.NETS), seed=ctx.seeds[0], **settings)
+    fk.plot_curves(report, ctx.figures / "fit_kernel.png")
+    fk.plot_kernels(report, ctx.figures / "fit_kernel_kernels.png")
+    lrs = ",".join(f"{lr:g}" for lr in settings["lrs"])
+    cmd = f"`flexconv fit-kernel --iterations {settings['iterations']} --lr {lrs} --seed {ctx.seeds[0]}`"
+    lines = [f"Command: {cmd} (each pair at its best learning rate of {lrs.replace(',', ', ')}).", "",
+             "| target | network | parameters | best lr | MSE | PSNR (dB) |", "|---|---|---|---|---|---|"]
+    for r in report["results"]:
+        lines.append(f"| {r['target']} | {r['net']} | {r['params']:,} | {r['lr']:g} | {r['mse']:.3g} | {r['psnr']:.2f} |")
+    lines += ["", figure_line("fit_kernel.png", "MSE vs iteration"), "",
+              figure_line("fit_kernel_kernels.png", "targets and fitted kernels"), ""]
+    for target in report["targets"]:
+        fits = [r for r in report["results"] if r["target"] == target]
+        best = min(fits, key=lambda r: r["mse"] if math.isfinite(r["mse"]) else math.inf)
+        magnet = next((r for r in fits if r["net"] == "MAGNet"), None)
+        if magnet is None:
+            continue
+        evidence = f"best {best['net']} {best['psnr']:.1f} dB, MAGNet {magnet['psnr']:.1f} dB"
+        lines.append(verdict(f"MAGNet fits the `{target}` target best.", best["net"] == "MAGNet", evidence))
+    return lines, [{k: v for k, v in r.items() if k not in ("kernel", "curve")} for r in report["results"]]
+
+
+def kernel_sizes_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
+    """The learned kernel size, grid and mask width of every layer of the first seed's FlexNet."""
+    from flexconv.train.callbacks import continuous_layers, plot_kernel_sizes
+    from flexconv.train.module import TaskModule
+
+    if not runs.run_dirs["flexnet"]:
+        raise DataUnavailable("no finished run of the Fashion-MNIST FlexNet (--finished-only)")
+    run_dir = runs.run_dirs["flexnet"][0]
+    checkpoint = run_dir / "checkpoints" / "best.ckpt"
+    if not checkpoint.is_file():
+        checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    model = TaskModule.load_from_checkpoint(checkpoint, map_location="cpu").model
+    plot_kernel_sizes(model, ctx.figures / "kernel_sizes.png")
+    lines = [f"From `{checkpoint}` ({runs.commands['flexnet']} with S = {ctx.seeds[0]}).", "",
+             "| layer | kernel size (taps) | grid | mask width σ per axis |", "|---|---|---|---|"]
+    sizes = []
+    for name, layer in continuous_layers(model):
+        size = layer.effective_kernel_size()
+        sizes.append(size)
+        widths = ", ".join(f"{w:.3f}" for w in layer.mask.width.detach().abs().tolist()) if layer.mask is not None else "–"
+        lines.append(f"| {name} | {' x '.join(map(str, size))} | {' x '.join(map(str, layer.grid_sizes()))} | {widths} |")
+    figures = [figure_line("kernel_sizes.png", "learned kernel extent per layer")]
+    if (run_dir / "kernels.png").is_file():
+        shutil.copyfile(run_dir / "kernels.png", ctx.figures / "kernels_fashion_mnist.png")
+        figures.append(figure_line("kernels_fashion_mnist.png", "learned kernels, first and last layer"))
+    distinct = sorted(set(sizes))
+    evidence = f"{len(distinct)} distinct sizes over {len(sizes)} layers, from {distinct[0]} to {distinct[-1]}" if sizes else "no layers"
+    lines += ["", *figures, "", verdict("FlexConv learns a different kernel size per layer.", len(distinct) > 1, evidence)]
+    return lines, {"checkpoint": str(checkpoint), "sizes": sizes}
+
+
+FIT_KERNEL = Study("fit_kernel", "Kernel fitting: MAGNet vs GaborNet vs FourierNet vs SIREN (33x33 targets)",
+                   body=fit_kernel_body)
+# The Fashion-MNIST study's FlexNet run itself (its folder and overrides): reused when that study ran.
+KERNEL_SIZES = Study("kernel_sizes", "Learned kernel sizes of the Fashion-MNIST FlexNet", rows=(FASHION_FLEXNET,),
+                     runs_in="fashion_mnist", max_seeds=1, body=kernel_sizes_body)
+
+COPY_LENGTH = get_record("copy_memory").length
+# A model without memory outputs blanks, then guesses among the 8 symbols: this cross-entropy per step.
+MEMORYLESS = MEMORY_SYMBOLS * math.log(8) / COPY_LENGTH
+SYNTHETIC_FAST = ("data.limit_train=128", "data.limit_test=128")
+SYNTHETIC = Study(
+    "synthetic", "Copy memory and adding problem (CPU scale)",
+    rows=(Row("copy", "copy memory", "copy_memory", fast=SYNTHETIC_FAST),
+          Row("adding", "adding problem", "adding_problem", fast=SYNTHETIC_FAST)),
+    tables=(Table(("copy",), (Metric("test/loss", "test cross-entropy per step", 1.0, 4),
+                              Metric("test_acc", "per-step test accuracy (%)"))),
+            Table(("adding",), (Metric("test/loss", "test MSE", 1.0, 4),))),
+    notes=(f"Baselines from the task definitions: copy memory (length {COPY_LENGTH}) without memory: cross-entropy "
+           f"{MEMORY_SYMBOLS} ln 8 / {COPY_LENGTH} = {MEMORYLESS:.4f} per step; adding problem, always predicting the "
+           "mean 1.0 (two U(0, 1) numbers): MSE 1/6 ≈ 0.1667.",),
+    claims=(
+        Below("a FlexTCN solves copy memory (loss well below the memoryless baseline; read as < 1/10 of it).",
+              "copy", "test/loss", MEMORYLESS / 10, "loss"),
+        Below("a FlexTCN solves the adding problem (MSE well below the 0.1667 baseline; read as < 1/10 of it).",
+              "adding", "test/loss", 1 / 60, "MSE"),
+    ),
+)
+
+STUDIES: dict[str, Study] = {study.key: study for study in (MNIST1D, FASHION, CROSSRES, SEQUENTIAL, UEA, FIT_KERNEL,
+                                                              KERNEL_SIZES, SYNTHETIC, TIMESERIES)}

@@ -1,0 +1,202 @@
+"""What a study is: rows to run, tables, notes, a figure and claims, all data.
+
+A :class:`Study` is written as data (``Study(key, title, rows, claims, ...)``); :func:`run_study`
+runs its rows (:mod:`~flexconv.experiments.results.runner`) and lays out its section of the page:
+tables, notes, the figure, then one generated sentence per claim. Rows are named by their key
+everywhere in a study (tables, claims, figures), never by their displayed name. A study whose page
+part is not tables of rows (kernel fitting, learned kernel sizes) gives its own ``body``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Protocol, Sequence
+
+from flexconv.experiments.results.report import (ACCURACY, Metric, Section, against_reference, bar_figure, better,
+                                                 figure_line, stat, table, verdict)
+from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs, run_rows
+
+log = logging.getLogger(__name__)
+
+
+# -- claims: each turns the measured rows into sentences of the page -------------------------------
+class Claim(Protocol):
+    def lines(self, runs: Runs) -> list[str]:
+        """The claim's sentences (usually one verdict) from the measured rows."""
+        ...
+
+
+@dataclass(frozen=True)
+class Beats:
+    """The paper's claim that row ``a`` does better than row ``b`` on ``metric`` (higher or lower is better)."""
+
+    claim: str
+    a: str
+    b: str
+    label_a: str
+    label_b: str
+    metric: str = "test_acc"
+    higher: bool = True
+
+    def lines(self, runs: Runs) -> list[str]:
+        a, b = stat(runs.results[self.a], self.metric), stat(runs.results[self.b], self.metric)
+        return [verdict(self.claim, *better(a, b, self.label_a, self.label_b, self.higher))]
+
+
+@dataclass(frozen=True)
+class Below:
+    """The claim that ``row``'s mean ``metric`` is below ``bound``; the evidence is ``<label> <value>``."""
+
+    claim: str
+    row: str
+    metric: str
+    bound: float
+    label: str
+    scale: float = 1.0
+    digits: int = 4
+
+    def lines(self, runs: Runs) -> list[str]:
+        value = stat(runs.results[self.row], self.metric)
+        evidence = f"{self.label} {value.fmt(self.scale, self.digits) if value else '–'}"
+        return [verdict(self.claim, value is not None and value.mean < self.bound, evidence)]
+
+
+@dataclass(frozen=True)
+class SmallLoss:
+    """The claim that row ``b`` loses at most ``max_points`` accuracy points against row ``a``.
+
+    evidence: a format string of ``loss`` (the points lost). No sentence when a row has no numbers.
+    """
+
+    claim: str
+    a: str
+    b: str
+    max_points: float
+    evidence: str
+
+    def lines(self, runs: Runs) -> list[str]:
+        a, b = stat(runs.results[self.a], "test_acc"), stat(runs.results[self.b], "test_acc")
+        if not (a and b):
+            return []
+        loss = 100 * (a.mean - b.mean)
+        return [verdict(self.claim, loss <= self.max_points, self.evidence.format(loss=loss))]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A sentence placing ``row``'s test accuracy against a published ``accuracy`` (no verdict).
+
+    with_params: the label names the row's parameter count.
+    """
+
+    row: str
+    label: str
+    reference: str
+    accuracy: float
+    with_params: bool = False
+
+    def lines(self, runs: Runs) -> list[str]:
+        results = runs.results[self.row]
+        label = self.label
+        if self.with_params:
+            label += f" ({(results[0].get('params') if results else None) or 0:,} parameters)"
+        return [against_reference(label, stat(results, "test_acc"), self.reference, self.accuracy)]
+
+
+# -- figures --------------------------------------------------------------------------------------
+class Figure(Protocol):
+    file: str  # under the page's figures/ folder
+    caption: str
+
+    def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
+        """Draw the figure of the measured ``rows`` into ``path``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Mean ± std of ``metric`` per row, as bars."""
+
+    file: str
+    caption: str
+    ylabel: str
+    metric: str = "test_acc"
+
+    def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
+        bar_figure([row.name for row in rows], [stat(runs.results[row.key], self.metric) for row in rows], path,
+                   self.ylabel)
+
+
+# -- a study --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Table:
+    """A table of some rows (keys; empty: every row of the study) with these metric columns."""
+
+    rows: tuple[str, ...] = ()
+    metrics: tuple[Metric, ...] = (ACCURACY,)
+
+
+Body = Callable[["Study", Runs, Context], tuple[list[str], Any]]  # (page lines, raw numbers for results.json)
+
+
+@dataclass(frozen=True)
+class Study:
+    """One section of the results page.
+
+    key: the name in ``--studies``, the run folder ``<runs>/<key>/`` and ``--override key:...``.
+    title: the section heading.  rows: what is run, with every seed.  claims: sentences after the figure.
+    tables, notes, figure: the page part of the default body (tables, then each note as a paragraph,
+        then the figure, then the claims).
+    program: "train" or "crossres" (what runs each row).
+    runs_in: another study whose run folders and ``--override`` the rows share (the same run, reused).
+    max_seeds: run at most the first this many seeds.
+    body: a page part of its own instead of the default one.
+    """
+
+    key: str
+    title: str
+    rows: tuple[Row, ...] = ()
+    claims: tuple[Claim, ...] = ()
+    tables: tuple[Table, ...] = (Table(),)
+    notes: tuple[str, ...] = ()
+    figure: Optional[Figure] = None
+    program: str = "train"
+    runs_in: Optional[str] = None
+    max_seeds: Optional[int] = None
+    body: Optional[Body] = None
+
+    def row(self, key: str) -> Row:
+        return next(row for row in self.rows if row.key == key)
+
+
+def tables_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
+    """The default page part: tables, notes, figure, claims; the raw numbers are the results by row key."""
+    lines: list[str] = []
+    for spec in study.tables:
+        rows = [study.row(key) for key in spec.rows] if spec.rows else study.rows
+        lines += [*table(runs.table_rows(rows), spec.metrics), ""]
+    for note in study.notes:
+        lines += [note, ""]
+    if study.figure is not None:
+        study.figure.draw(study.rows, runs, ctx.figures / study.figure.file)
+        lines += [figure_line(study.figure.file, study.figure.caption), ""]
+    for claim in study.claims:
+        lines += claim.lines(runs)
+    return lines, runs.results
+
+
+def run_study(study: Study, ctx: Context) -> Section:
+    """Run ``study``'s rows and lay out its section; a missing dataset turns it into a skipped section."""
+    start = time.perf_counter()
+    try:
+        runs = run_rows(study.rows, ctx, study.runs_in or study.key, study.program, study.max_seeds)
+        lines, raw = (study.body or tables_body)(study, runs, ctx)
+        section = Section(study.key, study.title, lines, raw)
+    except DataUnavailable as error:
+        log.warning("study %s skipped: %s", study.key, error)
+        section = Section(study.key, study.key, skipped=str(error))
+    log.info("study %s: %.0f s", study.key, time.perf_counter() - start)
+    return section
