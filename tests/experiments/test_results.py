@@ -3,15 +3,16 @@ generates its verdicts from the numbers; studies without data are skipped with t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from flexconv.experiments.results.command import main
-from flexconv.experiments.results.report import Stat, against_reference, better, verdict
+from flexconv.experiments.results.report import Section, Stat, against_reference, better, merge_entries, verdict
 from flexconv.experiments.results.runner import FAST_TRAIN, Context, Row, Runs, folder_name
 from flexconv.experiments.results.studies import STUDIES
-from flexconv.experiments.results.study import Bars, Beats, Reference, Study, Table, tables_body
+from flexconv.experiments.results.study import Bars, Beats, Reference, Study, Table, entries, tables_body
 
 
 def test_stat_and_verdicts_follow_the_numbers() -> None:
@@ -47,6 +48,18 @@ def test_a_study_written_as_data_lays_out_tables_notes_figure_and_claims(tmp_pat
         "- small reaches 60.00 %, 10.0 points above a paper (50.0 %).",
     ]
     assert raw is runs.results and (ctx.figures / "toy.png").stat().st_size > 0
+    assert entries(study, runs) == [
+        {"study": "toy", "row": "wide", "name": "wide net", "metric": "test_acc", "mean": 0.8, "std": 0.0, "seeds": 1,
+         "params": 5000, "command": "cmd wide"},
+        {"study": "toy", "row": "small", "name": "small net", "metric": "test_acc", "mean": 0.6, "std": 0.0, "seeds": 1,
+         "params": 1200, "command": "cmd small", "baseline": {"name": "a paper", "value": 0.5}},
+    ]
+
+
+def test_json_entries_of_rerun_studies_replace_theirs_only() -> None:
+    old = [{"study": "a", "row": "x"}, {"study": "b", "row": "y"}, {"study": "c", "row": "z"}]
+    new = [Section("b", "B", entries=[{"study": "b", "row": "y2"}]), Section("c", "c", skipped="no data")]
+    assert merge_entries(old, new) == [{"study": "a", "row": "x"}, {"study": "b", "row": "y2"}]
 
 
 def test_studies_name_their_rows_by_unique_keys() -> None:
@@ -81,6 +94,12 @@ def test_fast_mnist1d_study_runs_through_train(tmp_path: Path) -> None:
         assert (runs / "mnist1d" / folder_name(row) / "seed0" / "summary.json").is_file()
     assert "CNN 94 %" in page and page.count("**Claim:**") == 3
     assert (docs / "figures" / "mnist1d.png").is_file()
+    table = json.loads((docs / "results.json").read_text())  # one entry per row, beside the page
+    assert [(e["study"], e["row"], e["metric"], e["seeds"]) for e in table] == [
+        ("mnist1d", key, "test_acc", 1) for key in ("flextcn", "cktcn", "conv3", "conv3_wide")]
+    assert table[0]["command"] == f"flexconv train experiment=mnist1d_flextcn {fast} seed=S"
+    assert 0 <= table[0]["mean"] <= 1 and table[0]["params"] > 0 and table[0]["baseline"] == {"name": "the published CNN",
+                                                                                                 "value": 0.94}
 
 
 def test_study_without_its_data_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,8 @@
     flexconv bench results [--fast] [--studies mnist1d,fit_kernel] [--seeds 3] [--out docs]
 
 Runs every study of :data:`~flexconv.experiments.results.studies.STUDIES` (or those named) and
-writes the page; the raw numbers go to ``<runs>/results.json``. With ``--studies``, an existing page
+writes the page and, beside it, ``results.json``: one entry per row and metric (see
+:func:`~flexconv.experiments.results.report.entry`). The raw numbers go to ``<runs>/results.json``. With ``--studies``, an existing page
 keeps its other studies' sections: only the named studies' sections are replaced (or appended),
 each naming the command that produced it. ``--finished-only`` trains nothing and tabulates the
 row/seeds that have finished.
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from flexconv.experiments.results.report import merge_into_page, render
+from flexconv.experiments.results.report import merge_entries, merge_into_page, render
 from flexconv.experiments.results.runner import Context
 from flexconv.experiments.results.studies import STUDIES
 from flexconv.experiments.results.study import run_study
@@ -90,6 +91,9 @@ def main(argv: Sequence[str]) -> None:
     else:
         page.write_text(render(sections, invocation=ctx.invocation, fast=ctx.fast, seeds=ctx.seeds, runs=ctx.runs,
                                seconds=seconds))
+    table = ctx.out / "results.json"
+    kept = json.loads(table.read_text()) if studies and table.is_file() else []
+    table.write_text(json.dumps(merge_entries(kept, sections), indent=1) + "\n")
     raw = {s.key: {"skipped": s.skipped} if s.skipped else s.raw for s in sections}
     ctx.runs.mkdir(parents=True, exist_ok=True)
     (ctx.runs / "results.json").write_text(json.dumps(raw, indent=1, default=str))
@@ -98,4 +102,4 @@ def main(argv: Sequence[str]) -> None:
     for section in sections:
         status = f"[yellow]skipped[/]: {section.skipped}" if section.skipped else "[green]done[/]"
         console.print(f"{section.key:<14} {status}")
-    console.print(f"wrote {page} and figures in {ctx.figures} ({seconds:.0f} s)")
+    console.print(f"wrote {page}, {table} and figures in {ctx.figures} ({seconds:.0f} s)")

@@ -144,6 +144,28 @@ class Section:
     lines: list[str] = field(default_factory=list)
     raw: Any = None
     skipped: Optional[str] = None
+    entries: list[dict[str, Any]] = field(default_factory=list)  # its rows in results.json (see :func:`entry`)
+
+
+def entry(study: str, row: str, name: str, metric: str, results: Results, command: str,
+          baseline: Optional[tuple[str, float]] = None) -> dict[str, Any]:
+    """One row's metric for ``results.json``: ``{study, row, name, metric, mean, std, seeds, params, command}``
+    (mean and std over the finished seeds, None without any), plus ``baseline`` ``{name, value}`` when the
+    row's task has a published one."""
+    value = stat(results, metric)
+    item = {"study": study, "row": row, "name": name, "metric": metric, "mean": value.mean if value else None,
+            "std": value.std if value else None, "seeds": len(results),
+            "params": results[0].get("params") if results else None, "command": command}
+    if baseline is not None:
+        item["baseline"] = {"name": baseline[0], "value": baseline[1]}
+    return item
+
+
+def merge_entries(entries: Sequence[dict[str, Any]], sections: Sequence[Section]) -> list[dict[str, Any]]:
+    """``results.json``'s entries with those of the studies of ``sections`` replaced by theirs (as the page's
+    sections are); the other studies' entries stay."""
+    replaced = {section.key for section in sections}
+    return [*(e for e in entries if e["study"] not in replaced), *(e for s in sections for e in s.entries)]
 
 
 def render(sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int], runs: Path,

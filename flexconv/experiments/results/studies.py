@@ -201,7 +201,7 @@ FIT_KERNEL = Study("fit_kernel", "Kernel fitting: MAGNet vs GaborNet vs FourierN
                    body=fit_kernel_body)
 # The Fashion-MNIST study's FlexNet run itself (its folder and overrides): reused when that study ran.
 KERNEL_SIZES = Study("kernel_sizes", "Learned kernel sizes of the Fashion-MNIST FlexNet", rows=(FASHION_FLEXNET,),
-                     runs_in="fashion_mnist", max_seeds=1, body=kernel_sizes_body)
+                     tables=(), runs_in="fashion_mnist", max_seeds=1, body=kernel_sizes_body)
 
 COPY_LENGTH = get_record("copy_memory").length
 # A model without memory outputs blanks, then guesses among the 8 symbols: this cross-entropy per step.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Sequence
 
-from flexconv.experiments.results.report import (ACCURACY, Metric, Section, against_reference, bar_figure, better,
+from flexconv.experiments.results.report import (ACCURACY, Metric, Section, against_reference, bar_figure, better, entry,
                                                  figure_line, stat, table, verdict)
 from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs, run_rows
 
@@ -149,7 +149,8 @@ class Study:
     key: the name in ``--studies``, the run folder ``<runs>/<key>/`` and ``--override key:...``.
     title: the section heading.  rows: what is run, with every seed.  claims: sentences after the figure.
     tables, notes, figure: the page part of the default body (tables, then each note as a paragraph,
-        then the figure, then the claims).
+        then the figure, then the claims); the tables' rows and metrics are also the study's entries
+        in ``results.json``.
     program: "train" or "crossres" (what runs each row).
     runs_in: another study whose run folders and ``--override`` the rows share (the same run, reused).
     max_seeds: run at most the first this many seeds.
@@ -171,13 +172,25 @@ class Study:
     def row(self, key: str) -> Row:
         return next(row for row in self.rows if row.key == key)
 
+    def table_rows(self, spec: Table) -> tuple[Row, ...]:
+        """The rows of a table, in its order."""
+        return tuple(self.row(key) for key in spec.rows) if spec.rows else self.rows
+
+
+def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
+    """The study's ``results.json`` entries: one per row and metric of its tables; a row's test accuracy
+    carries the published reference of its :class:`Reference` claim as its baseline."""
+    baselines = {c.row: (c.reference, c.accuracy) for c in study.claims if isinstance(c, Reference)}
+    return [entry(study.key, row.key, row.name, metric.key, runs.results[row.key], runs.commands[row.key].strip("`"),
+                  baselines.get(row.key) if metric.key == "test_acc" else None)
+            for spec in study.tables for row in study.table_rows(spec) for metric in spec.metrics]
+
 
 def tables_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
     """The default page part: tables, notes, figure, claims; the raw numbers are the results by row key."""
     lines: list[str] = []
     for spec in study.tables:
-        rows = [study.row(key) for key in spec.rows] if spec.rows else study.rows
-        lines += [*table(runs.table_rows(rows), spec.metrics), ""]
+        lines += [*table(runs.table_rows(study.table_rows(spec)), spec.metrics), ""]
     for note in study.notes:
         lines += [note, ""]
     if study.figure is not None:
@@ -194,7 +207,7 @@ def run_study(study: Study, ctx: Context) -> Section:
     try:
         runs = run_rows(study.rows, ctx, study.runs_in or study.key, study.program, study.max_seeds)
         lines, raw = (study.body or tables_body)(study, runs, ctx)
-        section = Section(study.key, study.title, lines, raw)
+        section = Section(study.key, study.title, lines, raw, entries=entries(study, runs))
     except DataUnavailable as error:
         log.warning("study %s skipped: %s", study.key, error)
         section = Section(study.key, study.key, skipped=str(error))

@@ -9,9 +9,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from flexconv.experiments.results.report import Stat, against_reference, figure_line, fmt_params, stat, verdict
+from flexconv.experiments.results.report import Stat, figure_line, fmt_params, stat, verdict
 from flexconv.experiments.results.runner import Context, Row, Runs
-from flexconv.experiments.results.study import Study
+from flexconv.experiments.results.study import Reference, Study
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
                 f"higher mean accuracy on {len(wins)} of {len(sets)} sets: {', '.join(wins) or 'none'}"),
         verdict("the learned kernel sizes differ between sets.", len(sizes) > 1 and len(distinct) == len(sizes),
                 f"{len(distinct)} distinct per-layer size lists over {len(sizes)} sets"),
-        *(against_reference(f"FlexTCN on {name}", acc[0], "the published ResNet", acc[2]) for name, acc in accs.items()),
+        *(line for claim in study.claims for line in claim.lines(runs)),
         "", "Commands:", *commands,
     ]
     return lines, {"results": runs.results, "kernel_sizes": sizes}
@@ -137,10 +137,12 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
 
 def timeseries_study(sets: Sequence[SeriesSet] = TIMESERIES_SETS) -> Study:
     """The study over ``sets``; the rows of sets with a budget (the costly ones) run last, so that an
-    interrupted run leaves as many finished rows as possible."""
+    interrupted run leaves as many finished rows as possible. Its claims are the references to the published
+    ResNet (the verdicts over all sets are made in :func:`timeseries_body`)."""
     rows = tuple(row for series in sorted(sets, key=lambda s: bool(s.budget)) for row in rows_of(series))
+    references = tuple(Reference(rows_of(s)[0].key, f"FlexTCN on {s.name}", "the published ResNet", s.resnet) for s in sets)
     return Study("timeseries", "Time series: experiment=timeseries (FlexTCN) vs the k=3 baseline vs the published ResNet",
-                 rows=rows, body=partial(timeseries_body, tuple(sets)))
+                 rows=rows, claims=references, body=partial(timeseries_body, tuple(sets)))
 
 
 TIMESERIES = timeseries_study()
