@@ -36,7 +36,7 @@ def test_a_study_written_as_data_lays_out_tables_notes_figure_and_claims(tmp_pat
     )
     runs = Runs(results={"small": [{"test_acc": 0.6, "params": 1200, "wall_time_s": 3.0}],
                          "wide": [{"test_acc": 0.8, "params": 5000, "wall_time_s": 5.0}]},
-                commands={"small": "`cmd small`", "wide": "`cmd wide`"})
+                commands={"small": "cmd small", "wide": "cmd wide"})
     ctx = Context(fast=False, seeds=[0], out=tmp_path, runs=tmp_path / "runs")
     ctx.figures.mkdir()
     lines, raw = tables_body(study, runs, ctx)

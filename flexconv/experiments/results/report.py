@@ -97,7 +97,7 @@ ACCURACY = Metric("test_acc", "test accuracy (%)")
 
 @dataclass(frozen=True)
 class TableRow:
-    """What a table shows of one row: its display name, its results per seed and its quoted command."""
+    """What a table shows of one row: its display name, its results per seed and its command."""
 
     name: str
     results: Results
@@ -112,7 +112,7 @@ def table(rows: Sequence[TableRow], metrics: Sequence[Metric] = (ACCURACY,)) -> 
         values = [stat(row.results, m.key) for m in metrics]
         cells = [v.fmt(m.scale, m.digits) if v else "–" for v, m in zip(values, metrics)]
         lines.append(f"| {row.name} | {' | '.join(cells)} | {fmt_params(row.results)} | {fmt_time(row.results)} | "
-                     f"{row.command} |")
+                     f"`{row.command}` |")
     return lines
 
 

@@ -77,7 +77,7 @@ class DataUnavailable(Exception):
 @dataclass
 class Runs:
     """What the runner measured for some rows, by row key: results per finished seed, their run
-    folders, and the quoted command of each row."""
+    folders, and the command of each row (``flexconv train ... seed=S``)."""
 
     results: dict[str, Results] = field(default_factory=dict)
     run_dirs: dict[str, list[Path]] = field(default_factory=dict)
@@ -102,9 +102,9 @@ def command(row: Row, ctx: Context, study: str) -> list[str]:
     return list(merged.values())
 
 
-def quote(program: str, row: Row, ctx: Context, study: str) -> str:
+def command_line(program: str, row: Row, ctx: Context, study: str) -> str:
     """The row's command as the page quotes it (S = the seed)."""
-    return f"`flexconv {program} {' '.join(command(row, ctx, study))} seed=S`"
+    return f"flexconv {program} {' '.join(command(row, ctx, study))} seed=S"
 
 
 def folder_name(row_name: str) -> str:
@@ -135,7 +135,7 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
     seeds = ctx.seeds[:max_seeds] if max_seeds is not None else ctx.seeds
     for row in rows:
         runs.results[row.key], runs.run_dirs[row.key] = [], []
-        runs.commands[row.key] = quote(program, row, ctx, study)
+        runs.commands[row.key] = command_line(program, row, ctx, study)
         for seed in seeds:
             cfg = compose(row, ctx, study, seed)
             result = finished_result(cfg)

@@ -179,7 +179,7 @@ def kernel_sizes_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str]
         checkpoint = run_dir / "checkpoints" / "last.ckpt"
     model = TaskModule.load_from_checkpoint(checkpoint, map_location="cpu").model
     plot_kernel_sizes(model, ctx.figures / "kernel_sizes.png")
-    lines = [f"From `{checkpoint}` ({runs.commands['flexnet']} with S = {ctx.seeds[0]}).", "",
+    lines = [f"From `{checkpoint}` (`{runs.commands['flexnet']}` with S = {ctx.seeds[0]}).", "",
              "| layer | kernel size (taps) | grid | mask width σ per axis |", "|---|---|---|---|"]
     sizes = []
     for name, layer in continuous_layers(model):

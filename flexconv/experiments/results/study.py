@@ -108,8 +108,14 @@ class Reference:
 
 # -- figures --------------------------------------------------------------------------------------
 class Figure(Protocol):
-    file: str  # under the page's figures/ folder
-    caption: str
+    @property
+    def file(self) -> str:
+        """The figure's file name in the page's figures/ folder."""
+        ...
+
+    @property
+    def caption(self) -> str:
+        ...
 
     def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
         """Draw the figure of the measured ``rows`` into ``path``."""
@@ -170,7 +176,8 @@ class Study:
     body: Optional[Body] = None
 
     def row(self, key: str) -> Row:
-        return next(row for row in self.rows if row.key == key)
+        """The row of that key (KeyError for an unknown key)."""
+        return {row.key: row for row in self.rows}[key]
 
     def table_rows(self, spec: Table) -> tuple[Row, ...]:
         """The rows of a table, in its order."""
@@ -181,7 +188,7 @@ def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
     """The study's ``results.json`` entries: one per row and metric of its tables; a row's test accuracy
     carries the published reference of its :class:`Reference` claim as its baseline."""
     baselines = {c.row: (c.reference, c.accuracy) for c in study.claims if isinstance(c, Reference)}
-    return [entry(study.key, row.key, row.name, metric.key, runs.results[row.key], runs.commands[row.key].strip("`"),
+    return [entry(study.key, row.key, row.name, metric.key, runs.results[row.key], runs.commands[row.key],
                   baselines.get(row.key) if metric.key == "test_acc" else None)
             for spec in study.tables for row in study.table_rows(spec) for metric in spec.metrics]
 

@@ -114,7 +114,7 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
     distinct = {tuple(v) for v in sizes.values()}
     _figure(accs, sizes, ctx.figures / "timeseries.png")
     first_flex, first_conv = rows_of(sets[0])
-    commands = [f"- {row.name}: {runs.commands[row.key]}" for series in sets for row in rows_of(series)]
+    commands = [f"- {row.name}: `{runs.commands[row.key]}`" for series in sets for row in rows_of(series)]
     lines += [
         "",
         f"Parameters on {sets[0].name}: FlexTCN {fmt_params(runs.results[first_flex.key])}, TCN k=3 "
