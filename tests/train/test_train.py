@@ -65,6 +65,20 @@ IMAGE_FAMILIES = {
 }
 
 
+def test_per_step_objective_uses_outputs_at_every_step() -> None:
+    """"per_step" needs a model with forward_steps (B, C, T) -> (B, T, K); a model without one is refused."""
+    tiny = {"hidden_channels": 4, "num_blocks": 1, "conv": {"kernel_hidden_channels": 4}, "head": "last", "in_channels": 1,
+            "num_classes": 10}
+    module = TaskModule("flextcn_mnist1d", tiny, {}, objective="per_step").eval()
+    x = torch.randn(2, 1, 40)
+    out = module(x)
+    assert out.shape == (2, 40, 10)
+    assert torch.allclose(out[:, -1], module.model(x), atol=1e-6)  # the "last" head: the output at the last step
+    with pytest.raises(ValueError, match="forward_steps"):
+        TaskModule("resnet32_cifar10", {**IMAGE_FAMILIES["resnet32_cifar10"], "in_channels": 3, "num_classes": 10}, {},
+                   objective="per_step")
+
+
 @pytest.mark.parametrize("name", sorted(IMAGE_FAMILIES))
 @pytest.mark.parametrize("scheduler", ["cosine", "multistep"])
 def test_image_families_train_two_steps(tmp_path: Path, name: str, scheduler: str) -> None:
