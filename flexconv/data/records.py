@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # annotations only: importing this module imports no torch
 
 TASKS = ("image", "sequence", "regression", "seq2seq")
 OBJECTIVES = {"image": "classification", "sequence": "classification", "regression": "regression", "seq2seq": "per_step"}
-"""The training objective of each task (:class:`flexconv.train.module.ClassificationModule`)."""
+"""The training objective of each task (:class:`flexconv.train.module.TaskModule`)."""
 
 Reference = Union[str, Callable[..., Any]]
 """A function, or ``"package.module:function"`` naming one (imported on first use)."""
