@@ -356,7 +356,7 @@ def study_crossres(ctx: Context) -> Section:
         Row("FlexNet", "fashion_crossres_14_28"),
         Row("FlexNet + anti-aliasing", "fashion_crossres_14_28_gabor"),
         Row("FlexNet + anti-aliasing (with mask)", "fashion_crossres_14_28_gabor_mask"),
-        Row("CNN, 3x3 convs", "fashion_crossres_14_28", ("model=cnn_fashion_mnist_conv3",)),
+        Row("CNN, 3x3 convs", "fashion_crossres_14_28", ("model=flexnet_fashion_mnist_conv3",)),
     ]
     fast = ("crossres.finetune_epochs=1",)
     rows = [Row(r.name, r.experiment, r.overrides, fast) for r in rows]
@@ -455,7 +455,7 @@ def study_fit_kernel(ctx: Context) -> Section:
 
     settings = {"iterations": 60, "lrs": [0.01, 0.001]} if ctx.fast else {"iterations": 1000, "lrs": [0.03, 0.01, 0.003, 0.001, 0.0003]}
     section = Section("fit_kernel", "Kernel fitting: MAGNet vs GaborNet vs FourierNet vs SIREN (33x33 targets)")
-    report = fk.run(list(fk.TARGETS), list(fk.NETS), seed=ctx.seeds[0], **settings)
+    report = fk.run(list(fk.TARGETS), list(fk.DEFAULT_NETS), seed=ctx.seeds[0], **settings)
     fk.plot_curves(report, ctx.figures / "fit_kernel.png")
     fk.plot_kernels(report, ctx.figures / "fit_kernel_kernels.png")
     lrs = ",".join(f"{lr:g}" for lr in settings["lrs"])

@@ -412,7 +412,7 @@ def test_per_axis_horizon():
 
 
 def test_unknown_kernel_type():
-    with pytest.raises(ValueError, match="unknown kernel type 'Foo'"):
+    with pytest.raises(ValueError, match="unknown kernel network 'Foo'"):
         kernel_net_class("Foo")
     assert kernel_net_class("MAGNet") is MAGNet
 

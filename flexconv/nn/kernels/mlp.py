@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from flexconv.nn.kernels.base import KernelNet
+from flexconv.nn.kernels.base import KernelNet, register_kernel_net
 
 _NORMS: dict[str, Callable[[int], nn.Module]] = {
     "none": lambda width: nn.Identity(),
@@ -17,6 +17,7 @@ _NORMS: dict[str, Callable[[int], nn.Module]] = {
 }
 
 
+@register_kernel_net
 class MLP(KernelNet):
     """``num_layers`` linear maps with ``norm`` ("batch", "layer" or "none") and ``activation``.
 

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from flexconv.nn.kernels.base import KernelNet
+from flexconv.nn.kernels.base import KernelNet, register_kernel_net
 
 
 class SineLayer(nn.Linear):
@@ -33,6 +33,7 @@ class SineLayer(nn.Linear):
         return torch.sin(self.omega_0 * super().forward(x))
 
 
+@register_kernel_net
 class SIREN(KernelNet):
     """Sine-activated MLP kernel network. positions (D, *S) -> (out_channels, *S)."""
 
