@@ -42,7 +42,7 @@ from flexconv.models.registry import config_dict, list_models, model_config
 from flexconv.train.callbacks import KernelPictures, LastCheckpoint, ParameterSummary, RunSummary, quiet_lightning
 from flexconv.train.checkpoints import CheckpointError, read_checkpoint
 from flexconv.train.history import RunCSVLogger
-from flexconv.train.module import ClassificationModule
+from flexconv.train.module import ClassificationModule, OptimConfig
 from flexconv.train.release import evaluation_module
 from flexconv.train.resumable import DataOrder, with_epoch_sampler
 from flexconv.train.run_dir import RunDirInUseError, RunLock, new_run_dir
@@ -58,7 +58,8 @@ MIN_VAL_EXAMPLES = 20  # fewer validation examples than this make "best" checkpo
 
 # -- configuration --------------------------------------------------------------------------------
 def register_config_groups() -> None:
-    """Store one ``model/<name>`` option per registered model and one ``data/<name>`` per dataset.
+    """Store one ``model/<name>`` option per registered model, one ``data/<name>`` per dataset, and
+    ``optim/base`` (OptimConfig's defaults, which the optim/*.yaml options change).
 
     Model options are the model configuration's fields, with the data fields left null (filled
     from the dataset record); data options are FlexDataModule's arguments with their defaults.
@@ -71,6 +72,7 @@ def register_config_groups() -> None:
         node = config_dict(model_config(name))
         node.update({field: None for field in DATA_FIELDS})
         store.store(group="model", name=name, node={"name": name, **node})
+    store.store(group="optim", name="base", node=vars(OptimConfig()))  # every optim/*.yaml starts from it
     arguments = {
         p.name: p.default
         for p in inspect.signature(FlexDataModule).parameters.values()
