@@ -4,25 +4,7 @@ A kernel network is the "make the kernel" half of a continuous-kernel convolutio
 Romero et al. 2022, arXiv 2102.02611): a small network evaluated at every relative position
 of the kernel grid. The number of its parameters does not depend on the kernel size.
 
-Contract (what layers, configs and regularisers may rely on, and nothing else):
-
-* ``__init__(data_dim, out_channels, *, <options>, device=None, dtype=None)``: every kernel
-  network takes these four arguments, and every option is keyword-only with a default. A layer
-  takes a factory (the class, a ``functools.partial`` of it, or its name in :data:`KERNEL_NETS`)
-  and calls ``factory(data_dim, out_channels, device=, dtype=)``, nothing else; a config's
-  ``kernel_net={name: ..., <option>: ...}`` names the options by their argument names
-  (the built-in networks call their width and depth ``hidden_channels`` and ``num_layers``).
-* ``forward(positions)``: positions ``(D, *S)`` in [-1, 1] -> kernel values ``(out_channels, *S)``.
-  Networks are pointwise in the positions, so sampling a cropped grid equals cropping the
-  kernel sampled on the full grid.
-* ``init_spatial_extent(extent)``: re-draws the position-dependent initial state so that the
-  network starts focused in [-extent, extent]^D (FlexConv calls it with 1.667 x the mask's
-  initial width). Networks without localised units keep their initialisation.
-* ``frequency_bounds(gauss_stddevs)``: for networks whose frequencies are known analytically
-  (FourierNet, GaborNet, MAGNet), a tensor ``(num_filters,)`` of per-filter frequency bounds in
-  cycles per unit length, used by the anti-aliasing regulariser; ``None`` otherwise. Masks have
-  the same hook (:meth:`flexconv.nn.GaussianMask.frequency_bounds`).
-
+The contract every kernel network keeps is the docstring of :class:`KernelNet`.
 :func:`register_kernel_net` adds a class to :data:`KERNEL_NETS` under its class name, the one
 table that ``kernel_net="MAGNet"``, the configs and ``flexconv fit-kernel`` read.
 """
@@ -36,7 +18,30 @@ from torch import nn
 
 
 class KernelNet(nn.Module):
-    """Base class of kernel networks (see the module docstring for the contract)."""
+    """Base class of kernel networks.
+
+    Contract (what layers, configs and regularisers may rely on, and nothing else):
+
+    * ``__init__(data_dim, out_channels, *, <options>, device=None, dtype=None)``: every kernel
+      network takes these four arguments, and every option is keyword-only with a default. A layer
+      takes a factory (the class, a ``functools.partial`` of it, or its name in :data:`KERNEL_NETS`)
+      and calls ``factory(data_dim, out_channels, device=, dtype=)``, nothing else; a config's
+      ``kernel_net={name: ..., <option>: ...}`` names the options by their argument names
+      (the built-in networks call their width and depth ``hidden_channels`` and ``num_layers``).
+    * ``forward(positions)``: positions ``(D, *S)`` in [-1, 1] -> kernel values ``(out_channels, *S)``.
+      Networks are pointwise in the positions, so sampling a cropped grid equals cropping the
+      kernel sampled on the full grid.
+    * ``init_spatial_extent(extent)``: re-draws the position-dependent initial state so that the
+      network starts focused in [-extent, extent]^D (FlexConv calls it with 1.667 x the mask's
+      initial width). Networks without localised units keep their initialisation.
+    * ``frequency_bounds(gauss_stddevs)``: for networks whose frequencies are known analytically
+      (FourierNet, GaborNet, MAGNet), a tensor ``(num_filters,)`` of per-filter frequency bounds in
+      cycles per unit length, used by the anti-aliasing regulariser; ``None`` otherwise. Masks have
+      the same hook (:meth:`flexconv.nn.GaussianMask.frequency_bounds`).
+
+    Helpers for subclasses: :meth:`flatten_positions` ``(D, *S) -> (N, D)`` and
+    :meth:`linear_output` (a final ``nn.Linear`` straight into the ``(out_channels, *S)`` layout).
+    """
 
     def __init__(self, data_dim: int, out_channels: int) -> None:
         super().__init__()
@@ -54,7 +59,7 @@ class KernelNet(nn.Module):
         """Per-filter frequency bounds (num_filters,), or None when not known analytically."""
         return None
 
-    def _flatten(self, positions: torch.Tensor) -> torch.Tensor:
+    def flatten_positions(self, positions: torch.Tensor) -> torch.Tensor:
         """(D, *S) -> (N, D) with N = prod(S); checks D."""
         if positions.shape[0] != self.data_dim:
             raise ValueError(
@@ -63,7 +68,7 @@ class KernelNet(nn.Module):
         return positions.reshape(self.data_dim, -1).t()
 
     @staticmethod
-    def _output(layer: nn.Linear, hidden: torch.Tensor, spatial: torch.Size) -> torch.Tensor:
+    def linear_output(layer: nn.Linear, hidden: torch.Tensor, spatial: torch.Size) -> torch.Tensor:
         """Final linear map computed directly in (out_channels, N) layout -> (out_channels, *S)."""
         weight = layer.weight
         if layer.bias is None:

@@ -122,11 +122,11 @@ class MultiplicativeFilterNet(KernelNet):
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         """positions (D, *S) -> kernel (out_channels, *S)."""
-        x = self._flatten(positions)  # (N, D)
+        x = self.flatten_positions(positions)  # (N, D)
         h = self.filters[0](x)  # (N, H)
         for gate, linear in zip(self.filters[1:], self.hidden):
             h = gate(x) * linear(h)
-        return self._output(self.output, h, positions.shape[1:])
+        return self.linear_output(self.output, h, positions.shape[1:])
 
     def frequency_bounds(self, gauss_stddevs: float = 2.0) -> Optional[torch.Tensor]:
         """Frequency bound of each filter (num_layers + 1,), in cycles per unit length.

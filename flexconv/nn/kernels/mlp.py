@@ -51,5 +51,5 @@ class MLP(KernelNet):
         self.output = nn.Linear(hidden_channels, out_channels, **factory)
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        h = self.body(self._flatten(positions))  # (N, H)
-        return self._output(self.output, h, positions.shape[1:])
+        h = self.body(self.flatten_positions(positions))  # (N, H)
+        return self.linear_output(self.output, h, positions.shape[1:])

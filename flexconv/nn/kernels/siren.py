@@ -67,7 +67,7 @@ class SIREN(KernelNet):
                 linear.weight.uniform_(-bound, bound)
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        h = self._flatten(positions)  # (N, D)
+        h = self.flatten_positions(positions)  # (N, D)
         for layer in self.layers:
             h = layer(h)  # (N, H)
-        return self._output(self.output, h, positions.shape[1:])
+        return self.linear_output(self.output, h, positions.shape[1:])
