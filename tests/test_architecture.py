@@ -12,7 +12,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 KNOWN_CYCLES = {
-    frozenset({"flexconv.models.pretrained", "flexconv.models.registry"}): "the model registry rewrite of issue 10 removes it",
     frozenset({"flexconv.train.commands", "flexconv.train.release"}): "the split of commands.py of issue 10 removes it",
 }
 """Cycles that other parts of issue 10 remove; any other cycle fails."""

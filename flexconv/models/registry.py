@@ -62,11 +62,16 @@ def apply_overrides(config: Any, overrides: dict[str, Any], where: str = "model"
     return dataclasses.replace(config, **changes)
 
 
-def model_config(name: str, **overrides: Any) -> ModelConfig:
-    """The configuration of model ``name`` with ``overrides`` applied."""
+def model_function(name: str) -> Callable[[], ModelConfig]:
+    """The registered function of model ``name`` (its ``__module__`` tells where it is defined)."""
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-    return apply_overrides(_MODELS[name](), overrides, name)
+    return _MODELS[name]
+
+
+def model_config(name: str, **overrides: Any) -> ModelConfig:
+    """The configuration of model ``name`` with ``overrides`` applied."""
+    return apply_overrides(model_function(name)(), overrides, name)
 
 
 def build_model(config: ModelConfig) -> nn.Module:
