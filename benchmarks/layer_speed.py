@@ -38,7 +38,7 @@ from torch import nn
 
 import flexconv.nn as fnn
 from flexconv.malloc import keep_freed_memory
-from flexconv.models.flexnet import FlexNet, FlexNetConfig
+from flexconv.models.registry import get_model
 from page import min_times, peak_memory_mib, write_block
 from sequence_speed import fft_implementation
 
@@ -108,10 +108,10 @@ def conv_path_rows(repeats: int) -> list[dict]:
     return rows
 
 
-def flexnet7() -> FlexNet:
+def flexnet7() -> nn.Module:
+    """The registered FlexNet-7 of the paper's CIFAR-10 table (671,650 parameters), seeded."""
     torch.manual_seed(0)
-    return FlexNet(FlexNetConfig(in_channels=3, num_classes=10, hidden_channels=24, num_blocks=7,
-                                 block_width_factors=[1, 2, 1.5, 3, 2, 2]))
+    return get_model("flexnet7_cifar10")
 
 
 def plain_twin(model: nn.Module) -> nn.Module:

@@ -24,20 +24,22 @@ Names (original -> ours)::
 
     kernel_dim_linear          -> data_dim
     horizon                    -> horizon              (grid size; train_length -> grid_size buffer)
-    kernel_type                -> kernel_net           (MAGNet, Gabor, Fourier, SIREN, MLP)
-    kernel_no_hidden           -> kernel_hidden_channels (hidden_channels of the kernel net)
-    kernel_no_layers           -> kernel_num_layers    (num_layers of the kernel net)
-    kernel_input_scale         -> input_scale
-    kernel_omega_0             -> omega_0
-    kernel_learn_omega_0       -> learn_omega_0
-    kernel_steerable           -> steerable
+    kernel_type                -> kernel_net.name      (MAGNet; Gabor -> GaborNet; Fourier -> FourierNet; SIREN; MLP)
+    kernel_no_hidden           -> kernel_net.hidden_channels
+    kernel_no_layers           -> kernel_net.num_layers
+    kernel_input_scale         -> kernel_net.input_scale
+    kernel_omega_0             -> kernel_net.omega_0
+    kernel_learn_omega_0       -> kernel_net.learn_omega_0
+    kernel_steerable           -> kernel_net.steerable
+    kernel_norm                -> kernel_net.norm      (MLP: BatchNorm -> "batch", LayerNorm -> "layer")
     kernel_sampling_rate_norm  -> kernel_scale
     kernel_init_spatial_value  -> init_spatial_extent() (FlexConv: 1.667 x mask width)
     conv_use_fft               -> conv_method "auto"   (the cheaper path; results are equal)
     conv_bias                  -> bias
-    mask_init_value            -> GaussianMask(init_width=)
-    mask_threshold             -> GaussianMask(threshold=)
-    mask_dynamic_cropping      -> GaussianMask(dynamic_cropping=)
+    mask_use (False)           -> ConvConfig.type "CKConv" (no mask)
+    mask_init_value            -> mask.init_width      (GaussianMask(init_width=))
+    mask_threshold             -> mask.threshold
+    mask_dynamic_cropping      -> mask.dynamic_cropping
     mask_params [[m_d, s_d]]   -> mask.mean [m_d], mask.width [s_d]
     Kernel.filters.{l}.*       -> kernel_net.filters.{l}.*        (1x1 conv weights -> linear weights)
     Kernel.linear.{i}.*        -> kernel_net.hidden.{i}.*
@@ -50,7 +52,7 @@ Names (original -> ours)::
     blocks.{i}.shortcut.0      -> blocks.{i}.shortcut
     out_layer / finallyr       -> head
     train.weight_decay         -> optim.kernel_norm_decay (a loss term, not the optimiser's decay)
-    train.mask_params_lr_factor -> ConvConfig.mask_lr_factor
+    train.mask_params_lr_factor -> mask.lr_factor
     kernel.regularize_params   -> antialias (AntiAliasing fields; res -> horizon)
 """
 
@@ -70,6 +72,7 @@ from flexconv.nn.ckconv import CKConv
 if TYPE_CHECKING:
     from flexconv.train.module import TaskModule
 
+_KERNEL_NETS = {"MAGNet": "MAGNet", "Gabor": "GaborNet", "Fourier": "FourierNet", "SIREN": "SIREN", "MLP": "MLP"}
 _KERNEL_OPTION_NAMES = {
     "MAGNet": {"kernel_input_scale": "input_scale", "kernel_steerable": "steerable"},
     "Gabor": {"kernel_input_scale": "input_scale"},
@@ -96,14 +99,17 @@ def _horizon(value: Any) -> int | str:
 def conv_config_from_original(cfg: Mapping[str, Any]) -> ConvConfig:
     """ConvConfig from the original layer keyword arguments (``kernel_*``, ``conv_*``, ``mask_*``)."""
     kernel_type = cfg.get("kernel_type", "MAGNet")
-    if kernel_type not in _KERNEL_OPTION_NAMES:
-        raise ValueError(f"unknown original kernel_type {kernel_type!r}; known: {sorted(_KERNEL_OPTION_NAMES)}")
-    options = dict(_DEFAULT_KERNEL_OPTIONS[kernel_type])
+    if kernel_type not in _KERNEL_NETS:
+        raise ValueError(f"unknown original kernel_type {kernel_type!r}; known: {sorted(_KERNEL_NETS)}")
+    kernel_net = {
+        "name": _KERNEL_NETS[kernel_type], "hidden_channels": cfg.get("kernel_no_hidden", 32),
+        "num_layers": cfg.get("kernel_no_layers", 3), **_DEFAULT_KERNEL_OPTIONS[kernel_type],
+    }
     for original, ours in _KERNEL_OPTION_NAMES[kernel_type].items():
         if original in cfg:
-            options[ours] = cfg[original]
+            kernel_net[ours] = cfg[original]
     if kernel_type == "MLP":
-        options["norm"] = _NORM_NAMES.get(cfg.get("kernel_norm", "BatchNorm"), "none")
+        kernel_net["norm"] = _NORM_NAMES.get(cfg.get("kernel_norm", "BatchNorm"), "none")
     layer = cfg.get("layer", "FlexConv")
     if layer == "FlexConv" and not cfg.get("mask_use", True):
         layer = "CKConv"
@@ -111,18 +117,13 @@ def conv_config_from_original(cfg: Mapping[str, Any]) -> ConvConfig:
         raise ValueError(f"unknown original layer {layer!r}; expected FlexConv or CKConv")
     if cfg.get("mask_type", "gaussian") != "gaussian":
         raise ValueError("only the original's gaussian mask is supported (its sigmoid mask was never finished)")
+    mask = {
+        "name": "GaussianMask", "init_width": cfg.get("mask_init_value", 0.075),
+        "threshold": cfg.get("mask_threshold", 0.1), "dynamic_cropping": cfg.get("mask_dynamic_cropping", True),
+    }
     return ConvConfig(
-        type=layer,
-        horizon=_horizon(cfg["horizon"]),
-        kernel_net=kernel_type,
-        kernel_hidden_channels=cfg.get("kernel_no_hidden", 32),
-        kernel_num_layers=cfg.get("kernel_no_layers", 3),
-        kernel_options=options,
-        mask_init_width=cfg.get("mask_init_value", 0.075),
-        mask_threshold=cfg.get("mask_threshold", 0.1),
-        mask_dynamic_cropping=cfg.get("mask_dynamic_cropping", True),
-        conv_method="auto",
-        bias=cfg.get("conv_bias", True),
+        type=layer, horizon=_horizon(cfg["horizon"]), kernel_net=kernel_net, mask=mask if layer == "FlexConv" else None,
+        conv_method="auto", bias=cfg.get("conv_bias", True),
     )
 
 
@@ -362,8 +363,9 @@ def module_from_original(config: Mapping[str, Any], state: Mapping[str, torch.Te
     if config["net"].get("dropout_in", 0.0):
         raise ValueError("net.dropout_in > 0 (dropout on the inputs) is not supported")
     model = flexnet_config_from_original(config)
-    model.conv.mask_lr_factor = float(train.get("mask_params_lr_factor", 1.0))
-    if model.conv.kernel_options.get("learn_omega_0") and train.get("omega_0_lr_factor", 1.0) != 1.0:
+    if model.conv.mask is not None:
+        model.conv.mask["lr_factor"] = float(train.get("mask_params_lr_factor", 1.0))
+    if model.conv.kernel_net.get("learn_omega_0") and train.get("omega_0_lr_factor", 1.0) != 1.0:
         raise ValueError("a learnable omega_0 with train.omega_0_lr_factor != 1 is not supported")
     module = TaskModule(
         "flexnet", config_dict(model), optim=_optim_from_run(train), antialias=_antialias_from_run(kernel)

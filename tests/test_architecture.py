@@ -7,15 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-
-KNOWN_CYCLES = {
-    frozenset({"flexconv.models.pretrained", "flexconv.models.registry"}): "the model registry rewrite of issue 10 removes it",
-}
-"""Cycles that other parts of issue 10 remove; any other cycle fails."""
-
 
 def modules() -> dict[str, Path]:
     """Dotted name -> file of every module of the flexconv package."""
@@ -93,14 +86,11 @@ def test_the_graph_sees_imports_inside_functions() -> None:
     assert imported("flexconv.data.records", known["flexconv.data.records"], known) == set()  # a leaf
 
 
-def test_no_new_import_cycle() -> None:
-    new = [sorted(cycle) for cycle in import_cycles() if cycle not in KNOWN_CYCLES]
-    assert not new, f"import cycles: {new}"
+def test_no_import_cycle() -> None:
+    cycles = [sorted(cycle) for cycle in import_cycles()]
+    assert not cycles, f"import cycles: {cycles}"
 
 
-@pytest.mark.parametrize("cycle", [
-    pytest.param(cycle, marks=pytest.mark.xfail(reason=f"known cycle: {reason}"), id="+".join(sorted(cycle)))
-    for cycle, reason in KNOWN_CYCLES.items()
-])
-def test_known_cycle_is_gone(cycle: frozenset[str]) -> None:
-    assert cycle not in import_cycles()
+def test_no_module_over_400_lines() -> None:
+    long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > 400}
+    assert not long, f"modules over 400 lines: {long}"

@@ -17,9 +17,10 @@ fit reported at its lowest training loss (the original reloads those weights), a
 [-1, 1], so both are mapped to [0, 1] by ``(x + 1) / 2`` first. ``--input-scale``, ``--iterations``,
 ``--lr`` (several rates: each pair keeps its best) and the others change the protocol.
 
-Networks share width ``hidden`` and have ``layers`` hidden (H x H) maps each: the
-multiplicative filter networks get ``num_layers=layers``; SIREN gets ``layers + 2`` linear maps
-(input sine layer, ``layers`` hidden sine layers, output).
+Networks are looked up in the one table of kernel networks (flexconv.nn.KERNEL_NETS: a
+registered network can be fitted by name) and share width ``hidden`` and ``layers`` hidden (H x H)
+maps each: the multiplicative filter networks get ``num_layers=layers``; SIREN and MLP, whose
+``num_layers`` counts every linear map, get ``layers + 2`` (input layer, ``layers`` hidden ones, output).
 
     flexconv fit-kernel --targets gabor,image --nets MAGNet,SIREN --iterations 3000 --out outputs/fit
 """
@@ -38,11 +39,11 @@ import torch
 import torch.nn.functional as F
 
 from flexconv.nn.grid import relative_positions
-from flexconv.nn.kernels import SIREN, FourierNet, GaborNet, KernelNet, MAGNet
+from flexconv.nn.kernels import KERNEL_NETS, KernelNet, MultiplicativeFilterNet, kernel_net_class
 
 log = logging.getLogger(__name__)
 
-NETS: dict[str, type[KernelNet]] = {"MAGNet": MAGNet, "GaborNet": GaborNet, "FourierNet": FourierNet, "SIREN": SIREN}
+DEFAULT_NETS = ("MAGNet", "GaborNet", "FourierNet", "SIREN")  # the paper's comparison
 ORIGINAL_INPUT_SCALE = 256.0  # the original kernel-fitting code's MFN input scale
 ORIGINAL_ITERATIONS = 3000
 ORIGINAL_LR = 0.01
@@ -102,15 +103,14 @@ def make_net(
     name: str, out_channels: int, hidden: int = 32, layers: int = 3, seed: int = 0, input_scale: float = ORIGINAL_INPUT_SCALE
 ) -> KernelNet:
     """A 2D kernel network ``name`` with ``layers`` hidden maps of width ``hidden`` (see module doc);
-    ``input_scale`` applies to the multiplicative filter networks (SIREN has none)."""
-    if name not in NETS:
-        raise ValueError(f"unknown kernel network {name!r}; known: {sorted(NETS)}")
+    ``input_scale`` applies to the multiplicative filter networks (the others have none)."""
+    cls = kernel_net_class(name)
     if input_scale <= 0:
         raise ValueError(f"input_scale must be > 0, got {input_scale}")
     torch.manual_seed(seed)
-    if NETS[name] is SIREN:
-        return SIREN(2, out_channels, hidden_channels=hidden, num_layers=layers + 2)
-    return NETS[name](2, out_channels, hidden_channels=hidden, num_layers=layers, input_scale=input_scale)
+    if issubclass(cls, MultiplicativeFilterNet):
+        return cls(2, out_channels, hidden_channels=hidden, num_layers=layers, input_scale=input_scale)
+    return cls(2, out_channels, hidden_channels=hidden, num_layers=layers + 2)
 
 
 def psnr(kernel: torch.Tensor, target: torch.Tensor) -> float:
@@ -284,7 +284,7 @@ def main(argv: Sequence[str]) -> None:
     """``flexconv fit-kernel [--targets ...] [--nets ...] [--iterations N] ... [--out DIR]``."""
     parser = argparse.ArgumentParser(prog="flexconv fit-kernel", description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated: " + ", ".join(TARGETS))
-    parser.add_argument("--nets", default=",".join(NETS), help="comma-separated: " + ", ".join(NETS))
+    parser.add_argument("--nets", default=",".join(DEFAULT_NETS), help="comma-separated: " + ", ".join(sorted(KERNEL_NETS)))
     parser.add_argument("--iterations", type=int, default=ORIGINAL_ITERATIONS, help="Adam steps per fit (original: 3000)")
     parser.add_argument("--lr", default=str(ORIGINAL_LR), help="Adam learning rates (comma-separated; each pair keeps its best; original: 0.01)")
     parser.add_argument("--input-scale", type=float, default=ORIGINAL_INPUT_SCALE,
@@ -296,7 +296,7 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/fit_kernel"), help="output folder")
     args = parser.parse_args(list(argv))
     report = run(
-        _names(args.targets, list(TARGETS), "targets"), _names(args.nets, list(NETS), "networks"),
+        _names(args.targets, list(TARGETS), "targets"), _names(args.nets, sorted(KERNEL_NETS), "networks"),
         iterations=args.iterations, lrs=_rates(args.lr), hidden=args.hidden, layers=args.layers, size=args.size, seed=args.seed,
         input_scale=args.input_scale,
     )

@@ -1,3 +1,4 @@
-"""FlexConv's networks; importing the package registers their streaming counterparts (flexconv.nn.stream)."""
+"""FlexConv's networks. Importing the package registers the built-in model variants
+(flexconv.models.variants) and the networks' streaming counterparts (flexconv.nn.stream)."""
 
-from flexconv.models import streaming  # noqa: F401  (registers FlexNet's counterparts for flexconv.nn.stream)
+from flexconv.models import streaming, variants  # noqa: F401  (both register on import)

@@ -26,6 +26,7 @@ from torch import nn
 
 from flexconv.models.conv_config import ConvConfig, ConvFactory, conv_factory
 from flexconv.nn import ReLUDropout
+from flexconv.nn.plain import nd_class
 
 
 class ChannelLayerNorm(nn.Module):
@@ -42,7 +43,7 @@ class ChannelLayerNorm(nn.Module):
 def make_norm(kind: str, channels: int, data_dim: int) -> nn.Module:
     """"batch" (BatchNormNd) or "layer" (channel LayerNorm)."""
     if kind == "batch":
-        return (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)[data_dim - 1](channels)
+        return nd_class("BatchNorm", data_dim)(channels)
     if kind == "layer":
         return ChannelLayerNorm(channels)
     raise ValueError(f"norm must be 'batch' or 'layer', got {kind!r}")
@@ -50,7 +51,7 @@ def make_norm(kind: str, channels: int, data_dim: int) -> nn.Module:
 
 def pointwise(in_channels: int, out_channels: int, data_dim: int) -> nn.Module:
     """1x1 convolution (a linear map over channels at every position)."""
-    return (nn.Conv1d, nn.Conv2d, nn.Conv3d)[data_dim - 1](in_channels, out_channels, kernel_size=1)
+    return nd_class("Conv", data_dim)(in_channels, out_channels, kernel_size=1)
 
 
 def expand_width_factors(block_width_factors: Sequence[float], num_blocks: int) -> list[float]:

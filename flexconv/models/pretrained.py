@@ -1,6 +1,6 @@
 """Released checkpoints: trained models shipped inside the package, loadable by name.
 
-``get_model("flextcn_mnist1d", pretrained=True)`` returns the MNIST-1D FlexTCN with its released
+``get_model("flextcn_mnist1d", pretrained=True)`` (flexconv.models.registry) returns the MNIST-1D FlexTCN with its released
 weights, in eval mode; ``flexconv evaluate flextcn_mnist1d`` tests it on its dataset's test split.
 
 :data:`RELEASES` is the one table of released checkpoints. Each names a file
@@ -25,9 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-
-from flexconv.models.registry import build_model, model_config
+from flexconv.models.conv_config import nest_flat_conv_config
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 FORMAT = "flexconv-release/1"
@@ -81,23 +79,18 @@ def get_release(name: str) -> Release:
 
 
 def read_release(path: str | Path) -> dict[str, Any]:
-    """The release file at ``path`` (on the CPU), checked to hold every key of the format."""
+    """The release file at ``path`` (on the CPU), checked to hold every key of the format.
+
+    Model configurations stored with the old flat convolution keys are returned nested
+    (:func:`flexconv.models.conv_config.nest_flat_conv_config`).
+    """
     release = torch.load(Path(path), map_location="cpu", weights_only=True)
     missing = [key for key in FILE_KEYS if not isinstance(release, dict) or key not in release]
     if missing:
         raise ValueError(f"{path} is not a flexconv release file: it has no {', '.join(missing)}")
     if release["format"] != FORMAT:
         raise ValueError(f"{path} has format {release['format']!r}; this version reads {FORMAT!r}")
+    for model in (release["model_config"], release["run_config"].get("model") or {}):
+        if "conv" in model:
+            model["conv"] = nest_flat_conv_config(model["conv"])
     return release
-
-
-def model_from_release(release: dict[str, Any]) -> nn.Module:
-    """The model a release file describes, with its weights, in eval mode."""
-    model = build_model(model_config(release["model_name"], **release["model_config"]))
-    model.load_state_dict(release["state_dict"])
-    return model.eval()
-
-
-def pretrained_model(name: str) -> nn.Module:
-    """Released checkpoint ``name`` as a model in eval mode (``get_model(name, pretrained=True)``)."""
-    return model_from_release(read_release(get_release(name).path))

@@ -9,18 +9,16 @@ A sequence FlexNet streams its features and applies its head at *every* step:
 * ``head="pool"``: output at step t = head(mean of the features at steps 0..t), a running mean
   (a float64 running sum of (B, C) and a step count are kept); at the last step it equals ``model(x)``.
 
-Plain causal convolutions (:class:`CausalConv`, the ``type="Conv"`` baselines) keep a rolling
-buffer like the continuous layers (:class:`~flexconv.nn.stream.RollingConv`).
+Plain causal convolutions (the ``type="Conv"`` baselines, :class:`~flexconv.nn.plain.PaddedConv`)
+stream through flexconv.nn.stream itself.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from flexconv.models.conv_config import CausalConv
 from flexconv.models.flexnet import ChannelLayerNorm, FlexNet, ResidualBlock
-from flexconv.nn.stream import Pointwise, RollingConv, StreamLayer, TimeLocal, register_stream
+from flexconv.nn.stream import Pointwise, StreamLayer, TimeLocal, register_stream
 
 
 class FlexNetStream(StreamLayer):
@@ -57,23 +55,6 @@ class FlexNetStream(StreamLayer):
         return self.body.state() + ([] if self.total is None else [self.total])
 
 
-def causal_conv_stream(module: CausalConv, path: str) -> RollingConv:
-    """A plain Conv1d after ``k - 1`` zeros on the left (stride 1, no dilation) on a stream."""
-    pad, conv = module
-    k = conv.kernel_size[0] if isinstance(conv, nn.Conv1d) else 0
-    if not (
-        isinstance(pad, nn.ConstantPad1d) and pad.padding == (k - 1, 0) and pad.value == 0.0
-        and conv.stride == (1,) and conv.dilation == (1,) and conv.padding == (0,)
-    ):
-        where = f"module {path!r}" if path else "the model"
-        raise ValueError(
-            f"stream(): {where} is a {pad} then {conv}; only causal 1D convolutions "
-            "(k - 1 zeros on the left, stride 1, dilation 1) can run on a stream"
-        )
-    return RollingConv(lambda: conv.weight, conv.bias, conv.in_channels, groups=conv.groups, path=path)
-
-
 register_stream(FlexNet, FlexNetStream)
-register_stream(CausalConv, causal_conv_stream)
 register_stream(ResidualBlock, TimeLocal)
 register_stream(ChannelLayerNorm, Pointwise)

@@ -1,24 +1,30 @@
 """flexconv.nn: continuous-kernel convolution layers (depends on torch only).
 
 Layers :class:`CKConv` and :class:`FlexConv` (1D causal, 2D, 3D), kernel networks
-(:class:`MAGNet`, :class:`GaborNet`, :class:`FourierNet`, :class:`SIREN`, :class:`MLP`), the
-:class:`GaussianMask`, the functional convolutions, the anti-aliasing regulariser, resolution
-change, export to plain convolutions, per-parameter optimiser hints, and streaming inference
-(:func:`stream`), and :class:`Dropout` / :class:`ReLUDropout` with fast CPU masks.
+(:class:`MAGNet`, :class:`GaborNet`, :class:`FourierNet`, :class:`SIREN`, :class:`MLP`; one table
+of them, :data:`KERNEL_NETS`, that :func:`register_kernel_net` extends), the
+:class:`GaussianMask`, the functional convolutions, plain padded convolutions
+(:class:`PaddedConv`), the anti-aliasing regulariser, resolution change, export to plain
+convolutions, per-parameter optimiser hints, streaming inference (:func:`stream`), and
+:class:`Dropout` / :class:`ReLUDropout` with fast CPU masks.
 """
 
 from flexconv.nn.ckconv import CKConv, FlexConv
 from flexconv.nn.dropout import Dropout, ReLUDropout
 from flexconv.nn.export import export
 from flexconv.nn.hints import named_hints, param_groups, set_hint
-from flexconv.nn.kernels import MLP, SIREN, FourierNet, GaborNet, KernelNet, MAGNet, kernel_net_class
+from flexconv.nn.kernels import (
+    KERNEL_NETS, MLP, SIREN, FourierNet, GaborNet, KernelNet, MAGNet, kernel_net_class, register_kernel_net,
+)
 from flexconv.nn.mask import GaussianMask
+from flexconv.nn.plain import PaddedConv, nd_class
 from flexconv.nn.resolution import change_resolution
 from flexconv.nn.stream import Stream, register_stream, stream
 
 __all__ = [
     "CKConv", "FlexConv", "GaussianMask",
-    "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "kernel_net_class",
+    "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "KERNEL_NETS", "kernel_net_class",
+    "register_kernel_net", "PaddedConv", "nd_class",
     "param_groups", "set_hint", "named_hints", "change_resolution", "export",
     "stream", "Stream", "register_stream", "Dropout", "ReLUDropout",
 ]

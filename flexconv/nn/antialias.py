@@ -1,7 +1,7 @@
 """Anti-aliasing regulariser for MAGNet/Gabor/Fourier kernels (FlexConv paper, Sec. 3.3, App. B).
 
 The frequencies of multiplicative-filter kernel networks are known analytically
-(:meth:`KernelNet.filter_frequencies`, :meth:`GaussianMask.frequency_bound`), so a penalty
+(the ``frequency_bounds`` hook of kernel networks and masks), so a penalty
 can keep them under the Nyquist frequency of the kernel grid. A network trained this way can
 be evaluated at a higher resolution than it was trained on (:func:`change_resolution`).
 
@@ -72,7 +72,7 @@ class AntiAliasing:
 
     def layer_excess(self, layer: CKConv) -> torch.Tensor:
         """Frequencies over their targets for one layer: (F,) for "together", (1,) for "summed"."""
-        freqs = layer.kernel_net.filter_frequencies(self.gauss_stddevs)
+        freqs = layer.kernel_net.frequency_bounds(self.gauss_stddevs)
         if freqs is None:
             raise ValueError(
                 f"anti-aliasing needs kernel networks with analytic frequencies (MAGNet, Gabor, Fourier), "
@@ -82,7 +82,7 @@ class AntiAliasing:
         if self.target == "gabor+mask":
             if layer.mask is None:
                 raise ValueError("anti-aliasing target 'gabor+mask' needs layers with a mask (FlexConv)")
-            mask_freq = layer.mask.frequency_bound(self.gauss_stddevs)
+            mask_freq = layer.mask.frequency_bounds(self.gauss_stddevs)
         grid = self.horizon if self.horizon is not None else max(layer.grid_sizes())
         nyquist = nyquist_frequency(grid)
         if self.method == "summed":

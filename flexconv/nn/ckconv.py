@@ -144,13 +144,20 @@ class CKConv(nn.Module):
         self._cache = None
 
     def grid_sizes(self, input_shape: Optional[torch.Size] = None) -> tuple[int, ...]:
-        """Kernel grid size per axis; fixes it from ``input_shape`` on first use."""
+        """Kernel grid size per axis; fixes it from ``input_shape`` on first use.
+
+        Without ``input_shape``, a grid that no input has fixed yet (``horizon="same"``/``"full"``)
+        raises RuntimeError: this is the one check that export, resolution change and streaming use.
+        """
         if self._grid is None:
             stored = tuple(int(n) for n in self.grid_size.tolist())
             if all(n > 0 for n in stored):
                 self._grid = stored
             elif input_shape is None:
-                raise RuntimeError(f"the grid of horizon {self.horizon!r} is fixed by the first input; run one first")
+                raise RuntimeError(
+                    f"{type(self).__name__} with horizon {self.horizon!r} has no grid yet: its grid is fixed by the "
+                    "first input; run one forward first (or call set_grid_size())"
+                )
             else:
                 self.set_grid_size(resolve_grid_size(self.horizon, input_shape, self.data_dim))
         return self._grid
@@ -265,8 +272,8 @@ class CKConv(nn.Module):
         if not self.separable:
             return Fc.conv(x, kernel, bias, causal=self.causal, method=method)
         out = Fc.conv(x, kernel, None, causal=self.causal, groups=self.in_channels, method=method)
-        pointwise = self.pointwise.view(*self.pointwise.shape, *([1] * self.data_dim))
-        return Fc._conv_fn(self.data_dim)(out, pointwise, bias)
+        pointwise = self.pointwise.view(*self.pointwise.shape, *([1] * self.data_dim))  # (out, in, 1, ..., 1)
+        return Fc.spatial_conv(out, pointwise, bias)
 
 
 class FlexConv(CKConv):

@@ -1,9 +1,9 @@
 """Export a trained model to plain PyTorch convolutions.
 
 ``export(model)`` returns a copy in which every CKConv/FlexConv is replaced by ordinary layers
-holding its materialised, cropped kernel: ``nn.ConvNd`` (with a ``nn.ConstantPadNd`` in front
-for causal or even-sized kernels), and for separable layers a depthwise ``nn.ConvNd`` followed by
-a 1x1 ``nn.ConvNd``. The result has no kernel network, mask or data-dependent control flow, so it
+holding its materialised, cropped kernel: ``nn.ConvNd`` (for causal or even-sized kernels a
+:class:`~flexconv.nn.plain.PaddedConv`: a ``nn.ConstantPadNd`` then the ``nn.ConvNd``), and for
+separable layers a depthwise ``nn.ConvNd`` followed by a 1x1 ``nn.ConvNd``. The result has no kernel network, mask or data-dependent control flow, so it
 runs as fast as a hand-written CNN of the same kernel sizes, exports to ONNX and compiles with
 ``torch.compile``.
 """
@@ -17,9 +17,7 @@ from torch import nn
 
 from flexconv.nn.ckconv import CKConv
 from flexconv.nn.functional import padding_amounts
-
-_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-_PAD = (nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d)
+from flexconv.nn.plain import PaddedConv, nd_class
 
 
 def _plain_conv(kernel: torch.Tensor, bias: torch.Tensor | None, causal: bool, groups: int) -> nn.Module:
@@ -28,7 +26,7 @@ def _plain_conv(kernel: torch.Tensor, bias: torch.Tensor | None, causal: bool, g
     out_channels, in_per_group, *ksize = kernel.shape
     pads = padding_amounts(ksize, causal)
     symmetric = all(left == right for left, right in pads)
-    conv = _CONV[data_dim - 1](
+    conv = nd_class("Conv", data_dim)(
         in_per_group * groups, out_channels, tuple(ksize), groups=groups, bias=bias is not None,
         padding=tuple(left for left, _ in pads) if symmetric else 0,
         device=kernel.device, dtype=kernel.dtype,
@@ -37,18 +35,12 @@ def _plain_conv(kernel: torch.Tensor, bias: torch.Tensor | None, causal: bool, g
         conv.weight.copy_(kernel)
         if bias is not None:
             conv.bias.copy_(bias)
-    if symmetric:
-        return conv
-    flat = [amount for pair in reversed(pads) for amount in pair]
-    return nn.Sequential(_PAD[data_dim - 1](flat, 0.0), conv)
+    return conv if symmetric else PaddedConv(conv, causal)
 
 
 def export_layer(layer: CKConv) -> nn.Module:
     """Plain-convolution equivalent of one (grid-fixed) continuous-kernel layer."""
-    if layer._grid is None and not bool((layer.grid_size > 0).all()):
-        raise RuntimeError(
-            f"{type(layer).__name__} with horizon {layer.horizon!r} has no grid yet: run one forward before export"
-        )
+    layer.grid_sizes()  # raises for a grid no input has fixed yet: run one forward before export
     with torch.no_grad():
         kernel = layer.make_kernel().detach().clone()
         bias = layer.bias.detach().clone() if layer.bias is not None else None

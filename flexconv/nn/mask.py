@@ -125,14 +125,14 @@ class GaussianMask(nn.Module):
                 window.append(slice(start, n - start))
         return tuple(window)
 
-    def frequency_bound(self, gauss_stddevs: float = 2.0) -> torch.Tensor:
-        """Frequency bound of the mask (scalar): max_d (1 / |sigma_d|) * gauss_stddevs / (2 pi)."""
+    def frequency_bounds(self, gauss_stddevs: float = 2.0) -> torch.Tensor:
+        """Frequency bound of the mask, a scalar (the kernel networks' hook of the same name gives one
+        per filter): max_d (1 / |sigma_d|) * gauss_stddevs / (2 pi)."""
         return (1.0 / self.width.abs()).amax() * gauss_stddevs / (2 * math.pi)
 
 
-# Masks by name, for layers built from configs (``mask="GaussianMask"``); "gaussian" is the
-# original code's ``mask_type``.
-MASKS: dict[str, type[GaussianMask]] = {"GaussianMask": GaussianMask, "gaussian": GaussianMask}
+# Masks by class name, for layers built from configs (``mask="GaussianMask"``).
+MASKS: dict[str, type[GaussianMask]] = {"GaussianMask": GaussianMask}
 
 
 def mask_class(name: str) -> type[GaussianMask]:

@@ -41,14 +41,9 @@ def change_resolution(model: nn.Module, source: int, target: int) -> nn.Module:
     layers = [m for m in model.modules() if isinstance(m, CKConv)]
     if not layers:
         log.info("change_resolution: no continuous-kernel layers; discrete kernels are applied as they are")
-    for layer in layers:
-        if layer._grid is None and not bool((layer.grid_size > 0).all()):
-            raise RuntimeError(
-                f"{type(layer).__name__} with horizon {layer.horizon!r} has no grid yet: run one forward at the source resolution first"
-            )
+    # grid_sizes() raises for a grid no input has fixed yet (run one forward at the source resolution)
     new_sizes = [tuple(resampled_grid_size(n, source, target) for n in layer.grid_sizes()) for layer in layers]
     for layer, sizes in zip(layers, new_sizes):  # all checked first: the model is never half-converted
         layer.set_grid_size(sizes)
         layer.kernel_scale.mul_((source / target) ** layer.data_dim)
-        layer._cache = None
     return model

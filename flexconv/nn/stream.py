@@ -12,6 +12,8 @@ in a registry (:func:`register_stream`); the counterpart tree mirrors the module
   ``k - 1`` inputs (``k``: the cropped kernel length) and convolves them with the new chunk
   without padding, so step ``t`` sees exactly the inputs ``t - k + 1 .. t`` the full causal
   convolution sees (zeros before the stream's start).
+* causal :class:`~flexconv.nn.plain.PaddedConv` (plain 1D convolutions after ``k - 1`` zeros on the
+  left: the ``type="Conv"`` baselines, exported causal layers) -> :class:`RollingConv` as well.
 * modules that act on each time step alone (activations, dropout, BatchNorm with running
   statistics, 1x1 ``Conv1d``, ``Identity``) -> :class:`Pointwise`: applied to the chunk as is.
 * containers whose own ``forward`` only combines its children step by step (``nn.Sequential``,
@@ -38,6 +40,7 @@ from torch import nn
 
 from flexconv.nn.ckconv import CKConv, FlexConv
 from flexconv.nn.dropout import Dropout, ReLUDropout
+from flexconv.nn.plain import PaddedConv
 
 
 def _where(path: str) -> str:
@@ -241,6 +244,21 @@ def _ckconv_stream(layer: CKConv, path: str) -> RollingConv:
     return RollingConv(layer.kernel, layer.bias, layer.in_channels, path=path)
 
 
+def _padded_conv_stream(module: PaddedConv, path: str) -> RollingConv:
+    """A plain Conv1d after ``k - 1`` zeros on the left (stride 1, no dilation) on a stream."""
+    pad, conv = module
+    k = conv.kernel_size[0] if isinstance(conv, nn.Conv1d) else 0
+    if not (
+        isinstance(pad, nn.ConstantPad1d) and pad.padding == (k - 1, 0) and pad.value == 0.0
+        and conv.stride == (1,) and conv.dilation == (1,) and conv.padding == (0,)
+    ):
+        raise ValueError(
+            f"stream(): {_where(path)} is a {pad} then {conv}; only causal 1D convolutions "
+            "(k - 1 zeros on the left, stride 1, dilation 1) can run on a stream"
+        )
+    return RollingConv(lambda: conv.weight, conv.bias, conv.in_channels, groups=conv.groups, path=path)
+
+
 class Stream:
     """What :func:`stream` returns: call it on consecutive chunks; ``reset()`` starts over.
 
@@ -302,6 +320,7 @@ for _type in (
     nn.Dropout, nn.Dropout1d, Dropout, ReLUDropout,
 ):
     register_stream(_type, Pointwise)
+register_stream(PaddedConv, _padded_conv_stream)
 register_stream(nn.Conv1d, _pointwise_conv1d)
 register_stream(nn.BatchNorm1d, _pointwise_batchnorm)
 register_stream(nn.Sequential, TimeLocal)

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError
 
 from flexconv.models.registry import config_dict, list_models, model_config
+from flexconv.train.module import OptimConfig
 from flexconv.train.validate import unknown_override_error, validate_config
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -25,7 +26,8 @@ DATA_FIELDS = ("in_channels", "num_classes", "data_dim")  # model fields that th
 
 
 def register_config_groups() -> None:
-    """Store one ``model/<name>`` option per registered model and one ``data/<name>`` per dataset.
+    """Store one ``model/<name>`` option per registered model, one ``data/<name>`` per dataset, and
+    ``optim/base`` (OptimConfig's defaults, which the optim/*.yaml options change).
 
     Model options are the model configuration's fields, with the data fields left null (filled
     from the dataset record); data options are FlexDataModule's arguments with their defaults.
@@ -38,6 +40,7 @@ def register_config_groups() -> None:
         node = config_dict(model_config(name))
         node.update({field: None for field in DATA_FIELDS})
         store.store(group="model", name=name, node={"name": name, **node})
+    store.store(group="optim", name="base", node=vars(OptimConfig()))  # every optim/*.yaml starts from it
     arguments = {
         p.name: p.default
         for p in inspect.signature(FlexDataModule).parameters.values()

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from flexconv.models.conv_config import nest_flat_conv_config
 from flexconv.models.registry import config_dict, model_config, build_model
 from flexconv.nn import param_groups
 from flexconv.nn.antialias import AntiAliasing
@@ -148,6 +149,8 @@ class TaskModule(L.LightningModule):
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
         self.save_hyperparameters()
+        if "conv" in model_options:  # checkpoints written before the nested kernel_net/mask keys
+            model_options = {**model_options, "conv": nest_flat_conv_config(model_options["conv"])}
         config = model_config(model_name, **model_options)
         self.model_config = config_dict(config)
         self.model: nn.Module = build_model(config)

@@ -20,7 +20,7 @@ def test_profile_writes_table_and_trace(tmp_path: Path) -> None:
 
 
 def test_profile_command_on_a_sequence_model(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    main(["--model", "tcn_mnist1d_conv3", "--batch", "2", "--length", "16", "--steps", "1", "--warmup", "0",
+    main(["--model", "flextcn_mnist1d_conv3", "--batch", "2", "--length", "16", "--steps", "1", "--warmup", "0",
           "--device", "cpu", "--rows", "5", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert "(2, 1, 16)" in out and "profile.txt" in out

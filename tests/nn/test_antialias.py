@@ -50,8 +50,8 @@ def hand_value(model, target, method, fn, factor, stddevs=2.0, horizon=None, use
     excess = []
     for layer in layers_of(model):
         if use_api:
-            freqs = list(layer.kernel_net.filter_frequencies(stddevs))
-            mask_freq = layer.mask.frequency_bound(stddevs) if target == "gabor+mask" else None
+            freqs = list(layer.kernel_net.frequency_bounds(stddevs))
+            mask_freq = layer.mask.frequency_bounds(stddevs) if target == "gabor+mask" else None
         else:
             freqs = hand_filter_bounds(layer, stddevs)
             mask_freq = (1.0 / layer.mask.width.abs()).max() * stddevs / (2 * math.pi) if target == "gabor+mask" else None
@@ -80,15 +80,15 @@ def test_nyquist():
     assert nyquist_frequency(9) == 2.0
 
 
-def test_filter_frequencies_match_parameters():
+def test_frequency_bounds_match_parameters():
     model = make_model()
     for layer in layers_of(model):
-        api = layer.kernel_net.filter_frequencies(2.0)
+        api = layer.kernel_net.frequency_bounds(2.0)
         assert api.shape == (3,)
         assert torch.allclose(api, torch.stack(hand_filter_bounds(layer)), rtol=1e-12, atol=0)
         width = layer.mask.width
         expected = float((1.0 / width.abs()).max()) * 2.0 / (2 * math.pi)
-        assert float(layer.mask.frequency_bound(2.0)) == pytest.approx(expected, rel=1e-12)
+        assert float(layer.mask.frequency_bounds(2.0)) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -17,7 +17,7 @@ from flexconv.models.conv_config import ConvConfig
 from flexconv.models.flexnet import FlexNet, FlexNetConfig
 from flexconv.nn import CKConv, FlexConv, GaussianMask, MAGNet, change_resolution, export
 
-SMALL_KERNEL = {"kernel_hidden_channels": 8, "kernel_num_layers": 2}
+SMALL_KERNEL = {"kernel_net": {"name": "MAGNet", "hidden_channels": 8, "num_layers": 2}}
 SMALL_MAGNET = functools.partial(MAGNet, hidden_channels=8, num_layers=2)
 
 

@@ -12,7 +12,7 @@ import functools
 import pytest
 import torch
 
-from flexconv.nn import CKConv, FlexConv, GaborNet, GaussianMask, MAGNet, SIREN
+from flexconv.nn import CKConv, FlexConv, FourierNet, GaborNet, GaussianMask, MAGNet, SIREN
 from flexconv.nn import functional as Fc
 from flexconv.nn.antialias import AntiAliasing, _penalty
 from flexconv.nn.grid import relative_positions
@@ -188,7 +188,7 @@ def test_cache_keyed_on_autocast():
 # ---------------------------------------------------------------------------------------------
 # 5. Kernel networks and masks by registered name.
 @pytest.mark.parametrize(
-    "name, cls", [("MAGNet", MAGNet), ("GaborNet", GaborNet), ("Gabor", GaborNet), ("SIREN", SIREN)]
+    "name, cls", [("MAGNet", MAGNet), ("GaborNet", GaborNet), ("FourierNet", FourierNet), ("SIREN", SIREN)]
 )
 def test_kernel_net_by_name(name, cls):
     torch.manual_seed(0)
@@ -199,12 +199,8 @@ def test_kernel_net_by_name(name, cls):
     assert all(torch.equal(a, b) for a, b in zip(by_name.state_dict().values(), by_class.state_dict().values()))
 
 
-def test_original_mask_name():
-    assert type(CKConv(2, 3, data_dim=1, horizon=9, mask="gaussian").mask) is GaussianMask
-
-
 def test_unknown_names_list_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown kernel type 'Magnet'; known: \[.*'MAGNet'"):
+    with pytest.raises(ValueError, match=r"unknown kernel network 'Magnet'; known: \[.*'MAGNet'"):
         FlexConv(2, 3, data_dim=2, horizon=9, kernel_net="Magnet")
     with pytest.raises(ValueError, match=r"unknown mask 'sigmoid'; known: \[.*'GaussianMask'"):
         FlexConv(2, 3, data_dim=2, horizon=9, mask="sigmoid")

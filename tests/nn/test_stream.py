@@ -8,9 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from flexconv.models.conv_config import CausalConv
 from flexconv.models.registry import build_model, list_models, model_config
-from flexconv.nn import CKConv, FlexConv, GaussianMask, register_stream, stream
+from flexconv.nn import CKConv, FlexConv, GaussianMask, PaddedConv, register_stream, stream
 from flexconv.nn.stream import Pointwise, TimeLocal
 
 LENGTH = 250
@@ -39,7 +38,7 @@ def flextcn(head: str = "last", **conv) -> nn.Module:
     """
     config = model_config(
         "flextcn_smnist", in_channels=2, num_classes=3, hidden_channels=6, num_blocks=3,
-        block_width_factors=[1, 1, 1.5, 2], head=head, conv={"kernel_hidden_channels": 8, **conv},
+        block_width_factors=[1, 1, 1.5, 2], head=head, conv={"kernel_net": {"hidden_channels": 8}, **conv},
     )
     model = build_model(config)
     layers = [m for m in model.modules() if isinstance(m, FlexConv)]
@@ -184,7 +183,7 @@ def test_plain_conv_tcn_with_layer_norm_streams() -> None:
     torch.manual_seed(4)
     config = model_config(
         "flextcn_smnist", in_channels=2, num_classes=3, hidden_channels=5, num_blocks=2, norm="layer",
-        conv={"type": "Conv", "kernel_size": 4},
+        conv={"type": "Conv", "kernel_size": 4, "kernel_net": None, "mask": None},
     )
     model = build_model(config).eval()
     nn.init.normal_(model.head.weight)
@@ -232,7 +231,7 @@ def test_registered_user_modules_stream() -> None:
         (nn.Sequential(nn.BatchNorm1d(2, track_running_stats=False)), r"without running statistics"),
         (nn.Sequential(FlexConv(2, 2, data_dim=1, horizon="same")), r"'0' has no kernel grid yet"),
         (nn.LSTM(2, 2), r"the model is a LSTM, which has no streaming counterpart"),
-        (nn.Sequential(CausalConv(nn.Conv1d(2, 2, 3), causal=False)),
+        (nn.Sequential(PaddedConv(nn.Conv1d(2, 2, 3), causal=False)),
          r"'0' is a ConstantPad1d\(padding=\(1, 1\).*only causal 1D"),
     ],
 )

@@ -12,7 +12,7 @@ pytest.importorskip("hydra")
 
 torch.set_num_threads(1)  # the CPU is shared: spinning OpenMP threads make tiny runs 10x slower
 
-TINY_MODEL = ["model.hidden_channels=8", "model.num_blocks=1", "model.conv.kernel_hidden_channels=8"]
+TINY_MODEL = ["model.hidden_channels=8", "model.num_blocks=1", "model.conv.kernel_net.hidden_channels=8"]
 
 
 def tiny_overrides(run_dir: Path, *extra: str) -> list[str]:

@@ -57,7 +57,7 @@ def test_sequential_presets_use_the_kernel_norm_decay(preset: str) -> None:
 def test_cross_resolution_presets_are_the_papers(preset: str) -> None:
     """Table 4: MAGNet kernels ("gabor" names the anti-aliasing target), 100 epochs at 16x16 + 100 fine-tuning at 32x32."""
     cfg = compose_config([f"experiment={preset}"])
-    assert cfg.model.conv.kernel_net == "MAGNet" and cfg.model.conv.horizon == 17
+    assert cfg.model.conv.kernel_net.name == "MAGNet" and cfg.model.conv.horizon == 17
     assert (cfg.trainer.max_epochs, cfg.crossres.finetune_epochs, cfg.crossres.source, cfg.crossres.target) == (100, 100, 16, 32)
 
 
@@ -70,7 +70,7 @@ def test_speech_presets_default_to_the_papers_ten_words(preset: str) -> None:
 
 
 # -- two-step runs of the changed families (fake data in the real on-disk formats) ---------------------------
-TINY = ["model.hidden_channels=4", "model.num_blocks=1", "model.block_width_factors=[]", "model.conv.kernel_hidden_channels=4"]
+TINY = ["model.hidden_channels=4", "model.num_blocks=1", "model.block_width_factors=[]", "model.conv.kernel_net.hidden_channels=4"]
 SHORT = ["data.batch_size=4", "data.limit_train=8", "data.limit_test=4", "trainer.max_epochs=1", "trainer.max_steps=2",
          "trainer.limit_val_batches=1", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1",
          "logger.tensorboard=false", "num_threads=1"]
@@ -102,3 +102,13 @@ def test_cross_resolution_preset_runs(tmp_path: Path) -> None:
                           *TINY, *[o for o in SHORT if not o.startswith("trainer.max_steps")], "crossres.finetune_epochs=1"])
     results = crossres(cfg)
     assert all(isinstance(results[k], float) for k in ("source_acc", "out_of_the_box_acc", "finetuned_acc"))
+
+
+def test_kernel_net_and_mask_arguments_are_overridable_keys() -> None:
+    cfg = compose_config(["model=flexnet_fashion_mnist", "model.conv.kernel_net.hidden_channels=8",
+                          "model.conv.mask.init_width=0.2"])
+    layer = build_module(cfg, build_datamodule(cfg).record).model.stem[0]
+    assert layer.kernel_net.hidden[0].in_features == 8 and float(layer.mask.width[0].detach()) == pytest.approx(0.2)
+    replaced = compose_config(["model=flexnet_fashion_mnist", "~model.conv.kernel_net",
+                               "+model.conv.kernel_net={name: SIREN, omega_0: 10.0}"])
+    assert type(build_module(replaced, build_datamodule(replaced).record).model.stem[0].kernel_net).__name__ == "SIREN"

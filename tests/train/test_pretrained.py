@@ -10,10 +10,8 @@ import torch
 from conftest import tiny_overrides
 
 from flexconv.cli import main as cli
-from flexconv.models.pretrained import (
-    CHECKPOINT_DIR, FILE_KEYS, RELEASES, Release, list_pretrained, model_from_release, read_release,
-)
-from flexconv.models.registry import get_model
+from flexconv.models.pretrained import CHECKPOINT_DIR, FILE_KEYS, RELEASES, Release, list_pretrained, read_release
+from flexconv.models.registry import get_model, model_from_release
 from flexconv.train.checkpoints import CheckpointError, load_module
 from flexconv.train.commands import evaluate, train
 from flexconv.train.config import compose_config

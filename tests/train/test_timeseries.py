@@ -39,13 +39,14 @@ def test_presets_compose_to_the_documented_choices() -> None:
     flex = compose_config(["experiment=timeseries", "data=uea_gunpoint"])
     conv3 = compose_config(["experiment=timeseries_conv3", "data=uea_gunpoint"])
     assert flex.data.name == "uea_gunpoint" and flex.data.val_fraction == 0.0
-    assert flex.model.head == "pool" and flex.model.conv.type == "FlexConv" and flex.model.conv.mask_lr_factor == 1.0
+    assert flex.model.head == "pool" and flex.model.conv.type == "FlexConv" and flex.model.conv.mask.lr_factor == 1.0
     assert flex.optim.scheduler == "cosine"  # no schedule that monitors a validation metric
     assert flex.checkpoint.monitor is None  # the last epoch is tested, not one picked by training accuracy
     assert conv3.model.conv.type == "Conv" and conv3.model.conv.kernel_size == 3
     # The baseline differs from the preset only in its convolution (and its name).
     strip = lambda c: {k: v for k, v in c.items() if k != "experiment_name"}  # noqa: E731
     flex.model.conv.type, flex.model.conv.kernel_size = "Conv", 3
+    flex.model.conv.kernel_net = flex.model.conv.mask = None
     assert strip(flex) == strip(conv3)
 
 

@@ -62,7 +62,7 @@ CROSSRES = Study(
         Row("flexnet", "FlexNet", "fashion_crossres_14_28", fast=CROSSRES_FAST),
         Row("antialias", "FlexNet + anti-aliasing", "fashion_crossres_14_28_gabor", fast=CROSSRES_FAST),
         Row("antialias_mask", "FlexNet + anti-aliasing (with mask)", "fashion_crossres_14_28_gabor_mask", fast=CROSSRES_FAST),
-        Row("cnn3", "CNN, 3x3 convs", "fashion_crossres_14_28", ("model=cnn_fashion_mnist_conv3",), CROSSRES_FAST),
+        Row("cnn3", "CNN, 3x3 convs", "fashion_crossres_14_28", ("model=flexnet_fashion_mnist_conv3",), CROSSRES_FAST),
     ),
     tables=(Table(metrics=(Metric("source_acc", "14x14 (%)"), Metric("out_of_the_box_acc", "28x28 out of the box (%)"),
                            Metric("drop", "drop"), Metric("finetuned_acc", "28x28 fine-tuned (%)"))),),
@@ -144,7 +144,7 @@ def fit_kernel_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], 
     from flexconv.experiments import fit_kernel as fk
 
     settings = {"iterations": 60, "lrs": [0.01, 0.001]} if ctx.fast else {"iterations": 1000, "lrs": [0.03, 0.01, 0.003, 0.001, 0.0003]}
-    report = fk.run(list(fk.TARGETS), list(fk.NETS), seed=ctx.seeds[0], **settings)
+    report = fk.run(list(fk.TARGETS), list(fk.DEFAULT_NETS), seed=ctx.seeds[0], **settings)
     fk.plot_curves(report, ctx.figures / "fit_kernel.png")
     fk.plot_kernels(report, ctx.figures / "fit_kernel_kernels.png")
     lrs = ",".join(f"{lr:g}" for lr in settings["lrs"])

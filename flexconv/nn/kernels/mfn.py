@@ -9,19 +9,19 @@ and width H::
 Filters ``g_l``: Fourier ``sin(W x + b)``; Gabor ``exp(-1/2 sum_d (gamma (x_d - mu_d))^2) sin(W x + b)``
 with one gamma per unit (isotropic); MAGNet the same with one gamma per unit *and axis*
 (anisotropic), optionally *steerable* (the offset ``x - mu`` rotated by ``2 pi theta`` in 2D).
-Because the frequencies of these filters are known analytically, :meth:`filter_frequencies`
+Because the frequencies of these filters are known analytically, :meth:`frequency_bounds`
 gives the bounds that the anti-aliasing regulariser keeps under the Nyquist frequency.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
 
-from flexconv.nn.kernels.base import KernelNet
+from flexconv.nn.kernels.base import KernelNet, register_kernel_net
 
 
 class FourierFilter(nn.Module):
@@ -89,14 +89,23 @@ class GaborFilter(nn.Module):
 class MultiplicativeFilterNet(KernelNet):
     """Shared structure of FourierNet, GaborNet and MAGNet (see the module docstring).
 
-    Subclasses build ``self.filters`` (num_layers + 1 filters of width H).
-    Hidden maps A_l are initialised U(-sqrt(1/H), sqrt(1/H)).
+    ``make_filter(layer, input_scale)`` builds filter ``layer`` (0..L) of width H, where
+    ``input_scale`` is the network's input scale divided by sqrt(L+1). Hidden maps A_l are
+    initialised U(-sqrt(1/H), sqrt(1/H)). Parameters are drawn in a fixed order (hidden maps,
+    output map, then the filters), which seeded runs and the reference tests rely on.
     """
 
-    filters: nn.ModuleList
-
     def __init__(
-        self, data_dim: int, out_channels: int, hidden_channels: int, num_layers: int, *, device=None, dtype=None
+        self,
+        data_dim: int,
+        out_channels: int,
+        *,
+        hidden_channels: int,
+        num_layers: int,
+        input_scale: float,
+        make_filter: Callable[[int, float], nn.Module],
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__(data_dim, out_channels)
         if num_layers < 1 or hidden_channels < 1:
@@ -108,16 +117,18 @@ class MultiplicativeFilterNet(KernelNet):
             for linear in self.hidden:
                 linear.weight.uniform_(-bound, bound)
         self.output = nn.Linear(hidden_channels, out_channels, **factory)
+        scale = input_scale / math.sqrt(num_layers + 1)
+        self.filters = nn.ModuleList(make_filter(layer, scale) for layer in range(num_layers + 1))
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         """positions (D, *S) -> kernel (out_channels, *S)."""
-        x = self._flatten(positions)  # (N, D)
+        x = self.flatten_positions(positions)  # (N, D)
         h = self.filters[0](x)  # (N, H)
         for gate, linear in zip(self.filters[1:], self.hidden):
             h = gate(x) * linear(h)
-        return self._output(self.output, h, positions.shape[1:])
+        return self.linear_output(self.output, h, positions.shape[1:])
 
-    def filter_frequencies(self, gauss_stddevs: float = 2.0) -> Optional[torch.Tensor]:
+    def frequency_bounds(self, gauss_stddevs: float = 2.0) -> Optional[torch.Tensor]:
         """Frequency bound of each filter (num_layers + 1,), in cycles per unit length.
 
         Sine part ``max |W| / 2 pi`` plus Gaussian part ``max |gamma| * gauss_stddevs / 2 pi``:
@@ -133,7 +144,15 @@ class MultiplicativeFilterNet(KernelNet):
             bounds.append(bound)
         return torch.stack(bounds)
 
+    def init_spatial_extent(self, extent: float) -> None:
+        """Gabor filters: Gaussian centres re-drawn in [-extent, extent]; sine filters have none."""
+        with torch.no_grad():
+            for f in self.filters:
+                if isinstance(f, GaborFilter):
+                    f.mu.uniform_(-extent, extent)
 
+
+@register_kernel_net
 class FourierNet(MultiplicativeFilterNet):
     """MFN with sine filters (Fathony et al. 2021). ``input_scale`` is divided by sqrt(L+1)."""
 
@@ -148,23 +167,17 @@ class FourierNet(MultiplicativeFilterNet):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(data_dim, out_channels, hidden_channels, num_layers, device=device, dtype=dtype)
-        scale = input_scale / math.sqrt(num_layers + 1)
-        self.filters = nn.ModuleList(
-            FourierFilter(data_dim, hidden_channels, scale, device=device, dtype=dtype) for _ in range(num_layers + 1)
+        def make_filter(layer: int, scale: float) -> nn.Module:
+            return FourierFilter(data_dim, hidden_channels, scale, device=device, dtype=dtype)
+
+        super().__init__(
+            data_dim, out_channels, hidden_channels=hidden_channels, num_layers=num_layers, input_scale=input_scale,
+            make_filter=make_filter, device=device, dtype=dtype,
         )
 
 
-class _GaborFamily(MultiplicativeFilterNet):
-    """GaborNet/MAGNet: Gabor filters whose Gaussian centres start in [-extent, extent]."""
-
-    def init_spatial_extent(self, extent: float) -> None:
-        with torch.no_grad():
-            for f in self.filters:
-                f.mu.uniform_(-extent, extent)
-
-
-class GaborNet(_GaborFamily):
+@register_kernel_net
+class GaborNet(MultiplicativeFilterNet):
     """MFN with isotropic Gabor filters; every filter's gamma ~ Gamma(alpha / (L+1), beta)."""
 
     def __init__(
@@ -180,18 +193,18 @@ class GaborNet(_GaborFamily):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(data_dim, out_channels, hidden_channels, num_layers, device=device, dtype=dtype)
-        scale = input_scale / math.sqrt(num_layers + 1)
-        self.filters = nn.ModuleList(
-            GaborFilter(
-                data_dim, hidden_channels, scale, alpha / (num_layers + 1), beta,
-                anisotropic=False, device=device, dtype=dtype,
-            )
-            for _ in range(num_layers + 1)
+        def make_filter(layer: int, scale: float) -> nn.Module:
+            return GaborFilter(data_dim, hidden_channels, scale, alpha / (num_layers + 1), beta, anisotropic=False,
+                               device=device, dtype=dtype)
+
+        super().__init__(
+            data_dim, out_channels, hidden_channels=hidden_channels, num_layers=num_layers, input_scale=input_scale,
+            make_filter=make_filter, device=device, dtype=dtype,
         )
 
 
-class MAGNet(_GaborFamily):
+@register_kernel_net
+class MAGNet(MultiplicativeFilterNet):
     """Multiplicative Anisotropic Gabor Network (FlexConv paper, Sec. 3.2).
 
     Filter l has gamma ~ Gamma(alpha / (l+1), beta) per unit and axis, so deeper filters start
@@ -212,12 +225,11 @@ class MAGNet(_GaborFamily):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(data_dim, out_channels, hidden_channels, num_layers, device=device, dtype=dtype)
-        scale = input_scale / math.sqrt(num_layers + 1)
-        self.filters = nn.ModuleList(
-            GaborFilter(
-                data_dim, hidden_channels, scale, alpha / (layer + 1), beta,
-                anisotropic=True, steerable=steerable, device=device, dtype=dtype,
-            )
-            for layer in range(num_layers + 1)
+        def make_filter(layer: int, scale: float) -> nn.Module:
+            return GaborFilter(data_dim, hidden_channels, scale, alpha / (layer + 1), beta, anisotropic=True,
+                               steerable=steerable, device=device, dtype=dtype)
+
+        super().__init__(
+            data_dim, out_channels, hidden_channels=hidden_channels, num_layers=num_layers, input_scale=input_scale,
+            make_filter=make_filter, device=device, dtype=dtype,
         )

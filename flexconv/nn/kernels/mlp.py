@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from flexconv.nn.kernels.base import KernelNet
+from flexconv.nn.kernels.base import KernelNet, register_kernel_net
 
 _NORMS: dict[str, Callable[[int], nn.Module]] = {
     "none": lambda width: nn.Identity(),
@@ -17,6 +17,7 @@ _NORMS: dict[str, Callable[[int], nn.Module]] = {
 }
 
 
+@register_kernel_net
 class MLP(KernelNet):
     """``num_layers`` linear maps with ``norm`` ("batch", "layer" or "none") and ``activation``.
 
@@ -50,5 +51,5 @@ class MLP(KernelNet):
         self.output = nn.Linear(hidden_channels, out_channels, **factory)
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        h = self.body(self._flatten(positions))  # (N, H)
-        return self._output(self.output, h, positions.shape[1:])
+        h = self.body(self.flatten_positions(positions))  # (N, H)
+        return self.linear_output(self.output, h, positions.shape[1:])

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from flexconv.nn.kernels.base import KernelNet
+from flexconv.nn.kernels.base import KernelNet, register_kernel_net
 
 
 class SineLayer(nn.Linear):
@@ -33,6 +33,7 @@ class SineLayer(nn.Linear):
         return torch.sin(self.omega_0 * super().forward(x))
 
 
+@register_kernel_net
 class SIREN(KernelNet):
     """Sine-activated MLP kernel network. positions (D, *S) -> (out_channels, *S)."""
 
@@ -66,7 +67,7 @@ class SIREN(KernelNet):
                 linear.weight.uniform_(-bound, bound)
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        h = self._flatten(positions)  # (N, D)
+        h = self.flatten_positions(positions)  # (N, D)
         for layer in self.layers:
             h = layer(h)  # (N, H)
-        return self._output(self.output, h, positions.shape[1:])
+        return self.linear_output(self.output, h, positions.shape[1:])
