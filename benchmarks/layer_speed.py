@@ -33,11 +33,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from flexconv.malloc import keep_freed_memory
+
+keep_freed_memory()  # as the flexconv command does: before torch allocates anything
+
 import torch
 from torch import nn
 
 import flexconv.nn as fnn
-from flexconv.malloc import keep_freed_memory
 from flexconv.models.registry import get_model
 from page import min_times, peak_memory_mib, write_block
 from sequence_speed import fft_implementation
@@ -246,7 +249,6 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--child", nargs=2, metavar=("FULL_MASKS", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    keep_freed_memory()  # as the flexconv command does
     torch.set_num_threads(args.threads)
     if args.child:  # subprocess mode: print one training step's peak memory
         _, train_step = flexnet7_step(bool(int(args.child[0])))

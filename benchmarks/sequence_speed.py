@@ -39,12 +39,15 @@ import time
 from pathlib import Path
 from typing import Iterator, Optional
 
+from flexconv.malloc import keep_freed_memory
+
+keep_freed_memory()  # as the flexconv command does: before torch allocates anything
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import flexconv.nn as fnn
-from flexconv.malloc import keep_freed_memory
 from flexconv.models.registry import get_model
 from flexconv.nn import functional as Fc
 from page import min_times, peak_memory_mib, write_block
@@ -250,7 +253,6 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--child", nargs=3, metavar=("CASE", "IMPL", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    keep_freed_memory()  # as the flexconv command does
     torch.set_num_threads(args.threads)
     if args.child:
         child(args.child[0], args.child[1], int(args.child[2]))

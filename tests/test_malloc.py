@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -39,3 +40,14 @@ def page_faults(mode: str) -> int:
 def test_training_steps_reuse_freed_memory():
     tuned, default = page_faults("tuned"), page_faults("default")
     assert 4 * tuned < default, (tuned, default)  # measured: about 5,000 against 55,000
+
+
+def test_torch_huge_pages_are_requested_unless_the_user_chose(monkeypatch):
+    from flexconv.malloc import TORCH_HUGE_PAGES, keep_freed_memory
+
+    monkeypatch.delenv(TORCH_HUGE_PAGES, raising=False)
+    keep_freed_memory()
+    assert os.environ[TORCH_HUGE_PAGES] == "1"
+    monkeypatch.setenv(TORCH_HUGE_PAGES, "0")
+    keep_freed_memory()
+    assert os.environ[TORCH_HUGE_PAGES] == "0"
