@@ -70,7 +70,7 @@ IMAGE_FAMILIES = {
 
 def test_per_step_objective_uses_outputs_at_every_step() -> None:
     """"per_step" needs a model with forward_steps (B, C, T) -> (B, T, K); a model without one is refused."""
-    tiny = {"hidden_channels": 4, "num_blocks": 1, "conv": {"kernel_hidden_channels": 4}, "head": "last", "in_channels": 1,
+    tiny = {"hidden_channels": 4, "num_blocks": 1, "conv": {"kernel_net": {"hidden_channels": 4}}, "head": "last", "in_channels": 1,
             "num_classes": 10}
     module = TaskModule("flextcn_mnist1d", tiny, {}, objective="per_step").eval()
     x = torch.randn(2, 1, 40)
