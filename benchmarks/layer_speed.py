@@ -92,18 +92,21 @@ def layer_rows(repeats: int) -> list[dict]:
 
 
 def conv_path_rows(repeats: int) -> list[dict]:
-    """Spatial vs FFT forward over kernel sizes: the data behind FFT_COST_FACTOR in functional.py."""
+    """Spatial vs FFT forward+backward over kernel sizes: the data behind FFT_COST_FACTOR in functional.py."""
     from flexconv.nn import functional as Fc
 
-    cases = [((64, 24, 32, 32), k, False) for k in (5, 9, 13, 17, 33)]
-    cases += [((64, 30, 784), k, True) for k in (9, 33, 129, 785)]
+    cases = [((64, 24, 32, 32), 24, k, False) for k in (3, 5, 9, 17, 33)] + [((64, 48, 32, 32), 48, k, False) for k in (3, 5)]
+    cases += [((64, 30, 784), 30, k, True) for k in (4, 8, 16, 33, 129, 785)] + [((16, 32, 1460), 32, 8, True)]
     rows = []
-    for shape, k, causal in cases:
-        x = torch.randn(*shape)
-        kernel = torch.randn(shape[1], shape[1], *([k] * (len(shape) - 2)))
-        with torch.no_grad():
-            spatial = median_time(lambda: Fc.spatial_conv(x, kernel, causal=causal), repeats)
-            fft = median_time(lambda: Fc.fft_conv(x, kernel, causal=causal), repeats)
+    for shape, c_out, k, causal in cases:
+        x = torch.randn(*shape, requires_grad=True)
+        kernel = torch.randn(c_out, shape[1], *([k] * (len(shape) - 2)), requires_grad=True)
+        grad = torch.randn(shape[0], c_out, *shape[2:])
+        times = min_times({
+            "spatial": lambda: Fc.spatial_conv(x, kernel, causal=causal).backward(grad),
+            "fft": lambda: Fc.fft_conv(x, kernel, causal=causal).backward(grad),
+        }, repeats)
+        spatial, fft = times["spatial"], times["fft"]
         auto = "fft" if Fc.prefer_fft(x.shape, kernel.shape, causal) else "spatial"
         rows.append({"input": "x".join(map(str, shape)), "kernel": k, "causal": causal, "spatial_s": spatial, "fft_s": fft,
                      "faster": "fft" if fft < spatial else "spatial", "auto": auto})
@@ -229,9 +232,10 @@ def markdown(layers: list[dict], networks: list[dict], paths: list[dict], comman
         "",
         "`conv(method=\"auto\")` takes the FFT path when `FFT_COST_FACTOR * fft_flops < spatial_flops` "
         f"(`flexconv/nn/functional.py`, `prefer_fft`; FFT_COST_FACTOR = {fnn.functional.FFT_COST_FACTOR:g}). "
-        "The factor is the ratio of the two paths' effective FLOP rates, read off this sweep (forward, same channels in and out):",
+        "The factor is the ratio of the two paths' effective FLOP rates, read off this sweep (forward+backward, as in "
+        "training; same channels in and out; minimum of interleaved runs):",
         "",
-        "| input | kernel | spatial (s) | FFT (s) | faster | auto picks |",
+        "| input | kernel | spatial, forward+backward (s) | FFT, forward+backward (s) | faster | auto picks |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in paths:

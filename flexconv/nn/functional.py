@@ -26,9 +26,11 @@ import torch.nn.functional as F
 
 ConvMethod = Literal["auto", "spatial", "fft"]
 
-# FFT-path cost relative to a spatial-convolution FLOP, from the sweep of benchmarks/layer_speed.py:
-# the FFT path is taken when  FFT_COST_FACTOR * fft_flops < spatial_flops.
-FFT_COST_FACTOR = 10.0
+# FFT-path cost relative to a spatial-convolution FLOP, fitted on forward+backward passes (training) in
+# the sweep of benchmarks/layer_speed.py: the FFT path is taken when  FFT_COST_FACTOR * fft_flops <
+# spatial_flops. Measured break-even values lie between 2.0 (1D, 30 channels, 8 taps) and 4.2 (2D,
+# 24 channels, 5x5); below 2.0 spatial is faster in every measured case (2D 48 channels 3x3: 2.3x).
+FFT_COST_FACTOR = 2.5
 
 # Default of fft_conv's ``save_spectra``: store the input and kernel spectra for the backward, or
 # recompute them. None = by size: store while the input spectrum takes at most SAVE_SPECTRA_MAX_BYTES.

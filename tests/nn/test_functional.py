@@ -205,10 +205,18 @@ def test_padding_and_fft_sizes():
 
 # ---------------------------------------------------------------------------------------------
 # conv(): method dispatch and bias.
-def test_prefer_fft_cost_model():
-    x_shape = (64, 24, 32, 32)
-    assert Fc.prefer_fft(x_shape, (24, 24, 33, 33), causal=False)
-    assert not Fc.prefer_fft(x_shape, (24, 24, 3, 3), causal=False)
+@pytest.mark.parametrize("x_shape, k_shape, causal, fft", [
+    # The faster path of a forward+backward pass on a 2-core CPU (benchmarks/layer_speed.py sweep).
+    ((64, 24, 32, 32), (24, 24, 33, 33), False, True),
+    ((64, 24, 32, 32), (24, 24, 5, 5), False, True),  # FFT 35 ms, spatial 51 ms
+    ((64, 24, 32, 32), (24, 24, 3, 3), False, False),  # spatial 23 ms, FFT 34 ms
+    ((64, 48, 32, 32), (48, 48, 3, 3), False, False),  # spatial 47 ms, FFT 108 ms
+    ((64, 30, 784), (30, 30, 16), True, True),  # FFT 19 ms, spatial 41 ms
+    ((64, 30, 784), (30, 30, 4), True, False),  # spatial 13 ms, FFT 20 ms
+    ((16, 32, 1460), (32, 32, 8), True, False),  # spatial 8 ms, FFT 16 ms
+])
+def test_prefer_fft_cost_model(x_shape, k_shape, causal, fft):
+    assert Fc.prefer_fft(x_shape, k_shape, causal=causal) is fft
 
 
 @pytest.mark.parametrize("ksize, expected", [(33, "fft"), (3, "spatial")])
