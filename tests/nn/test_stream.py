@@ -84,8 +84,9 @@ def test_streamed_equals_full_forward(head: str, separable: bool) -> None:
     lengths = kernel_lengths(model)
     assert len(set(lengths)) >= 5 and min(lengths) <= 5 and max(lengths) == LENGTH, lengths
     for t in (0, 99, LENGTH - 1):  # the reference is the model on every prefix
-        with torch.no_grad():
-            assert rel_error(reference[..., t], model(x[..., : t + 1])) < 1e-5, t
+        with torch.no_grad():  # to float32 rounding of the output's scale (FFT errors are even in absolute terms)
+            prefix = model(x[..., : t + 1])
+        assert float((reference[..., t] - prefix).abs().max() / reference.abs().max()) < 1e-5, t
     s = stream(model)
     for chunk in (1, 7, 100):
         s.reset()
