@@ -187,7 +187,7 @@ def markdown(results: list[dict], command: str) -> str:
         "float32). One Adam step of FlexTCN-6 (`flextcn_smnist`, 373,324 parameters). \"plain\": the same model with "
         "the textbook `torch.fft` convolution (rfftn, einsum over channels, irfftn, autograd through all of it; the "
         "FFT path flexconv had before). \"ours\": the default, which stores every layer's input and kernel spectra "
-        "for the backward while the input spectrum takes at most 64 MiB (`SAVE_SPECTRA_MAX_BYTES`; the 784-step rows) "
+        "for the backward while the input spectrum takes at most 12 MiB (`SAVE_SPECTRA_MAX_BYTES`; the 784-step rows) "
         "and recomputes them above (the 16,000-step row); \"flipped\": the other side of that switch "
         "(`flexconv.nn.functional.SAVE_SPECTRA` False at 784 steps, True at 16,000). The three run in "
         "the same process, alternating; times are the minimum over the rounds (the machine is shared: other work "
@@ -210,25 +210,20 @@ def markdown(results: list[dict], command: str) -> str:
     lines += [
         "",
         "Against the original code and flexconv before this FFT path, both measured earlier on an idle machine of the "
-        "same kind (issues 8 and 13). The load distorts wall times, so the 784-step rows also give single-thread CPU "
-        "times (`time.thread_time`, one torch thread, same interleaved minimum) and \"ours, idle estimate\" = "
-        "flexconv before x (ours / plain CPU time). The 16,000-step row compares the wall time measured here, under "
-        "load, directly.",
+        f"same kind (issues 8 and 13). \"ours, wall here\": the wall time above (load average {os.getloadavg()[0]:.1f} "
+        "when written; the other columns of a row ran interleaved with it). As a load-independent cross-check, the "
+        "784-step rows also give single-thread CPU times (`time.thread_time`, one torch thread, interleaved minimum) "
+        "of ours against the plain path.",
         "",
-        "| workload (batch 64) | original (s) | flexconv before (s) | ours, wall here (s) | ours / plain, 1-thread CPU time | ours, idle estimate (s) | original / ours |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| workload (batch 64) | original (s) | flexconv before (s) | ours, wall here (s) | original / ours | ours / plain, 1-thread CPU time |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         e = EARLIER[r["case"]]
-        if "plain_cpu_s" in r:
-            share = r["ours_cpu_s"] / r["plain_cpu_s"]
-            estimate = e["before_s"] * share
-            lines.append(f"| {labels[r['case']]} | {e['original_s']} | {e['before_s']} | {r['ours_s']:.3f} | "
-                         f"{r['ours_cpu_s']:.2f} / {r['plain_cpu_s']:.2f} s = {share:.2f} | {estimate:.3f} | "
-                         f"{e['original_s'] / estimate:.1f}x |")
-        else:
-            lines.append(f"| {labels[r['case']]} | {e['original_s']} | {e['before_s']} | {r['ours_s']:.2f} | | | "
-                         f"{e['original_s'] / r['ours_s']:.1f}x |")
+        cpu = (f"{r['ours_cpu_s']:.2f} / {r['plain_cpu_s']:.2f} s = {r['ours_cpu_s'] / r['plain_cpu_s']:.2f}"
+               if "plain_cpu_s" in r else "")
+        lines.append(f"| {labels[r['case']]} | {e['original_s']} | {e['before_s']} | {r['ours_s']:.3f} | "
+                     f"{e['original_s'] / r['ours_s']:.1f}x | {cpu} |")
     long = [r for r in results if r["case"] == "full_16000"]
     if long:
         e = EARLIER["full_16000"]
