@@ -91,9 +91,9 @@ FLIPPED = {"init_784": False, "full_784": False, "full_16000": True}
 
 
 @contextlib.contextmanager
-def fft_implementation(name: str, case: str) -> Iterator[None]:
+def fft_implementation(name: str, case: Optional[str] = None) -> Iterator[None]:
     """Within the block, every FFT convolution of flexconv.nn is ``name``'s: "ours" (the default
-    store-or-recompute choice), "flipped" (ours with the other choice, see FLIPPED) or "plain"."""
+    store-or-recompute choice), "flipped" (ours with the other choice for ``case``, see FLIPPED) or "plain"."""
     ours, default = Fc.fft_conv, Fc.SAVE_SPECTRA
     Fc.fft_conv = plain_fft_conv if name == "plain" else ours
     Fc.SAVE_SPECTRA = FLIPPED[case] if name == "flipped" else default

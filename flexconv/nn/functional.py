@@ -50,7 +50,7 @@ def padding_amounts(kernel_size: Sequence[int], causal: bool) -> list[tuple[int,
     return [((k - 1) // 2, k // 2) for k in kernel_size]
 
 
-def _flat_pad(pads: Sequence[tuple[int, int]]) -> list[int]:
+def flat_pad(pads: Sequence[tuple[int, int]]) -> list[int]:
     """``F.pad`` wants the last axis first: [(l0, r0), (l1, r1)] -> [l1, r1, l0, r0]."""
     return [amount for pair in reversed(pads) for amount in pair]
 
@@ -73,7 +73,7 @@ def spatial_conv(
     """Direct convolution. x: (B, C_in, *S), kernel: (C_out, C_in / groups, *K) -> (B, C_out, *S)."""
     pads = padding_amounts(kernel.shape[2:], causal)
     if any(left != right for left, right in pads):
-        x = F.pad(x, _flat_pad(pads))
+        x = F.pad(x, flat_pad(pads))
         padding: int | list[int] = 0
     else:
         padding = [left for left, _ in pads]
@@ -144,7 +144,7 @@ class _FFTPlan:
     def input_spectrum(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, *S) -> (F, B, C) dense, (B, C, *F) depthwise."""
         # Padding first: rfftn(s=...) pads through a path about 3x slower than the transform itself.
-        padded = F.pad(x, _flat_pad([(0, n - s) for n, s in zip(self.sizes, self.input_shape[2:])]))
+        padded = F.pad(x, flat_pad([(0, n - s) for n, s in zip(self.sizes, self.input_shape[2:])]))
         x_f = torch.fft.rfftn(padded, dim=self.axes)
         return x_f if self.depthwise else x_f.flatten(2).permute(2, 0, 1).contiguous()
 
@@ -173,7 +173,7 @@ class _FFTPlan:
             grad_f = grad_f.permute(2, 1, 0).reshape(*self.kernel_shape[:2], *self.freq_shape)
         grad = torch.fft.irfftn(grad_f, s=self.sizes, dim=self.axes)
         kept = _crop(torch.roll(grad, self.lefts, self.axes), [hi - lo for lo, hi in self.taps])
-        return F.pad(kept, _flat_pad([(lo, k - hi) for (lo, hi), k in zip(self.taps, self.kernel_shape[2:])]))
+        return F.pad(kept, flat_pad([(lo, k - hi) for (lo, hi), k in zip(self.taps, self.kernel_shape[2:])]))
 
     def mix(self, a_f: torch.Tensor, b_f: torch.Tensor) -> torch.Tensor:
         """Per-frequency product: (F, B, C_in) @ (F, C_in, C_out), or elementwise (depthwise)."""

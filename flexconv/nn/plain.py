@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from flexconv.nn.functional import padding_amounts
+from flexconv.nn.functional import flat_pad, padding_amounts
 
 
 def nd_class(kind: str, data_dim: int) -> type[nn.Module]:
@@ -30,6 +30,5 @@ class PaddedConv(nn.Sequential):
 
     def __init__(self, conv: nn.Module, causal: bool) -> None:
         pads = padding_amounts(conv.kernel_size, causal)  # [(left, right)] per axis
-        flat = [amount for pair in reversed(pads) for amount in pair]  # the last axis first, as F.pad
-        super().__init__(nd_class("ConstantPad", len(pads))(flat, 0.0), conv)
+        super().__init__(nd_class("ConstantPad", len(pads))(flat_pad(pads), 0.0), conv)
         self.causal = causal
