@@ -81,9 +81,9 @@ def plot_kernel_sizes(model: nn.Module, path: Path, initial: Optional[dict[str, 
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("kernel size (taps)")
-    ax.set_ylim(0, 1.12 * max(max(t[1]) for t in taps.values()))
-    ax.set_title("kernel size per layer (taps): at the start \u2192 learned, and the grid size")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.set_ylim(0, 1.35 * max(max(t[1]) for t in taps.values()))  # room for the legend above the grid marks
+    ax.set_title("kernel size per layer (taps):\nat the start \u2192 learned, and the grid size", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
