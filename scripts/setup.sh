@@ -14,3 +14,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -n
     .venv/bin/python -m pip install --quiet -e ".[experiments,test]"
     touch "$stamp"
 fi
+# Fashion-MNIST (offline studies, the released FlexNet's accuracy test): Debian's package, when this
+# machine can install it (root with apt-get). Best effort: without it those tests and studies are skipped.
+if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null \
+        && [ -z "${FLEXCONV_NO_APT:-}" ]; then
+    echo "setup: installing Fashion-MNIST (apt-get install dataset-fashion-mnist; FLEXCONV_NO_APT=1 skips this)"
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist > /dev/null 2>&1 \
+        || { apt-get update -q > /dev/null 2>&1 \
+             && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist > /dev/null 2>&1; }; } \
+        || echo "setup: could not install dataset-fashion-mnist; the Fashion-MNIST tests will be skipped"
+fi

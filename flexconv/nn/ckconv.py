@@ -214,7 +214,7 @@ class CKConv(nn.Module):
         key = (
             tuple((t.data_ptr(), t._version) for t in (*self.parameters(), self.kernel_scale)),
             self.grid_sizes(input_shape),
-            (self.mask.threshold, self.mask.dynamic_cropping) if self.mask is not None else None,
+            (self.mask.threshold, self.mask.dynamic_cropping, self.mask.crop_margin) if self.mask is not None else None,
             torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None,
         )
         if self._cache is None or self._cache[0] != key:

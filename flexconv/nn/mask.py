@@ -45,6 +45,10 @@ class GaussianMask(nn.Module):
         threshold: mask value under which positions are cropped (0.1 in the paper).
         dynamic_cropping: crop the grid where the mask is below ``threshold``.
         lr_factor: learning-rate factor hint for the mean and width (0.1 in the paper).
+        crop_margin: taps kept beyond the threshold on each cropped side (0 in the paper). Cropped taps
+            give the mean and width no gradient, so with 0 a mask cropped to its single centre tap
+            (where its value is 1 whatever the width) can never grow again; 1 keeps a tap whose
+            gradient can widen it.
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class GaussianMask(nn.Module):
         threshold: float = 0.1,
         dynamic_cropping: bool = True,
         lr_factor: float = 0.1,
+        crop_margin: int = 0,
         device=None,
         dtype=None,
     ) -> None:
@@ -64,12 +69,15 @@ class GaussianMask(nn.Module):
         _check_width(init_width, "GaussianMask")
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"GaussianMask: threshold must be in (0, 1), got {threshold}")
+        if crop_margin < 0:
+            raise ValueError(f"GaussianMask: crop_margin must be >= 0, got {crop_margin}")
         if init_mean is None:
             init_mean = 1.0 if causal else 0.0
         self.data_dim = data_dim
         self.causal = causal
         self.threshold = threshold
         self.dynamic_cropping = dynamic_cropping
+        self.crop_margin = crop_margin
         factory = {"device": device, "dtype": dtype}
         self.mean = nn.Parameter(torch.full((data_dim,), float(init_mean), **factory))
         self.width = nn.Parameter(torch.full((data_dim,), float(init_width), **factory))
@@ -77,7 +85,8 @@ class GaussianMask(nn.Module):
             set_hint(self, name, lr_factor=lr_factor)
 
     def extra_repr(self) -> str:
-        return f"data_dim={self.data_dim}, causal={self.causal}, threshold={self.threshold}, cropping={self.dynamic_cropping}"
+        margin = f", crop_margin={self.crop_margin}" if self.crop_margin else ""
+        return f"data_dim={self.data_dim}, causal={self.causal}, threshold={self.threshold}, cropping={self.dynamic_cropping}{margin}"
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         """Mask values on a positions grid (D, *S) -> (*S)."""
@@ -93,7 +102,8 @@ class GaussianMask(nn.Module):
         axis_positions: per axis, the 1D tensor of grid positions (linspace(-1, 1, n)).
         The window is never empty: a causal axis keeps at least its last tap (the current time
         step), a centred axis at least its central tap (two central taps on an even grid, e.g.
-        ``horizon="same"`` on an even input, where no tap sits at 0).
+        ``horizon="same"`` on an even input, where no tap sits at 0); ``crop_margin`` more taps are
+        kept on each cropped side.
         """
         means = self.mean.detach().tolist()
         widths = self.width.detach().tolist()
@@ -114,14 +124,14 @@ class GaussianMask(nn.Module):
                     window.append(slice(0, n))
                     continue
                 # p is ascending: the first position > root is at index #(p <= root).
-                start = min(int((p <= root).sum()), n - 1)
+                start = max(min(int((p <= root).sum()), n - 1) - self.crop_margin, 0)
                 window.append(slice(start, n))
             else:
                 root = max(abs(m - offset), abs(m + offset))
                 if root >= 1.0:
                     window.append(slice(0, n))
                     continue
-                start = min(int((p[: n // 2 + 1] <= -root).sum()), (n - 1) // 2)
+                start = max(min(int((p[: n // 2 + 1] <= -root).sum()), (n - 1) // 2) - self.crop_margin, 0)
                 window.append(slice(start, n - start))
         return tuple(window)
 

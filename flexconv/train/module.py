@@ -242,6 +242,9 @@ class TaskModule(L.LightningModule):
                 raise ValueError("the cosine schedule needs a finite trainer.max_epochs or trainer.max_steps")
             total = int(total)
             steps_per_epoch = self.trainer.num_training_batches / self.trainer.accumulate_grad_batches
+            if math.isinf(steps_per_epoch):  # max_epochs=-1: Lightning never counts the batches of an epoch
+                raise ValueError("the cosine schedule's warm-up is in epochs: with trainer.max_steps, bound "
+                                 "trainer.max_epochs too (e.g. 100000), not -1")
             warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
             floor = cfg.min_lr / cfg.lr
             scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -12,7 +12,7 @@ from flexconv.experiments.results.command import main
 from flexconv.experiments.results.report import Section, Stat, against_reference, better, merge_entries, verdict
 from flexconv.experiments.results.runner import FAST_TRAIN, Context, Row, Runs, folder_name
 from flexconv.experiments.results.studies import STUDIES
-from flexconv.experiments.results.study import Bars, Beats, Reference, Study, Table, entries, tables_body
+from flexconv.experiments.results.study import Bars, Beats, Below, Reference, Study, Table, entries, tables_body
 
 
 def test_stat_and_verdicts_follow_the_numbers() -> None:
@@ -41,8 +41,8 @@ def test_a_study_written_as_data_lays_out_tables_notes_figure_and_claims(tmp_pat
     ctx.figures.mkdir()
     lines, raw = tables_body(study, runs, ctx)
     assert lines == [
-        "| model | test accuracy (%) | parameters | wall time (s) | command |", "|---|---|---|---|---|",
-        "| wide net | 80.00 | 5,000 | 5 | `cmd wide` |", "| small net | 60.00 | 1,200 | 3 | `cmd small` |", "",
+        "| model | test accuracy (%) | seeds | parameters | wall time (s) | command |", "|---|---|---|---|---|---|",
+        "| wide net | 80.00 | 1 | 5,000 | 5 | `cmd wide` |", "| small net | 60.00 | 1 | 1,200 | 3 | `cmd small` |", "",
         "A note.", "", "![toy accuracy](figures/toy.png)", "",
         "- **Claim:** wide beats small. **Here:** holds (wide 80.00 vs small 60.00).",
         "- small reaches 60.00 %, 10.0 points above a paper (50.0 %).",
@@ -54,6 +54,22 @@ def test_a_study_written_as_data_lays_out_tables_notes_figure_and_claims(tmp_pat
         {"study": "toy", "row": "small", "name": "small net", "metric": "test_acc", "mean": 0.6, "std": 0.0, "seeds": 1,
          "params": 1200, "command": "cmd small", "baseline": {"name": "a paper", "value": 0.5}},
     ]
+
+
+def test_rows_without_a_finished_seed_say_so_and_their_claims_are_not_judged(tmp_path: Path) -> None:
+    study = Study("toy", "Toy", rows=(Row("a", "net a", "main_job"), Row("b", "net b", "main_job")),
+                  figure=Bars("toy.png", "toy accuracy", "accuracy (%)"),
+                  claims=(Beats("a beats b.", "a", "b", "a", "b"), Reference("a", "a", "a paper", 0.5)))
+    runs = Runs(results={"a": [{"test_acc": 0.6, "params": 10, "wall_time_s": 3.0}], "b": []},
+                commands={"a": "cmd a", "b": "cmd b"})
+    ctx = Context(fast=False, seeds=[0, 1], out=tmp_path, runs=tmp_path / "runs")
+    ctx.figures.mkdir()
+    lines, _ = tables_body(study, runs, ctx)
+    assert "| net b | no finished run at this budget yet | 0 | – | – | `cmd b` |" in lines
+    assert "- **Claim:** a beats b. **Here:** not tested yet (b: no finished run at this budget yet)." in lines
+    assert entries(study, runs)[1]["mean"] is None and entries(study, runs)[1]["seeds"] == 0
+    runs.results["a"] = []
+    assert "not tested yet" in Below("a is small.", "a", "test_acc", 0.1, "acc").lines(runs)[0]
 
 
 def test_json_entries_of_rerun_studies_replace_theirs_only() -> None:
@@ -135,3 +151,35 @@ def test_rerun_reuses_finished_rows_and_quotes_overrides(tmp_path: Path, monkeyp
     main(args)  # every row is reused from its row_config.yaml / row_result.json
     with pytest.raises(AssertionError, match="trained again"):  # another config is not reused
         main([*args, "--override", "mnist1d:trainer.max_steps=3"])
+
+
+def test_row_stopped_mid_training_resumes_from_its_last_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flexconv.experiments.results import runner
+    from flexconv.train import commands
+
+    ctx = Context(fast=True, seeds=[0], out=tmp_path / "docs", runs=tmp_path / "runs",
+                  extra=("trainer.max_epochs=2", "trainer.limit_val_batches=1"))
+    row = Row("flextcn", "FlexTCN", "mnist1d_flextcn")
+    first = runner.run_rows([row], ctx, "toy").results["flextcn"][0]
+    run_dir = tmp_path / "runs" / "toy" / "FlexTCN" / "seed0"
+    (run_dir / runner.ROW_RESULT).unlink()  # as if stopped after its last checkpoint, before it was recorded
+    seen = []
+    real_train = commands.train
+
+    def recording_train(cfg, *args, **kwargs):
+        seen.append(cfg.resume)
+        return real_train(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(commands, "train", recording_train)
+    again = runner.run_rows([row], ctx, "toy").results["flextcn"][0]
+    assert seen == [str(run_dir)]
+    assert again["test_acc"] == first["test_acc"]  # nothing trained twice: the restored weights are tested
+    assert "resume: null" in (run_dir / runner.ROW_CONFIG).read_text()
+    assert runner.run_rows([row], ctx, "toy").results["flextcn"][0]["test_acc"] == first["test_acc"]  # reused as finished
+    assert seen == [str(run_dir)]
+
+    seen.clear()  # a folder holding another config's run is trained from scratch
+    (run_dir / runner.ROW_RESULT).unlink()
+    other = Context(fast=True, seeds=[0], out=ctx.out, runs=ctx.runs, extra=(*ctx.extra, "model.dropout=0.2"))
+    runner.run_rows([row], other, "toy")
+    assert seen == [None]

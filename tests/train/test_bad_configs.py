@@ -63,6 +63,13 @@ def test_plateau_on_validation_without_validation_split_is_rejected_up_front(tmp
     assert not (tmp_path / "run").exists()
 
 
+def test_cosine_warmup_with_unbounded_epochs_names_the_fix(tmp_path: Path) -> None:
+    cfg = compose_config(tiny_overrides(tmp_path / "run", "trainer.max_epochs=-1"))
+    assert cfg.optim.scheduler == "cosine" and cfg.optim.warmup_epochs > 0
+    with pytest.raises(ValueError, match="bound trainer.max_epochs too"):
+        train(cfg)
+
+
 def test_no_validation_split_switches_best_checkpoint_to_the_training_metric(tmp_path: Path, caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="flexconv"):
         results = train(compose_config(tiny_overrides(tmp_path / "run", "data.val_fraction=0", "trainer.max_steps=4")))

@@ -10,6 +10,7 @@ import torch
 from conftest import tiny_overrides
 
 from flexconv.cli import main as cli
+from flexconv.data.records import DatasetNotFoundError
 from flexconv.models.pretrained import CHECKPOINT_DIR, FILE_KEYS, RELEASES, Release, list_pretrained, read_release
 from flexconv.models.registry import get_model, model_from_release
 from flexconv.train.checkpoints import CheckpointError, load_module
@@ -36,7 +37,11 @@ def test_released_checkpoint_reproduces_its_test_accuracy(name: str) -> None:
     model = get_model(name, pretrained=True)
     assert not model.training
     assert sum(p.numel() for p in model.parameters()) == entry.params
-    assert evaluate(name)["test_acc"] == pytest.approx(entry.test_acc, abs=0.001)
+    try:
+        measured = evaluate(name)["test_acc"]
+    except DatasetNotFoundError as error:  # Fashion-MNIST: scripts/setup.sh installs it where it can
+        pytest.skip(f"the test split of {entry.dataset} is not installed: {error}")
+    assert measured == pytest.approx(entry.test_acc, abs=0.001)
 
 
 def test_unknown_released_name_lists_the_released_ones() -> None:

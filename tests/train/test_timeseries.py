@@ -40,6 +40,8 @@ def test_presets_compose_to_the_documented_choices() -> None:
     conv3 = compose_config(["experiment=timeseries_conv3", "data=uea_gunpoint"])
     assert flex.data.name == "uea_gunpoint" and flex.data.val_fraction == 0.0
     assert flex.model.head == "pool" and flex.model.conv.type == "FlexConv" and flex.model.conv.mask.lr_factor == 1.0
+    assert flex.model.conv.mask.crop_margin == 1  # a layer cropped to one tap can grow again
+    assert flex.trainer.max_steps == 2000 and flex.trainer.max_epochs >= 2000  # a step budget, whatever the set's size
     assert flex.optim.scheduler == "cosine"  # no schedule that monitors a validation metric
     assert flex.checkpoint.monitor is None  # the last epoch is tested, not one picked by training accuracy
     assert conv3.model.conv.type == "Conv" and conv3.model.conv.kernel_size == 3

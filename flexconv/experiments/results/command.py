@@ -90,7 +90,7 @@ def main(argv: Sequence[str]) -> None:
                                         seeds=ctx.seeds, seconds=seconds))
     else:
         page.write_text(render(sections, invocation=ctx.invocation, fast=ctx.fast, seeds=ctx.seeds, runs=ctx.runs,
-                               seconds=seconds))
+                               seconds=seconds, finished_only=ctx.finished_only))
     table = ctx.out / "results.json"
     kept = json.loads(table.read_text()) if studies and table.is_file() else []
     table.write_text(json.dumps(merge_entries(kept, sections), indent=1) + "\n")

@@ -49,20 +49,26 @@ def fmt_params(results: Results) -> str:
 
 
 def fmt_time(results: Results) -> str:
-    return f"{statistics.fmean(r['wall_time_s'] for r in results):.0f}"
+    times = [r["wall_time_s"] for r in results if r.get("wall_time_s") is not None]
+    return f"{statistics.fmean(times):.0f}" if times else "–"
+
+
+NOT_RUN = "no finished run at this budget yet"  # what a claim or row without numbers says
 
 
 # -- sentences ------------------------------------------------------------------------------------
-def verdict(claim: str, holds: bool, evidence: str) -> str:
-    """One generated sentence: the paper's claim, whether the numbers support it, and why."""
-    return f"- **Claim:** {claim} **Here:** {'holds' if holds else 'does not hold'} ({evidence})."
+def verdict(claim: str, holds: Optional[bool], evidence: str) -> str:
+    """One generated sentence: the paper's claim, whether the numbers support it (None: not tested yet), and why."""
+    outcome = "not tested yet" if holds is None else "holds" if holds else "does not hold"
+    return f"- **Claim:** {claim} **Here:** {outcome} ({evidence})."
 
 
 def better(a: Optional[Stat], b: Optional[Stat], name_a: str, name_b: str, higher: bool = True,
-           scale: float = 100.0) -> tuple[bool, str]:
-    """Whether ``a`` beats ``b`` on the mean, and the evidence (notes when within one std)."""
+           scale: float = 100.0) -> tuple[Optional[bool], str]:
+    """Whether ``a`` beats ``b`` on the mean, and the evidence (notes when within one std); None without numbers."""
     if a is None or b is None:
-        return False, "no numbers"
+        missing = " and ".join(name for name, value in ((name_a, a), (name_b, b)) if value is None)
+        return None, f"{missing}: {NOT_RUN}"
     wins = a.mean > b.mean if higher else a.mean < b.mean
     gap = abs(a.mean - b.mean)
     noise = max(a.std, b.std)
@@ -75,7 +81,7 @@ def better(a: Optional[Stat], b: Optional[Stat], name_a: str, name_b: str, highe
 def against_reference(name: str, value: Optional[Stat], reference: str, accuracy: float) -> str:
     """A generated sentence placing a measured accuracy against a published one."""
     if value is None:
-        return f"- {name}: no number to compare with {reference} ({100 * accuracy:.1f} %)."
+        return f"- {name}: {NOT_RUN}, nothing to compare with {reference} ({100 * accuracy:.1f} %) yet."
     side = "above" if value.mean > accuracy else "below"
     return (f"- {name} reaches {value.fmt()} %, {abs(100 * (value.mean - accuracy)):.1f} points {side} {reference} "
             f"({100 * accuracy:.1f} %).")
@@ -105,14 +111,17 @@ class TableRow:
 
 
 def table(rows: Sequence[TableRow], metrics: Sequence[Metric] = (ACCURACY,)) -> list[str]:
-    """Markdown table: one line per row with its metrics (mean ± std), parameters, wall time, command."""
-    headers = ["model", *(m.header for m in metrics), "parameters", "wall time (s)", "command"]
+    """Markdown table: one line per row with its metrics (mean ± std), finished seeds, parameters, wall time,
+    command. A row without a finished seed says so in its first metric's cell."""
+    headers = ["model", *(m.header for m in metrics), "seeds", "parameters", "wall time (s)", "command"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
         values = [stat(row.results, m.key) for m in metrics]
         cells = [v.fmt(m.scale, m.digits) if v else "–" for v, m in zip(values, metrics)]
-        lines.append(f"| {row.name} | {' | '.join(cells)} | {fmt_params(row.results)} | {fmt_time(row.results)} | "
-                     f"`{row.command}` |")
+        if not row.results:
+            cells[0] = NOT_RUN
+        lines.append(f"| {row.name} | {' | '.join(cells)} | {len(row.results)} | {fmt_params(row.results)} | "
+                     f"{fmt_time(row.results)} | `{row.command}` |")
     return lines
 
 
@@ -169,12 +178,15 @@ def merge_entries(entries: Sequence[dict[str, Any]], sections: Sequence[Section]
 
 
 def render(sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int], runs: Path,
-           seconds: float) -> str:
+           seconds: float, finished_only: bool = False) -> str:
     """The whole page: a header saying how it was made, then every section."""
     mode = ("**Fast mode** (`--fast`): tiny subsets and one epoch, to check the pipeline. These numbers are noise, "
             "not results; run without `--fast` for the real page.") if fast else (
             "Full mode within a CPU budget: the overrides in the command above (e.g. fewer epochs than the presets) "
             "are part of each row's command.")
+    if finished_only:
+        mode += (" `--finished-only`: this page tabulates the row/seeds that have finished so far (the `seeds` "
+                 "column); the same command without `--finished-only` trains the others, resuming interrupted runs.")
     lines = [
         "# Results", "",
         f"Generated by `{invocation or 'flexconv bench results'}` ({seconds / 60:.1f} min on 2 CPU cores). "

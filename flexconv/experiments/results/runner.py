@@ -4,7 +4,9 @@ A row is an experiment preset plus overrides, run in-process through
 :func:`flexconv.train.commands.train` (or :func:`flexconv.train.crossres.crossres`), so every table
 row is literally ``flexconv train experiment=<preset> key=value ... seed=<s>``. A row/seed that
 finished with exactly the same resolved config (``row_config.yaml`` + ``row_result.json`` in its run
-folder) is reused instead of trained again, so an interrupted study resumes where it stopped.
+folder) is reused instead of trained again, and a row/seed stopped mid-training (its ``config.yaml``
+equal to the row's config, a ``checkpoints/last.ckpt`` beside it) continues from its last checkpoint
+(``resume=<run folder>``), so an interrupted study resumes where it stopped and loses at most an epoch.
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
                 log.info("%s / %s / seed %d: not finished, left out (--finished-only)", study, row.name, seed)
                 continue
             else:
-                result = run_one(cfg, program)
+                result = run_one(resume_if_interrupted(cfg), program)
             runs.results[row.key].append(result)
             runs.run_dirs[row.key].append(Path(cfg.run_dir))
     return runs
@@ -170,13 +172,36 @@ def run_one(cfg: Any, program: str) -> dict[str, Any]:
     return result
 
 
+def resume_if_interrupted(cfg: Any) -> Any:
+    """``cfg`` with ``resume`` set to its run folder when an earlier invocation trained this exact
+    config there and stopped before it finished (cross-resolution runs restart: they have no ``config.yaml``
+    of their own at the row's folder)."""
+    from omegaconf import OmegaConf
+
+    run_dir = Path(cfg.run_dir)
+    saved_path, last = run_dir / "config.yaml", run_dir / "checkpoints" / "last.ckpt"
+    if not (saved_path.is_file() and last.is_file()):
+        return cfg
+    saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
+    wanted = OmegaConf.to_container(cfg, resolve=True)
+    if {**saved, "resume": None} != {**wanted, "resume": None}:
+        log.info("%s holds a run of another config: training from scratch", run_dir)
+        return cfg
+    log.info("resuming the interrupted run in %s", run_dir)
+    resumed = cfg.copy()
+    resumed.resume = str(run_dir)
+    return resumed
+
+
 def save_result(cfg: Any, result: dict[str, Any]) -> None:
-    """Record a finished row/seed (its resolved config and result) so a re-run can reuse it."""
+    """Record a finished row/seed (its resolved config, without ``resume``, and result) so a re-run can reuse it."""
     from omegaconf import OmegaConf
 
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / ROW_CONFIG, resolve=True)
+    saved = cfg.copy()
+    saved.resume = None
+    OmegaConf.save(saved, run_dir / ROW_CONFIG, resolve=True)
     (run_dir / ROW_RESULT).write_text(json.dumps(result, indent=1, default=str))
 
 

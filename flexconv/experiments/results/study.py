@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Sequence
 
-from flexconv.experiments.results.report import (ACCURACY, Metric, Section, against_reference, bar_figure, better, entry,
-                                                 figure_line, stat, table, verdict)
+from flexconv.experiments.results.report import (ACCURACY, NOT_RUN, Metric, Section, against_reference, bar_figure, better,
+                                                 entry, figure_line, stat, table, verdict)
 from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,9 @@ class Below:
 
     def lines(self, runs: Runs) -> list[str]:
         value = stat(runs.results[self.row], self.metric)
-        evidence = f"{self.label} {value.fmt(self.scale, self.digits) if value else '–'}"
-        return [verdict(self.claim, value is not None and value.mean < self.bound, evidence)]
+        if value is None:
+            return [verdict(self.claim, None, NOT_RUN)]
+        return [verdict(self.claim, value.mean < self.bound, f"{self.label} {value.fmt(self.scale, self.digits)}")]
 
 
 @dataclass(frozen=True)
