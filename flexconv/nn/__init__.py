@@ -9,7 +9,7 @@ convolutions, per-parameter optimiser hints, streaming inference (:func:`stream`
 :class:`Dropout` / :class:`ReLUDropout` with fast CPU masks.
 """
 
-from flexconv.nn.ckconv import CKConv, FlexConv
+from flexconv.nn.ckconv import CKConv, FlexConv, recording_kernels
 from flexconv.nn.dropout import Dropout, ReLUDropout
 from flexconv.nn.export import export
 from flexconv.nn.hints import named_hints, param_groups, set_hint
@@ -22,7 +22,7 @@ from flexconv.nn.resolution import change_resolution
 from flexconv.nn.stream import Stream, register_stream, stream
 
 __all__ = [
-    "CKConv", "FlexConv", "GaussianMask",
+    "CKConv", "FlexConv", "GaussianMask", "recording_kernels",
     "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "KERNEL_NETS", "kernel_net_class",
     "register_kernel_net", "PaddedConv", "nd_class",
     "param_groups", "set_hint", "named_hints", "change_resolution", "export",

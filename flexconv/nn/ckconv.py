@@ -20,8 +20,9 @@ Data flow of one forward (each step is its own module or function)::
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 import torch
 from torch import nn
@@ -130,6 +131,7 @@ class CKConv(nn.Module):
         self._grid: Optional[tuple[int, ...]] = explicit_grid or None
         self._positions: dict[tuple, tuple[torch.Tensor, list[torch.Tensor]]] = {}
         self._cache: Optional[tuple[Any, torch.Tensor]] = None
+        self._kernel_record: Optional[dict["CKConv", torch.Tensor]] = None  # see recording_kernels()
 
     def extra_repr(self) -> str:
         return (
@@ -263,6 +265,8 @@ class CKConv(nn.Module):
         self._check_input(x)
         dtype = self._autocast_dtype(x)
         kernel = self.kernel(x.shape)  # (out, in, *K) or (in, 1, *K)
+        if self._kernel_record is not None:
+            self._kernel_record[self] = kernel
         bias = self.bias
         if dtype is not None:
             x, kernel = x.to(dtype), kernel.to(dtype)
@@ -274,6 +278,26 @@ class CKConv(nn.Module):
         out = Fc.conv(x, kernel, None, causal=self.causal, groups=self.in_channels, method=method)
         pointwise = self.pointwise.view(*self.pointwise.shape, *([1] * self.data_dim))  # (out, in, 1, ..., 1)
         return Fc.spatial_conv(out, pointwise, bias)
+
+
+@contextlib.contextmanager
+def recording_kernels(model: nn.Module) -> Iterator[dict[CKConv, torch.Tensor]]:
+    """Within the block, every CKConv/FlexConv of ``model`` records the effective kernel its forward
+    used, with its autograd graph, in the yielded dict (by layer).
+
+    A loss on the kernels (the kernel-norm penalty of the paper's sequential runs) then reuses them
+    instead of evaluating every kernel network again: a tenth of a FlexTCN step at full-length
+    kernels. Nothing is kept after the block.
+    """
+    used: dict[CKConv, torch.Tensor] = {}
+    layers = [m for m in model.modules() if isinstance(m, CKConv)]
+    for layer in layers:
+        layer._kernel_record = used
+    try:
+        yield used
+    finally:
+        for layer in layers:
+            layer._kernel_record = None
 
 
 class FlexConv(CKConv):

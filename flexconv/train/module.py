@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Mapping, Optional, Protocol, runtime_checkable
 
 import lightning as L
 import torch
@@ -32,7 +32,7 @@ from flexconv.models.conv_config import nest_flat_conv_config
 from flexconv.models.registry import config_dict, model_config, build_model
 from flexconv.nn import param_groups
 from flexconv.nn.antialias import AntiAliasing
-from flexconv.nn.ckconv import CKConv
+from flexconv.nn.ckconv import CKConv, recording_kernels
 
 OBJECTIVES = ("classification", "regression", "per_step")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -97,18 +97,22 @@ def topk_accuracy(logits: torch.Tensor, target: torch.Tensor, k: int) -> torch.T
     return hits.float().mean()
 
 
-def kernel_norm_penalty(model: nn.Module) -> torch.Tensor:
+def kernel_norm_penalty(model: nn.Module, kernels: Optional[Mapping[CKConv, torch.Tensor]] = None) -> torch.Tensor:
     """Sum over every CKConv/FlexConv layer of ``||effective kernel||_2 + ||bias||_2``.
 
     The original code's "weight decay" (its ``LnLoss`` with ``norm_type=2``): plain (not squared)
     Frobenius norms of the kernel actually used, after the mask and cropping, and of the bias;
     kernel networks, masks, norms and heads are not decayed directly. Every layer's grid must be
-    fixed (run a forward first). Returns a scalar (0 when there are no such layers).
+    fixed (run a forward first). kernels: the kernels the forward used
+    (:func:`flexconv.nn.ckconv.recording_kernels`), reused instead of evaluated again. Returns a
+    scalar (0 when there are no such layers).
     """
+    kernels = kernels or {}
     total = torch.zeros((), device=next(model.parameters()).device, dtype=next(model.parameters()).dtype)
     for layer in model.modules():
         if isinstance(layer, CKConv):
-            total = total + layer.make_kernel().norm()
+            kernel = kernels.get(layer)
+            total = total + (kernel if kernel is not None else layer.make_kernel()).norm()
             if layer.bias is not None:
                 total = total + layer.bias.norm()
     return total
@@ -188,11 +192,13 @@ class TaskModule(L.LightningModule):
         metrics["loss"] = loss
         return loss, metrics
 
-    def regularizers(self) -> dict[str, torch.Tensor]:
-        """The configured loss terms on the weights, by name ("kernel_norm", "antialias"); call after a forward."""
+    def regularizers(self, kernels: Optional[Mapping[CKConv, torch.Tensor]] = None) -> dict[str, torch.Tensor]:
+        """The configured loss terms on the weights, by name ("kernel_norm", "antialias"); call after a forward.
+
+        kernels: the kernels that forward used (:func:`~flexconv.nn.ckconv.recording_kernels`), to reuse."""
         terms: dict[str, torch.Tensor] = {}
         if self.optim.kernel_norm_decay > 0:
-            terms["kernel_norm"] = self.optim.kernel_norm_decay * kernel_norm_penalty(self.model)
+            terms["kernel_norm"] = self.optim.kernel_norm_decay * kernel_norm_penalty(self.model, kernels)
         if self.antialias is not None:
             terms["antialias"] = self.antialias(self.model)
         return terms
@@ -200,9 +206,11 @@ class TaskModule(L.LightningModule):
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         """Forward, loss (+ regularisers in training) and logging; returns the loss to minimise."""
         x, y = batch[0], batch[1]
-        loss, metrics = self._task_loss(self(x), y)
+        with recording_kernels(self.model) as kernels:
+            out = self(x)
+        loss, metrics = self._task_loss(out, y)
         if stage == "train":
-            for name, value in self.regularizers().items():
+            for name, value in self.regularizers(kernels).items():
                 metrics[name] = value
                 loss = loss + value
         on_step = stage == "train"
@@ -213,8 +221,10 @@ class TaskModule(L.LightningModule):
 
     def training_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The total loss that ``training_step`` minimises: task loss + every regulariser. Scalar."""
-        loss, _ = self._task_loss(self(inputs), labels)
-        return loss + sum(self.regularizers().values(), torch.zeros_like(loss))
+        with recording_kernels(self.model) as kernels:
+            out = self(inputs)
+        loss, _ = self._task_loss(out, labels)
+        return loss + sum(self.regularizers(kernels).values(), torch.zeros_like(loss))
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")

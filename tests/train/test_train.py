@@ -103,3 +103,32 @@ def test_metrics_and_schedule() -> None:
     assert cosine_with_warmup(0, 10, 100, 1e-4) == pytest.approx(0.1)
     assert cosine_with_warmup(10, 10, 100, 1e-4) == pytest.approx(1.0)
     assert cosine_with_warmup(100, 10, 100, 1e-4) == pytest.approx(1e-4)
+
+
+def test_kernel_norm_penalty_reuses_the_kernels_of_the_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The training loss's kernel-norm term uses the kernels the forward evaluated: same loss and gradients
+    as evaluating every kernel network again, with one kernel evaluation per layer instead of two."""
+    from flexconv.nn import CKConv
+    from flexconv.train.module import kernel_norm_penalty
+
+    tiny = {"hidden_channels": 4, "num_blocks": 1, "conv": {"kernel_net": {"hidden_channels": 4}}, "in_channels": 1,
+            "num_classes": 10}
+    torch.manual_seed(0)
+    module = TaskModule("flextcn_mnist1d", tiny, {"kernel_norm_decay": 0.5}).double()
+    x, y = torch.randn(3, 1, 40, dtype=torch.float64), torch.tensor([1, 2, 3])
+    module.eval()  # no dropout: both losses see the same network
+    module(x)  # fixes the grids
+
+    calls = []
+    make_kernel = CKConv.make_kernel
+    monkeypatch.setattr(CKConv, "make_kernel", lambda self, *a, **k: calls.append(self) or make_kernel(self, *a, **k))
+    loss = module.training_loss(x, y)
+    grads = torch.autograd.grad(loss, list(module.parameters()), allow_unused=True)
+    layers = [m for m in module.modules() if isinstance(m, CKConv)]
+    assert len(calls) == len(layers) == len(set(calls))  # each kernel network evaluated once
+
+    expected = module._task_loss(module(x), y)[0] + 0.5 * kernel_norm_penalty(module.model)  # evaluated again
+    assert torch.allclose(loss, expected, rtol=1e-12)
+    for got, want in zip(grads, torch.autograd.grad(expected, list(module.parameters()), allow_unused=True)):
+        assert (got is None) == (want is None) and (got is None or torch.allclose(got, want, rtol=1e-10, atol=1e-14))
+    assert all(layer._kernel_record is None for layer in layers)  # nothing kept after the step

@@ -62,7 +62,7 @@ FASHION = Study(
 
 CROSSRES_FAST = ("crossres.finetune_epochs=1",)
 CROSSRES = Study(
-    "crossres", "Cross-resolution: Fashion-MNIST trained at 14x14, tested at 28x28",
+    "crossres", "Cross-resolution: Fashion-MNIST trained at 14x14, tested at 28x28 (MAGNet kernels)",
     program="crossres",
     rows=(
         Row("flexnet", "FlexNet", "fashion_crossres_14_28", fast=CROSSRES_FAST),
