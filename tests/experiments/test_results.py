@@ -90,9 +90,18 @@ def test_unknown_study_is_refused() -> None:
         main(["results", "--studies", "imagenet"])
 
 
-def test_fast_page_with_kernel_fitting(tmp_path: Path) -> None:
-    main(["results", "--fast", "--studies", "fit_kernel", "--out", str(tmp_path / "docs")])
+def test_fast_page_with_kernel_fitting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ["results", "--fast", "--studies", "fit_kernel", "--out", str(tmp_path / "docs"), "--runs", str(tmp_path / "runs")]
+    main(args)
     page = (tmp_path / "docs" / "results.md").read_text()
+
+    def no_fitting(*_args, **_kwargs):
+        raise AssertionError("kernels fitted again")
+
+    monkeypatch.setattr("flexconv.experiments.fit_kernel.run", no_fitting)
+    main(args)  # the saved report of the same settings is reused
+    table = lambda text: [line for line in text.split("\n") if line.startswith("| ")]  # noqa: E731
+    assert table((tmp_path / "docs" / "results.md").read_text()) == table(page) != []
     assert "Fast mode" in page and "flexconv fit-kernel --iterations 60" in page
     assert page.count("| gabor |") == 4 and "**Claim:** MAGNet fits the `gabor` target best." in page
     for figure in ("fit_kernel.png", "fit_kernel_kernels.png"):

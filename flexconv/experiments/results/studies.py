@@ -149,13 +149,32 @@ UEA = Study(
 )
 
 
+def fitted_report(ctx: Context, **settings: Any) -> dict:
+    """:func:`flexconv.experiments.fit_kernel.run` of every target and network with these settings, saved in
+    ``<runs>/fit_kernel/`` and reused by a later invocation with the same settings (as finished rows are)."""
+    import torch
+
+    from flexconv.experiments import fit_kernel as fk
+
+    name = "_".join(f"{key}{value}" for key, value in sorted(settings.items())).replace(" ", "").replace(",", "-")
+    path = ctx.runs / "fit_kernel" / f"report_{'fast_' if ctx.fast else ''}{name}.pt"
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    if ctx.finished_only:
+        raise DataUnavailable(f"kernel fitting has not run with these settings ({path} is missing; --finished-only)")
+    report = fk.run(list(fk.TARGETS), list(fk.DEFAULT_NETS), **settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(report, path)
+    return report
+
+
 def fit_kernel_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
     """Kernel fitting (paper Fig. 3): every kernel network on every target (at its best learning rate when several are tried)."""
     from flexconv.experiments import fit_kernel as fk
 
     # Full mode: the original fitting protocol (fit_kernel's defaults: 3,000 Adam steps at lr 0.01, input scale 256)
     settings = {"iterations": 60, "lrs": [0.01, 0.001]} if ctx.fast else {"iterations": fk.ORIGINAL_ITERATIONS, "lrs": [fk.ORIGINAL_LR]}
-    report = fk.run(list(fk.TARGETS), list(fk.DEFAULT_NETS), seed=ctx.seeds[0], **settings)
+    report = fitted_report(ctx, seed=ctx.seeds[0], **settings)
     fk.plot_curves(report, ctx.figures / "fit_kernel.png")
     fk.plot_kernels(report, ctx.figures / "fit_kernel_kernels.png")
     lrs = ",".join(f"{lr:g}" for lr in settings["lrs"])
