@@ -192,3 +192,31 @@ def test_row_stopped_mid_training_resumes_from_its_last_checkpoint(tmp_path: Pat
     other = Context(fast=True, seeds=[0], out=ctx.out, runs=ctx.runs, extra=(*ctx.extra, "model.dropout=0.2"))
     runner.run_rows([row], other, "toy")
     assert seen == [None]
+
+
+def test_row_trained_by_another_process_is_left_out(tmp_path: Path) -> None:
+    """Two study invocations can share the work: a row/seed whose folder another live process holds is
+    skipped (and reused by a later invocation once it finished), not an error that ends the study."""
+    import os
+    import socket
+
+    from flexconv.experiments.results import runner
+
+    ctx = Context(fast=True, seeds=[0, 1], out=tmp_path / "docs", runs=tmp_path / "runs", extra=("trainer.max_steps=2",))
+    row = Row("flextcn", "FlexTCN", "mnist1d_flextcn")
+    busy = tmp_path / "runs" / "toy" / "FlexTCN" / "seed0"
+    busy.mkdir(parents=True)
+    (busy / ".lock").write_text(f"{os.getppid()} {socket.gethostname()}\n")  # a live process: pytest's parent
+    runs = runner.run_rows([row], ctx, "toy")
+    assert len(runs.results["flextcn"]) == 1 and runs.run_dirs["flextcn"] == [tmp_path / "runs" / "toy" / "FlexTCN" / "seed1"]
+
+
+def test_a_recorded_config_without_a_later_added_key_is_the_same_config() -> None:
+    from flexconv.experiments.results.runner import same_config
+
+    wanted = {"model": {"conv": {"mask": {"init_width": 0.075, "crop_margin": 0}}}, "resume": None}
+    recorded = {"model": {"conv": {"mask": {"init_width": 0.075}}}, "resume": None}
+    assert same_config(recorded, wanted) and same_config({**recorded, "resume": "runs/x"}, wanted)
+    assert not same_config(recorded, {"model": {"conv": {"mask": {"init_width": 0.075, "crop_margin": 1}}}, "resume": None})
+    assert recorded == {"model": {"conv": {"mask": {"init_width": 0.075}}}, "resume": None}  # not modified
+    assert same_config({"model": {"conv": {"mask": None}}}, {"model": {"conv": {"mask": None}}})  # plain convolutions

@@ -18,7 +18,7 @@ from flexconv.train.commands import evaluate, train
 from flexconv.train.config import compose_config
 from flexconv.train.release import release
 
-EXPECTED = {"flextcn_mnist1d", "flextcn_uea_japanesevowels"}  # issue 12 (the Fashion-MNIST FlexNet: not yet)
+EXPECTED = {"flextcn_mnist1d", "flextcn_uea_japanesevowels", "flexnet_fashion_mnist"}  # issue 12
 
 
 def test_the_issue_releases_are_in_the_table_and_every_file_is() -> None:

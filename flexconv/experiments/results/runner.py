@@ -11,6 +11,7 @@ equal to the row's config, a ``checkpoints/last.ckpt`` beside it) continues from
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from flexconv.experiments.results.report import Results, TableRow
+from flexconv.train.run_dir import RunDirInUseError
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +149,11 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
                 log.info("%s / %s / seed %d: not finished, left out (--finished-only)", study, row.name, seed)
                 continue
             else:
-                result = run_one(resume_if_interrupted(cfg), program)
+                try:
+                    result = run_one(resume_if_interrupted(cfg), program)
+                except RunDirInUseError as error:  # another study process trains it: it is reused once finished
+                    log.warning("%s / %s / seed %d: left out, %s", study, row.name, seed, error)
+                    continue
             runs.results[row.key].append(result)
             runs.run_dirs[row.key].append(Path(cfg.run_dir))
     return runs
@@ -172,6 +178,25 @@ def run_one(cfg: Any, program: str) -> dict[str, Any]:
     return result
 
 
+# Config keys added after runs were recorded, with the value that reproduces what those runs did: a
+# recorded config without the key is the same config as one with this value (finished rows stay reusable).
+ADDED_KEYS: dict[tuple[str, ...], Any] = {
+    ("model", "conv", "mask", "crop_margin"): 0,
+}
+
+
+def same_config(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether a recorded resolved config is ``wanted`` (``resume`` ignored; see :data:`ADDED_KEYS`)."""
+    saved = copy.deepcopy(saved)
+    for path, value in ADDED_KEYS.items():
+        node = saved
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] not in node:
+            node[path[-1]] = value
+    return {**saved, "resume": None} == {**wanted, "resume": None}
+
+
 def resume_if_interrupted(cfg: Any) -> Any:
     """``cfg`` with ``resume`` set to its run folder when an earlier invocation trained this exact
     config there and stopped before it finished (cross-resolution runs restart: they have no ``config.yaml``
@@ -183,8 +208,7 @@ def resume_if_interrupted(cfg: Any) -> Any:
     if not (saved_path.is_file() and last.is_file()):
         return cfg
     saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
-    wanted = OmegaConf.to_container(cfg, resolve=True)
-    if {**saved, "resume": None} != {**wanted, "resume": None}:
+    if not same_config(saved, OmegaConf.to_container(cfg, resolve=True)):
         log.info("%s holds a run of another config: training from scratch", run_dir)
         return cfg
     log.info("resuming the interrupted run in %s", run_dir)
@@ -213,7 +237,7 @@ def finished_result(cfg: Any) -> Optional[dict[str, Any]]:
     if not ((run_dir / ROW_CONFIG).is_file() and (run_dir / ROW_RESULT).is_file()):
         return None
     saved = OmegaConf.to_container(OmegaConf.load(run_dir / ROW_CONFIG), resolve=True)
-    if saved != OmegaConf.to_container(cfg, resolve=True):
+    if not same_config(saved, OmegaConf.to_container(cfg, resolve=True)):
         return None
     return json.loads((run_dir / ROW_RESULT).read_text())
 
