@@ -32,7 +32,11 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 def page_faults(mode: str) -> int:
     """Minor page faults of five FlexTCN training steps (after two warm-up steps) in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", CHILD, mode], check=True, capture_output=True, text=True)
+    from flexconv.malloc import TORCH_HUGE_PAGES
+
+    # Not inherited: an earlier in-process `flexconv` command (keep_freed_memory) sets it in this process.
+    env = {key: value for key, value in os.environ.items() if key != TORCH_HUGE_PAGES}
+    out = subprocess.run([sys.executable, "-c", CHILD, mode], check=True, capture_output=True, text=True, env=env)
     return int(out.stdout.strip().splitlines()[-1])
 
 
