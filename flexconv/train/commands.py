@@ -37,7 +37,7 @@ from flexconv.train.callbacks import KernelPictures, RunSummary, quiet_lightning
 from flexconv.train.checkpoints import evaluation_module
 from flexconv.train.module import TaskModule
 from flexconv.train.resumable import DataOrder, with_epoch_sampler
-from flexconv.train.run_dir import RUN_DIR_ENV, RunLock, resolve_run_dir
+from flexconv.train.run_dir import RUN_DIR_ENV, RunLock, clear_stale_checkpoints, resolve_run_dir
 from flexconv.train.validate import validate_config
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,9 @@ def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModul
         trainer = build_trainer(cfg, run_dir, all_callbacks, history, **changes)
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
+        if ckpt_path is None and (stale := clear_stale_checkpoints(run_dir)):
+            log.warning("%s held checkpoints of an earlier run: deleted (%s)", run_dir / "checkpoints",
+                        ", ".join(p.name for p in stale))
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     with quiet_lightning(resuming=ckpt_path is not None):
         trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,

@@ -47,6 +47,17 @@ def new_run_dir(parent: Path, stamp: Optional[str] = None) -> Path:
             name = f"{stamp}-{suffix}"
 
 
+def clear_stale_checkpoints(run_dir: Path) -> list[Path]:
+    """Delete the ``*.ckpt`` files an earlier run left in ``run_dir/checkpoints`` before a new run starts
+    there from scratch; returns them. Left in place, a new run stopped before its first checkpoint would
+    leave its own ``config.yaml`` beside the earlier run's ``last.ckpt``, which a later resume of the
+    new config would then load."""
+    stale = sorted((run_dir / "checkpoints").glob("*.ckpt"))
+    for path in stale:
+        path.unlink()
+    return stale
+
+
 def _alive(pid: int) -> bool:
     """Whether a process with ``pid`` exists on this machine."""
     try:

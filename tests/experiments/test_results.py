@@ -20,7 +20,8 @@ def test_stat_and_verdicts_follow_the_numbers() -> None:
     assert a.fmt() == "91.00 ± 1.41" and b.fmt() == "80.00"
     assert Stat.of([None]) is None
     holds, evidence = better(a, b, "A", "B")
-    assert holds and "A 91.00 ± 1.41 vs B 80.00" in evidence
+    assert holds and "A 91.00 ± 1.41 vs B 80.00" in evidence and "one seed of B" in evidence
+    assert "one seed" not in better(a, Stat.of([0.80, 0.81]), "A", "B")[1]
     assert "does not hold" in verdict("B beats A.", *better(b, a, "B", "A"))
     holds, evidence = better(Stat.of([0.5, 0.7]), Stat.of([0.55]), "x", "y")
     assert holds and "within one standard deviation" in evidence  # 0.60 > 0.55 on the mean, std 0.14
@@ -44,7 +45,8 @@ def test_a_study_written_as_data_lays_out_tables_notes_figure_and_claims(tmp_pat
         "| model | test accuracy (%) | seeds | parameters | wall time (s) | command |", "|---|---|---|---|---|---|",
         "| wide net | 80.00 | 1 | 5,000 | 5 | `cmd wide` |", "| small net | 60.00 | 1 | 1,200 | 3 | `cmd small` |", "",
         "A note.", "", "![toy accuracy](figures/toy.png)", "",
-        "- **Claim:** wide beats small. **Here:** holds (wide 80.00 vs small 60.00).",
+        "- **Claim:** wide beats small. **Here:** holds (wide 80.00 vs small 60.00, one seed each: no seed-to-seed "
+        "spread to weigh the gap against yet).",
         "- small reaches 60.00 %, 10.0 points above a paper (50.0 %).",
     ]
     assert raw is runs.results and (ctx.figures / "toy.png").stat().st_size > 0
@@ -192,6 +194,25 @@ def test_row_stopped_mid_training_resumes_from_its_last_checkpoint(tmp_path: Pat
     other = Context(fast=True, seeds=[0], out=ctx.out, runs=ctx.runs, extra=(*ctx.extra, "model.dropout=0.2"))
     runner.run_rows([row], other, "toy")
     assert seen == [None]
+
+    # Stopped before its first checkpoint, a run of a new config leaves no checkpoint of the earlier
+    # config beside its own config.yaml (a later invocation would "resume" the wrong weights).
+    seen.clear()
+    (run_dir / runner.ROW_RESULT).unlink()
+
+    def stopped_at_start(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lightning.Trainer.fit", stopped_at_start)
+    third = Context(fast=True, seeds=[0], out=ctx.out, runs=ctx.runs, extra=(*ctx.extra, "model.dropout=0.3"))
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_rows([row], third, "toy")
+    assert "dropout: 0.3" in (run_dir / "config.yaml").read_text()
+    assert not list((run_dir / "checkpoints").glob("*.ckpt"))
+    monkeypatch.undo()
+    monkeypatch.setattr(commands, "train", recording_train)
+    runner.run_rows([row], third, "toy")
+    assert seen == [None, None]  # the stopped run, then a run from scratch: not a resume
 
 
 def test_row_trained_by_another_process_is_left_out(tmp_path: Path) -> None:

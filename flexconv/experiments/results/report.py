@@ -75,6 +75,9 @@ def better(a: Optional[Stat], b: Optional[Stat], name_a: str, name_b: str, highe
     text = f"{name_a} {a.fmt(scale)} vs {name_b} {b.fmt(scale)}"
     if noise > 0 and gap <= noise:
         text += ", a gap within one standard deviation over seeds"
+    elif min(a.n, b.n) == 1:
+        single = "each" if a.n == b.n else "of " + (name_a if a.n == 1 else name_b)
+        text += f", one seed {single}: no seed-to-seed spread to weigh the gap against yet"
     return wins, text
 
 
