@@ -63,8 +63,8 @@ RELEASES: dict[str, Release] = {
                 test_acc=0.9373000264167786, params=68790,
                 command='flexconv train experiment=fashion_mnist_flexnet num_threads=1 seed=0'),
         Release(name='flextcn_uea_japanesevowels', model_name='flextcn_uea', dataset='uea_japanesevowels',
-                test_acc=0.9810810685157776, params=138457,
-                command='flexconv train experiment=timeseries data=uea_japanesevowels num_threads=1 seed=0'),
+                test_acc=0.9837837815284729, params=138457,
+                command='flexconv train experiment=timeseries data=uea_japanesevowels num_threads=1 seed=1'),
     )
 }
 
