@@ -23,6 +23,7 @@ from flexconv.train.callbacks import LastCheckpoint, ParameterSummary
 from flexconv.train.config import DATA_FIELDS
 from flexconv.train.history import RunCSVLogger
 from flexconv.train.module import TaskModule
+from flexconv.train.run_dir import CHECKPOINTS
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def checkpoint_monitor(cfg: DictConfig, has_val: bool) -> Optional[str]:
 
 def build_checkpoints(cfg: DictConfig, run_dir: Path, monitor: Optional[str]) -> tuple[ModelCheckpoint, ModelCheckpoint]:
     """(best by ``monitor``, last: also every n training steps when configured, and at the end)."""
-    directory = str(run_dir / "checkpoints")
+    directory = str(run_dir / CHECKPOINTS)
     best = ModelCheckpoint(
         dirpath=directory, filename="best", monitor=monitor,
         mode=cfg.checkpoint.mode, save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,

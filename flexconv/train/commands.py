@@ -37,7 +37,7 @@ from flexconv.train.callbacks import KernelPictures, RunSummary, quiet_lightning
 from flexconv.train.checkpoints import evaluation_module
 from flexconv.train.module import TaskModule
 from flexconv.train.resumable import DataOrder, with_epoch_sampler
-from flexconv.train.run_dir import RUN_DIR_ENV, RunLock, clear_stale_checkpoints, resolve_run_dir
+from flexconv.train.run_dir import CHECKPOINTS, RUN_DIR_ENV, RunLock, clear_stale_checkpoints, resolve_run_dir
 from flexconv.train.validate import validate_config
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModul
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         if ckpt_path is None and (stale := clear_stale_checkpoints(run_dir)):
-            log.warning("%s held checkpoints of an earlier run: deleted (%s)", run_dir / "checkpoints",
+            log.warning("%s held checkpoints of an earlier run: deleted (%s)", run_dir / CHECKPOINTS,
                         ", ".join(p.name for p in stale))
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     with quiet_lightning(resuming=ckpt_path is not None):
@@ -120,7 +120,7 @@ def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModul
     results.update(
         val_acc=float(score) if score is not None and monitor == "val/acc" else None,
         best_checkpoint=best.best_model_path or None,
-        last_checkpoint=str(run_dir / "checkpoints" / "last.ckpt"),
+        last_checkpoint=str(run_dir / CHECKPOINTS / "last.ckpt"),
         params=sum(p.numel() for p in module.model.parameters()),
         wall_time_s=round(time.perf_counter() - start, 1),
         run_dir=str(run_dir),

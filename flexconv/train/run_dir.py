@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 from flexconv.train.checkpoints import read_checkpoint
 
 LOCK_NAME = ".lock"
+CHECKPOINTS = "checkpoints"  # a run folder's subfolder of Lightning checkpoints (last.ckpt, best.ckpt)
 RUN_DIR_ENV = "FLEXCONV_RUN_DIR"  # lets DDP worker processes write into rank 0's run folder
 
 
@@ -52,7 +53,7 @@ def clear_stale_checkpoints(run_dir: Path) -> list[Path]:
     there from scratch; returns them. Left in place, a new run stopped before its first checkpoint would
     leave its own ``config.yaml`` beside the earlier run's ``last.ckpt``, which a later resume of the
     new config would then load."""
-    stale = sorted((run_dir / "checkpoints").glob("*.ckpt"))
+    stale = sorted((run_dir / CHECKPOINTS).glob("*.ckpt"))
     for path in stale:
         path.unlink()
     return stale
@@ -128,7 +129,7 @@ def resume_checkpoint(cfg: DictConfig) -> Optional[Path]:
     if cfg.resume is None:
         return None
     resume = Path(cfg.resume)
-    ckpt_path = resume / "checkpoints" / "last.ckpt" if resume.is_dir() else resume
+    ckpt_path = resume / CHECKPOINTS / "last.ckpt" if resume.is_dir() else resume
     read_checkpoint(ckpt_path, for_resume=True)
     return ckpt_path
 
