@@ -1,6 +1,6 @@
 """FlexTCN training steps on sequences: time and peak memory, ours against a plain ``torch.fft`` convolution.
 
-    .venv/bin/python benchmarks/sequence_speed.py [--repeats 5] [--threads 2] [--skip-long]
+    .venv/bin/python benchmarks/sequence_speed.py [--repeats 5] [--threads 2] [--skip-long] [--original DIR]
 
 Workloads (one Adam step of FlexTCN-6, ``flextcn_smnist``, 373,324 parameters):
 
@@ -19,6 +19,11 @@ True at 16,000), to show what the default buys.
 ``einsum`` over channels, ``irfftn``, autograd through all of it): the FFT path flexconv had before
 (its figures, measured in the issues beside the original code, are quoted as "measured earlier").
 
+"original" (with ``--original DIR``, a checkout of github.com/rjbruin/flexconv): the authors' own
+``SeqData_TCN`` built from the original config that ``flexconv.compat`` maps to ``flextcn_smnist``
+(checked equal before timing), same batch, same masks, timed in the same rounds as ours. Without it,
+the original's figures measured earlier (issues 8 and 13) are quoted.
+
 Times: minimum over ``--repeats`` rounds in which ours and plain alternate (the machine is shared
 and noisy: interleaving gives both the same load, the minimum is the least disturbed run).
 Memory: peak resident memory of one training step above the memory before it (the model built,
@@ -36,6 +41,7 @@ import platform
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -48,7 +54,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import flexconv.nn as fnn
+from flexconv.compat import flexnet_config_from_original
 from flexconv.models.registry import get_model
+from flexconv.models.variants import flextcn_smnist
 from flexconv.nn import functional as Fc
 from page import min_times, peak_memory_mib, write_block
 
@@ -65,6 +73,18 @@ CASES = {  # name: (sequence length, full-length kernels)
     "full_16000": (16000, True),
 }
 FULL_WIDTH = 100.0  # mask width so large that nothing is cropped
+# flextcn_smnist in the original code's config sections (models/cktcn.py SeqData_TCN); the other keys
+# take the original's cfg/config.yaml defaults. ``original_workload`` checks that compat maps it to ours.
+ORIGINAL_CONFIG = {
+    "net": {"type": "TCN", "no_hidden": 30, "no_blocks": 6, "dropout": 0.1, "dropout_in": 0.0, "norm": "BatchNorm",
+            "nonlinearity": "ReLU", "block_width_factors": [0.0]},
+    "kernel": {"type": "MAGNet", "dim_linear": 1, "no_hidden": 32, "no_layers": 3, "activ_function": "", "norm": "",
+               "omega_0": 30.0, "learn_omega_0": False, "weight_norm": False, "steerable": False,
+               "init_spatial_value": 1.0, "bias_init": None, "input_scale": 25.6, "sampling_rate_norm": 1.0},
+    "conv": {"type": "FlexConv", "use_fft": True, "bias": True, "padding": "same", "stride": 1, "horizon": "same"},
+    "mask": {"use": True, "type": "gaussian", "temperature": 15.0, "init_value": 0.075, "dynamic_cropping": True,
+             "threshold": 0.1},
+}
 
 
 def plain_fft_conv(
@@ -114,6 +134,36 @@ def workload(case: str, batch: int):
             for layer in model.modules():
                 if isinstance(layer, fnn.FlexConv):
                     layer.mask.width.fill_(FULL_WIDTH)
+    return model, adam_step(model, batch, length)
+
+
+def original_workload(case: str, batch: int, checkout: Path):
+    """(model, train_step) of the original code's FlexTCN-6 (``checkout``: a clone of rjbruin/flexconv)."""
+    from omegaconf import OmegaConf
+
+    if flexnet_config_from_original({"model": "SeqData_TCN", "in_channels": 1, "out_channels": 10, **ORIGINAL_CONFIG}) != flextcn_smnist():
+        raise RuntimeError("ORIGINAL_CONFIG no longer maps to flextcn_smnist: the timings would compare different models")
+    sys.path.insert(0, str(checkout))
+    # The original's models/__init__ imports its image ResNets, which need the authors' `srf` package; the TCN does not.
+    sys.modules.setdefault("srf", types.ModuleType("srf"))
+    sys.modules.setdefault("srf.nn", types.SimpleNamespace(Srf_layer_shared=None))
+    from models import SeqData_TCN  # type: ignore[import-not-found]  (the original code)
+
+    length, full = CASES[case]
+    torch.manual_seed(0)
+    sections = {name: OmegaConf.create(ORIGINAL_CONFIG[name]) for name in ("net", "kernel", "conv", "mask")}
+    model = SeqData_TCN(in_channels=1, out_channels=10, net_config=sections["net"], kernel_config=sections["kernel"],
+                        conv_config=sections["conv"], mask_config=sections["mask"])
+    if full:
+        with torch.no_grad():
+            for layer in model.modules():
+                if hasattr(layer, "mask_params"):
+                    layer.mask_params[..., 1].fill_(FULL_WIDTH)  # rows (mean, width) per axis
+    return model, adam_step(model, batch, length)
+
+
+def adam_step(model: nn.Module, batch: int, length: int):
+    """One Adam step of ``model`` in train mode on a fixed random batch (B, 1, length), as a callable."""
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = torch.randn(batch, 1, length), torch.randint(0, 10, (batch,))
@@ -123,7 +173,7 @@ def workload(case: str, batch: int):
         nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
 
-    return model, train_step
+    return train_step
 
 
 def kernel_sizes(model: nn.Module) -> str:
@@ -131,17 +181,21 @@ def kernel_sizes(model: nn.Module) -> str:
     return f"{sizes[0]}-{sizes[-1]}" if len(sizes) > 1 else str(sizes[0])
 
 
-def memory_in_subprocess(case: str, impl: str, batch: int, threads: int) -> float:
+def memory_in_subprocess(case: str, impl: str, batch: int, threads: int, original: Optional[Path] = None) -> float:
     """Peak memory (MiB) of one training step, measured in a fresh process."""
+    checkout = ["--original", str(original)] if original else []
     result = subprocess.run(
-        [sys.executable, __file__, "--child", case, impl, str(batch), "--threads", str(threads)],
+        [sys.executable, __file__, "--child", case, impl, str(batch), "--threads", str(threads), *checkout],
         check=True, capture_output=True, text=True,
     )
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def time_case(case: str, batch: int, repeats: int, impls: tuple[str, ...], cpu: bool = False) -> dict[str, float]:
-    """Wall times (``<impl>_s``) and, with ``cpu``, single-thread CPU times (``<impl>_cpu_s``)."""
+def time_case(
+    case: str, batch: int, repeats: int, impls: tuple[str, ...], cpu: bool = False, original: Optional[Path] = None,
+) -> dict[str, float]:
+    """Wall times (``<impl>_s``) and, with ``cpu``, single-thread CPU times (``<impl>_cpu_s``); with
+    ``original`` (a checkout of the original code) its model's step too, as impl "original"."""
     model, step = workload(case, batch)
     steps = {}
     for impl in impls:
@@ -149,6 +203,8 @@ def time_case(case: str, batch: int, repeats: int, impls: tuple[str, ...], cpu: 
             with fft_implementation(impl, case):
                 step()
         steps[impl] = run
+    if original:
+        steps["original"] = original_workload(case, batch, original)[1]
     row = {"kernel_taps": kernel_sizes(model), **{f"{i}_s": t for i, t in min_times(steps, repeats).items()}}
     if cpu:
         threads = torch.get_num_threads()
@@ -158,13 +214,13 @@ def time_case(case: str, batch: int, repeats: int, impls: tuple[str, ...], cpu: 
     return row
 
 
-def rows(repeats: int, threads: int, skip_long: bool) -> list[dict]:
+def rows(repeats: int, threads: int, skip_long: bool, original: Optional[Path]) -> list[dict]:
     out = []
     impls = ("ours", "flipped", "plain")
     for case in ("init_784", "full_784"):
-        row = {"case": case, "batch": 64, **time_case(case, 64, repeats, impls, cpu=True)}
-        for impl in impls:
-            row[f"{impl}_mib"] = memory_in_subprocess(case, impl, 64, threads)
+        row = {"case": case, "batch": 64, **time_case(case, 64, repeats, impls, cpu=True, original=original)}
+        for impl in (*impls, "original") if original else impls:
+            row[f"{impl}_mib"] = memory_in_subprocess(case, impl, 64, threads, original)
         out.append(row)
         print(json.dumps(row))
     if not skip_long:
@@ -207,23 +263,34 @@ def markdown(results: list[dict], command: str) -> str:
             f"| {labels[row['case']]} | {row['batch']} | {row['kernel_taps']} | {cell(row, 'ours_s', '.3f')} | "
             f"{cell(row, 'flipped_s', '.3f')} | {cell(row, 'plain_s', '.3f')}{earlier} | {row['plain_s'] / row['ours_s']:.1f}x | "
             f"{cell(row, 'ours_mib', ',.0f')} | {cell(row, 'flipped_mib', ',.0f')} | {cell(row, 'plain_mib', ',.0f')}{earlier} |")
+    live = any("original_s" in r for r in results)
     lines += [
         "",
-        "Against the original code and flexconv before this FFT path, both measured earlier on an idle machine of the "
-        f"same kind (issues 8 and 13). \"ours, wall here\": the wall time above (load average {os.getloadavg()[0]:.1f} "
-        "when written; the other columns of a row ran interleaved with it). As a load-independent cross-check, the "
-        "784-step rows also give single-thread CPU times (`time.thread_time`, one torch thread, interleaved minimum) "
-        "of ours against the plain path.",
+        ("Against the original code: \"original, same rounds\" is the authors' code (`--original`, their "
+         "`SeqData_TCN` with the config that `flexconv.compat` maps to `flextcn_smnist`, checked equal) timed in the "
+         "same interleaved rounds as ours, so both saw the same load; the ratio uses it where present. " if live else
+         "Against the original code: ") +
+        "\"measured earlier\": the original code and flexconv before this FFT path, timed on an idle machine of the "
+        f"same kind (issues 8 and 13). Load average {os.getloadavg()[0]:.1f} when written. As a load-independent "
+        "cross-check, the 784-step rows also give single-thread CPU times (`time.thread_time`, one torch thread, "
+        "interleaved minimum).",
         "",
-        "| workload (batch 64) | original (s) | flexconv before (s) | ours, wall here (s) | original / ours | ours / plain, 1-thread CPU time |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| workload (batch 64) | original, same rounds (s) | original, measured earlier (s) | flexconv before, measured "
+        "earlier (s) | ours (s) | original / ours | 1-thread CPU time: ours / plain | 1-thread CPU time: original / ours "
+        "| peak memory: original / ours (MiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         e = EARLIER[r["case"]]
-        cpu = (f"{r['ours_cpu_s']:.2f} / {r['plain_cpu_s']:.2f} s = {r['ours_cpu_s'] / r['plain_cpu_s']:.2f}"
-               if "plain_cpu_s" in r else "")
-        lines.append(f"| {labels[r['case']]} | {e['original_s']} | {e['before_s']} | {r['ours_s']:.3f} | "
-                     f"{e['original_s'] / r['ours_s']:.1f}x | {cpu} |")
+        original_s = r.get("original_s", e["original_s"])
+        plain_cpu = (f"{r['ours_cpu_s']:.2f} / {r['plain_cpu_s']:.2f} s = {r['ours_cpu_s'] / r['plain_cpu_s']:.2f}"
+                     if "plain_cpu_s" in r else "")
+        original_cpu = (f"{r['original_cpu_s']:.2f} / {r['ours_cpu_s']:.2f} s = "
+                        f"{r['original_cpu_s'] / r['ours_cpu_s']:.1f}x" if "original_cpu_s" in r else "")
+        memory = f"{r['original_mib']:,.0f} / {r['ours_mib']:,.0f}" if "original_mib" in r else ""
+        lines.append(f"| {labels[r['case']]} | {cell(r, 'original_s', '.3f') or '–'} | {e['original_s']} | "
+                     f"{e['before_s']} | {r['ours_s']:.3f} | {original_s / r['ours_s']:.1f}x | {plain_cpu} | "
+                     f"{original_cpu} | {memory} |")
     long = [r for r in results if r["case"] == "full_16000"]
     if long:
         e = EARLIER["full_16000"]
@@ -232,8 +299,11 @@ def markdown(results: list[dict], command: str) -> str:
     return "\n".join(lines)
 
 
-def child(case: str, impl: str, batch: int) -> None:
+def child(case: str, impl: str, batch: int, original: Optional[Path]) -> None:
     """Subprocess mode: print the peak memory (MiB) of one training step."""
+    if impl == "original":
+        print(peak_memory_mib(original_workload(case, batch, original)[1]))
+        return
     _, step = workload(case, batch)
     with fft_implementation(impl, case):
         print(peak_memory_mib(step))
@@ -246,16 +316,20 @@ def main() -> None:
     parser.add_argument("--skip-long", action="store_true", help="leave out the 16,000-step workload")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--original", type=Path, metavar="DIR",
+                        help="a checkout of github.com/rjbruin/flexconv: time the original code's step beside ours")
     parser.add_argument("--child", nargs=3, metavar=("CASE", "IMPL", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]))
+        child(args.child[0], args.child[1], int(args.child[2]), args.original)
         return
-    results = rows(args.repeats, args.threads, args.skip_long)
+    results = rows(args.repeats, args.threads, args.skip_long, args.original)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sequence_speed.json").write_text(json.dumps({"results": results, "earlier": EARLIER}, indent=2))
     command = f".venv/bin/python benchmarks/sequence_speed.py --repeats {args.repeats} --threads {args.threads}"
+    if args.original:
+        command += " --original <checkout of rjbruin/flexconv>"
     if not args.skip_long:
         write_block(args.docs, "sequence", markdown(results, command))
         print(f"wrote {args.out / 'sequence_speed.json'} and the sequence block of {args.docs}")
