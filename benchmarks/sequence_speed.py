@@ -141,7 +141,8 @@ def original_workload(case: str, batch: int, checkout: Path):
     """(model, train_step) of the original code's FlexTCN-6 (``checkout``: a clone of rjbruin/flexconv)."""
     from omegaconf import OmegaConf
 
-    if flexnet_config_from_original({"model": "SeqData_TCN", "in_channels": 1, "out_channels": 10, **ORIGINAL_CONFIG}) != flextcn_smnist():
+    as_original = {"model": "SeqData_TCN", "in_channels": 1, "out_channels": 10, **ORIGINAL_CONFIG}
+    if flexnet_config_from_original(as_original) != flextcn_smnist():
         raise RuntimeError("ORIGINAL_CONFIG no longer maps to flextcn_smnist: the timings would compare different models")
     sys.path.insert(0, str(checkout))
     # The original's models/__init__ imports its image ResNets, which need the authors' `srf` package; the TCN does not.
