@@ -8,6 +8,12 @@
 The experiment's ``crossres`` node gives ``source``, ``target`` and ``finetune_epochs``. Results
 (source accuracy, out-of-the-box accuracy, the drop, fine-tuned accuracy) are printed and written
 to ``<run_dir>/crossres.json``; the two training runs are ``<run_dir>/source`` and ``.../finetune``.
+
+Run again in the same ``run_dir`` (an interrupted protocol, or a results study resumed), a stage that
+finished with the same config is reused (its results are in ``<stage>/stage_result.json``) and a stage
+that was interrupted resumes from its last checkpoint, so nothing trained is lost. The row folder is
+locked for the whole protocol: a second process given the same ``run_dir`` is refused
+(:class:`flexconv.train.run_dir.RunDirInUseError`) instead of retraining a stage the first one finished.
 The command line is :func:`flexconv.cli.train.crossres_main`.
 """
 
@@ -15,15 +21,20 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 from typing import Any, Optional
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from flexconv.train.checkpoints import load_module
 from flexconv.train.commands import measure_test_metrics, train
 from flexconv.train.module import TaskModule
-from flexconv.train.run_dir import resolve_run_dir
+from flexconv.train.run_dir import CHECKPOINTS, RunLock, resolve_run_dir
+
+log = logging.getLogger(__name__)
+
+STAGE_RESULT = "stage_result.json"  # in a stage's folder once the stage has finished: what train() returned
 
 
 def _stage_config(cfg: DictConfig, run_dir: Path, stage: str, resolution: int, epochs: Optional[int] = None) -> DictConfig:
@@ -37,6 +48,37 @@ def _stage_config(cfg: DictConfig, run_dir: Path, stage: str, resolution: int, e
     return staged
 
 
+def _same_config(run_dir: Path, staged: DictConfig) -> bool:
+    """Whether ``run_dir/config.yaml`` (written by :func:`train`) is ``staged`` (``resume`` aside)."""
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.is_file():
+        return False
+    saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
+    wanted = OmegaConf.to_container(staged, resolve=True)
+    return {**saved, "resume": None} == {**wanted, "resume": None}
+
+
+def train_stage(staged: DictConfig, **train_kwargs: Any) -> dict[str, Any]:
+    """:func:`train` one stage, unless it already finished in its folder with this config and its
+    checkpoint is still there (its recorded results are returned); a stage interrupted with this config
+    resumes from its last checkpoint."""
+    run_dir = Path(staged.run_dir)
+    done = run_dir / STAGE_RESULT
+    if _same_config(run_dir, staged):
+        finished = json.loads(done.read_text()) if done.is_file() else None
+        if finished and Path(finished["best_checkpoint"] or finished["last_checkpoint"]).is_file():
+            log.info("%s finished earlier with this config: reused", run_dir)
+            return finished
+        if (run_dir / CHECKPOINTS / "last.ckpt").is_file():
+            log.info("resuming the interrupted stage in %s", run_dir)
+            staged = copy.deepcopy(staged)
+            staged.resume = str(run_dir)
+    done.unlink(missing_ok=True)  # a result of another config: this stage trains anew
+    result = train(staged, **train_kwargs)
+    done.write_text(json.dumps(result, indent=1, default=str))
+    return result
+
+
 def measure_test_accuracy(module: TaskModule, cfg: DictConfig) -> float:
     """Test accuracy of ``module`` on ``cfg``'s data (no logging, no checkpoints)."""
     return float(measure_test_metrics(module, cfg)["test/acc"])
@@ -44,22 +86,27 @@ def measure_test_accuracy(module: TaskModule, cfg: DictConfig) -> float:
 
 def crossres(cfg: DictConfig) -> dict[str, Any]:
     """Run the protocol for ``cfg`` (which has a ``crossres`` node); returns the four figures."""
-    from flexconv.nn.resolution import change_resolution
-
     if cfg.crossres is None:
         raise ValueError("crossres needs an experiment with a `crossres` node {source, target, finetune_epochs}, "
                          "e.g. experiment=cifar10_crossres_16_32")
     source, target = int(cfg.crossres.source), int(cfg.crossres.target)
     run_dir, _ = resolve_run_dir(cfg)
+    with RunLock(run_dir):
+        return _protocol(cfg, run_dir, source, target)
 
-    source_run = train(_stage_config(cfg, run_dir, "source", source))
+
+def _protocol(cfg: DictConfig, run_dir: Path, source: int, target: int) -> dict[str, Any]:
+    """The three steps of the module docstring, in ``run_dir`` (locked by the caller)."""
+    from flexconv.nn.resolution import change_resolution
+
+    source_run = train_stage(_stage_config(cfg, run_dir, "source", source))
     checkpoint = source_run["best_checkpoint"] or source_run["last_checkpoint"]
     module = load_module(checkpoint)
     change_resolution(module.model, source, target)
     target_cfg = _stage_config(cfg, run_dir, "finetune", target, int(cfg.crossres.finetune_epochs))
     out_of_the_box = measure_test_accuracy(module, target_cfg)
 
-    finetuned = train(target_cfg, init_state=module.model.state_dict(), resolution_change=[source, target])
+    finetuned = train_stage(target_cfg, init_state=module.model.state_dict(), resolution_change=[source, target])
     results = {
         "source_resolution": source,
         "target_resolution": target,

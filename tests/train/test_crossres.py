@@ -1,27 +1,66 @@
-"""The cross-resolution protocol runs end to end on tiny data and reports its four figures."""
+"""The cross-resolution protocol runs end to end on tiny data and reports its four figures; run again
+in its folder it reuses finished stages and resumes interrupted ones; a second process is refused."""
 
 import json
+import os
+import socket
 from pathlib import Path
 
 import pytest
 
 from conftest import TINY_MODEL
+from flexconv.train import crossres as crossres_module
 from flexconv.train.config import compose_config
-from flexconv.train.crossres import crossres
+from flexconv.train.crossres import STAGE_RESULT, crossres
+from flexconv.train.run_dir import LOCK_NAME, RunDirInUseError
 
 pytest.importorskip("flexconv.nn.resolution", reason="change_resolution (flexconv/nn/resolution.py) is not there yet")
 fake_tree = pytest.importorskip("flexconv.data.fake", reason="no fake Fashion-MNIST tree generator in the data layer")
 
 
-def test_crossres_reports_four_figures(tmp_path: Path) -> None:
+def tiny_crossres_config(tmp_path: Path):
     root = fake_tree.make_fake_tree("fashion_mnist", tmp_path / "data")
-    cfg = compose_config([
+    return compose_config([
         "experiment=fashion_crossres_14_28_gabor", f"run_dir={tmp_path / 'run'}", f"data.root={root}",
         "data.batch_size=8", "data.limit_train=32", "data.limit_test=16", "trainer.max_epochs=1",
         "trainer.limit_val_batches=1", "trainer.enable_progress_bar=false", "logger.tensorboard=false",
         "crossres.finetune_epochs=1", "model.conv.horizon=15", *TINY_MODEL,
     ])
-    results = crossres(cfg)
+
+
+def test_crossres_reports_four_figures(tmp_path: Path) -> None:
+    results = crossres(tiny_crossres_config(tmp_path))
     for key in ("source_acc", "out_of_the_box_acc", "drop", "finetuned_acc"):
         assert isinstance(results[key], float), key
     assert json.loads((tmp_path / "run" / "crossres.json").read_text())["drop"] == pytest.approx(results["drop"])
+
+
+def test_crossres_reuses_a_finished_stage_and_resumes_an_interrupted_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = tiny_crossres_config(tmp_path)
+    first = crossres(cfg)
+    source_checkpoint = Path(first["source_run"]) / "checkpoints" / "last.ckpt"
+    written = source_checkpoint.stat().st_mtime_ns
+    (Path(first["finetune_run"]) / STAGE_RESULT).unlink()  # as if killed after the fine-tuning's last checkpoint
+
+    trained = []
+    real_train = crossres_module.train
+    monkeypatch.setattr(crossres_module, "train", lambda staged, **kw: trained.append(staged) or real_train(staged, **kw))
+    again = crossres(cfg)
+
+    assert [Path(staged.run_dir).name for staged in trained] == ["finetune"]  # the source stage is not retrained
+    assert trained[0].resume == first["finetune_run"]
+    assert source_checkpoint.stat().st_mtime_ns == written
+    assert again["source_acc"] == first["source_acc"]
+
+
+def test_crossres_refuses_a_row_folder_another_process_holds(tmp_path: Path) -> None:
+    cfg = tiny_crossres_config(tmp_path)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / LOCK_NAME).write_text(f"{os.getpid()} {socket.gethostname()}\n")  # a live holder
+
+    with pytest.raises(RunDirInUseError, match="in use by another run"):
+        crossres(cfg)
+    assert not (run_dir / "source").exists()

@@ -199,8 +199,8 @@ def same_config(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 def resume_if_interrupted(cfg: Any) -> Any:
     """``cfg`` with ``resume`` set to its run folder when an earlier invocation trained this exact
-    config there and stopped before it finished (cross-resolution runs restart: they have no ``config.yaml``
-    of their own at the row's folder)."""
+    config there and stopped before it finished (cross-resolution rows have no ``config.yaml`` of their own at
+    the row's folder: :func:`flexconv.train.crossres.crossres` reuses or resumes their stages itself)."""
     from omegaconf import OmegaConf
 
     run_dir = Path(cfg.run_dir)
