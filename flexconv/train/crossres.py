@@ -25,12 +25,12 @@ import logging
 from pathlib import Path
 from typing import Any, Optional
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from flexconv.train.checkpoints import load_module
 from flexconv.train.commands import measure_test_metrics, train
 from flexconv.train.module import TaskModule
-from flexconv.train.run_dir import CHECKPOINTS, RunLock, resolve_run_dir
+from flexconv.train.run_dir import CHECKPOINTS, RunLock, resolve_run_dir, saved_config_matches
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +48,13 @@ def _stage_config(cfg: DictConfig, run_dir: Path, stage: str, resolution: int, e
     return staged
 
 
-def _same_config(run_dir: Path, staged: DictConfig) -> bool:
-    """Whether ``run_dir/config.yaml`` (written by :func:`train`) is ``staged`` (``resume`` aside)."""
-    saved_path = run_dir / "config.yaml"
-    if not saved_path.is_file():
-        return False
-    saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
-    wanted = OmegaConf.to_container(staged, resolve=True)
-    return {**saved, "resume": None} == {**wanted, "resume": None}
-
-
 def train_stage(staged: DictConfig, **train_kwargs: Any) -> dict[str, Any]:
     """:func:`train` one stage, unless it already finished in its folder with this config and its
     checkpoint is still there (its recorded results are returned); a stage interrupted with this config
     resumes from its last checkpoint."""
     run_dir = Path(staged.run_dir)
     done = run_dir / STAGE_RESULT
-    if _same_config(run_dir, staged):
+    if saved_config_matches(run_dir, staged):
         finished = json.loads(done.read_text()) if done.is_file() else None
         if finished and Path(finished["best_checkpoint"] or finished["last_checkpoint"]).is_file():
             log.info("%s finished earlier with this config: reused", run_dir)

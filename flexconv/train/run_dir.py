@@ -11,15 +11,16 @@ process that no longer exists (a killed run) is taken over, so resuming after a 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import errno
 import os
 import socket
 from pathlib import Path
 from types import TracebackType
-from typing import Optional
+from typing import Any, Optional
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from flexconv.train.checkpoints import read_checkpoint
 
@@ -57,6 +58,34 @@ def clear_stale_checkpoints(run_dir: Path) -> list[Path]:
     for path in stale:
         path.unlink()
     return stale
+
+
+# Config keys added after runs were recorded, with the value that reproduces what those runs did: a
+# recorded config without the key is the same config as one with this value (finished rows stay reusable).
+ADDED_KEYS: dict[tuple[str, ...], Any] = {
+    ("model", "conv", "mask", "crop_margin"): 0,
+}
+
+
+def same_config(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether a recorded resolved config is ``wanted`` (``resume`` ignored; see :data:`ADDED_KEYS`)."""
+    saved = copy.deepcopy(saved)
+    for path, value in ADDED_KEYS.items():
+        node = saved
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] not in node:
+            node[path[-1]] = value
+    return {**saved, "resume": None} == {**wanted, "resume": None}
+
+
+def saved_config_matches(run_dir: Path, cfg: DictConfig, name: str = "config.yaml") -> bool:
+    """Whether the config a run saved in ``run_dir/name`` is ``cfg`` (see :func:`same_config`)."""
+    saved_path = run_dir / name
+    if not saved_path.is_file():
+        return False
+    saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
+    return same_config(saved, OmegaConf.to_container(cfg, resolve=True))
 
 
 def _alive(pid: int) -> bool:

@@ -233,7 +233,7 @@ def test_row_trained_by_another_process_is_left_out(tmp_path: Path) -> None:
 
 
 def test_a_recorded_config_without_a_later_added_key_is_the_same_config() -> None:
-    from flexconv.experiments.results.runner import same_config
+    from flexconv.train.run_dir import same_config
 
     wanted = {"model": {"conv": {"mask": {"init_width": 0.075, "crop_margin": 0}}}, "resume": None}
     recorded = {"model": {"conv": {"mask": {"init_width": 0.075}}}, "resume": None}

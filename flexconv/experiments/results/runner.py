@@ -11,7 +11,6 @@ equal to the row's config, a ``checkpoints/last.ckpt`` beside it) continues from
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from flexconv.experiments.results.report import Results, TableRow
-from flexconv.train.run_dir import RunDirInUseError
+from flexconv.train.run_dir import CHECKPOINTS, RunDirInUseError, saved_config_matches
 
 log = logging.getLogger(__name__)
 
@@ -178,37 +177,14 @@ def run_one(cfg: Any, program: str) -> dict[str, Any]:
     return result
 
 
-# Config keys added after runs were recorded, with the value that reproduces what those runs did: a
-# recorded config without the key is the same config as one with this value (finished rows stay reusable).
-ADDED_KEYS: dict[tuple[str, ...], Any] = {
-    ("model", "conv", "mask", "crop_margin"): 0,
-}
-
-
-def same_config(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    """Whether a recorded resolved config is ``wanted`` (``resume`` ignored; see :data:`ADDED_KEYS`)."""
-    saved = copy.deepcopy(saved)
-    for path, value in ADDED_KEYS.items():
-        node = saved
-        for key in path[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and path[-1] not in node:
-            node[path[-1]] = value
-    return {**saved, "resume": None} == {**wanted, "resume": None}
-
-
 def resume_if_interrupted(cfg: Any) -> Any:
     """``cfg`` with ``resume`` set to its run folder when an earlier invocation trained this exact
     config there and stopped before it finished (cross-resolution rows have no ``config.yaml`` of their own at
     the row's folder: :func:`flexconv.train.crossres.crossres` reuses or resumes their stages itself)."""
-    from omegaconf import OmegaConf
-
     run_dir = Path(cfg.run_dir)
-    saved_path, last = run_dir / "config.yaml", run_dir / "checkpoints" / "last.ckpt"
-    if not (saved_path.is_file() and last.is_file()):
+    if not ((run_dir / "config.yaml").is_file() and (run_dir / CHECKPOINTS / "last.ckpt").is_file()):
         return cfg
-    saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
-    if not same_config(saved, OmegaConf.to_container(cfg, resolve=True)):
+    if not saved_config_matches(run_dir, cfg):
         log.info("%s holds a run of another config: training from scratch", run_dir)
         return cfg
     log.info("resuming the interrupted run in %s", run_dir)
@@ -231,13 +207,8 @@ def save_result(cfg: Any, result: dict[str, Any]) -> None:
 
 def finished_result(cfg: Any) -> Optional[dict[str, Any]]:
     """The saved result of ``cfg``'s run when it finished with exactly this config, else None."""
-    from omegaconf import OmegaConf
-
     run_dir = Path(cfg.run_dir)
-    if not ((run_dir / ROW_CONFIG).is_file() and (run_dir / ROW_RESULT).is_file()):
-        return None
-    saved = OmegaConf.to_container(OmegaConf.load(run_dir / ROW_CONFIG), resolve=True)
-    if not same_config(saved, OmegaConf.to_container(cfg, resolve=True)):
+    if not ((run_dir / ROW_RESULT).is_file() and saved_config_matches(run_dir, cfg, ROW_CONFIG)):
         return None
     return json.loads((run_dir / ROW_RESULT).read_text())
 
