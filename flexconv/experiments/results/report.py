@@ -64,7 +64,7 @@ def verdict(claim: str, holds: Optional[bool], evidence: str) -> str:
 
 
 def better(a: Optional[Stat], b: Optional[Stat], name_a: str, name_b: str, higher: bool = True,
-           scale: float = 100.0) -> tuple[Optional[bool], str]:
+           scale: float = 100.0, digits: int = 2) -> tuple[Optional[bool], str]:
     """Whether ``a`` beats ``b`` on the mean, and the evidence (notes when within one std); None without numbers."""
     if a is None or b is None:
         missing = " and ".join(name for name, value in ((name_a, a), (name_b, b)) if value is None)
@@ -72,7 +72,7 @@ def better(a: Optional[Stat], b: Optional[Stat], name_a: str, name_b: str, highe
     wins = a.mean > b.mean if higher else a.mean < b.mean
     gap = abs(a.mean - b.mean)
     noise = max(a.std, b.std)
-    text = f"{name_a} {a.fmt(scale)} vs {name_b} {b.fmt(scale)}"
+    text = f"{name_a} {a.fmt(scale, digits)} vs {name_b} {b.fmt(scale, digits)}"
     if noise > 0 and gap <= noise:
         text += ", a gap within one standard deviation over seeds"
     elif min(a.n, b.n) == 1:

@@ -40,10 +40,12 @@ class Beats:
     label_b: str
     metric: str = "test_acc"
     higher: bool = True
+    scale: float = 100.0  # the metric as shown: accuracies in %, losses as they are (scale 1, more digits)
+    digits: int = 2
 
     def lines(self, runs: Runs) -> list[str]:
         a, b = stat(runs.results[self.a], self.metric), stat(runs.results[self.b], self.metric)
-        return [verdict(self.claim, *better(a, b, self.label_a, self.label_b, self.higher))]
+        return [verdict(self.claim, *better(a, b, self.label_a, self.label_b, self.higher, self.scale, self.digits))]
 
 
 @dataclass(frozen=True)
