@@ -25,6 +25,8 @@ def test_stat_and_verdicts_follow_the_numbers() -> None:
     assert "does not hold" in verdict("B beats A.", *better(b, a, "B", "A"))
     holds, evidence = better(Stat.of([0.5, 0.7]), Stat.of([0.55]), "x", "y")
     assert holds and "within one standard deviation" in evidence  # 0.60 > 0.55 on the mean, std 0.14
+    holds, evidence = better(Stat.of([0.0032]), Stat.of([0.1739]), "wide", "narrow", higher=False, scale=1.0, digits=4)
+    assert holds and "wide 0.0032 vs narrow 0.1739" in evidence  # losses: lower wins, shown as they are
     assert "below" in against_reference("net", Stat.of([0.5]), "ref", 0.9)
 
 
