@@ -35,3 +35,10 @@ def test_copy_memory_preset_learns_ten_blank_steps() -> None:
         optimizer.step()
         losses.append(loss.item())
     assert sum(losses[-20:]) / 20 < MEMORYLESS / 2
+
+
+def test_copy_memory_preset_picks_checkpoints_by_loss() -> None:
+    """Accuracy over every step is ~99 % from the blanks alone: the best checkpoint must follow the loss."""
+    cfg = compose_config(["experiment=copy_memory"])
+    assert (cfg.checkpoint.monitor, cfg.checkpoint.mode) == ("val/loss", "min")
+    assert (cfg.optim.monitor, cfg.optim.mode) == ("val/loss", "min")
