@@ -14,6 +14,7 @@ CKConv code (copy memory 10,000 / 1,000, adding problem 50,000 / 1,000 train / t
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -30,6 +31,12 @@ DELIMITER = 9
 COPY_MEMORY_SIZES = (10_000, 1_000)
 ADDING_PROBLEM_SIZES = (50_000, 1_000)
 """(train, test) examples of each task unless ``num_train`` / ``num_test`` say otherwise."""
+
+
+def copy_memory_memoryless_loss(length: int) -> float:
+    """Copy memory's cross-entropy per step for a model without memory at total ``length``: blanks
+    right, then a uniform guess among the 8 symbols at each of the 10 recalled steps."""
+    return MEMORY_SYMBOLS * math.log(8) / length
 
 
 def copy_memory(num_examples: int, length: int, seed: int) -> TensorDataset:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from flexconv.data.records import get_record
-from flexconv.data.synthetic import MEMORY_SYMBOLS
+from flexconv.data.synthetic import MEMORY_SYMBOLS, copy_memory_memoryless_loss
 from flexconv.experiments.results.report import Metric, figure_line, stat, verdict
 from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs
 from flexconv.experiments.results.study import Beats, Below, Bars, Reference, SmallLoss, Study, Table
@@ -239,13 +239,8 @@ COPY_LENGTH = get_record("copy_memory").length
 SHORT_COPY_LENGTH = 120  # 100 blank steps: where the initial mask's effect is measured in minutes
 
 
-def memoryless_loss(length: int) -> float:
-    """Copy memory's cross-entropy per step without memory: blanks right, then a guess among 8 symbols."""
-    return MEMORY_SYMBOLS * math.log(8) / length
-
-
-MEMORYLESS = memoryless_loss(COPY_LENGTH)
-SHORT_MEMORYLESS = memoryless_loss(SHORT_COPY_LENGTH)
+MEMORYLESS = copy_memory_memoryless_loss(COPY_LENGTH)
+SHORT_MEMORYLESS = copy_memory_memoryless_loss(SHORT_COPY_LENGTH)
 SYNTHETIC_FAST = ("data.limit_train=128", "data.limit_test=128")
 SHORT_COPY = (f"data.length={SHORT_COPY_LENGTH}", "trainer.max_epochs=10")
 COPY_METRICS = (Metric("test/loss", "test cross-entropy per step", 1.0, 4), Metric("test_acc", "per-step test accuracy (%)"))
