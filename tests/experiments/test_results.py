@@ -123,6 +123,7 @@ def test_fast_mnist1d_study_runs_through_train(tmp_path: Path) -> None:
         assert (runs / "mnist1d" / folder_name(row) / "seed0" / "summary.json").is_file()
     assert "CNN 94 %" in page and page.count("**Claim:**") == 3
     assert (docs / "figures" / "mnist1d.png").is_file()
+    assert not (docs / "records").exists()  # --fast numbers are noise: never recorded
     table = json.loads((docs / "results.json").read_text())  # one entry per row, beside the page
     assert [(e["study"], e["row"], e["metric"], e["seeds"]) for e in table] == [
         ("mnist1d", key, "test_acc", 1) for key in ("flextcn", "cktcn", "conv3", "conv3_wide")]
@@ -232,6 +233,36 @@ def test_row_trained_by_another_process_is_left_out(tmp_path: Path) -> None:
     (busy / ".lock").write_text(f"{os.getppid()} {socket.gethostname()}\n")  # a live process: pytest's parent
     runs = runner.run_rows([row], ctx, "toy")
     assert len(runs.results["flextcn"]) == 1 and runs.run_dirs["flextcn"] == [tmp_path / "runs" / "toy" / "FlexTCN" / "seed1"]
+
+
+def test_a_finished_row_is_recorded_beside_the_page_and_reused_on_a_fresh_machine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run folders stay on the machine that trained them; the committed record of a row/seed (config and
+    result) lets a later invocation elsewhere reuse it, and only for exactly the same config."""
+    import shutil
+
+    from flexconv.experiments.results import runner
+
+    tiny = ("trainer.max_steps=2", "data.limit_train=64", "data.limit_test=64", "trainer.limit_val_batches=1")
+    ctx = Context(fast=False, seeds=[0], out=tmp_path / "docs", runs=tmp_path / "runs", extra=tiny)
+    row = Row("flextcn", "FlexTCN", "mnist1d_flextcn")
+    first = runner.run_rows([row], ctx, "toy").results["flextcn"][0]
+    record = json.loads((tmp_path / "docs" / "records" / "toy" / "FlexTCN" / "seed0.json").read_text())
+    assert record["result"]["test_acc"] == first["test_acc"] and record["config"]["seed"] == 0
+    sizes = first["kernel_sizes"]  # recorded with the result: a study shows them without the checkpoint
+    assert len(sizes["learned"]) == len(sizes["initial"]) == 8 and sizes["grid"] == [79]  # 2 x 40 steps - 1
+    shutil.rmtree(tmp_path / "runs")  # a fresh machine: no run folders
+
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("a recorded row was trained again")
+
+    monkeypatch.setattr("flexconv.train.commands.train", no_training)
+    elsewhere = Context(fast=False, seeds=[0], out=ctx.out, runs=tmp_path / "other_runs", extra=tiny)
+    again = runner.run_rows([row], elsewhere, "toy")
+    assert again.results["flextcn"][0]["test_acc"] == first["test_acc"]
+    with pytest.raises(AssertionError, match="trained again"):  # a record of another config is not reused
+        runner.run_rows([row], Context(fast=False, seeds=[0], out=ctx.out, runs=ctx.runs,
+                                       extra=(*tiny, "model.dropout=0.2")), "toy")
 
 
 def test_a_recorded_config_without_a_later_added_key_is_the_same_config() -> None:

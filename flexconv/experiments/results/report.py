@@ -197,8 +197,9 @@ def render(sections: Sequence[Section], *, invocation: str, fast: bool, seeds: S
         mode, "",
         f"Seeds: {', '.join(map(str, seeds))}; tables show mean ± std over seeds (S in a command = the seed). "
         "Accuracies are test accuracies in %; wall time is per seed, on this machine. "
-        f"Run folders: `{runs}/<study>/<row>/seed<S>`. Every verdict sentence below is computed from "
-        "the numbers in its table.", "",
+        f"Run folders: `{runs}/<study>/<row>/seed<S>`; every finished row/seed is also recorded in "
+        "`records/<study>/<row>/seed<S>.json` beside this page (config and result), which later invocations reuse "
+        "on any machine. Every verdict sentence below is computed from the numbers in its table.", "",
     ]
     for section in sections:
         lines += section_block(section)

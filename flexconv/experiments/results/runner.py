@@ -7,6 +7,8 @@ finished with exactly the same resolved config (``row_config.yaml`` + ``row_resu
 folder) is reused instead of trained again, and a row/seed stopped mid-training (its ``config.yaml``
 equal to the row's config, a ``checkpoints/last.ckpt`` beside it) continues from its last checkpoint
 (``resume=<run folder>``), so an interrupted study resumes where it stopped and loses at most an epoch.
+A full invocation also records every finished row/seed under ``<out>/records/``
+(:mod:`~flexconv.experiments.results.records`, committed), and reuses those records on any machine.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from flexconv.experiments.results import records
 from flexconv.experiments.results.report import Results, TableRow
 from flexconv.train.run_dir import CHECKPOINTS, RunDirInUseError, saved_config_matches
 
@@ -141,9 +144,12 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
         runs.commands[row.key] = command_line(program, row, ctx, study)
         for seed in seeds:
             cfg = compose(row, ctx, study, seed)
+            record = records.record_path(ctx.out, study, folder_name(row.name), seed)
             result = finished_result(cfg)
             if result is not None:  # an earlier (interrupted) invocation already ran this exact config
                 log.info("%s / %s / seed %d: reusing %s", study, row.name, seed, cfg.run_dir)
+            elif (result := records.read_record(record, cfg)) is not None:  # ... on this or another machine
+                log.info("%s / %s / seed %d: reusing the record %s", study, row.name, seed, record)
             elif ctx.finished_only:
                 log.info("%s / %s / seed %d: not finished, left out (--finished-only)", study, row.name, seed)
                 continue
@@ -153,6 +159,8 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
                 except RunDirInUseError as error:  # another study process trains it: it is reused once finished
                     log.warning("%s / %s / seed %d: left out, %s", study, row.name, seed, error)
                     continue
+            if not ctx.fast:  # --fast numbers are noise: never recorded
+                records.write_record(record, cfg, result)
             runs.results[row.key].append(result)
             runs.run_dirs[row.key].append(Path(cfg.run_dir))
     return runs
@@ -173,8 +181,33 @@ def run_one(cfg: Any, program: str) -> dict[str, Any]:
     except DatasetNotFoundError as error:
         raise DataUnavailable(str(error)) from error
     result["wall_time_s"] = round(time.perf_counter() - start, 1)
-    save_result(cfg, result)
+    save_result(cfg, result)  # first: the result stays recorded should the kernel sizes below fail
+    if program == "train":
+        result["kernel_sizes"] = kernel_sizes_of_run(Path(cfg.run_dir))
+        save_result(cfg, result)
     return result
+
+
+def kernel_sizes_of_run(run_dir: Path) -> Optional[dict[str, Any]]:
+    """The kernel sizes of a training run's final model (its ``last.ckpt``), recorded with its result so
+    that a study can show them without the checkpoint: ``learned`` and ``initial`` (taps per axis, per
+    continuous layer, in layer order) and ``grid`` (the first layer's grid, taps per axis). None for a
+    model without continuous (CKConv/FlexConv) layers."""
+    import torch
+
+    from flexconv.train.callbacks import continuous_layers
+    from flexconv.train.module import TaskModule
+
+    model = TaskModule.load_from_checkpoint(run_dir / CHECKPOINTS / "last.ckpt", map_location="cpu").model
+    layers = continuous_layers(model)
+    if not layers:
+        return None
+    grid = list(layers[0][1].grid_sizes())
+    fresh = type(model)(model.config).eval()  # the same configuration at its initial mask widths
+    with torch.no_grad():
+        fresh(torch.zeros(1, model.config.in_channels, *grid))
+    return {"learned": [list(layer.effective_kernel_size()) for _, layer in layers],
+            "initial": [list(layer.effective_kernel_size()) for _, layer in continuous_layers(fresh)], "grid": grid}
 
 
 def resume_if_interrupted(cfg: Any) -> Any:

@@ -209,6 +209,9 @@ def kernel_sizes_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str]
     checkpoint = run_dir / "checkpoints" / "best.ckpt"
     if not checkpoint.is_file():
         checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    if not checkpoint.is_file():  # reused from a committed record: the run folder is on the machine that trained it
+        raise DataUnavailable(f"the FlexNet's result was reused from its record, and its checkpoint is on the "
+                              f"machine that trained it, not here ({checkpoint})")
     model = TaskModule.load_from_checkpoint(checkpoint, map_location="cpu").model
     plot_kernel_sizes(model, ctx.figures / "kernel_sizes.png")
     lines = [f"From `{checkpoint}` (`{runs.commands['flexnet']}` with S = {ctx.seeds[0]}).", "",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from flexconv.experiments.results.report import Stat, figure_line, fmt_params, stat, verdict
-from flexconv.experiments.results.runner import Context, Row, Runs
+from flexconv.experiments.results.runner import Context, Row, Runs, kernel_sizes_of_run
 from flexconv.experiments.results.study import Reference, Study
 
 
@@ -43,21 +43,11 @@ def rows_of(series: SeriesSet) -> tuple[Row, Row]:
             Row(f"{series.name}/conv3", f"{series.name} TCN k=3", "timeseries_conv3", overrides, FAST))
 
 
-def learned_kernel_sizes(run_dir: Path) -> tuple[list[int], list[int], int]:
-    """(taps per layer after training, taps per layer at initialisation, grid size) of a 1D run's last checkpoint."""
-    import torch
-
-    from flexconv.train.callbacks import continuous_layers
-    from flexconv.train.module import TaskModule
-
-    model = TaskModule.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", map_location="cpu").model
-    layers = continuous_layers(model)
-    learned = [layer.effective_kernel_size()[0] for _, layer in layers]
-    grid = layers[0][1].grid_sizes()[0] if layers else 0
-    fresh = type(model)(model.config).eval()  # same configuration, initial mask widths
-    with torch.no_grad():
-        fresh(torch.zeros(1, model.config.in_channels, grid))
-    return learned, [layer.effective_kernel_size()[0] for _, layer in continuous_layers(fresh)], grid
+def learned_kernel_sizes(result: dict[str, Any], run_dir: Path) -> tuple[list[int], list[int], int]:
+    """(taps per layer after training, taps per layer at initialisation, grid size) of a 1D run: from its
+    recorded result, or from its run folder's last checkpoint for a result recorded without them."""
+    sizes = result.get("kernel_sizes") or kernel_sizes_of_run(run_dir)
+    return [taps[0] for taps in sizes["learned"]], [taps[0] for taps in sizes["initial"]], sizes["grid"][0]
 
 
 def _figure(accs: dict[str, tuple], sizes: dict[str, list[int]], path: Path) -> None:
@@ -99,7 +89,7 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
         accs[series.name] = (flex, conv3, series.resnet)
         kernels, grid = "–", "–"
         if flex_results:
-            learned, initial, grid = learned_kernel_sizes(runs.run_dirs[flex_row.key][0])
+            learned, initial, grid = learned_kernel_sizes(flex_results[0], runs.run_dirs[flex_row.key][0])
             sizes[series.name] = learned
             kernels = f"{', '.join(map(str, initial))} → **{', '.join(map(str, learned))}**"
         lines.append(f"| {series.name} | {flex.fmt() if flex else '–'} | {conv3.fmt() if conv3 else '–'} | "
