@@ -167,6 +167,16 @@ def test_rerun_reuses_finished_rows_and_quotes_overrides(tmp_path: Path, monkeyp
         main([*args, "--override", "mnist1d:trainer.max_steps=3"])
 
 
+def test_rows_option_trains_only_the_named_rows(tmp_path: Path) -> None:
+    docs, runs = tmp_path / "docs", tmp_path / "runs"
+    main(["results", "--fast", "--studies", "mnist1d", "--rows", "conv3", "--out", str(docs), "--runs", str(runs)])
+    assert (runs / "mnist1d" / folder_name("TCN, k=3") / "seed0" / "summary.json").is_file()
+    assert not (runs / "mnist1d" / "FlexTCN").exists()
+    assert "| FlexTCN | no finished run at this budget yet |" in (docs / "results.md").read_text()
+    with pytest.raises(SystemExit, match=r"unknown rows \['flexnet'\] in studies mnist1d; known: cktcn, conv3"):
+        main(["results", "--fast", "--studies", "mnist1d", "--rows", "flexnet", "--out", str(docs)])
+
+
 def test_row_stopped_mid_training_resumes_from_its_last_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from flexconv.experiments.results import runner
     from flexconv.train import commands

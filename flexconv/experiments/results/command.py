@@ -7,7 +7,7 @@ writes the page and, beside it, ``results.json``: one entry per row and metric (
 :func:`~flexconv.experiments.results.report.entry`). The raw numbers go to ``<runs>/results.json``. With ``--studies``, an existing page
 keeps its other studies' sections: only the named studies' sections are replaced (or appended),
 each naming the command that produced it. ``--finished-only`` trains nothing and tabulates the
-row/seeds that have finished.
+row/seeds that have finished; ``--rows a,b`` trains only those rows of the named studies.
 
 ``--fast`` shrinks every study (one seed, a few hundred samples, one epoch; all of it runs in a
 few minutes on 2 CPU cores) and checks the pipeline, not the paper: its numbers are noise.
@@ -50,6 +50,8 @@ def parse_context(argv: Sequence[str]) -> tuple[Context, Optional[str]]:
     parser.add_argument("--data-root", help="dataset folder, passed to every run as data.root=...")
     parser.add_argument("--finished-only", action="store_true",
                         help="train nothing: tabulate only the rows and seeds that already finished (a partial page)")
+    parser.add_argument("--rows", help="comma-separated row keys of the named studies: train only these rows; the others "
+                                       "are tabulated as with --finished-only")
     parser.add_argument("--override", action="append", default=[], metavar="[STUDY:]KEY=VALUE",
                         help="extra training override for every row (or only STUDY's rows); quoted in each row's command")
     args = parser.parse_args(list(argv))
@@ -67,8 +69,20 @@ def parse_context(argv: Sequence[str]) -> tuple[Context, Optional[str]]:
         else:
             extra.append(override)
     ctx = Context(fast=args.fast, seeds=seeds, out=args.out, runs=args.runs, extra=tuple(extra), study_extra=study_extra,
-                  invocation=" ".join(["flexconv bench", *argv]), finished_only=args.finished_only)
+                  invocation=" ".join(["flexconv bench", *argv]), finished_only=args.finished_only,
+                  trained_rows=parse_rows(args.rows, parse_studies(args.studies)))
     return ctx, args.studies
+
+
+def parse_rows(text: Optional[str], studies: Sequence[str]) -> Optional[frozenset[str]]:
+    """The row keys of ``--rows`` (None without it: every row); a key that no named study has exits naming theirs."""
+    if not text:
+        return None
+    keys = frozenset(k.strip() for k in text.split(",") if k.strip())
+    known = {row.key for study in studies for row in STUDIES[study].rows}
+    if unknown := sorted(keys - known):
+        raise SystemExit(f"bench results: unknown rows {unknown} in studies {', '.join(studies)}; known: {', '.join(sorted(known))}")
+    return keys
 
 
 def main(argv: Sequence[str]) -> None:

@@ -59,7 +59,8 @@ class Context:
 
     extra: overrides of every row (``--data-root``, ``--override k=v``); study_extra: overrides of
     one study's rows (``--override study:k=v``); finished_only: train nothing, tabulate the row/seeds
-    that finished.
+    that finished; trained_rows: the keys of the only rows that may train (None: all), the others as
+    with finished_only.
     """
 
     fast: bool
@@ -70,6 +71,11 @@ class Context:
     study_extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
     invocation: str = ""
     finished_only: bool = False
+    trained_rows: Optional[frozenset[str]] = None
+
+    def trains(self, row: Row) -> bool:
+        """Whether ``row``'s unfinished seeds are trained (else left out)."""
+        return not self.finished_only and (self.trained_rows is None or row.key in self.trained_rows)
 
     @property
     def figures(self) -> Path:
@@ -150,8 +156,8 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
                 log.info("%s / %s / seed %d: reusing %s", study, row.name, seed, cfg.run_dir)
             elif (result := records.read_record(record, cfg)) is not None:  # ... on this or another machine
                 log.info("%s / %s / seed %d: reusing the record %s", study, row.name, seed, record)
-            elif ctx.finished_only:
-                log.info("%s / %s / seed %d: not finished, left out (--finished-only)", study, row.name, seed)
+            elif not ctx.trains(row):
+                log.info("%s / %s / seed %d: not finished, left out (--finished-only or --rows)", study, row.name, seed)
                 continue
             else:
                 try:
