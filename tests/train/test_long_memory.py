@@ -11,7 +11,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from flexconv.data.synthetic import copy_memory, copy_memory_memoryless_loss
+from flexconv.data.synthetic import MEMORY_SYMBOLS, copy_memory, copy_memory_memoryless_loss
+from flexconv.nn.grid import relative_positions
+from flexconv.nn.kernels import kernel_net_class
 from flexconv.train.builders import build_module, datamodule_from_config
 from flexconv.train.config import compose_config
 
@@ -34,6 +36,28 @@ def test_copy_memory_preset_learns_ten_blank_steps() -> None:
         optimizer.step()
         losses.append(loss.item())
     assert sum(losses[-20:]) / 20 < MEMORYLESS / 2
+
+
+def test_copy_memory_preset_kernel_net_draws_one_tap_at_the_recall_lag() -> None:
+    """The kernel the task needs: 1 at the lag between a symbol and its recall (1,010 steps), 0 elsewhere
+    on the preset's 1,020-tap grid. The preset's kernel network must be able to fit it (the sequence
+    models' input scale 25.6 reaches 0.2 at the tap, with errors of 0.8)."""
+    cfg = compose_config(["experiment=copy_memory"])
+    length = datamodule_from_config(cfg).record.length
+    lag = length - MEMORY_SYMBOLS
+    options = {k: v for k, v in cfg.model.conv.kernel_net.items() if k != "name"}
+    torch.manual_seed(0)
+    net = kernel_net_class(cfg.model.conv.kernel_net.name)(1, 1, **options)
+    positions = relative_positions((length,))
+    target = torch.zeros(1, length)
+    target[0, length - 1 - lag] = 1.0  # causal grid: the last tap is lag 0
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(300):
+        loss = F.mse_loss(net(positions), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert (net(positions).detach() - target).abs().max() < 0.1
 
 
 def test_copy_memory_preset_picks_checkpoints_by_loss() -> None:
