@@ -151,11 +151,13 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
         for seed in seeds:
             cfg = compose(row, ctx, study, seed)
             record = records.record_path(ctx.out, study, folder_name(row.name), seed)
+            recorded = False
             result = finished_result(cfg)
             if result is not None:  # an earlier (interrupted) invocation already ran this exact config
                 log.info("%s / %s / seed %d: reusing %s", study, row.name, seed, cfg.run_dir)
             elif (result := records.read_record(record, cfg)) is not None:  # ... on this or another machine
                 log.info("%s / %s / seed %d: reusing the record %s", study, row.name, seed, record)
+                recorded = True
             elif not ctx.trains(row):
                 log.info("%s / %s / seed %d: not finished, left out (--finished-only or --rows)", study, row.name, seed)
                 continue
@@ -165,7 +167,7 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
                 except RunDirInUseError as error:  # another study process trains it: it is reused once finished
                     log.warning("%s / %s / seed %d: left out, %s", study, row.name, seed, error)
                     continue
-            if not ctx.fast:  # --fast numbers are noise: never recorded
+            if not (ctx.fast or recorded):  # --fast numbers are noise: never recorded
                 records.write_record(record, cfg, result)
             runs.results[row.key].append(result)
             runs.run_dirs[row.key].append(Path(cfg.run_dir))
