@@ -4,7 +4,7 @@ Layers :class:`CKConv` and :class:`FlexConv` (1D causal, 2D, 3D), kernel network
 (:class:`MAGNet`, :class:`GaborNet`, :class:`FourierNet`, :class:`SIREN`, :class:`MLP`; one table
 of them, :data:`KERNEL_NETS`, that :func:`register_kernel_net` extends), the
 :class:`GaussianMask`, the functional convolutions, plain padded convolutions
-(:class:`PaddedConv`), the anti-aliasing regulariser, resolution change, export to plain
+(:class:`PaddedConv`), the anti-aliasing regulariser, resolution change (and BatchNorm re-estimation), export to plain
 convolutions, per-parameter optimiser hints, streaming inference (:func:`stream`), and
 :class:`Dropout` / :class:`ReLUDropout` with fast CPU masks.
 """
@@ -18,13 +18,13 @@ from flexconv.nn.kernels import (
 )
 from flexconv.nn.mask import GaussianMask
 from flexconv.nn.plain import PaddedConv, nd_class
-from flexconv.nn.resolution import change_resolution
+from flexconv.nn.resolution import change_resolution, reestimate_batch_norm
 from flexconv.nn.stream import Stream, register_stream, stream
 
 __all__ = [
     "CKConv", "FlexConv", "GaussianMask", "recording_kernels",
     "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "KERNEL_NETS", "kernel_net_class",
     "register_kernel_net", "PaddedConv", "nd_class",
-    "param_groups", "set_hint", "named_hints", "change_resolution", "export",
+    "param_groups", "set_hint", "named_hints", "change_resolution", "reestimate_batch_norm", "export",
     "stream", "Stream", "register_stream", "Dropout", "ReLUDropout",
 ]

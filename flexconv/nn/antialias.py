@@ -37,6 +37,18 @@ def nyquist_frequency(grid_size: int) -> float:
     return (grid_size - 1.0) / 2.0 * 0.5
 
 
+def frequency_over_nyquist(layer: CKConv, gauss_stddevs: float = 2.0) -> Optional[float]:
+    """How far ``layer``'s kernel network is from band-limited on its own grid: the sum of its filters'
+    frequency bounds (a product of filters has at most their summed frequency) divided by the Nyquist
+    frequency of its largest grid axis. At most 1: the kernel holds no frequency its grid cannot
+    represent, so re-sampling it on a finer grid adds nothing the training never saw (the aim of the
+    regulariser). None for kernel networks without analytic frequencies (SIREN, MLP)."""
+    bounds = layer.kernel_net.frequency_bounds(gauss_stddevs)
+    if bounds is None:
+        return None
+    return float(bounds.detach().sum()) / nyquist_frequency(max(layer.grid_sizes()))
+
+
 def _penalty(excess: torch.Tensor, fn: str) -> torch.Tensor:
     if fn == "l2_relu":
         return torch.clamp(excess, min=0.0).square().sum()

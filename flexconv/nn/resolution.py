@@ -10,7 +10,9 @@ The Gaussian mask lives in the same continuous coordinates, so the learned kerne
 from __future__ import annotations
 
 import logging
+from typing import Iterable
 
+import torch
 from torch import nn
 
 from flexconv.nn.ckconv import CKConv
@@ -46,4 +48,36 @@ def change_resolution(model: nn.Module, source: int, target: int) -> nn.Module:
     for layer, sizes in zip(layers, new_sizes):  # all checked first: the model is never half-converted
         layer.set_grid_size(sizes)
         layer.kernel_scale.mul_((source / target) ** layer.data_dim)
+    return model
+
+
+@torch.no_grad()
+def reestimate_batch_norm(model: nn.Module, inputs: Iterable[torch.Tensor]) -> nn.Module:
+    """Replace the running statistics of every BatchNorm layer of ``model`` (in place) by their
+    average over ``inputs`` (batches the model takes, e.g. training images at a new resolution).
+
+    Kernels re-sampled at another resolution change the statistics of the activations they produce
+    (the more so the more of their frequencies the old grid could not represent), while BatchNorm
+    keeps normalising with the old ones; re-estimating them needs no labels and no gradient (AdaBN,
+    Li et al. 2016). Everything else runs in eval mode (no dropout); the layers keep their momentum.
+    Returns ``model``, in eval mode. Raises ValueError when ``inputs`` yields no batch.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the batches
+        norm.train()
+    batches = 0
+    try:
+        for x in inputs:
+            model(x)
+            batches += 1
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        model.eval()
+    if batches == 0:
+        raise ValueError("reestimate_batch_norm got no input batch: its BatchNorm statistics are now reset")
     return model

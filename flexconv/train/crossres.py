@@ -5,6 +5,12 @@
    kernels re-sampled on the finer grid, scaled by (s/t)^D) and test "out of the box";
 3. fine-tune ``finetune_epochs`` at the target resolution and test again.
 
+Two diagnostics say why a transfer works or not: ``frequency_over_nyquist``, how far the source
+model's kernels are from band-limited on their grid (at most 1 is what anti-aliasing aims for), and
+``out_of_the_box_bn_acc``, the out-of-the-box accuracy once the BatchNorm statistics are
+re-estimated at the target resolution (no labels, no gradient), which separates a shift of the
+activation statistics from kernels that no longer compute what they learned.
+
 The experiment's ``crossres`` node gives ``source``, ``target`` and ``finetune_epochs``. Results
 (source accuracy, out-of-the-box accuracy, the drop, fine-tuned accuracy) are printed and written
 to ``<run_dir>/crossres.json``; the two training runs are ``<run_dir>/source`` and ``.../finetune``.
@@ -20,13 +26,19 @@ The command line is :func:`flexconv.cli.train.crossres_main`.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import logging
 from pathlib import Path
 from typing import Any, Optional
 
 from omegaconf import DictConfig, open_dict
+from torch import nn
 
+from flexconv.nn.antialias import frequency_over_nyquist
+from flexconv.nn.ckconv import CKConv
+from flexconv.nn.resolution import change_resolution, reestimate_batch_norm
+from flexconv.train.builders import datamodule_from_config
 from flexconv.train.checkpoints import load_module
 from flexconv.train.commands import measure_test_metrics, train
 from flexconv.train.module import TaskModule
@@ -35,6 +47,11 @@ from flexconv.train.run_dir import CHECKPOINTS, RunLock, resolve_run_dir, saved_
 log = logging.getLogger(__name__)
 
 STAGE_RESULT = "stage_result.json"  # in a stage's folder once the stage has finished: what train() returned
+BATCH_NORM_BATCHES = 100
+"""Training batches at the target resolution over which BatchNorm statistics are re-estimated for
+``out_of_the_box_bn_acc`` (6,400 images at the presets' batch size 64)."""
+DIAGNOSTICS = ("frequency_over_nyquist", "out_of_the_box_bn_acc")
+"""The result keys of the diagnostics (:func:`diagnose` adds them to a protocol that finished without them)."""
 
 
 def _stage_config(cfg: DictConfig, run_dir: Path, stage: str, resolution: int, epochs: Optional[int] = None) -> DictConfig:
@@ -74,36 +91,88 @@ def measure_test_accuracy(module: TaskModule, cfg: DictConfig) -> float:
     return float(measure_test_metrics(module, cfg)["test/acc"])
 
 
+def largest_frequency_over_nyquist(model: nn.Module) -> Optional[float]:
+    """The largest :func:`~flexconv.nn.antialias.frequency_over_nyquist` over the model's continuous
+    layers; None without a kernel network of analytic frequencies (a CNN, SIREN kernels)."""
+    ratios = [frequency_over_nyquist(m) for m in model.modules() if isinstance(m, CKConv)]
+    known = [r for r in ratios if r is not None]
+    return max(known) if known else None
+
+
+def accuracy_with_batch_norm_reestimated(module: TaskModule, cfg: DictConfig) -> float:
+    """Test accuracy of ``module`` on ``cfg``'s data once its BatchNorm statistics are re-estimated on
+    the first :data:`BATCH_NORM_BATCHES` training batches of that data; ``module`` is left as it was."""
+    datamodule = datamodule_from_config(cfg)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    device = next(module.model.parameters()).device
+    batches = itertools.islice(datamodule.train_dataloader(), BATCH_NORM_BATCHES)
+    kept = copy.deepcopy(module.model.state_dict())
+    try:
+        reestimate_batch_norm(module.model, (x.to(device) for x, _ in batches))
+        return measure_test_accuracy(module, cfg)
+    finally:
+        module.model.load_state_dict(kept)
+
+
+def transfer(checkpoint: str | Path, target_cfg: DictConfig, source: int, target: int) -> tuple[TaskModule, dict[str, Any]]:
+    """The source model of ``checkpoint`` moved to the ``target`` resolution, with its out-of-the-box
+    accuracy and the two diagnostics on ``target_cfg``'s data (the :data:`DIAGNOSTICS` keys)."""
+    module = load_module(checkpoint)
+    ratio = largest_frequency_over_nyquist(module.model)  # on the grid the model was trained on
+    change_resolution(module.model, source, target)
+    figures = {"out_of_the_box_acc": measure_test_accuracy(module, target_cfg), "frequency_over_nyquist": ratio,
+               "out_of_the_box_bn_acc": accuracy_with_batch_norm_reestimated(module, target_cfg)}
+    return module, figures
+
+
 def crossres(cfg: DictConfig) -> dict[str, Any]:
-    """Run the protocol for ``cfg`` (which has a ``crossres`` node); returns the four figures."""
-    if cfg.crossres is None:
-        raise ValueError("crossres needs an experiment with a `crossres` node {source, target, finetune_epochs}, "
-                         "e.g. experiment=cifar10_crossres_16_32")
-    source, target = int(cfg.crossres.source), int(cfg.crossres.target)
+    """Run the protocol for ``cfg`` (which has a ``crossres`` node); returns its figures."""
+    source, target = _resolutions(cfg)
     run_dir, _ = resolve_run_dir(cfg)
     with RunLock(run_dir):
         return _protocol(cfg, run_dir, source, target)
 
 
+def diagnose(cfg: DictConfig) -> Optional[dict[str, Any]]:
+    """The :data:`DIAGNOSTICS` of the protocol of ``cfg`` that finished in its ``run_dir`` (from its source
+    stage's checkpoint, no training); None when that checkpoint is not there (e.g. a record from another machine)."""
+    source, target = _resolutions(cfg)
+    run_dir = Path(cfg.run_dir)
+    done = run_dir / "source" / STAGE_RESULT
+    if not done.is_file():
+        return None
+    finished = json.loads(done.read_text())
+    checkpoint = finished["best_checkpoint"] or finished["last_checkpoint"]
+    if not (checkpoint and Path(checkpoint).is_file()):
+        return None
+    _, figures = transfer(checkpoint, _stage_config(cfg, run_dir, "finetune", target), source, target)
+    return {key: figures[key] for key in DIAGNOSTICS}
+
+
+def _resolutions(cfg: DictConfig) -> tuple[int, int]:
+    if cfg.crossres is None:
+        raise ValueError("crossres needs an experiment with a `crossres` node {source, target, finetune_epochs}, "
+                         "e.g. experiment=cifar10_crossres_16_32")
+    return int(cfg.crossres.source), int(cfg.crossres.target)
+
+
 def _protocol(cfg: DictConfig, run_dir: Path, source: int, target: int) -> dict[str, Any]:
     """The three steps of the module docstring, in ``run_dir`` (locked by the caller)."""
-    from flexconv.nn.resolution import change_resolution
-
     source_run = train_stage(_stage_config(cfg, run_dir, "source", source))
     checkpoint = source_run["best_checkpoint"] or source_run["last_checkpoint"]
-    module = load_module(checkpoint)
-    change_resolution(module.model, source, target)
     target_cfg = _stage_config(cfg, run_dir, "finetune", target, int(cfg.crossres.finetune_epochs))
-    out_of_the_box = measure_test_accuracy(module, target_cfg)
+    module, figures = transfer(checkpoint, target_cfg, source, target)
 
     finetuned = train_stage(target_cfg, init_state=module.model.state_dict(), resolution_change=[source, target])
     results = {
         "source_resolution": source,
         "target_resolution": target,
         "source_acc": source_run["test_acc"],
-        "out_of_the_box_acc": out_of_the_box,
-        "drop": source_run["test_acc"] - out_of_the_box,
+        "out_of_the_box_acc": figures["out_of_the_box_acc"],
+        "drop": source_run["test_acc"] - figures["out_of_the_box_acc"],
         "finetuned_acc": finetuned["test_acc"],
+        **{key: figures[key] for key in DIAGNOSTICS},
         "source_run": source_run["run_dir"],
         "finetune_run": finetuned["run_dir"],
     }

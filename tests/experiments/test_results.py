@@ -12,7 +12,8 @@ from flexconv.experiments.results.command import main
 from flexconv.experiments.results.report import Section, Stat, against_reference, better, merge_entries, verdict
 from flexconv.experiments.results.runner import FAST_TRAIN, Context, Row, Runs, folder_name
 from flexconv.experiments.results.studies import STUDIES
-from flexconv.experiments.results.study import Bars, Beats, Below, Reference, Study, Table, entries, tables_body
+from flexconv.experiments.results.study import (Bars, Beats, Below, Change, Given, Reference, Study, Table, entries,
+                                                tables_body)
 
 
 def test_stat_and_verdicts_follow_the_numbers() -> None:
@@ -74,6 +75,18 @@ def test_rows_without_a_finished_seed_say_so_and_their_claims_are_not_judged(tmp
     assert entries(study, runs)[1]["mean"] is None and entries(study, runs)[1]["seeds"] == 0
     runs.results["a"] = []
     assert "not tested yet" in Below("a is small.", "a", "test_acc", 0.1, "acc").lines(runs)[0]
+
+
+def test_a_claim_is_judged_only_under_its_precondition_and_a_change_is_stated_per_row() -> None:
+    claim = Given(Beats("a drops less.", "a", "b", "a", "b", metric="drop", higher=False), "a", "ratio", 1.0,
+                  "a's ratio is {value}, over 1")
+    runs = Runs(results={"a": [{"drop": 0.1, "ratio": 3.0, "before": 0.2, "after": 0.8}],
+                         "b": [{"drop": 0.5, "ratio": 9.0, "before": 0.5, "after": 0.9}], "c": []})
+    assert claim.lines(runs) == ["- **Claim:** a drops less. **Here:** not tested yet (a's ratio is 3.0, over 1)."]
+    runs.results["a"][0]["ratio"] = 0.9
+    assert "**Here:** holds (a 10.00 vs b 50.00" in claim.lines(runs)[0]
+    change = Change("After the fix:", "before", "after", (("a", "net a"), ("c", "net c"), ("b", "net b")))
+    assert change.lines(runs) == ["- After the fix: net a 20.00 → 80.00; net b 50.00 → 90.00."]
 
 
 def test_json_entries_of_rerun_studies_replace_theirs_only() -> None:
@@ -284,3 +297,36 @@ def test_a_recorded_config_without_a_later_added_key_is_the_same_config() -> Non
     assert not same_config(recorded, {"model": {"conv": {"mask": {"init_width": 0.075, "crop_margin": 1}}}, "resume": None})
     assert recorded == {"model": {"conv": {"mask": {"init_width": 0.075}}}, "resume": None}  # not modified
     assert same_config({"model": {"conv": {"mask": None}}}, {"model": {"conv": {"mask": None}}})  # plain convolutions
+
+
+def test_a_crossres_result_from_before_the_diagnostics_gets_them_without_training(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flexconv.data.fake import make_fake_tree
+    from flexconv.experiments.results import runner
+    from flexconv.experiments.results.studies import CROSSRES
+    from flexconv.train import crossres
+
+    root = make_fake_tree("fashion_mnist", tmp_path / "data")
+    tiny = (f"data.root={root}", "data.batch_size=8", "data.limit_train=32", "data.limit_test=16", "trainer.max_epochs=1",
+            "trainer.limit_val_batches=1", "crossres.finetune_epochs=1", "model.hidden_channels=8", "model.num_blocks=1",
+            "model.conv.kernel_net.hidden_channels=8")
+    ctx = Context(fast=False, seeds=[0], out=tmp_path / "docs", runs=tmp_path / "runs", extra=tiny)
+    row = CROSSRES.row("flexnet")
+    first = runner.run_rows([row], ctx, "crossres", "crossres").results["flexnet"][0]
+    run_dir = tmp_path / "runs" / "crossres" / "FlexNet" / "seed0"
+    record = tmp_path / "docs" / "records" / "crossres" / "FlexNet" / "seed0.json"
+    saved = json.loads(record.read_text())  # a record written before the diagnostics existed ...
+    for name in crossres.DIAGNOSTICS:
+        saved["result"].pop(name)
+    record.write_text(json.dumps(saved))
+    (run_dir / "row_result.json").unlink()  # ... reused while the source stage's checkpoint is still here
+
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("a finished protocol was trained again")
+
+    monkeypatch.setattr(crossres, "train", no_training)
+    again = runner.run_rows([row], ctx, "crossres", "crossres").results["flexnet"][0]
+    for name in crossres.DIAGNOSTICS:
+        assert again[name] == first[name], name
+        assert json.loads(record.read_text())["result"][name] == first[name]  # recorded for the next machine
+        assert json.loads((run_dir / "row_result.json").read_text())[name] == first[name]

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from flexconv.nn import CKConv, FlexConv, FourierNet, GaborNet, GaussianMask, MAGNet, SIREN
-from flexconv.nn.antialias import AntiAliasing, nyquist_frequency
+from flexconv.nn.antialias import AntiAliasing, frequency_over_nyquist, nyquist_frequency
 from flexconv.nn.kernels.mfn import GaborFilter
 
 TARGETS = ["gabor", "gabor+mask"]
@@ -207,3 +207,12 @@ def test_no_layers():
 def test_bad_options(kwargs, what):
     with pytest.raises(ValueError, match=what):
         AntiAliasing(**kwargs)
+
+
+def test_frequency_over_nyquist_is_the_summed_bound_over_the_grids_nyquist_frequency():
+    model = make_model()
+    for layer, grid in zip(layers_of(model), (9, 17)):
+        want = float(sum(hand_filter_bounds(layer)).detach()) / ((grid - 1) / 4)
+        assert frequency_over_nyquist(layer) == pytest.approx(want, rel=1e-12)
+    siren = make_model(kernel_net=SIREN, layer=CKConv)
+    assert frequency_over_nyquist(siren[0]) is None  # no analytic frequencies

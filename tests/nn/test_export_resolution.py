@@ -15,7 +15,7 @@ from torch import nn
 
 from flexconv.models.conv_config import ConvConfig
 from flexconv.models.flexnet import FlexNet, FlexNetConfig
-from flexconv.nn import CKConv, FlexConv, GaussianMask, MAGNet, change_resolution, export
+from flexconv.nn import CKConv, FlexConv, GaussianMask, MAGNet, change_resolution, export, reestimate_batch_norm
 
 SMALL_KERNEL = {"kernel_net": {"name": "MAGNet", "hidden_channels": 8, "num_layers": 2}}
 SMALL_MAGNET = functools.partial(MAGNet, hidden_channels=8, num_layers=2)
@@ -381,3 +381,25 @@ def test_change_resolution_state_dict_round_trip() -> None:
     assert all(m.grid_sizes() == (33, 33) and float(m.kernel_scale) == 0.25 for m in layers)
     with torch.no_grad():
         assert rel_error(fresh(x32), expected) <= 1e-6
+
+
+def test_reestimate_batch_norm_replaces_the_statistics_by_those_of_the_inputs() -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 2, 3)
+    model = nn.Sequential(conv, nn.BatchNorm2d(2, momentum=0.3), nn.Dropout(0.5))
+    model[1].running_mean.fill_(7.0)  # statistics of another input distribution
+    model[1].running_var.fill_(9.0)
+    model[1].num_batches_tracked.fill_(500)  # ... after training
+    batches = [5.0 + 2.0 * torch.randn(8, 1, 6, 6) for _ in range(3)]
+
+    reestimate_batch_norm(model, iter(batches))
+
+    with torch.no_grad():
+        outputs = [conv(x).transpose(0, 1).reshape(2, -1) for x in batches]  # (channels, values) per batch
+    want_mean = torch.stack([o.mean(1) for o in outputs]).mean(0)  # the average over the batches, not a moving one
+    want_var = torch.stack([o.var(1) for o in outputs]).mean(0)
+    torch.testing.assert_close(model[1].running_mean, want_mean)
+    torch.testing.assert_close(model[1].running_var, want_var)
+    assert not model.training and not model[1].training and model[1].momentum == 0.3
+    with pytest.raises(ValueError, match="no input batch"):
+        reestimate_batch_norm(model, iter([]))

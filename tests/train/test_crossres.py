@@ -1,4 +1,5 @@
-"""The cross-resolution protocol runs end to end on tiny data and reports its four figures; run again
+"""The cross-resolution protocol runs end to end on tiny data and reports its four figures and two
+diagnostics; run again
 in its folder it reuses finished stages and resumes interrupted ones; a second process is refused."""
 
 import json
@@ -7,11 +8,14 @@ import socket
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import TINY_MODEL
 from flexconv.train import crossres as crossres_module
 from flexconv.train.config import compose_config
-from flexconv.train.crossres import STAGE_RESULT, crossres
+from flexconv.train.checkpoints import load_module
+from flexconv.train.crossres import (DIAGNOSTICS, STAGE_RESULT, accuracy_with_batch_norm_reestimated, crossres, diagnose,
+                                     largest_frequency_over_nyquist)
 from flexconv.train.run_dir import LOCK_NAME, RunDirInUseError
 
 pytest.importorskip("flexconv.nn.resolution", reason="change_resolution (flexconv/nn/resolution.py) is not there yet")
@@ -28,11 +32,32 @@ def tiny_crossres_config(tmp_path: Path):
     ])
 
 
-def test_crossres_reports_four_figures(tmp_path: Path) -> None:
-    results = crossres(tiny_crossres_config(tmp_path))
-    for key in ("source_acc", "out_of_the_box_acc", "drop", "finetuned_acc"):
+def test_crossres_reports_four_figures_and_two_diagnostics(tmp_path: Path) -> None:
+    cfg = tiny_crossres_config(tmp_path)
+    results = crossres(cfg)
+    for key in ("source_acc", "out_of_the_box_acc", "drop", "finetuned_acc", *DIAGNOSTICS):
         assert isinstance(results[key], float), key
     assert json.loads((tmp_path / "run" / "crossres.json").read_text())["drop"] == pytest.approx(results["drop"])
+    assert 0 <= results["out_of_the_box_bn_acc"] <= 1
+    source = json.loads((Path(results["source_run"]) / STAGE_RESULT).read_text())
+    trained = load_module(source["best_checkpoint"] or source["last_checkpoint"]).model
+    # measured on the 15-tap grid the model was trained on, not on the re-sampled 29-tap one
+    assert results["frequency_over_nyquist"] == pytest.approx(largest_frequency_over_nyquist(trained), rel=1e-6)
+    # measured again later from the source stage alone (a protocol that finished before they existed)
+    assert diagnose(cfg) == {key: results[key] for key in DIAGNOSTICS}
+
+
+def test_batch_norm_reestimation_leaves_the_model_as_it_was(tmp_path: Path) -> None:
+    """The fine-tuning starts from the re-sampled model, not from its re-estimated copy."""
+    cfg = tiny_crossres_config(tmp_path)
+    results = crossres(cfg)
+    module = load_module(Path(results["source_run"]) / "checkpoints" / "last.ckpt")
+    before = {name: value.clone() for name, value in module.model.state_dict().items()}
+    accuracy_with_batch_norm_reestimated(module, cfg)
+    after = module.model.state_dict()
+    assert any("running_mean" in name for name in before)
+    for name, value in before.items():
+        assert torch.equal(after[name], value), name
 
 
 def test_crossres_reuses_a_finished_stage_and_resumes_an_interrupted_one(

@@ -167,6 +167,9 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
                 except RunDirInUseError as error:  # another study process trains it: it is reused once finished
                     log.warning("%s / %s / seed %d: left out, %s", study, row.name, seed, error)
                     continue
+            if program == "crossres" and complete_diagnostics(cfg, result):
+                save_result(cfg, result)
+                recorded = False  # the record is written again with them
             if not (ctx.fast or recorded):  # --fast numbers are noise: never recorded
                 records.write_record(record, cfg, result)
             runs.results[row.key].append(result)
@@ -194,6 +197,21 @@ def run_one(cfg: Any, program: str) -> dict[str, Any]:
         result["kernel_sizes"] = kernel_sizes_of_run(Path(cfg.run_dir))
         save_result(cfg, result)
     return result
+
+
+def complete_diagnostics(cfg: Any, result: dict[str, Any]) -> bool:
+    """Add the cross-resolution diagnostics to a ``result`` that finished before they existed, measured on
+    the source model still in its run folder (no training); whether ``result`` changed."""
+    from flexconv.train import crossres
+
+    if all(key in result for key in crossres.DIAGNOSTICS):
+        return False
+    figures = crossres.diagnose(cfg)
+    if figures is None:
+        log.info("%s: no source checkpoint here to measure the diagnostics on", cfg.run_dir)
+        return False
+    result.update(figures)
+    return True
 
 
 def kernel_sizes_of_run(run_dir: Path) -> Optional[dict[str, Any]]:

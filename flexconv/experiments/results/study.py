@@ -89,6 +89,41 @@ class SmallLoss:
 
 
 @dataclass(frozen=True)
+class Given:
+    """``claim`` (a :class:`Beats`), tested only when ``row``'s mean ``metric`` is at most ``bound``: the
+    precondition under which the paper makes it. Otherwise "not tested yet", with ``unmet`` (a format
+    string of ``value``, the measured metric) as the reason."""
+
+    claim: Beats
+    row: str
+    metric: str
+    bound: float
+    unmet: str
+
+    def lines(self, runs: Runs) -> list[str]:
+        value = stat(runs.results[self.row], self.metric)
+        if value is not None and value.mean > self.bound:
+            return [verdict(self.claim.claim, None, self.unmet.format(value=value.fmt(1.0, 1)))]
+        return self.claim.lines(runs)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A finding, not a claim of the paper: ``before`` -> ``after`` (two metrics) for each labelled row
+    with both, after the sentence ``finding``."""
+
+    finding: str
+    before: str
+    after: str
+    rows: tuple[tuple[str, str], ...]  # (key, label)
+
+    def lines(self, runs: Runs) -> list[str]:
+        changes = [f"{label} {b.fmt()} → {a.fmt()}" for key, label in self.rows
+                   if (b := stat(runs.results[key], self.before)) and (a := stat(runs.results[key], self.after))]
+        return [f"- {self.finding} {'; '.join(changes)}."] if changes else []
+
+
+@dataclass(frozen=True)
 class Reference:
     """A sentence placing ``row``'s test accuracy against a published ``accuracy`` (no verdict).
 
