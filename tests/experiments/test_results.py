@@ -89,6 +89,27 @@ def test_a_claim_is_judged_only_under_its_precondition_and_a_change_is_stated_pe
     assert change.lines(runs) == ["- After the fix: net a 20.00 → 80.00; net b 50.00 → 90.00."]
 
 
+def test_bars_of_several_metrics_draw_one_labelled_bar_per_metric_and_row(tmp_path: Path) -> None:
+    from matplotlib.axes import Axes
+
+    drawn: list[tuple[list[float], list[float], str]] = []
+    original = Axes.bar
+
+    def recording_bar(self: Axes, x, height, *args, **kwargs):  # type: ignore[no-untyped-def]
+        drawn.append((list(x), list(height), kwargs.get("label")))
+        return original(self, x, height, *args, **kwargs)
+
+    runs = Runs(results={"a": [{"before": 0.2, "after": 0.8}, {"before": 0.4, "after": 0.6}], "b": []})
+    rows = [Row("a", "net a", "main_job"), Row("b", "net b", "main_job")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Axes, "bar", recording_bar)
+        Bars("f.png", "two metrics", "acc", (("before", "at first"), ("after", "at last"))).draw(rows, runs, tmp_path / "f.png")
+    assert [label for *_, label in drawn] == ["at first", "at last"]
+    (x_before, before, _), (x_after, after, _) = drawn
+    assert before == pytest.approx([30.0, 0.0]) and after == pytest.approx([70.0, 0.0])  # b has no run: no bar
+    assert x_before[0] < 0 < x_after[0] < 1 and (tmp_path / "f.png").stat().st_size > 0  # side by side around row a
+
+
 def test_json_entries_of_rerun_studies_replace_theirs_only() -> None:
     old = [{"study": "a", "row": "x"}, {"study": "b", "row": "y"}, {"study": "c", "row": "z"}]
     new = [Section("b", "B", entries=[{"study": "b", "row": "y2"}]), Section("c", "c", skipped="no data")]

@@ -128,16 +128,27 @@ def table(rows: Sequence[TableRow], metrics: Sequence[Metric] = (ACCURACY,)) -> 
     return lines
 
 
-def bar_figure(labels: Sequence[str], stats: Sequence[Optional[Stat]], path: Path, ylabel: str, scale: float = 100.0) -> None:
-    """Mean +- std per row as bars, labelled with the rows' names."""
+def bar_figure(labels: Sequence[str], series: Sequence[tuple[str, Sequence[Optional[Stat]]]], path: Path, ylabel: str,
+               scale: float = 100.0) -> None:
+    """Mean +- std per row as bars, labelled with the rows' names; one bar per series and row, side by side.
+
+    series: (legend label, one stat per row) each; with one series there is no legend. A missing stat draws no bar.
+    """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(1.3 * len(labels) + 2, 3.2), layout="constrained")
+    legend = len(series) > 1
+    per_row = 0.35 * len(series) + 0.5 if legend else 1.3
+    fig = Figure(figsize=(per_row * len(labels) + (4.0 if legend else 2.0), 3.2), layout="constrained")
     ax = fig.subplots()
-    ax.bar(range(len(labels)), [s.mean * scale if s else 0 for s in stats],
-           yerr=[s.std * scale if s else 0 for s in stats], capsize=3)
+    width = 0.8 / len(series)
+    for index, (name, stats) in enumerate(series):
+        offset = (index - (len(series) - 1) / 2) * width
+        ax.bar([position + offset for position in range(len(labels))], [s.mean * scale if s else 0 for s in stats],
+               width, yerr=[s.std * scale if s else 0 for s in stats], capsize=3, label=name)
     ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
+    if legend:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.savefig(path, dpi=110)
 
 

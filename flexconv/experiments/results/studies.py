@@ -84,8 +84,9 @@ CROSSRES = Study(
            "(`flexconv.nn.antialias.frequency_over_nyquist`). At most 1, the kernels are band-limited to that grid, "
            "which is what the anti-aliasing regulariser aims for; above 1, re-sampling them at 28x28 shows "
            "frequencies the training never saw.",),
-    figure=Bars("crossres.png", "cross-resolution out-of-the-box accuracy", "28x28 out-of-the-box accuracy (%)",
-                "out_of_the_box_acc"),
+    figure=Bars("crossres.png", "cross-resolution accuracy at 14x14 and at 28x28", "test accuracy (%)",
+                (("source_acc", "14x14"), ("out_of_the_box_acc", "28x28 out of the box"),
+                 ("out_of_the_box_bn_acc", "28x28, BatchNorm re-estimated"), ("finetuned_acc", "28x28 fine-tuned"))),
     claims=(
         Given(Beats("anti-aliasing makes the out-of-the-box drop smaller than without it.", "antialias", "flexnet",
                     "drop with anti-aliasing", "without", metric="drop", higher=False),

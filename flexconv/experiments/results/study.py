@@ -162,16 +162,19 @@ class Figure(Protocol):
 
 @dataclass(frozen=True)
 class Bars:
-    """Mean ± std of ``metric`` per row, as bars."""
+    """Mean ± std of each of ``metrics`` per row, as bars (side by side, with a legend, for several metrics).
+
+    metrics: (result key, legend label) each.
+    """
 
     file: str
     caption: str
     ylabel: str
-    metric: str = "test_acc"
+    metrics: tuple[tuple[str, str], ...] = (("test_acc", "test accuracy"),)
 
     def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
-        bar_figure([row.name for row in rows], [stat(runs.results[row.key], self.metric) for row in rows], path,
-                   self.ylabel)
+        series = [(label, [stat(runs.results[row.key], metric) for row in rows]) for metric, label in self.metrics]
+        bar_figure([row.name for row in rows], series, path, self.ylabel)
 
 
 # -- a study --------------------------------------------------------------------------------------
