@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from flexconv.experiments.results.command import main
 from flexconv.experiments.results.report import Section, Stat, against_reference, better, merge_entries, verdict
@@ -293,6 +294,8 @@ def test_a_finished_row_is_recorded_beside_the_page_and_reused_on_a_fresh_machin
     first = runner.run_rows([row], ctx, "toy").results["flextcn"][0]
     record = json.loads((tmp_path / "docs" / "records" / "toy" / "FlexTCN" / "seed0.json").read_text())
     assert record["result"]["test_acc"] == first["test_acc"] and record["config"]["seed"] == 0
+    assert torch.__version__.startswith(record["environment"]["torch"])  # the versions that computed the number
+    assert {"python", "lightning", "numpy", "mnist1d"} <= set(record["environment"])
     sizes = first["kernel_sizes"]  # recorded with the result: a study shows them without the checkpoint
     assert len(sizes["learned"]) == len(sizes["initial"]) == 8 and sizes["grid"] == [79]  # 2 x 40 steps - 1
     shutil.rmtree(tmp_path / "runs")  # a fresh machine: no run folders

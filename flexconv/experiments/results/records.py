@@ -6,11 +6,18 @@ invocation is also written to ``<out>/records/<study>/<row folder>/seed<S>.json`
 config and its result, a few KB, committed beside ``results.md``. A later invocation on any machine
 reuses a record whose config is exactly the row's config (output locations aside) instead of
 training again, as it reuses a finished run folder; a record of another config is ignored.
+
+A record also holds the versions of the packages that computed it (:func:`environment`): the project
+pins ranges, not versions, so the same seed and config can give other numbers a year later, and the
+record says which versions gave its number (records written before this have none). They are not
+compared when a record is reused.
 """
 
 from __future__ import annotations
 
 import json
+import platform
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,6 +27,8 @@ from flexconv.train.run_dir import same_config
 
 RECORDS = "records"
 OUTPUT_KEYS = ("run_dir",)
+ENVIRONMENT_PACKAGES = ("torch", "lightning", "numpy", "aeon", "mnist1d", "scikit-learn")
+"""The packages whose versions can change a row's numbers: the framework, the loop, and the data loaders."""
 """Config keys that say where a run wrote, not what it computed: left out when configs are compared."""
 
 
@@ -32,12 +41,24 @@ def _without_outputs(config: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config.items() if key not in OUTPUT_KEYS}
 
 
+def environment() -> dict[str, str]:
+    """The Python version and the installed versions of :data:`ENVIRONMENT_PACKAGES` (those installed)."""
+    versions = {"python": platform.python_version()}
+    for package in ENVIRONMENT_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
 def write_record(path: Path, cfg: Any, result: dict[str, Any]) -> None:
-    """Record ``result`` of the run of ``cfg`` (resolved, without ``resume``) at ``path``."""
+    """Record ``result`` of the run of ``cfg`` (resolved, without ``resume``) at ``path``, with the environment."""
     config = OmegaConf.to_container(cfg, resolve=True)
     config["resume"] = None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"config": config, "result": result}, indent=1, default=str) + "\n")
+    record = {"config": config, "result": result, "environment": environment()}
+    path.write_text(json.dumps(record, indent=1, default=str) + "\n")
 
 
 def read_record(path: Path, cfg: Any) -> Optional[dict[str, Any]]:
