@@ -27,9 +27,9 @@ from flexconv.train.run_dir import same_config
 
 RECORDS = "records"
 OUTPUT_KEYS = ("run_dir",)
+"""Config keys that say where a run wrote, not what it computed: left out when configs are compared."""
 ENVIRONMENT_PACKAGES = ("torch", "lightning", "numpy", "aeon", "mnist1d", "scikit-learn")
 """The packages whose versions can change a row's numbers: the framework, the loop, and the data loaders."""
-"""Config keys that say where a run wrote, not what it computed: left out when configs are compared."""
 
 
 def record_path(out: Path, study: str, row_folder: str, seed: int) -> Path:
