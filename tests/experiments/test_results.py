@@ -3,8 +3,10 @@ generates its verdicts from the numbers; studies without data are skipped with t
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
@@ -129,15 +131,22 @@ def test_unknown_study_is_refused() -> None:
         main(["results", "--studies", "imagenet"])
 
 
+def refusing_to_fit() -> Callable[..., dict]:
+    """A stand-in for ``fit_kernel.run`` (its signature, whose defaults say which reports are reused) that fails."""
+    from flexconv.experiments import fit_kernel as fk
+
+    @functools.wraps(fk.run)
+    def no_fitting(*_args, **_kwargs):
+        raise AssertionError("kernels fitted again")
+    return no_fitting
+
+
 def test_fast_page_with_kernel_fitting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     args = ["results", "--fast", "--studies", "fit_kernel", "--out", str(tmp_path / "docs"), "--runs", str(tmp_path / "runs")]
     main(args)
     page = (tmp_path / "docs" / "results.md").read_text()
 
-    def no_fitting(*_args, **_kwargs):
-        raise AssertionError("kernels fitted again")
-
-    monkeypatch.setattr("flexconv.experiments.fit_kernel.run", no_fitting)
+    monkeypatch.setattr("flexconv.experiments.fit_kernel.run", refusing_to_fit())
     main(args)  # the saved report of the same settings is reused
     table = lambda text: [line for line in text.split("\n") if line.startswith("| ")]  # noqa: E731
     assert table((tmp_path / "docs" / "results.md").read_text()) == table(page) != []
@@ -146,6 +155,38 @@ def test_fast_page_with_kernel_fitting(tmp_path: Path, monkeypatch: pytest.Monke
     for figure in ("fit_kernel.png", "fit_kernel_kernels.png"):
         assert (tmp_path / "docs" / "figures" / figure).stat().st_size > 0
         assert f"(figures/{figure})" in page
+
+
+def test_a_full_kernel_fitting_is_recorded_and_redrawn_from_its_record_on_another_machine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flexconv.experiments import fit_kernel as fk
+
+    real_run = fk.run
+
+    @functools.wraps(real_run)
+    def short_run(targets, nets, **settings):  # the original protocol's settings, but 2 iterations
+        report = real_run(targets[:1], nets[:2], **{**settings, "iterations": 2})
+        report["settings"]["iterations"] = settings["iterations"]
+        return report
+
+    docs = tmp_path / "docs"
+    args = ["results", "--studies", "fit_kernel", "--out", str(docs)]
+    monkeypatch.setattr("flexconv.experiments.fit_kernel.run", short_run)
+    main([*args, "--runs", str(tmp_path / "runs")])
+    page = (docs / "results.md").read_text()
+    (record,) = (docs / "records" / "fit_kernel").iterdir()
+    assert f"--iterations {fk.ORIGINAL_ITERATIONS}" in page and page.count("| gabor |") == 2
+
+    monkeypatch.setattr("flexconv.experiments.fit_kernel.run", refusing_to_fit())
+    main([*args, "--runs", str(tmp_path / "fresh_runs"), "--finished-only"])  # no run folder: the record
+    table = lambda text: [line for line in text.split("\n") if line.startswith("| ")]  # noqa: E731
+    assert table((docs / "results.md").read_text()) == table(page) != []
+
+    report = torch.load(record, weights_only=True)
+    report["settings"]["hidden"] += 1  # fitted with another default: not this protocol's record
+    torch.save(report, record)
+    main([*args, "--runs", str(tmp_path / "fresh_runs"), "--finished-only"])
+    assert "kernel fitting has not run with these settings" in (docs / "results.md").read_text()
 
 
 def test_fast_mnist1d_study_runs_through_train(tmp_path: Path) -> None:

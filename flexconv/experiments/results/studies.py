@@ -7,6 +7,8 @@ Overrides are plain strings, quoted on the page as they are. Rows are found by t
 
 from __future__ import annotations
 
+import inspect
+import logging
 import math
 import shutil
 from dataclasses import dataclass
@@ -15,11 +17,14 @@ from typing import Any, Sequence
 
 from flexconv.data.records import get_record
 from flexconv.data.synthetic import MEMORY_SYMBOLS, copy_memory_memoryless_loss
+from flexconv.experiments.results import records
 from flexconv.experiments.results.report import Metric, figure_line, stat, verdict
 from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs
 from flexconv.experiments.results.study import Bars, Beats, Below, Change, Given, Reference, SmallLoss, Study, Table
 from flexconv.experiments.results.timeseries import TIMESERIES
 from flexconv.train.crossres import BATCH_NORM_BATCHES
+
+log = logging.getLogger(__name__)
 
 MNIST1D = Study(
     "mnist1d", "MNIST-1D: FlexTCN vs CKTCN vs a k=3 TCN",
@@ -171,20 +176,33 @@ UEA = Study(
 
 def fitted_report(ctx: Context, **settings: Any) -> dict:
     """:func:`flexconv.experiments.fit_kernel.run` of every target and network with these settings, saved in
-    ``<runs>/fit_kernel/`` and reused by a later invocation with the same settings (as finished rows are)."""
+    ``<runs>/fit_kernel/`` and reused by a later invocation with the same settings (as finished rows are).
+
+    A full (not ``--fast``) report is also recorded under ``<out>/records/fit_kernel/`` (the report itself,
+    with its curves and kernels for the figures; a few hundred KB), so that any machine redraws the section
+    from it, as row records let it redraw a table.
+    """
     import torch
 
     from flexconv.experiments import fit_kernel as fk
 
     name = "_".join(f"{key}{value}" for key, value in sorted(settings.items())).replace(" ", "").replace(",", "-")
-    path = ctx.runs / "fit_kernel" / f"report_{'fast_' if ctx.fast else ''}{name}.pt"
-    if path.is_file():
-        return torch.load(path, weights_only=True)
+    file_name = f"report_{'fast_' if ctx.fast else ''}{name}.pt"
+    path = ctx.runs / "fit_kernel" / file_name
+    record = ctx.out / records.RECORDS / "fit_kernel" / file_name
+    keywords = inspect.signature(fk.run).parameters.values()
+    wanted = {p.name: p.default for p in keywords if p.kind is p.KEYWORD_ONLY} | settings
+    for saved in (path, record):
+        report = torch.load(saved, weights_only=True) if saved.is_file() else None
+        if report is not None and report["settings"] == wanted:  # not one fitted with other defaults
+            log.info("fit_kernel: reusing %s", saved)
+            return report
     if ctx.finished_only:
         raise DataUnavailable(f"kernel fitting has not run with these settings ({path} is missing; --finished-only)")
     report = fk.run(list(fk.TARGETS), list(fk.DEFAULT_NETS), **settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(report, path)
+    for saved in (path,) if ctx.fast else (path, record):  # --fast numbers are noise: never recorded
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(report, saved)
     return report
 
 
