@@ -26,7 +26,6 @@ The command line is :func:`flexconv.cli.train.crossres_main`.
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import logging
 from pathlib import Path
@@ -37,19 +36,15 @@ from torch import nn
 
 from flexconv.nn.antialias import frequency_over_nyquist
 from flexconv.nn.ckconv import CKConv
-from flexconv.nn.resolution import change_resolution, reestimate_batch_norm
-from flexconv.train.builders import datamodule_from_config
+from flexconv.nn.resolution import change_resolution
 from flexconv.train.checkpoints import load_module
-from flexconv.train.commands import measure_test_metrics, train
+from flexconv.train.commands import measure_test_metrics, measure_test_metrics_batch_norm_reestimated, train
 from flexconv.train.module import TaskModule
 from flexconv.train.run_dir import CHECKPOINTS, RunLock, resolve_run_dir, saved_config_matches
 
 log = logging.getLogger(__name__)
 
 STAGE_RESULT = "stage_result.json"  # in a stage's folder once the stage has finished: what train() returned
-BATCH_NORM_BATCHES = 100
-"""Training batches at the target resolution over which BatchNorm statistics are re-estimated for
-``out_of_the_box_bn_acc`` (6,400 images at the presets' batch size 64)."""
 DIAGNOSTICS = ("frequency_over_nyquist", "out_of_the_box_bn_acc")
 """The result keys of the diagnostics (:func:`diagnose` adds them to a protocol that finished without them)."""
 
@@ -99,22 +94,6 @@ def largest_frequency_over_nyquist(model: nn.Module) -> Optional[float]:
     return max(known) if known else None
 
 
-def accuracy_with_batch_norm_reestimated(module: TaskModule, cfg: DictConfig) -> float:
-    """Test accuracy of ``module`` on ``cfg``'s data once its BatchNorm statistics are re-estimated on
-    the first :data:`BATCH_NORM_BATCHES` training batches of that data; ``module`` is left as it was."""
-    datamodule = datamodule_from_config(cfg)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    device = next(module.model.parameters()).device
-    batches = itertools.islice(datamodule.train_dataloader(), BATCH_NORM_BATCHES)
-    kept = copy.deepcopy(module.model.state_dict())
-    try:
-        reestimate_batch_norm(module.model, (x.to(device) for x, _ in batches))
-        return measure_test_accuracy(module, cfg)
-    finally:
-        module.model.load_state_dict(kept)
-
-
 def transfer(checkpoint: str | Path, target_cfg: DictConfig, source: int, target: int) -> tuple[TaskModule, dict[str, Any]]:
     """The source model of ``checkpoint`` moved to the ``target`` resolution, with its out-of-the-box
     accuracy and the two diagnostics on ``target_cfg``'s data (the :data:`DIAGNOSTICS` keys)."""
@@ -122,7 +101,7 @@ def transfer(checkpoint: str | Path, target_cfg: DictConfig, source: int, target
     ratio = largest_frequency_over_nyquist(module.model)  # on the grid the model was trained on
     change_resolution(module.model, source, target)
     figures = {"out_of_the_box_acc": measure_test_accuracy(module, target_cfg), "frequency_over_nyquist": ratio,
-               "out_of_the_box_bn_acc": accuracy_with_batch_norm_reestimated(module, target_cfg)}
+               "out_of_the_box_bn_acc": float(measure_test_metrics_batch_norm_reestimated(module, target_cfg)["test/acc"])}
     return module, figures
 
 

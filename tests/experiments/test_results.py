@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -395,3 +396,33 @@ def test_a_crossres_result_from_before_the_diagnostics_gets_them_without_trainin
         assert again[name] == first[name], name
         assert json.loads(record.read_text())["result"][name] == first[name]  # recorded for the next machine
         assert json.loads((run_dir / "row_result.json").read_text())[name] == first[name]
+
+
+def test_a_study_can_test_its_checkpoints_with_batch_norm_reestimated_also_after_they_finished(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a few steps the running statistics trail the weights: the re-estimated test loss is another number,
+    measured from the checkpoint (recorded, and added without training to a result from before it existed)."""
+    from flexconv.experiments.results import runner
+
+    tiny = ("data.length=20", "data.batch_size=16", "data.limit_train=64", "data.limit_test=64", "trainer.max_steps=2",
+            "trainer.limit_val_batches=1")
+    ctx = Context(fast=False, seeds=[0], out=tmp_path / "docs", runs=tmp_path / "runs", extra=tiny)
+    row = Row("adding", "adding problem", "adding_problem")
+    key = f"{runner.BATCH_NORM_REESTIMATED}test/loss"
+    first = runner.run_rows([row], ctx, "toy", batch_norm_reestimated=True).results["adding"][0]
+    assert math.isfinite(first[key]) and first[key] != pytest.approx(first["test/loss"], rel=1e-3)
+    assert runner.run_rows([row], ctx, "toy").results["adding"][0][key] == first[key]  # saved with the result
+    record = tmp_path / "docs" / "records" / "toy" / "adding_problem" / "seed0.json"
+    saved = json.loads(record.read_text())
+    assert saved["result"].pop(key) == first[key]
+    record.write_text(json.dumps(saved))  # a result from before the measurement existed ...
+    row_result = tmp_path / "runs" / "toy" / "adding_problem" / "seed0" / "row_result.json"
+    row_result.write_text(json.dumps({k: v for k, v in json.loads(row_result.read_text()).items() if k != key}))
+
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("a finished row was trained again")
+
+    monkeypatch.setattr("flexconv.train.commands.train", no_training)
+    again = runner.run_rows([row], ctx, "toy", batch_norm_reestimated=True).results["adding"][0]
+    assert again[key] == pytest.approx(first[key], rel=1e-6)
+    assert json.loads(record.read_text())["result"][key] == again[key]  # recorded for the next machine

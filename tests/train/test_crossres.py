@@ -14,7 +14,8 @@ from conftest import TINY_MODEL
 from flexconv.train import crossres as crossres_module
 from flexconv.train.config import compose_config
 from flexconv.train.checkpoints import load_module
-from flexconv.train.crossres import (DIAGNOSTICS, STAGE_RESULT, accuracy_with_batch_norm_reestimated, crossres, diagnose,
+from flexconv.train.commands import measure_test_metrics_batch_norm_reestimated
+from flexconv.train.crossres import (DIAGNOSTICS, STAGE_RESULT, crossres, diagnose,
                                      largest_frequency_over_nyquist)
 from flexconv.train.run_dir import LOCK_NAME, RunDirInUseError
 
@@ -53,7 +54,7 @@ def test_batch_norm_reestimation_leaves_the_model_as_it_was(tmp_path: Path) -> N
     results = crossres(cfg)
     module = load_module(Path(results["source_run"]) / "checkpoints" / "last.ckpt")
     before = {name: value.clone() for name, value in module.model.state_dict().items()}
-    accuracy_with_batch_norm_reestimated(module, cfg)
+    measure_test_metrics_batch_norm_reestimated(module, cfg)
     after = module.model.state_dict()
     assert any("running_mean" in name for name in before)
     for name, value in before.items():

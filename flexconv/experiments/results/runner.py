@@ -137,11 +137,13 @@ def compose(row: Row, ctx: Context, study: str, seed: int) -> Any:
 
 
 def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "train",
-             max_seeds: Optional[int] = None) -> Runs:
+             max_seeds: Optional[int] = None, batch_norm_reestimated: bool = False) -> Runs:
     """Run every row once per seed (the context's seeds, at most ``max_seeds`` of them), reusing finished ones.
 
     study: the folder (``<runs>/<study>/<row>``) and the ``--override study:...`` overrides;
-    program: "train" or "crossres". A missing dataset raises :class:`DataUnavailable`.
+    program: "train" or "crossres"; batch_norm_reestimated: also test each trained checkpoint with its
+    BatchNorm statistics re-estimated (:func:`complete_batch_norm_reestimated`). A missing dataset raises
+    :class:`DataUnavailable`.
     """
     runs = Runs()
     seeds = ctx.seeds[:max_seeds] if max_seeds is not None else ctx.seeds
@@ -167,7 +169,8 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
                 except RunDirInUseError as error:  # another study process trains it: it is reused once finished
                     log.warning("%s / %s / seed %d: left out, %s", study, row.name, seed, error)
                     continue
-            if program == "crossres" and complete_diagnostics(cfg, result):
+            if (program == "crossres" and complete_diagnostics(cfg, result)) or (
+                    batch_norm_reestimated and complete_batch_norm_reestimated(cfg, result)):
                 save_result(cfg, result)
                 recorded = False  # the record is written again with them
             if not (ctx.fast or recorded):  # --fast numbers are noise: never recorded
@@ -211,6 +214,30 @@ def complete_diagnostics(cfg: Any, result: dict[str, Any]) -> bool:
         log.info("%s: no source checkpoint here to measure the diagnostics on", cfg.run_dir)
         return False
     result.update(figures)
+    return True
+
+
+BATCH_NORM_REESTIMATED = "bn_reestimated/"
+"""Prefix of the test metrics measured with re-estimated BatchNorm statistics (``bn_reestimated/test/loss``)."""
+
+
+def complete_batch_norm_reestimated(cfg: Any, result: dict[str, Any]) -> bool:
+    """Add to ``result`` the test metrics of its checkpoint (the best, else the last) once the BatchNorm
+    statistics are re-estimated on training batches
+    (:func:`flexconv.train.commands.measure_test_metrics_batch_norm_reestimated`), each key prefixed with
+    :data:`BATCH_NORM_REESTIMATED`; whether ``result`` changed (not when they are there already, or the
+    checkpoint is not on this machine: a record from another one)."""
+    from flexconv.train.checkpoints import load_module
+    from flexconv.train.commands import measure_test_metrics_batch_norm_reestimated
+
+    if any(key.startswith(BATCH_NORM_REESTIMATED) for key in result):
+        return False
+    checkpoint = result.get("best_checkpoint") or result.get("last_checkpoint")
+    if not (checkpoint and Path(checkpoint).is_file()):
+        log.info("%s: no checkpoint here to re-estimate the BatchNorm statistics of", cfg.run_dir)
+        return False
+    metrics = measure_test_metrics_batch_norm_reestimated(load_module(checkpoint), cfg)
+    result.update({BATCH_NORM_REESTIMATED + key: float(value) for key, value in metrics.items()})
     return True
 
 

@@ -201,6 +201,9 @@ class Study:
     program: "train" or "crossres" (what runs each row).
     runs_in: another study whose run folders and ``--override`` the rows share (the same run, reused).
     max_seeds: run at most the first this many seeds.
+    batch_norm_reestimated: also test every row's checkpoint with re-estimated BatchNorm statistics (the
+        result keys ``bn_reestimated/test/...``), which tells weights that have not learnt the task from
+        running statistics that trail them.
     body: a page part of its own instead of the default one.
     """
 
@@ -214,6 +217,7 @@ class Study:
     program: str = "train"
     runs_in: Optional[str] = None
     max_seeds: Optional[int] = None
+    batch_norm_reestimated: bool = False
     body: Optional[Body] = None
 
     def row(self, key: str) -> Row:
@@ -253,7 +257,8 @@ def run_study(study: Study, ctx: Context) -> Section:
     """Run ``study``'s rows and lay out its section; a missing dataset turns it into a skipped section."""
     start = time.perf_counter()
     try:
-        runs = run_rows(study.rows, ctx, study.runs_in or study.key, study.program, study.max_seeds)
+        runs = run_rows(study.rows, ctx, study.runs_in or study.key, study.program, study.max_seeds,
+                        study.batch_norm_reestimated)
         lines, raw = (study.body or tables_body)(study, runs, ctx)
         section = Section(study.key, study.title, lines, raw, entries=entries(study, runs))
     except DataUnavailable as error:
