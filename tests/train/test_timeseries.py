@@ -85,9 +85,18 @@ def test_merging_a_study_keeps_the_other_sections() -> None:
     b = Section("b", "B", lines=["new b"])
     merged = merge_into_page(page, [b, Section("d", "D", lines=["new d"])], invocation="flexconv bench results --studies b",
                              fast=False, seeds=[0, 1, 2], seconds=60.0)
-    assert merged.startswith("# Results\n\nheader\n\n## A\n\nold a\n\n## B\n\n")
+    assert merged.startswith("# Results\n\nheader\n\n## A\n\nold a\n\n## B\n<!-- study: b -->\n\n")
     assert "`flexconv bench results --studies b` (1.0 min" in merged and "new b" in merged and "Skipped" not in merged
     assert "## C\n\nold c\n\n## D\n" in merged and merged.endswith("new d\n")
+
+
+def test_a_study_renamed_replaces_its_own_section() -> None:
+    page = merge_into_page("# Results\n\n## A\n\nold a\n", [Section("b", "B (length 1,000)", lines=["old b"])],
+                           invocation="", fast=False, seeds=[0], seconds=1.0)
+    merged = merge_into_page(page, [Section("b", "B, renamed", lines=["new b"])], invocation="", fast=False,
+                             seeds=[0], seconds=1.0)
+    assert "## B, renamed\n" in merged and "new b" in merged
+    assert "old b" not in merged and "length 1,000" not in merged and "## A\n\nold a" in merged
 
 
 @needs_aeon

@@ -217,17 +217,25 @@ def render(sections: Sequence[Section], *, invocation: str, fast: bool, seeds: S
     return "\n".join(lines)
 
 
+def study_marker(key: str) -> str:
+    """The invisible line under a section's heading naming its study, so that a later merge finds the section
+    by its study even after the study's title changed."""
+    return f"<!-- study: {key} -->"
+
+
 def section_block(section: Section, note: str = "") -> list[str]:
-    """A study's lines on the page: its heading, an optional note, its lines (or why it was skipped)."""
+    """A study's lines on the page: its heading, its study marker, an optional note, its lines (or why it was
+    skipped)."""
     if section.skipped:
-        return [f"## {section.title} — skipped", "", f"Skipped: {section.skipped}", ""]
-    return [f"## {section.title}", "", *([note, ""] if note else []), *section.lines, ""]
+        return [f"## {section.title} — skipped", study_marker(section.key), "", f"Skipped: {section.skipped}", ""]
+    return [f"## {section.title}", study_marker(section.key), "", *([note, ""] if note else []), *section.lines, ""]
 
 
 def merge_into_page(page: str, sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int],
                     seconds: float) -> str:
-    """An existing page with the studies of ``sections`` replaced (matched by heading) or appended; the other
-    studies' sections and the header stay as they were. Each new section names the command that made it."""
+    """An existing page with the studies of ``sections`` replaced or appended; the other studies' sections and
+    the header stay as they were. A study's section is found by its marker (:func:`study_marker`), or, on a page
+    written before markers, by its heading. Each new section names the command that made it."""
     note = (f"This section: `{invocation}` ({seconds / 60:.1f} min on 2 CPU cores; seeds "
             f"{', '.join(map(str, seeds))}{'; fast mode, numbers are noise' if fast else ''}).")
     blocks: list[list[str]] = [[]]
@@ -241,7 +249,8 @@ def merge_into_page(page: str, sections: Sequence[Section], *, invocation: str, 
     for section in sections:
         new = section_block(section, note)
         titles = {f"## {section.title}", f"## {section.title} — skipped", f"## {section.key} — skipped"}
-        where = [i for i, block in enumerate(blocks) if block and block[0] in titles]
+        where = [i for i, block in enumerate(blocks)
+                 if block and (block[0] in titles or study_marker(section.key) in block[1:2])]
         if where:
             blocks[where[0]] = new
         else:

@@ -292,7 +292,7 @@ COPY_METRICS = (Metric("test/loss", "test cross-entropy per step", 1.0, 4), Metr
 ADDING_METRICS = (Metric("test/loss", "test MSE", 1.0, 4),
                   Metric(f"{BATCH_NORM_REESTIMATED}test/loss", "test MSE, BatchNorm re-estimated", 1.0, 4))
 SYNTHETIC = Study(
-    "synthetic", "Copy memory and adding problem (length 1,000)",
+    "synthetic", "Copy memory and adding problem",
     # Of the presets' 50 epochs, what one CPU core affords per seed: 1,410 optimiser steps of copy memory
     # (50 min) and 2,812 of the adding problem (2 h) at the CKConv paper's length 1,000.
     rows=(Row("copy", "copy memory", "copy_memory", ("trainer.max_epochs=10",), fast=SYNTHETIC_FAST),
