@@ -13,7 +13,7 @@ import torch
 from flexconv.data.uea import aeon_data_dir
 from flexconv.experiments.results import studies
 from flexconv.experiments.results.command import main as bench
-from flexconv.experiments.results.report import Section, merge_into_page
+from flexconv.experiments.results.report import Section, merge_into_page, with_claims_at_a_glance
 from flexconv.experiments.results.timeseries import TIMESERIES_SETS, timeseries_study
 from flexconv.train.callbacks import continuous_layers
 from flexconv.train.commands import train
@@ -97,6 +97,20 @@ def test_a_study_renamed_replaces_its_own_section() -> None:
                              seeds=[0], seconds=1.0)
     assert "## B, renamed\n" in merged and "new b" in merged
     assert "old b" not in merged and "length 1,000" not in merged and "## A\n\nold a" in merged
+
+
+def test_claims_at_a_glance_lists_every_verdict_of_the_page_and_follows_it() -> None:
+    page = ("# Results\n\nheader\n\n## A: first study\n\n- **Claim:** a beats b. **Here:** holds (1 vs 0).\n"
+            "- A finding.\n\n## B, second\n\n- **Claim:** c beats d. **Here:** not tested yet (no run).\n")
+    glance = with_claims_at_a_glance(page)
+    assert glance.startswith("# Results\n\nheader\n\n## Claims at a glance\n")
+    assert "| A | a beats b. | **holds** |\n| B | c beats d. | **not tested yet** |\n\n## A: first study" in glance
+    assert glance.count("|") == 4 * 4 and with_claims_at_a_glance(glance) == glance
+    b = Section("b", "B, second", lines=["- **Claim:** c beats d. **Here:** does not hold (0 vs 1)."])
+    merged = merge_into_page(glance, [b], invocation="", fast=False, seeds=[0], seconds=1.0)
+    again = with_claims_at_a_glance(merged)
+    assert "| B | c beats d. | **does not hold** |" in again and "not tested yet" not in again
+    assert again.count("## Claims at a glance") == 1
 
 
 @needs_aeon

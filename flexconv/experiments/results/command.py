@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from flexconv.experiments.results.report import merge_entries, merge_into_page, render
+from flexconv.experiments.results.report import merge_entries, merge_into_page, render, with_claims_at_a_glance
 from flexconv.experiments.results.runner import Context
 from flexconv.experiments.results.studies import STUDIES
 from flexconv.experiments.results.study import run_study
@@ -100,11 +100,12 @@ def main(argv: Sequence[str]) -> None:
     seconds = time.perf_counter() - start
     page = ctx.out / "results.md"
     if studies and page.is_file():  # a subset of the studies: keep the others' sections of the page
-        page.write_text(merge_into_page(page.read_text(), sections, invocation=ctx.invocation, fast=ctx.fast,
-                                        seeds=ctx.seeds, seconds=seconds))
+        text = merge_into_page(page.read_text(), sections, invocation=ctx.invocation, fast=ctx.fast, seeds=ctx.seeds,
+                               seconds=seconds)
     else:
-        page.write_text(render(sections, invocation=ctx.invocation, fast=ctx.fast, seeds=ctx.seeds, runs=ctx.runs,
-                               seconds=seconds, finished_only=ctx.finished_only))
+        text = render(sections, invocation=ctx.invocation, fast=ctx.fast, seeds=ctx.seeds, runs=ctx.runs,
+                      seconds=seconds, finished_only=ctx.finished_only)
+    page.write_text(with_claims_at_a_glance(text))
     table = ctx.out / "results.json"
     kept = json.loads(table.read_text()) if studies and table.is_file() else []
     table.write_text(json.dumps(merge_entries(kept, sections), indent=1) + "\n")

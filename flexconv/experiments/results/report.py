@@ -6,6 +6,7 @@ Nothing here runs anything: every function takes measured results (one dict per 
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,13 +232,9 @@ def section_block(section: Section, note: str = "") -> list[str]:
     return [f"## {section.title}", study_marker(section.key), "", *([note, ""] if note else []), *section.lines, ""]
 
 
-def merge_into_page(page: str, sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int],
-                    seconds: float) -> str:
-    """An existing page with the studies of ``sections`` replaced or appended; the other studies' sections and
-    the header stay as they were. A study's section is found by its marker (:func:`study_marker`), or, on a page
-    written before markers, by its heading. Each new section names the command that made it."""
-    note = (f"This section: `{invocation}` ({seconds / 60:.1f} min on 2 CPU cores; seeds "
-            f"{', '.join(map(str, seeds))}{'; fast mode, numbers are noise' if fast else ''}).")
+def _blocks(page: str) -> list[list[str]]:
+    """The page's lines cut before each ``## `` heading (the first block is the header), each block ending with
+    a blank line."""
     blocks: list[list[str]] = [[]]
     for line in page.rstrip("\n").split("\n"):
         if line.startswith("## "):
@@ -246,6 +243,40 @@ def merge_into_page(page: str, sections: Sequence[Section], *, invocation: str, 
     for block in blocks:
         if block and block[-1]:
             block.append("")  # a blank line before the next heading
+    return blocks
+
+
+def _join(blocks: Sequence[list[str]]) -> str:
+    return "\n".join(line for block in blocks for line in block).rstrip("\n") + "\n"
+
+
+CLAIMS_KEY = "claims"
+CLAIM_LINE = re.compile(r"^- \*\*Claim:\*\* (?P<claim>.+?) \*\*Here:\*\* (?P<outcome>holds|does not hold|not tested yet)\b")
+
+
+def with_claims_at_a_glance(page: str) -> str:
+    """The page with its first section, "Claims at a glance", (re)written from the verdict sentences of all its
+    other sections: one table line per claim (study, claim, verdict), so that a reader sees which of the paper's
+    claims hold here before the tables that decide each. The evidence stays in the studies' sections."""
+    blocks = [block for block in _blocks(page) if study_marker(CLAIMS_KEY) not in block[1:2]]
+    lines = ["| study | claim | here |", "|---|---|---|"]
+    for block in blocks[1:]:
+        study = re.split(r":|, ", block[0].removeprefix("## "))[0]  # the heading up to its first colon or comma
+        lines += [f"| {study} | {m['claim']} | **{m['outcome']}** |" for m in map(CLAIM_LINE.match, block) if m]
+    glance = ["## Claims at a glance", study_marker(CLAIMS_KEY), "",
+              "Every verdict below is copied from its study's section, where the numbers that decide it are.", "",
+              *lines, ""]
+    return _join([blocks[0], glance, *blocks[1:]])
+
+
+def merge_into_page(page: str, sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int],
+                    seconds: float) -> str:
+    """An existing page with the studies of ``sections`` replaced or appended; the other studies' sections and
+    the header stay as they were. A study's section is found by its marker (:func:`study_marker`), or, on a page
+    written before markers, by its heading. Each new section names the command that made it."""
+    note = (f"This section: `{invocation}` ({seconds / 60:.1f} min on 2 CPU cores; seeds "
+            f"{', '.join(map(str, seeds))}{'; fast mode, numbers are noise' if fast else ''}).")
+    blocks = _blocks(page)
     for section in sections:
         new = section_block(section, note)
         titles = {f"## {section.title}", f"## {section.title} — skipped", f"## {section.key} — skipped"}
@@ -255,4 +286,4 @@ def merge_into_page(page: str, sections: Sequence[Section], *, invocation: str, 
             blocks[where[0]] = new
         else:
             blocks.append(new)
-    return "\n".join(line for block in blocks for line in block).rstrip("\n") + "\n"
+    return _join(blocks)
