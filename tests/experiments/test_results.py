@@ -225,7 +225,8 @@ def test_whole_fast_page(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     main(["results", "--fast", "--out", str(docs), "--runs", str(tmp_path / "runs")])
     page = (docs / "results.md").read_text()
-    assert page.count("\n## ") == len(STUDIES)
+    assert page.count("\n## ") == len(STUDIES) + 1  # every study, and the claims at a glance before them
+    assert page.split("\n## ")[1].startswith("Claims at a glance\n")
 
 
 def test_rerun_reuses_finished_rows_and_quotes_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
