@@ -247,6 +247,7 @@ def _blocks(page: str) -> list[list[str]]:
 
 
 def _join(blocks: Sequence[list[str]]) -> str:
+    """The page of :func:`_blocks`' blocks, ending with one newline."""
     return "\n".join(line for block in blocks for line in block).rstrip("\n") + "\n"
 
 
