@@ -8,7 +8,7 @@
   colour bar, or curves in 1D).
 :class:`RunSummary` writes ``summary.json`` at the end of fit (steps, best checkpoint and score,
 learned kernel sizes, parameters) and adds the test metrics when testing ends.
-:class:`LastCheckpoint` keeps ``last.ckpt`` at the final step; :class:`ParameterSummary` is
+:class:`LastCheckpoint` keeps ``last.ckpt`` after every epoch's first step and at the final step; :class:`ParameterSummary` is
 Lightning's model summary without the FLOPs it does not measure; :func:`quiet_lightning` drops
 Lightning's advertising and known deprecation noise.
 """
@@ -225,10 +225,29 @@ class RunSummary(L.Callback):
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint(save_last=True)`` that also saves ``last.ckpt`` when training ends between
-    two of its ``every_n_train_steps`` saves, so last.ckpt always holds the final step."""
+    """``ModelCheckpoint(save_last=True, save_top_k=0)`` that saves ``last.ckpt`` after the first
+    optimiser step of every epoch, every ``every_n_train_steps`` steps when set, and at the final
+    step: an interrupted run loses at most an epoch and a step (less with periodic saves), resumes
+    to the weights and metrics.csv of an uninterrupted run, and last.ckpt holds the final step.
+
+    Why not at an epoch's end: Lightning (2.6) saves last.ckpt there only when a top-k checkpoint
+    was saved at that step, which with ``save_top_k=0`` is never; and a run resumed from an
+    epoch's boundary does not continue as the uninterrupted one did (the data iterator's seed is
+    drawn at another point, the logged step moves by one). A save inside an epoch resumes exactly
+    (:mod:`flexconv.train.resumable`). Epochs of a single step get no such save.
+    """
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        first_step_of_epoch = batch_idx + 1 == trainer.accumulate_grad_batches
+        if first_step_of_epoch and trainer.num_training_batches > trainer.accumulate_grad_batches:
+            self._save_last_unless_saved(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save_last_unless_saved(trainer)
+
+    def _save_last_unless_saved(self, trainer: L.Trainer) -> None:
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 

@@ -7,9 +7,10 @@ parts of a run :mod:`flexconv.train.builders`.
 A run folder ``runs/<experiment_name>/<timestamp>/`` (or ``run_dir=``) holds ``config.yaml`` (the
 resolved config), ``metrics.csv`` and ``tensorboard/``, ``checkpoints/best.ckpt`` and
 ``checkpoints/last.ckpt``, ``kernel_sizes.png``, ``kernels.png`` and ``summary.json``.
-``resume=<last.ckpt or run folder>`` continues a run (pass the same overrides); with
-``checkpoint.every_n_train_steps`` set, a run killed mid-epoch resumes to the same weights, the
-same ``metrics.csv`` and the same final ``last.ckpt`` as an uninterrupted run.
+``resume=<last.ckpt or run folder>`` continues a run (pass the same overrides): last.ckpt is saved
+after the first step of every epoch (and every ``checkpoint.every_n_train_steps`` steps when set),
+and a killed run resumes to the same weights, the same ``metrics.csv`` and the same final
+``last.ckpt`` as an uninterrupted run.
 
 Before anything is built the config is checked (:mod:`flexconv.train.validate`); a timestamped
 run folder is created atomically and a run folder is locked while a run writes into it

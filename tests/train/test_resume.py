@@ -51,24 +51,25 @@ def rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-# 64 samples / batch 16 = 4 steps per epoch; 7 steps = 2 epochs minus one. last.ckpt every 3 steps:
-# the run killed before step 6 (mid-epoch 2) resumes from step 3 (mid-epoch 1) and must redo 4 steps.
-COMMON = ["trainer.max_steps=7", "trainer.max_epochs=3", "checkpoint.every_n_train_steps=3", "model.dropout=0.3"]
+# 64 samples / batch 16 = 4 steps per epoch; 7 steps = 2 epochs minus one. last.ckpt at the end of
+# epoch 1 (step 4) and every 5 steps: the run killed before its 7th step (mid-epoch 2) resumes from
+# the periodic save at step 5 (mid-epoch 2) and must redo 2 steps.
+COMMON = ["trainer.max_steps=7", "trainer.max_epochs=3", "checkpoint.every_n_train_steps=5", "model.dropout=0.3"]
 
 
 def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
     train(compose_config(tiny_overrides(straight_dir, *COMMON)))
     with pytest.raises(Crash):
-        train(compose_config(tiny_overrides(killed_dir, *COMMON)), callbacks=[CrashAt(5)])
-    assert checkpoint(killed_dir)["global_step"] == 3
+        train(compose_config(tiny_overrides(killed_dir, *COMMON)), callbacks=[CrashAt(6)])
+    assert checkpoint(killed_dir)["global_step"] == 5
     before_resume = rows(killed_dir)
-    assert {int(r["step"]) for r in before_resume if r["train/loss_step"]} == {0, 1, 2, 3, 4}  # flushed before the kill
+    assert {int(r["step"]) for r in before_resume if r["train/loss_step"]} == {0, 1, 2, 3, 4, 5}  # flushed before the kill
 
     counter = CountSteps()
     train(compose_config(tiny_overrides(killed_dir, *COMMON, f"resume={killed_dir}")), callbacks=[counter])
 
-    assert counter.executed == 7 - 3  # only the steps after the checkpoint
+    assert counter.executed == 7 - 5  # only the steps after the checkpoint
     straight, resumed = checkpoint(straight_dir), checkpoint(killed_dir)
     assert straight["global_step"] == resumed["global_step"] == 7  # last.ckpt holds the final step
     assert straight["state_dict"].keys() == resumed["state_dict"].keys()
@@ -77,6 +78,28 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     # The same history: every row (steps, epoch means over whole epochs, validation, test) identical.
     assert rows(killed_dir) == rows(straight_dir)
     assert any(r["train/loss_epoch"] for r in rows(killed_dir))
+
+
+def test_without_periodic_saves_a_killed_run_resumes_from_its_epochs_first_step(tmp_path: Path) -> None:
+    # The default config (no checkpoint.every_n_train_steps): last.ckpt is written after the first step
+    # of every epoch, so a run killed late in epoch 2 (of 4 steps each) resumes from step 5 and ends
+    # as the uninterrupted run did.
+    common = ["trainer.max_steps=11", "trainer.max_epochs=3", "model.dropout=0.3"]
+    straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
+    train(compose_config(tiny_overrides(straight_dir, *common)))
+    with pytest.raises(Crash):
+        train(compose_config(tiny_overrides(killed_dir, *common)), callbacks=[CrashAt(8)])
+    assert checkpoint(killed_dir)["global_step"] == 5
+
+    counter = CountSteps()
+    train(compose_config(tiny_overrides(killed_dir, *common, f"resume={killed_dir}")), callbacks=[counter])
+
+    assert counter.executed == 11 - 5
+    straight, resumed = checkpoint(straight_dir)["state_dict"], checkpoint(killed_dir)["state_dict"]
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
+    assert rows(killed_dir) == rows(straight_dir)
+    assert sum(1 for r in rows(killed_dir) if r["val/acc"]) == 2  # one per finished epoch, none twice
 
 
 def test_last_checkpoint_is_the_final_step_between_periodic_saves(tmp_path: Path) -> None:
