@@ -16,6 +16,7 @@ from flexconv.experiments.results.command import main
 from flexconv.experiments.results.report import Section, Stat, against_reference, better, merge_entries, verdict
 from flexconv.experiments.results.runner import FAST_TRAIN, Context, Row, Runs, folder_name
 from flexconv.experiments.results.studies import STUDIES
+from flexconv.experiments.results import study as study_module
 from flexconv.experiments.results.study import (Bars, Beats, Below, Change, Given, Reference, Study, Table, entries,
                                                 tables_body)
 
@@ -65,7 +66,8 @@ def test_a_study_written_as_data_lays_out_tables_notes_figure_and_claims(tmp_pat
     ]
 
 
-def test_rows_without_a_finished_seed_say_so_and_their_claims_are_not_judged(tmp_path: Path) -> None:
+def test_rows_without_a_finished_seed_say_so_and_their_claims_are_not_judged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     study = Study("toy", "Toy", rows=(Row("a", "net a", "main_job"), Row("b", "net b", "main_job")),
                   figure=Bars("toy.png", "toy accuracy", "accuracy (%)"),
                   claims=(Beats("a beats b.", "a", "b", "a", "b"), Reference("a", "a", "a paper", 0.5)))
@@ -73,7 +75,10 @@ def test_rows_without_a_finished_seed_say_so_and_their_claims_are_not_judged(tmp
                 commands={"a": "cmd a", "b": "cmd b"})
     ctx = Context(fast=False, seeds=[0, 1], out=tmp_path, runs=tmp_path / "runs")
     ctx.figures.mkdir()
+    drawn: list[list[str]] = []
+    monkeypatch.setattr(study_module, "bar_figure", lambda names, series, path, ylabel: drawn.append(names))
     lines, _ = tables_body(study, runs, ctx)
+    assert drawn == [["net a"]]  # no empty slot for b
     assert "| net b | no finished run at this budget yet | 0 | – | – | `cmd b` |" in lines
     assert "- **Claim:** a beats b. **Here:** not tested yet (b: no finished run at this budget yet)." in lines
     assert entries(study, runs)[1]["mean"] is None and entries(study, runs)[1]["seeds"] == 0

@@ -245,8 +245,9 @@ def tables_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]
         lines += [*table(runs.table_rows(study.table_rows(spec)), spec.metrics), ""]
     for note in study.notes:
         lines += [note, ""]
-    if study.figure is not None:
-        study.figure.draw(study.rows, runs, ctx.figures / study.figure.file)
+    finished = [row for row in study.rows if runs.results.get(row.key)]  # a row without runs has no bar
+    if study.figure is not None and finished:
+        study.figure.draw(finished, runs, ctx.figures / study.figure.file)
         lines += [figure_line(study.figure.file, study.figure.caption), ""]
     for claim in study.claims:
         lines += claim.lines(runs)
