@@ -86,6 +86,27 @@ def test_rows_without_a_finished_seed_say_so_and_their_claims_are_not_judged(
     assert "not tested yet" in Below("a is small.", "a", "test_acc", 0.1, "acc").lines(runs)[0]
 
 
+def test_a_bound_missed_within_a_short_budget_is_not_judged_and_one_met_holds() -> None:
+    claim = Below("a solves it.", "a", "test/loss", 0.1, "loss", short_budget="after 2 of 50 epochs")
+    runs = Runs(results={"a": [{"test/loss": 0.5}]})
+    assert claim.lines(runs) == [
+        "- **Claim:** a solves it. **Here:** not tested yet (loss 0.5000 after 2 of 50 epochs: too short a budget "
+        "to judge)."]
+    runs.results["a"][0]["test/loss"] = 0.05
+    assert claim.lines(runs) == ["- **Claim:** a solves it. **Here:** holds (loss 0.0500)."]
+    full_budget = Below("a solves it.", "a", "test/loss", 0.01, "loss")
+    assert "**Here:** does not hold (loss 0.0500)" in full_budget.lines(runs)[0]
+
+
+def test_the_synthetic_studys_short_budgets_are_fractions_of_the_presets_epochs() -> None:
+    from flexconv.experiments.results import studies
+    from flexconv.train.config import compose_config
+
+    for experiment, epochs in (("copy_memory", studies.COPY_EPOCHS), ("adding_problem", studies.ADDING_EPOCHS)):
+        assert compose_config([f"experiment={experiment}"]).trainer.max_epochs == studies.SYNTHETIC_PRESET_EPOCHS
+        assert epochs < studies.SYNTHETIC_PRESET_EPOCHS
+
+
 def test_a_claim_is_judged_only_under_its_precondition_and_a_change_is_stated_per_row() -> None:
     claim = Given(Beats("a drops less.", "a", "b", "a", "b", metric="drop", higher=False), "a", "ratio", 1.0,
                   "a's ratio is {value}, over 1")
@@ -120,9 +141,12 @@ def test_bars_of_several_metrics_draw_one_labelled_bar_per_metric_and_row(tmp_pa
 
 
 def test_json_entries_of_rerun_studies_replace_theirs_only() -> None:
-    old = [{"study": "a", "row": "x"}, {"study": "b", "row": "y"}, {"study": "c", "row": "z"}]
-    new = [Section("b", "B", entries=[{"study": "b", "row": "y2"}]), Section("c", "c", skipped="no data")]
-    assert merge_entries(old, new) == [{"study": "a", "row": "x"}, {"study": "b", "row": "y2"}]
+    old = [{"study": "a", "row": "x"}, {"study": "b", "row": "y"}, {"study": "b", "row": "w"}, {"study": "c", "row": "z"},
+           {"study": "e", "row": "v"}]
+    new = [Section("d", "D", entries=[{"study": "d", "row": "u"}]), Section("b", "B", entries=[{"study": "b", "row": "y2"}]),
+           Section("c", "c", skipped="no data")]
+    assert merge_entries(old, new) == [  # in the file's order, new studies last
+        {"study": "a", "row": "x"}, {"study": "b", "row": "y2"}, {"study": "e", "row": "v"}, {"study": "d", "row": "u"}]
 
 
 def test_studies_name_their_rows_by_unique_keys() -> None:

@@ -187,9 +187,19 @@ def entry(study: str, row: str, name: str, metric: str, results: Results, comman
 
 def merge_entries(entries: Sequence[dict[str, Any]], sections: Sequence[Section]) -> list[dict[str, Any]]:
     """``results.json``'s entries with those of the studies of ``sections`` replaced by theirs (as the page's
-    sections are); the other studies' entries stay."""
-    replaced = {section.key for section in sections}
-    return [*(e for e in entries if e["study"] not in replaced), *(e for s in sections for e in s.entries)]
+    sections are), in place, so that a partial rerun changes only its studies' lines; the other studies' entries
+    stay, and studies new to the file go at the end."""
+    fresh = {section.key: section.entries for section in sections}
+    unplaced = set(fresh)
+    merged: list[dict[str, Any]] = []
+    for item in entries:
+        study = item["study"]
+        if study not in fresh:
+            merged.append(item)
+        elif study in unplaced:  # the study's first old entry: its new entries go here
+            merged.extend(fresh[study])
+            unplaced.discard(study)
+    return [*merged, *(e for study in fresh if study in unplaced for e in fresh[study])]
 
 
 def render(sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int], runs: Path,

@@ -50,7 +50,12 @@ class Beats:
 
 @dataclass(frozen=True)
 class Below:
-    """The claim that ``row``'s mean ``metric`` is below ``bound``; the evidence is ``<label> <value>``."""
+    """The claim that ``row``'s mean ``metric`` is below ``bound``; the evidence is ``<label> <value>``.
+
+    short_budget: set when the row trains for less than the paper's budget; it says how much (e.g. "after 10 of
+    the preset's 50 epochs"). A bound met within it holds; one not met is "not tested yet" with that budget as
+    the reason, since a loss still at the baseline then cannot tell a method that fails from one still learning.
+    """
 
     claim: str
     row: str
@@ -59,12 +64,16 @@ class Below:
     label: str
     scale: float = 1.0
     digits: int = 4
+    short_budget: str = ""
 
     def lines(self, runs: Runs) -> list[str]:
         value = stat(runs.results[self.row], self.metric)
         if value is None:
             return [verdict(self.claim, None, NOT_RUN)]
-        return [verdict(self.claim, value.mean < self.bound, f"{self.label} {value.fmt(self.scale, self.digits)}")]
+        evidence = f"{self.label} {value.fmt(self.scale, self.digits)}"
+        if value.mean >= self.bound and self.short_budget:
+            return [verdict(self.claim, None, f"{evidence} {self.short_budget}: too short a budget to judge")]
+        return [verdict(self.claim, value.mean < self.bound, evidence)]
 
 
 @dataclass(frozen=True)
