@@ -180,10 +180,18 @@ class _FFTPlan:
         return a_f * b_f if self.depthwise else torch.bmm(a_f, b_f)
 
     def output(self, out_f: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
-        """Spectrum (F, B, C) or (B, C, *F) -> signal (B, C, *S) (a fresh tensor, not a view) + bias."""
+        """Spectrum (F, B, C) or (B, C, *F) -> signal (B, C, *S) (a fresh tensor, not a view) + bias.
+
+        The inverse runs one axis at a time, keeping after each only the S entries the output needs,
+        so that the following transforms skip the padding: about 10 % of a 2D FlexNet's training
+        step on CPU against one ``irfftn`` over the whole padded grid.
+        """
         if not self.depthwise:
             out_f = out_f.permute(1, 2, 0).view(out_f.shape[1], out_f.shape[2], *self.freq_shape)
-        out = _crop(torch.fft.irfftn(out_f, s=self.sizes, dim=self.axes), self.input_shape[2:])
+        spatial = self.input_shape[2:]
+        for axis, size in zip(self.axes[:-1], spatial[:-1]):
+            out_f = torch.fft.ifft(out_f, dim=axis).narrow(axis, 0, size)
+        out = torch.fft.irfft(out_f, n=self.sizes[-1], dim=self.axes[-1]).narrow(self.axes[-1], 0, spatial[-1])
         if bias is None:
             return out.contiguous()
         return out + bias.view(1, -1, *([1] * self.data_dim))
