@@ -183,8 +183,9 @@ class _FFTPlan:
         """Spectrum (F, B, C) or (B, C, *F) -> signal (B, C, *S) (a fresh tensor, not a view) + bias.
 
         The inverse runs one axis at a time, keeping after each only the S entries the output needs,
-        so that the following transforms skip the padding: about 10 % of a 2D FlexNet's training
-        step on CPU against one ``irfftn`` over the whole padded grid.
+        so that the following transforms skip the padding: the Fashion-MNIST FlexNets' training
+        steps take 0.89-0.93x the time they took with one ``irfftn`` over the whole padded grid (one
+        CPU thread, batch 64).
         """
         if not self.depthwise:
             out_f = out_f.permute(1, 2, 0).view(out_f.shape[1], out_f.shape[2], *self.freq_shape)
