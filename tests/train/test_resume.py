@@ -51,9 +51,9 @@ def rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-# 64 samples / batch 16 = 4 steps per epoch; 7 steps = 2 epochs minus one. last.ckpt at the end of
-# epoch 1 (step 4) and every 5 steps: the run killed before its 7th step (mid-epoch 2) resumes from
-# the periodic save at step 5 (mid-epoch 2) and must redo 2 steps.
+# 64 samples / batch 16 = 4 steps per epoch; 7 steps = 2 epochs minus one. last.ckpt after each
+# epoch's first step (steps 1 and 5) and every 5 steps: the run killed before its 7th step (mid-epoch 2)
+# resumes from the save at step 5 (mid-epoch 2) and must redo 2 steps.
 COMMON = ["trainer.max_steps=7", "trainer.max_epochs=3", "checkpoint.every_n_train_steps=5", "model.dropout=0.3"]
 
 
