@@ -13,7 +13,7 @@ import torch
 from flexconv.data.uea import aeon_data_dir
 from flexconv.experiments.results import studies
 from flexconv.experiments.results.command import main as bench
-from flexconv.experiments.results.report import Section, merge_into_page, with_claims_at_a_glance
+from flexconv.experiments.results.report import Section, Stat, better, merge_into_page, verdict, with_claims_at_a_glance
 from flexconv.experiments.results.timeseries import TIMESERIES_SETS, timeseries_study
 from flexconv.train.callbacks import continuous_layers
 from flexconv.train.commands import train
@@ -111,6 +111,17 @@ def test_claims_at_a_glance_lists_every_verdict_of_the_page_and_follows_it() -> 
     again = with_claims_at_a_glance(merged)
     assert "| B | c beats d. | **does not hold** |" in again and "not tested yet" not in again
     assert again.count("## Claims at a glance") == 1
+
+
+def test_claims_at_a_glance_say_when_a_verdict_rests_on_a_gap_within_the_noise_or_on_one_seed() -> None:
+    cases = {"within": better(Stat.of([0.90, 0.94]), Stat.of([0.91, 0.91]), "a", "b"),  # gap 0.01 < std 0.028
+             "firm": better(Stat.of([0.95, 0.96]), Stat.of([0.90, 0.91]), "a", "b"),
+             "single": better(Stat.of([0.95]), Stat.of([0.90]), "a", "b")}
+    lines = [verdict(f"{name} claim.", *cases[name]) for name in cases]
+    glance = with_claims_at_a_glance("# Results\n\n## S: study\n\n" + "\n".join(lines) + "\n")
+    assert "| S | within claim. | **holds** (gap within one std) |" in glance
+    assert "| S | firm claim. | **holds** |" in glance
+    assert "| S | single claim. | **holds** (one seed) |" in glance
 
 
 @needs_aeon

@@ -55,6 +55,8 @@ def fmt_time(results: Results) -> str:
 
 
 NOT_RUN = "no finished run at this budget yet"  # what a claim or row without numbers says
+WITHIN_NOISE = "a gap within one standard deviation over seeds"  # a verdict decided by a gap inside the noise
+NO_SPREAD = "no seed-to-seed spread to weigh the gap against yet"  # a verdict decided by single seeds
 
 
 # -- sentences ------------------------------------------------------------------------------------
@@ -75,10 +77,10 @@ def better(a: Optional[Stat], b: Optional[Stat], name_a: str, name_b: str, highe
     noise = max(a.std, b.std)
     text = f"{name_a} {a.fmt(scale, digits)} vs {name_b} {b.fmt(scale, digits)}"
     if noise > 0 and gap <= noise:
-        text += ", a gap within one standard deviation over seeds"
+        text += f", {WITHIN_NOISE}"
     elif min(a.n, b.n) == 1:
         single = "each" if a.n == b.n else "of " + (name_a if a.n == 1 else name_b)
-        text += f", one seed {single}: no seed-to-seed spread to weigh the gap against yet"
+        text += f", one seed {single}: {NO_SPREAD}"
     return wins, text
 
 
@@ -265,17 +267,30 @@ CLAIMS_KEY = "claims"
 CLAIM_LINE = re.compile(r"^- \*\*Claim:\*\* (?P<claim>.+?) \*\*Here:\*\* (?P<outcome>holds|does not hold|not tested yet)\b")
 
 
+def _caveat(claim_line: str) -> str:
+    """What weakens a verdict, for the glance table: a gap inside the seeds' spread, or single seeds."""
+    if WITHIN_NOISE in claim_line:
+        return " (gap within one std)"
+    if NO_SPREAD in claim_line:
+        return " (one seed)"
+    return ""
+
+
 def with_claims_at_a_glance(page: str) -> str:
     """The page with its first section, "Claims at a glance", (re)written from the verdict sentences of all its
-    other sections: one table line per claim (study, claim, verdict), so that a reader sees which of the paper's
-    claims hold here before the tables that decide each. The evidence stays in the studies' sections."""
+    other sections: one table line per claim (study, claim, verdict and what weakens it: a gap within one standard
+    deviation, or one seed), so that a reader sees which of the paper's claims hold here, and how firmly, before
+    the tables that decide each. The evidence stays in the studies' sections."""
     blocks = [block for block in _blocks(page) if study_marker(CLAIMS_KEY) not in block[1:2]]
     lines = ["| study | claim | here |", "|---|---|---|"]
     for block in blocks[1:]:
         study = re.split(r":|, ", block[0].removeprefix("## "))[0]  # the heading up to its first colon or comma
-        lines += [f"| {study} | {m['claim']} | **{m['outcome']}** |" for m in map(CLAIM_LINE.match, block) if m]
+        lines += [f"| {study} | {m['claim']} | **{m['outcome']}**{_caveat(line)} |"
+                  for line, m in zip(block, map(CLAIM_LINE.match, block)) if m]
     glance = ["## Claims at a glance", study_marker(CLAIMS_KEY), "",
-              "Every verdict below is copied from its study's section, where the numbers that decide it are.", "",
+              "Every verdict below is copied from its study's section, where the numbers that decide it are; in "
+              "brackets, what weakens it: a gap between the means within one standard deviation over seeds, or a "
+              "single seed per row.", "",
               *lines, ""]
     return _join([blocks[0], glance, *blocks[1:]])
 
