@@ -78,6 +78,17 @@ class ImageDataset(Dataset):
             image = self.augment(image)
         return (image - self.mean) / self.std, self.labels[index]
 
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The items at ``indices``, as ``__getitem__`` makes them, with one resize and one normalisation for
+        all of them: the DataLoader asks for a batch's items this way, and per item the resize alone cost about
+        5 % of a 14x14 FlexNet's training time (augmentations still draw per item, in order)."""
+        images = self.images[indices].float().div_(255.0)
+        if tuple(images.shape[-2:]) != self.resolution:
+            images = F.interpolate(images, size=self.resolution, mode="bilinear", antialias=True, align_corners=False)
+        if self.augment is not None:
+            images = torch.stack([self.augment(image) for image in images])
+        return list(zip((images - self.mean) / self.std, self.labels[indices]))
+
     def without_augmentation(self) -> "ImageDataset":
         """The same images (shared memory) without augmentation, e.g. for a validation split."""
         return dataclasses.replace(self, augment=None)

@@ -110,6 +110,25 @@ def test_resize_is_antialiased_bilinear(tmp_path: Path) -> None:
     assert dm.record.resolution == (14, 14) and next(iter(dm.train_dataloader()))[0].shape[-2:] == (14, 14)
 
 
+@pytest.mark.parametrize("name, resolution, augment", [("fashion_mnist", (14, 14), "none"), ("fashion_mnist", None, "none"),
+                                                        ("cifar10", (24, 24), "resnet")])
+def test_a_batch_fetched_at_once_equals_its_items_fetched_one_by_one(tmp_path: Path, name: str,
+                                                                     resolution: Optional[tuple[int, int]],
+                                                                     augment: str) -> None:
+    make_fake_tree(name, tmp_path, n_train=12, n_test=4)
+    dataset = image_dataset(name, str(tmp_path), train=True, resolution=resolution, augment=augment)
+    indices = [7, 0, 3, 3, 11]
+    torch.manual_seed(0)
+    one_by_one = [dataset[i] for i in indices]
+    torch.manual_seed(0)
+    at_once = dataset.__getitems__(indices)  # what DataLoader and Subset call
+    assert len(at_once) == len(indices)
+    for (x, y), (x_batch, y_batch) in zip(one_by_one, at_once):
+        assert torch.equal(x, x_batch) and torch.equal(y, y_batch)
+    if augment == "resnet":
+        assert not torch.equal(at_once[2][0], at_once[3][0])  # the same image augmented twice: two draws
+
+
 def test_resnet_augmentation_only_on_training_images(tmp_path: Path) -> None:
     make_fake_tree("cifar10", tmp_path, n_train=4, n_test=4)
     torch.manual_seed(0)
