@@ -240,10 +240,14 @@ class TaskModule(L.LightningModule):
         groups = param_groups(self.model, cfg.lr, cfg.weight_decay)
         for group in groups:
             group.pop("names")
+        # foreach: the same numbers as the per-tensor loop that torch uses on CPU by default, in half its time for
+        # the ~200 small tensors of a FlexNet (measured: Adam 9.4 vs 19.6 ms a step, 6 % of a 14x14 FlexNet's
+        # training step); on CUDA it is the default.
         if cfg.optimizer == "sgd":
-            optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+            optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, foreach=True)
         else:
-            optimizer = (torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW)(groups, lr=cfg.lr)
+            optimizer = (torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW)(groups, lr=cfg.lr,
+                                                                                             foreach=True)
         if cfg.scheduler == "none":
             return optimizer
         if cfg.scheduler == "cosine":
