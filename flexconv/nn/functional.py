@@ -31,6 +31,10 @@ ConvMethod = Literal["auto", "spatial", "fft"]
 # spatial_flops. Measured break-even values lie between 2.0 (1D, 30 channels, 8 taps) and 4.2 (2D,
 # 24 channels, 5x5); below 2.0 spatial is faster in every measured case (2D 48 channels 3x3: 2.3x).
 FFT_COST_FACTOR = 2.5
+# The same on a CUDA GPU, from the sweep of benchmarks/gpu_check.py on an H200 (docs/benchmarks.md, gpu block):
+# cuDNN's spatial convolutions are faster there up to FLOP ratios of 13.7 (2D, 24 channels, 9x9) and 7.5 (1D
+# causal, 30 channels, 33 taps), the FFT path from 26 (1D causal, 129 taps) and 39 (2D, 17x17) on.
+FFT_COST_FACTOR_CUDA = 20.0
 
 # Default of fft_conv's ``save_spectra``: store the input and kernel spectra for the backward, or
 # recompute them. None = by size: store while the input spectrum takes at most SAVE_SPECTRA_MAX_BYTES.
@@ -303,11 +307,13 @@ def prefer_fft(
     kernel_shape: Sequence[int],
     causal: bool,
     groups: int = 1,
+    device_type: str = "cpu",
 ) -> bool:
     """Cost model for :func:`conv` with ``method="auto"``: True when the FFT path is cheaper.
 
     spatial ~ 2 B C_in C_out prod(S) prod(K) / groups multiply-adds; FFT ~ transforms of input,
-    kernel and output (5 n log2 n each) plus the complex channel mixing over the rFFT grid.
+    kernel and output (5 n log2 n each) plus the complex channel mixing over the rFFT grid, weighted by
+    :data:`FFT_COST_FACTOR_CUDA` on ``device_type`` "cuda", else by :data:`FFT_COST_FACTOR`.
     """
     batch, c_in = input_shape[0], input_shape[1]
     c_out = kernel_shape[0]
@@ -318,7 +324,8 @@ def prefer_fft(
     n_half = math.prod(sizes[:-1]) * (sizes[-1] // 2 + 1)
     transforms = 5.0 * n * math.log2(max(n, 2)) * (batch * c_in + c_out * c_in / groups + batch * c_out)
     mixing = 8.0 * batch * c_in * c_out * n_half / groups
-    return FFT_COST_FACTOR * (transforms + mixing) < spatial_flops
+    factor = FFT_COST_FACTOR_CUDA if device_type == "cuda" else FFT_COST_FACTOR
+    return factor * (transforms + mixing) < spatial_flops
 
 
 def conv(
@@ -335,7 +342,7 @@ def conv(
     method: "spatial", "fft", or "auto" (the cheaper one by :func:`prefer_fft`).
     """
     if method == "auto":
-        use_fft = prefer_fft(x.shape, kernel.shape, causal, groups)
+        use_fft = prefer_fft(x.shape, kernel.shape, causal, groups, x.device.type)
     elif method in ("spatial", "fft"):
         use_fft = method == "fft"
     else:

@@ -8,6 +8,7 @@
   colour bar, or curves in 1D).
 :class:`RunSummary` writes ``summary.json`` at the end of fit (steps, best checkpoint and score,
 learned kernel sizes, parameters) and adds the test metrics when testing ends.
+:class:`FitClock` counts a run's wall time across interruptions (kept in its checkpoints);
 :class:`LastCheckpoint` keeps ``last.ckpt`` after every epoch's first step and at the final step;
 :class:`ParameterSummary` is Lightning's model summary without the FLOPs it does not measure;
 :func:`quiet_lightning` drops Lightning's advertising and known deprecation noise.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -222,6 +224,54 @@ class RunSummary(L.Callback):
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.summary["test_metrics"] = {k: _plain(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         self.write(trainer)
+
+
+class FitClock(L.Callback):
+    """The wall time and the devices of a run across interruptions: each checkpoint keeps the seconds spent
+    up to it and the devices that trained it, so a resumed run reports the time of its earlier segments (up
+    to the checkpoint it resumed from; work redone after it is not counted twice) plus the current one, and
+    every device (a run started on a GPU may finish on a CPU).
+
+    start: ``time.perf_counter()`` when the current segment began. :attr:`seconds` is None, and the devices
+    start with "unknown", when the run resumed from a checkpoint written without a clock (before clocks
+    were kept).
+    """
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.earlier: Optional[float] = 0.0
+        self.devices: list[str] = []
+        self.restored = False  # whether the checkpoint resumed from held a clock
+        self.training = False  # from then on, checkpoints loaded (the best one, to test it) keep other runs' times
+
+    @property
+    def seconds(self) -> Optional[float]:
+        return None if self.earlier is None else self.earlier + time.perf_counter() - self.start
+
+    @property
+    def device(self) -> str:
+        """The devices that trained the run, in order: "cpu", "NVIDIA H200", "NVIDIA H200 then cpu"."""
+        return " then ".join(self.devices) or "unknown"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "devices": self.devices}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if not self.training:
+            self.earlier, self.devices, self.restored = state_dict.get("seconds"), list(state_dict.get("devices", [])), True
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.global_step > 0 and not self.restored:  # resumed (the step and the callbacks are restored by now)
+            self.earlier, self.devices = None, ["unknown"]
+        device = device_name(trainer.strategy.root_device)
+        if not self.devices or self.devices[-1] != device:
+            self.devices.append(device)
+        self.training = True
+
+
+def device_name(device: torch.device) -> str:
+    """"cpu", or the name of a CUDA device ("NVIDIA H200")."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
 
 
 class LastCheckpoint(ModelCheckpoint):

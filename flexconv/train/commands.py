@@ -37,7 +37,7 @@ from flexconv.data.datamodule import FlexDataModule
 from flexconv.nn.resolution import reestimate_batch_norm
 from flexconv.train.builders import (build_checkpoints, build_module, build_test_trainer, build_trainer, checkpoint_monitor,
                                      datamodule_from_config)
-from flexconv.train.callbacks import KernelPictures, RunSummary, quiet_lightning
+from flexconv.train.callbacks import FitClock, KernelPictures, RunSummary, quiet_lightning
 from flexconv.train.checkpoints import evaluation_module
 from flexconv.train.module import TaskModule
 from flexconv.train.resumable import DataOrder, with_epoch_sampler
@@ -64,7 +64,8 @@ def train(
     resolution_change: ``[source, target]`` applied to the model before ``init_state`` is loaded.
     callbacks: extra Lightning callbacks.
     Returns test_acc, val_acc, best_checkpoint, last_checkpoint, params, wall_time_s, run_dir
-    and the test metrics.
+    and the test metrics. wall_time_s and device cover every segment of a resumed run (:class:`FitClock`);
+    wall_time_s is None when it resumed from a checkpoint that kept no time.
     """
     start = time.perf_counter()
     validate_config(cfg)
@@ -100,7 +101,8 @@ def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModul
     best, last = build_checkpoints(cfg, run_dir, monitor)
     summary = RunSummary(run_dir, {"experiment": cfg.experiment_name, "model": cfg.model.name, "dataset": cfg.data.name,
                                    "run_dir": str(run_dir)})
-    all_callbacks = [best, last, DataOrder(train_loader), KernelPictures(run_dir), summary, *callbacks]
+    clock = FitClock(start)
+    all_callbacks = [best, last, DataOrder(train_loader), KernelPictures(run_dir), summary, clock, *callbacks]
     history = ckpt_path.parent.parent / "metrics.csv" if ckpt_path is not None else None
     changes = {} if val_loader is not None else {"limit_val_batches": 0}
     with quiet_lightning():
@@ -129,7 +131,8 @@ def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModul
         best_checkpoint=best.best_model_path or None,
         last_checkpoint=str(run_dir / CHECKPOINTS / "last.ckpt"),
         params=sum(p.numel() for p in module.model.parameters()),
-        wall_time_s=round(time.perf_counter() - start, 1),
+        wall_time_s=None if clock.seconds is None else round(clock.seconds, 1),  # across interruptions
+        device=clock.device,
         run_dir=str(run_dir),
     )
     summary.summary.update(results)

@@ -292,6 +292,7 @@ def test_row_stopped_mid_training_resumes_from_its_last_checkpoint(tmp_path: Pat
                   extra=("trainer.max_epochs=2", "trainer.limit_val_batches=1"))
     row = Row("flextcn", "FlexTCN", "mnist1d_flextcn")
     first = runner.run_rows([row], ctx, "toy").results["flextcn"][0]
+    assert first["device"] == "cpu"  # what trained it, shown beside its wall time
     run_dir = tmp_path / "runs" / "toy" / "FlexTCN" / "seed0"
     (run_dir / runner.ROW_RESULT).unlink()  # as if stopped after its last checkpoint, before it was recorded
     seen = []
@@ -456,3 +457,13 @@ def test_a_study_can_test_its_checkpoints_with_batch_norm_reestimated_also_after
     again = runner.run_rows([row], ctx, "toy", batch_norm_reestimated=True).results["adding"][0]
     assert again[key] == pytest.approx(first[key], rel=1e-6)
     assert json.loads(record.read_text())["result"][key] == again[key]  # recorded for the next machine
+
+
+def test_wall_times_are_averaged_per_device_and_a_gpu_is_named() -> None:
+    from flexconv.experiments.results.report import fmt_time
+
+    results = [{"wall_time_s": 100.0}, {"wall_time_s": 300.0, "device": "cpu"}, {"wall_time_s": 20.0, "device": "NVIDIA H200"},
+               {"wall_time_s": 30.0, "device": "NVIDIA H200"}, {"test_acc": 0.5}]
+    assert fmt_time(results) == "200; 25 on NVIDIA H200"
+    assert fmt_time([{"wall_time_s": 7.0, "device": "NVIDIA H200"}]) == "7 on NVIDIA H200"
+    assert fmt_time([{"test_acc": 0.5}]) == "–"

@@ -219,6 +219,27 @@ def test_prefer_fft_cost_model(x_shape, k_shape, causal, fft):
     assert Fc.prefer_fft(x_shape, k_shape, causal=causal) is fft
 
 
+@pytest.mark.parametrize("x_shape, k_shape, causal, fft", [
+    # The faster path of a forward+backward pass on an H200 (benchmarks/gpu_check.py sweep, docs/benchmarks.md).
+    ((64, 24, 32, 32), (24, 24, 5, 5), False, False),  # spatial 0.46 ms, FFT 1.42 ms (the CPU rule picks FFT)
+    ((64, 24, 32, 32), (24, 24, 9, 9), False, False),  # spatial 0.67 ms, FFT 1.28 ms
+    ((64, 24, 32, 32), (24, 24, 17, 17), False, True),  # FFT 1.60 ms, spatial 1.83 ms
+    ((64, 48, 32, 32), (48, 48, 5, 5), False, False),  # spatial 1.19 ms, FFT 1.49 ms
+    ((64, 30, 784), (30, 30, 33), True, False),  # spatial 0.61 ms, FFT 1.28 ms
+    ((64, 30, 784), (30, 30, 129), True, True),  # FFT 1.36 ms, spatial 1.55 ms
+])
+def test_prefer_fft_cost_model_on_a_cuda_gpu(x_shape, k_shape, causal, fft):
+    assert Fc.prefer_fft(x_shape, k_shape, causal=causal, device_type="cuda") is fft
+
+
+def test_auto_weighs_the_paths_for_the_inputs_device(monkeypatch):
+    seen = []
+    monkeypatch.setattr(Fc, "prefer_fft", lambda *args: seen.append(args[-1]) or False)
+    monkeypatch.setattr(Fc, "spatial_conv", lambda *a, **k: None)
+    Fc.conv(torch.empty(2, 3, 8, device="meta"), torch.empty(4, 3, 3, device="meta"), method="auto")
+    assert seen == ["meta"]
+
+
 @pytest.mark.parametrize("ksize, expected", [(33, "fft"), (3, "spatial")])
 def test_auto_picks_path(monkeypatch, ksize, expected):
     """conv(method="auto") follows prefer_fft; the paths are stubbed so nothing heavy runs."""

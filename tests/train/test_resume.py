@@ -6,6 +6,7 @@ import csv
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lightning as L
@@ -141,3 +142,30 @@ def test_resume_after_sigkill_keeps_every_row(tmp_path: Path) -> None:
     assert rows(killed_dir) == rows(straight_dir)
     straight, resumed = checkpoint(straight_dir)["state_dict"], checkpoint(killed_dir)["state_dict"]
     assert all(torch.equal(straight[key], resumed[key]) for key in straight)
+
+
+class Slow(L.Callback):
+    """Sleeps after every training step: a first segment that takes a known least time."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        time.sleep(0.3)
+
+
+def test_a_resumed_run_reports_the_wall_time_of_every_segment(tmp_path: Path) -> None:
+    killed_dir = tmp_path / "killed"
+    with pytest.raises(Crash):
+        train(compose_config(tiny_overrides(killed_dir, *COMMON)), callbacks=[CrashAt(6), Slow()])
+    saved = checkpoint(killed_dir)
+    earlier = saved["callbacks"]["FitClock"]["seconds"]
+    assert earlier >= 4 * 0.3  # at least the sleeps of the steps before the checkpoint at step 5
+
+    start = time.perf_counter()
+    result = train(compose_config(tiny_overrides(killed_dir, *COMMON, f"resume={killed_dir}")))
+    segment = time.perf_counter() - start
+    assert earlier < result["wall_time_s"] <= earlier + segment + 0.1  # both segments, not the last one alone
+    assert result["device"] == "cpu"
+
+    del saved["callbacks"]["FitClock"]  # as written before runs kept their time
+    torch.save(saved, killed_dir / "checkpoints" / "last.ckpt")
+    unknown = train(compose_config(tiny_overrides(killed_dir, *COMMON, f"resume={killed_dir}")))
+    assert unknown["wall_time_s"] is None and unknown["device"] == "unknown then cpu"

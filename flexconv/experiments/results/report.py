@@ -50,10 +50,17 @@ def fmt_params(results: Results) -> str:
 
 
 def fmt_time(results: Results) -> str:
-    times = [r["wall_time_s"] for r in results if r.get("wall_time_s") is not None]
-    return f"{statistics.fmean(times):.0f}" if times else "–"
+    """Mean wall time per seed, per device that trained the seeds: plain for the CPU ("1234"), named for a GPU
+    ("250 on NVIDIA H200"); results without a ``device`` were trained on the CPU (before devices were recorded)."""
+    by_device: dict[str, list[float]] = {}
+    for r in results:
+        if r.get("wall_time_s") is not None:
+            by_device.setdefault(r.get("device", CPU), []).append(r["wall_time_s"])
+    parts = [f"{statistics.fmean(times):.0f}" + ("" if device == CPU else f" on {device}") for device, times in by_device.items()]
+    return "; ".join(parts) if parts else "–"
 
 
+CPU = "cpu"  # the device of a result trained without a GPU
 NOT_RUN = "no finished run at this budget yet"  # what a claim or row without numbers says
 WITHIN_NOISE = "a gap within one standard deviation over seeds"  # a verdict decided by a gap inside the noise
 NO_SPREAD = "no seed-to-seed spread to weigh the gap against yet"  # a verdict decided by single seeds
@@ -220,7 +227,7 @@ def render(sections: Sequence[Section], *, invocation: str, fast: bool, seeds: S
         "Do not edit by hand.", "",
         mode, "",
         f"Seeds: {', '.join(map(str, seeds))}; tables show mean ± std over seeds (S in a command = the seed). "
-        "Accuracies are test accuracies in %; wall time is per seed, on this machine. "
+        "Accuracies are test accuracies in %; wall time is per seed, on this machine's CPU unless the cell names a GPU. "
         f"Run folders: `{runs}/<study>/<row>/seed<S>`; every finished row/seed is also recorded in "
         "`records/<study>/<row>/seed<S>.json` beside this page (config and result), which later invocations reuse "
         "on any machine. Every verdict sentence below is computed from the numbers in its table.", "",

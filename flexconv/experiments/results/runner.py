@@ -194,12 +194,23 @@ def run_one(cfg: Any, program: str) -> dict[str, Any]:
             result = commands.train(cfg)
     except DatasetNotFoundError as error:
         raise DataUnavailable(str(error)) from error
-    result["wall_time_s"] = round(time.perf_counter() - start, 1)
+    if program == "crossres":  # train() counts the time and devices of every segment of a resumed run itself
+        result["wall_time_s"] = round(time.perf_counter() - start, 1)
+        result["device"] = training_device(cfg)
     save_result(cfg, result)  # first: the result stays recorded should the kernel sizes below fail
     if program == "train":
         result["kernel_sizes"] = kernel_sizes_of_run(Path(cfg.run_dir))
         save_result(cfg, result)
     return result
+
+
+def training_device(cfg: Any) -> str:
+    """What trained a run of ``cfg``: the GPU's name where Lightning's accelerator takes CUDA, else "cpu"."""
+    import torch
+
+    if cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return "cpu"
 
 
 def complete_diagnostics(cfg: Any, result: dict[str, Any]) -> bool:
