@@ -258,7 +258,8 @@ class FitClock(L.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if not self.training:
-            self.earlier, self.devices, self.restored = state_dict.get("seconds"), list(state_dict.get("devices", [])), True
+            self.earlier, self.restored = state_dict.get("seconds"), True
+            self.devices = list(state_dict.get("devices", ["unknown"]))  # clocks kept no devices at first
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.global_step > 0 and not self.restored:  # resumed (the step and the callbacks are restored by now)
