@@ -467,3 +467,5 @@ def test_wall_times_are_averaged_per_device_and_a_gpu_is_named() -> None:
     assert fmt_time(results) == "200; 25 on NVIDIA H200"
     assert fmt_time([{"wall_time_s": 7.0, "device": "NVIDIA H200"}]) == "7 on NVIDIA H200"
     assert fmt_time([{"test_acc": 0.5}]) == "–"
+    resumed = {"wall_time_s": None, "device": "unknown then cpu"}  # resumed from a checkpoint that kept no time
+    assert fmt_time([{"wall_time_s": 10.0}, resumed, resumed]) == "10; 2 unknown"

@@ -51,13 +51,15 @@ def fmt_params(results: Results) -> str:
 
 def fmt_time(results: Results) -> str:
     """Mean wall time per seed, per device that trained the seeds: plain for the CPU ("1234"), named for a GPU
-    ("250 on NVIDIA H200"); results without a ``device`` were trained on the CPU (before devices were recorded)."""
+    ("250 on NVIDIA H200"), and how many seeds have no known time (resumed from a checkpoint that kept none:
+    "2 unknown"); results without a ``device`` were trained on the CPU (before devices were recorded)."""
     by_device: dict[str, list[float]] = {}
     for r in results:
         if r.get("wall_time_s") is not None:
             by_device.setdefault(r.get("device", CPU), []).append(r["wall_time_s"])
     parts = [f"{statistics.fmean(times):.0f}" + ("" if device == CPU else f" on {device}") for device, times in by_device.items()]
-    return "; ".join(parts) if parts else "–"
+    unknown = sum(1 for r in results if r.get("wall_time_s") is None and "device" in r)
+    return "; ".join(parts + ([f"{unknown} unknown"] if unknown else [])) or "–"
 
 
 CPU = "cpu"  # the device of a result trained without a GPU
