@@ -371,6 +371,11 @@ def test_a_finished_row_is_recorded_beside_the_page_and_reused_on_a_fresh_machin
     assert {"python", "lightning", "numpy", "mnist1d"} <= set(record["environment"])
     sizes = first["kernel_sizes"]  # recorded with the result: a study shows them without the checkpoint
     assert len(sizes["learned"]) == len(sizes["initial"]) == 8 and sizes["grid"] == [79]  # 2 x 40 steps - 1
+    record_path = tmp_path / "docs" / "records" / "toy" / "FlexTCN" / "seed0.json"
+    elsewhere_trained = {**record, "environment": {"torch": "2.11.0", "python": "3.12.3"}}  # run folder brought from a GPU
+    record_path.write_text(json.dumps(elsewhere_trained))
+    runner.run_rows([row], ctx, "toy")  # reused from its run folder: the record keeps the versions that computed it
+    assert json.loads(record_path.read_text())["environment"] == elsewhere_trained["environment"]
     shutil.rmtree(tmp_path / "runs")  # a fresh machine: no run folders
 
     def no_training(*_args, **_kwargs):

@@ -157,6 +157,9 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
             result = finished_result(cfg)
             if result is not None:  # an earlier (interrupted) invocation already ran this exact config
                 log.info("%s / %s / seed %d: reusing %s", study, row.name, seed, cfg.run_dir)
+                # its record, written when it finished, keeps the versions that computed it (the run folder
+                # may come from another machine): not rewritten with this one's
+                recorded = records.read_record(record, cfg) is not None
             elif (result := records.read_record(record, cfg)) is not None:  # ... on this or another machine
                 log.info("%s / %s / seed %d: reusing the record %s", study, row.name, seed, record)
                 recorded = True
