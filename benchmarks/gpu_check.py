@@ -16,8 +16,12 @@ printed and written to ``<out>/gpu_check.json``, and the ``gpu`` block of ``docs
    and FlexTCN-6 Adam steps (sMNIST, batch 64 at 784 steps), each ours against the plain ``torch.fft`` convolution, at the initial
    masks and with full-size kernels, in float32 and bfloat16 autocast.
 
-The training loop on the GPU (device placement, ``trainer.precision=bf16-mixed``, resuming with the CUDA
-random state) is exercised by the ``flexconv train`` commands that the device session runs beside this.
+The training loop on the GPU (device placement, mixed precision, resuming with the CUDA random state) is
+checked with the command line, one epoch and then its resumption to two (both ran on an H200)::
+
+    flexconv train experiment=fashion_mnist_flexnet data.limit_train=3200 data.limit_test=640 \
+        trainer.limit_val_batches=4 trainer.precision=bf16-mixed run_dir=/tmp/gpu trainer.max_epochs=1
+    flexconv train ...the same... trainer.max_epochs=2 resume=/tmp/gpu
 """
 
 from __future__ import annotations
