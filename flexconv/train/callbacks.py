@@ -8,7 +8,7 @@
   colour bar, or curves in 1D).
 :class:`RunSummary` writes ``summary.json`` at the end of fit (steps, best checkpoint and score,
 learned kernel sizes, parameters) and adds the test metrics when testing ends.
-:class:`FitClock` counts a run's wall time across interruptions (kept in its checkpoints);
+:class:`FitClock` counts a run's wall time and devices across interruptions (kept in its checkpoints);
 :class:`LastCheckpoint` keeps ``last.ckpt`` after every epoch's first step and at the final step;
 :class:`ParameterSummary` is Lightning's model summary without the FLOPs it does not measure;
 :func:`quiet_lightning` drops Lightning's advertising and known deprecation noise.

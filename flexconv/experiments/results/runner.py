@@ -211,9 +211,10 @@ def training_device(cfg: Any) -> str:
     """What trained a run of ``cfg``: the GPU's name where Lightning's accelerator takes CUDA, else "cpu"."""
     import torch
 
-    if cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return "cpu"
+    from flexconv.train.callbacks import device_name
+
+    cuda = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    return device_name(torch.device("cuda" if cuda else "cpu"))
 
 
 def complete_diagnostics(cfg: Any, result: dict[str, Any]) -> bool:
