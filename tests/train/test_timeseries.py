@@ -118,7 +118,9 @@ def test_claims_at_a_glance_say_when_a_verdict_rests_on_a_gap_within_the_noise_o
              "firm": better(Stat.of([0.95, 0.96]), Stat.of([0.90, 0.91]), "a", "b"),
              "single": better(Stat.of([0.95]), Stat.of([0.90]), "a", "b")}
     lines = [verdict(f"{name} claim.", *cases[name]) for name in cases]
+    lines.append(verdict("untested claim.", None, f"precondition unmet; measured: {cases['within'][1]}"))
     glance = with_claims_at_a_glance("# Results\n\n## S: study\n\n" + "\n".join(lines) + "\n")
+    assert "| S | untested claim. | **not tested yet** |" in glance  # no caveat on a verdict not given
     assert "| S | within claim. | **holds** (gap within one std) |" in glance
     assert "| S | firm claim. | **holds** |" in glance
     assert "| S | single claim. | **holds** (one seed) |" in glance

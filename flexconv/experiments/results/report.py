@@ -276,8 +276,11 @@ CLAIMS_KEY = "claims"
 CLAIM_LINE = re.compile(r"^- \*\*Claim:\*\* (?P<claim>.+?) \*\*Here:\*\* (?P<outcome>holds|does not hold|not tested yet)\b")
 
 
-def _caveat(claim_line: str) -> str:
-    """What weakens a verdict, for the glance table: a gap inside the seeds' spread, or single seeds."""
+def _caveat(outcome: str, claim_line: str) -> str:
+    """What weakens a verdict, for the glance table: a gap inside the seeds' spread, or single seeds. None for
+    a claim not tested yet, whose sentence may still quote the numbers it would have been judged on."""
+    if outcome == "not tested yet":
+        return ""
     if WITHIN_NOISE in claim_line:
         return " (gap within one std)"
     if NO_SPREAD in claim_line:
@@ -294,7 +297,7 @@ def with_claims_at_a_glance(page: str) -> str:
     lines = ["| study | claim | here |", "|---|---|---|"]
     for block in blocks[1:]:
         study = re.split(r":|, ", block[0].removeprefix("## "))[0]  # the heading up to its first colon or comma
-        lines += [f"| {study} | {m['claim']} | **{m['outcome']}**{_caveat(line)} |"
+        lines += [f"| {study} | {m['claim']} | **{m['outcome']}**{_caveat(m['outcome'], line)} |"
                   for line, m in zip(block, map(CLAIM_LINE.match, block)) if m]
     glance = ["## Claims at a glance", study_marker(CLAIMS_KEY), "",
               "Every verdict below is copied from its study's section, where the numbers that decide it are; in "

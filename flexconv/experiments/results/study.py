@@ -43,9 +43,13 @@ class Beats:
     scale: float = 100.0  # the metric as shown: accuracies in %, losses as they are (scale 1, more digits)
     digits: int = 2
 
-    def lines(self, runs: Runs) -> list[str]:
+    def outcome(self, runs: Runs) -> tuple[Optional[bool], str]:
+        """Whether ``a`` beats ``b`` (None: a row has no numbers) and the evidence."""
         a, b = stat(runs.results[self.a], self.metric), stat(runs.results[self.b], self.metric)
-        return [verdict(self.claim, *better(a, b, self.label_a, self.label_b, self.higher, self.scale, self.digits))]
+        return better(a, b, self.label_a, self.label_b, self.higher, self.scale, self.digits)
+
+    def lines(self, runs: Runs) -> list[str]:
+        return [verdict(self.claim, *self.outcome(runs))]
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,8 @@ class SmallLoss:
 class Given:
     """``claim`` (a :class:`Beats`), tested only when ``row``'s mean ``metric`` is at most ``bound``: the
     precondition under which the paper makes it. Otherwise "not tested yet", with ``unmet`` (a format
-    string of ``value``, the measured metric) as the reason."""
+    string of ``value``, the measured metric, to 2 decimals) as the reason, followed by the comparison's
+    numbers when both rows have them, so that the reader sees what the verdict would have read."""
 
     claim: Beats
     row: str
@@ -112,7 +117,9 @@ class Given:
     def lines(self, runs: Runs) -> list[str]:
         value = stat(runs.results[self.row], self.metric)
         if value is not None and value.mean > self.bound:
-            return [verdict(self.claim.claim, None, self.unmet.format(value=value.fmt(1.0, 1)))]
+            reason = self.unmet.format(value=value.fmt(1.0, 2))
+            compared, evidence = self.claim.outcome(runs)
+            return [verdict(self.claim.claim, None, reason if compared is None else f"{reason}; measured: {evidence}")]
         return self.claim.lines(runs)
 
 
