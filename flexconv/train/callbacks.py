@@ -22,7 +22,7 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import lightning as L
 import torch
@@ -251,7 +251,7 @@ class FitClock(L.Callback):
     @property
     def device(self) -> str:
         """The devices that trained the run, in order: "cpu", "NVIDIA H200", "NVIDIA H200 then cpu"."""
-        return " then ".join(self.devices) or "unknown"
+        return joined_devices(self.devices)
 
     def state_dict(self) -> dict[str, Any]:
         return {"seconds": self.seconds, "devices": self.devices}
@@ -268,6 +268,16 @@ class FitClock(L.Callback):
         if not self.devices or self.devices[-1] != device:
             self.devices.append(device)
         self.training = True
+
+
+DEVICE_SEPARATOR = " then "
+"""Between the devices of a run trained on several, in order: "NVIDIA H200 then cpu"."""
+
+
+def joined_devices(devices: Sequence[str]) -> str:
+    """``devices`` in order as one string, a device repeated in a row once; "unknown" when there are none."""
+    kept = [device for i, device in enumerate(devices) if i == 0 or device != devices[i - 1]]
+    return DEVICE_SEPARATOR.join(kept) or "unknown"
 
 
 def device_name(device: torch.device) -> str:

@@ -37,6 +37,7 @@ from torch import nn
 from flexconv.nn.antialias import frequency_over_nyquist
 from flexconv.nn.ckconv import CKConv
 from flexconv.nn.resolution import change_resolution
+from flexconv.train.callbacks import DEVICE_SEPARATOR, joined_devices
 from flexconv.train.checkpoints import load_module
 from flexconv.train.commands import measure_test_metrics, measure_test_metrics_batch_norm_reestimated, train
 from flexconv.train.module import TaskModule
@@ -79,6 +80,15 @@ def train_stage(staged: DictConfig, **train_kwargs: Any) -> dict[str, Any]:
     result = train(staged, **train_kwargs)
     done.write_text(json.dumps(result, indent=1, default=str))
     return result
+
+
+def training_clock(*stages: dict[str, Any]) -> dict[str, Any]:
+    """The protocol's training time and devices from its stages' results: ``wall_time_s``, the sum of the
+    stages' (each counted across its own interruptions by :class:`~flexconv.train.callbacks.FitClock`; None
+    when a stage kept none), and ``device``, every device that trained a stage, in order."""
+    seconds = [stage.get("wall_time_s") for stage in stages]
+    devices = [device for stage in stages for device in str(stage.get("device", "unknown")).split(DEVICE_SEPARATOR)]
+    return {"wall_time_s": None if None in seconds else round(sum(seconds), 1), "device": joined_devices(devices)}
 
 
 def measure_test_accuracy(module: TaskModule, cfg: DictConfig) -> float:
@@ -154,6 +164,7 @@ def _protocol(cfg: DictConfig, run_dir: Path, source: int, target: int) -> dict[
         **{key: figures[key] for key in DIAGNOSTICS},
         "source_run": source_run["run_dir"],
         "finetune_run": finetuned["run_dir"],
+        **training_clock(source_run, finetuned),
     }
     (run_dir / "crossres.json").write_text(json.dumps(results, indent=2))
     return results

@@ -16,7 +16,7 @@ from flexconv.train.config import compose_config
 from flexconv.train.checkpoints import load_module
 from flexconv.train.commands import measure_test_metrics_batch_norm_reestimated
 from flexconv.train.crossres import (DIAGNOSTICS, STAGE_RESULT, crossres, diagnose,
-                                     largest_frequency_over_nyquist)
+                                     largest_frequency_over_nyquist, training_clock)
 from flexconv.train.run_dir import LOCK_NAME, RunDirInUseError
 
 pytest.importorskip("flexconv.nn.resolution", reason="change_resolution (flexconv/nn/resolution.py) is not there yet")
@@ -79,6 +79,20 @@ def test_crossres_reuses_a_finished_stage_and_resumes_an_interrupted_one(
     assert trained[0].resume == first["finetune_run"]
     assert source_checkpoint.stat().st_mtime_ns == written
     assert again["source_acc"] == first["source_acc"]
+    # the protocol's time counts the reused source stage too, not only what this invocation trained
+    stages = [json.loads((Path(again[run]) / STAGE_RESULT).read_text()) for run in ("source_run", "finetune_run")]
+    assert again["wall_time_s"] == pytest.approx(stages[0]["wall_time_s"] + stages[1]["wall_time_s"], abs=0.11)
+    assert again["wall_time_s"] > stages[1]["wall_time_s"] > 0 and again["device"] == "cpu"
+
+
+def test_the_protocols_clock_sums_its_stages_and_lists_their_devices_in_order() -> None:
+    gpu_then_cpu = {"wall_time_s": 30.0, "device": "NVIDIA H200 then cpu"}
+    assert training_clock(gpu_then_cpu, {"wall_time_s": 5.0, "device": "cpu"}) == {
+        "wall_time_s": 35.0, "device": "NVIDIA H200 then cpu"}
+    kept_no_time = {"wall_time_s": None, "device": "unknown then cpu"}  # resumed from a checkpoint without a clock
+    assert training_clock(kept_no_time, {"wall_time_s": 5.0, "device": "NVIDIA H200"}) == {
+        "wall_time_s": None, "device": "unknown then cpu then NVIDIA H200"}
+    assert training_clock({"wall_time_s": 1.0}, {"wall_time_s": 2.0}) == {"wall_time_s": 3.0, "device": "unknown"}
 
 
 def test_crossres_refuses_a_row_folder_another_process_holds(tmp_path: Path) -> None:

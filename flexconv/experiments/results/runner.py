@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -188,7 +187,6 @@ def run_one(cfg: Any, program: str) -> dict[str, Any]:
     from flexconv.data.records import DatasetNotFoundError
     from flexconv.train import commands, crossres
 
-    start = time.perf_counter()
     try:
         if program == "crossres":
             result = crossres.crossres(cfg)
@@ -197,24 +195,11 @@ def run_one(cfg: Any, program: str) -> dict[str, Any]:
             result = commands.train(cfg)
     except DatasetNotFoundError as error:
         raise DataUnavailable(str(error)) from error
-    if program == "crossres":  # train() counts the time and devices of every segment of a resumed run itself
-        result["wall_time_s"] = round(time.perf_counter() - start, 1)
-        result["device"] = training_device(cfg)
     save_result(cfg, result)  # first: the result stays recorded should the kernel sizes below fail
     if program == "train":
         result["kernel_sizes"] = kernel_sizes_of_run(Path(cfg.run_dir))
         save_result(cfg, result)
     return result
-
-
-def training_device(cfg: Any) -> str:
-    """What trained a run of ``cfg``: the GPU's name where Lightning's accelerator takes CUDA, else "cpu"."""
-    import torch
-
-    from flexconv.train.callbacks import device_name
-
-    cuda = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    return device_name(torch.device("cuda" if cuda else "cpu"))
 
 
 def complete_diagnostics(cfg: Any, result: dict[str, Any]) -> bool:
