@@ -69,7 +69,8 @@ FASHION = Study(
 CROSSRES_FAST = ("crossres.finetune_epochs=1",)
 # The regulariser lowers only each filter's largest frequency, about one learning rate per step: from the presets'
 # 10 epochs (8,440 steps) it needed ~23,000 more steps at lr 0.01 to band-limit the kernels (docs/experiments.md).
-# 60 epochs (50,640 steps of a cosine schedule) give it that room: about 2.5 h per row and seed on one core.
+# 60 epochs (50,640 steps of a cosine schedule) give it that room: 1-3 h per row and seed on one core (53 s an epoch at
+# 14x14 beside one other run on a 2-core machine; 2.8 h for the first anti-aliasing seed on a busier one).
 CROSSRES_LONG = ("trainer.max_epochs=60",)
 # The anti-aliasing claims rest on band-limited kernels: kernel frequency / Nyquist at most 1. The paper's penalty
 # (l2_relu, factor 0.1) is zero below 1 and pulls only above it, so it settles where its pull balances the task loss's,
