@@ -243,6 +243,22 @@ def test_fast_mnist1d_study_runs_through_train(tmp_path: Path) -> None:
                                                                                                  "value": 0.94}
 
 
+def test_a_tasks_baseline_named_by_a_below_claim_goes_into_results_json() -> None:
+    """The synthetic tasks' trivial solutions (memoryless loss, predicting the mean) travel with their rows'
+    entries, as published references do with test accuracies."""
+    from flexconv.data.synthetic import copy_memory_memoryless_loss
+
+    study = STUDIES["synthetic"]
+    runs = Runs(results={row.key: [{"test/loss": 0.01, "test_acc": 0.99}] for row in study.rows},
+                commands={row.key: f"cmd {row.key}" for row in study.rows})
+    table = {(item["row"], item["metric"]): item for item in entries(study, runs)}
+    assert table[("copy_long", "test/loss")]["baseline"]["value"] == pytest.approx(copy_memory_memoryless_loss(520))
+    assert table[("copy", "test/loss")]["baseline"]["value"] == pytest.approx(copy_memory_memoryless_loss(1020))
+    assert table[("adding_long", "test/loss")]["baseline"] == {"name": "always predicting the mean sum 1.0",
+                                                                "value": pytest.approx(1 / 6)}
+    assert "baseline" not in table[("copy_long", "test_acc")]  # the baseline is the loss's
+
+
 def test_study_without_its_data_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from flexconv.data import images
 
@@ -252,6 +268,30 @@ def test_study_without_its_data_is_skipped(tmp_path: Path, monkeypatch: pytest.M
             "--runs", str(tmp_path / "runs")])
     page = (docs / "results.md").read_text()
     assert "— skipped" in page and "Skipped:" in page
+
+
+def test_kernel_sizes_are_read_from_the_released_checkpoint_on_a_clone_without_the_run_folder(tmp_path: Path) -> None:
+    """A fresh clone has the FlexNet's record but not its run folder: the section reads the released checkpoint
+    that run became (the same layers as the committed page), and says so; a run that no release came from is
+    skipped with the reason."""
+    from flexconv.experiments.results.runner import DataUnavailable
+    from flexconv.experiments.results.studies import kernel_sizes_body
+
+    ctx = Context(fast=False, seeds=[0], out=tmp_path, runs=tmp_path / "runs")
+    ctx.figures.mkdir()
+    command = "flexconv train experiment=fashion_mnist_flexnet num_threads=1 seed=S"
+    runs = Runs(results={"flexnet": [{"test_acc": 0.9373}]}, run_dirs={"flexnet": [tmp_path / "elsewhere"]},
+                commands={"flexnet": command})
+    lines, raw = kernel_sizes_body(STUDIES["kernel_sizes"], runs, ctx)
+    assert lines[0] == ("From the released checkpoint `flexnet_fashion_mnist`, the best checkpoint of "
+                        "`flexconv train experiment=fashion_mnist_flexnet num_threads=1 seed=0`.")
+    assert raw["sizes"] == [(5, 7), (7, 5), (11, 13), (17, 15), (27, 17), (19, 19), (29, 19)]  # docs/results.md
+    assert "| blocks.2.conv2 | 29 x 19 | 29 x 29 | 0.516, 0.313 |" in lines
+    assert lines[-1].startswith("- **Claim:** FlexConv learns a different kernel size per layer. **Here:** holds")
+    assert all((ctx.figures / name).stat().st_size > 0 for name in ("kernel_sizes.png", "kernels_fashion_mnist.png"))
+    other = Runs(results=runs.results, run_dirs=runs.run_dirs, commands={"flexnet": command.replace(" num_threads=1", "")})
+    with pytest.raises(DataUnavailable, match="no released checkpoint was trained by"):
+        kernel_sizes_body(STUDIES["kernel_sizes"], other, ctx)
 
 
 @pytest.mark.slow

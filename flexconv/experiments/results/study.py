@@ -59,6 +59,8 @@ class Below:
     short_budget: set when the row trains for less than the paper's budget; it says how much (e.g. "after 10 of
     the preset's 50 epochs"). A bound met within it holds; one not met is "not tested yet" with that budget as
     the reason, since a loss still at the baseline then cannot tell a method that fails from one still learning.
+    baseline: the task's trivial solution for ``metric`` as (name, value), e.g. the memoryless loss; ``results.json``
+    carries it with the row's entry.
     """
 
     claim: str
@@ -69,6 +71,7 @@ class Below:
     scale: float = 1.0
     digits: int = 4
     short_budget: str = ""
+    baseline: Optional[tuple[str, float]] = None
 
     def lines(self, runs: Runs) -> list[str]:
         value = stat(runs.results[self.row], self.metric)
@@ -247,10 +250,12 @@ class Study:
 
 def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
     """The study's ``results.json`` entries: one per row and metric of its tables; a row's test accuracy
-    carries the published reference of its :class:`Reference` claim as its baseline."""
-    baselines = {c.row: (c.reference, c.accuracy) for c in study.claims if isinstance(c, Reference)}
+    carries the published reference of its :class:`Reference` claim as its baseline, the metric of a
+    :class:`Below` claim the task's baseline that claim names."""
+    baselines = {(c.row, "test_acc"): (c.reference, c.accuracy) for c in study.claims if isinstance(c, Reference)}
+    baselines |= {(c.row, c.metric): c.baseline for c in study.claims if isinstance(c, Below) and c.baseline}
     return [entry(study.key, row.key, row.name, metric.key, runs.results[row.key], runs.commands[row.key],
-                  baselines.get(row.key) if metric.key == "test_acc" else None)
+                  baselines.get((row.key, metric.key)))
             for spec in study.tables for row in study.table_rows(spec) for metric in spec.metrics]
 
 
