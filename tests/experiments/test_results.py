@@ -99,12 +99,14 @@ def test_a_bound_missed_within_a_short_budget_is_not_judged_and_one_met_holds() 
 
 
 def test_the_synthetic_studys_short_budgets_are_fractions_of_the_presets_epochs() -> None:
-    from flexconv.experiments.results import studies
+    from flexconv.experiments.results import synthetic
     from flexconv.train.config import compose_config
 
-    for experiment, epochs in (("copy_memory", studies.COPY_EPOCHS), ("adding_problem", studies.ADDING_EPOCHS)):
-        assert compose_config([f"experiment={experiment}"]).trainer.max_epochs == studies.SYNTHETIC_PRESET_EPOCHS
-        assert epochs < studies.SYNTHETIC_PRESET_EPOCHS
+    for experiment, epochs in (("copy_memory", synthetic.COPY_EPOCHS), ("copy_memory", synthetic.LONG_COPY_EPOCHS),
+                               ("adding_problem", synthetic.ADDING_EPOCHS),
+                               ("adding_problem", synthetic.LONG_ADDING_EPOCHS)):
+        assert compose_config([f"experiment={experiment}"]).trainer.max_epochs == synthetic.SYNTHETIC_PRESET_EPOCHS
+        assert epochs < synthetic.SYNTHETIC_PRESET_EPOCHS
 
 
 def test_a_claim_is_judged_only_under_its_precondition_and_a_change_is_stated_per_row() -> None:
