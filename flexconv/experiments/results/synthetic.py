@@ -37,6 +37,8 @@ COPY_METRICS = (Metric("test/loss", "test cross-entropy per step", 1.0, 4), Metr
                 Metric(f"{BATCH_NORM_REESTIMATED}test/loss", "the same, BatchNorm re-estimated", 1.0, 4))
 ADDING_METRICS = (Metric("test/loss", "test MSE", 1.0, 4),
                   Metric(f"{BATCH_NORM_REESTIMATED}test/loss", "test MSE, BatchNorm re-estimated", 1.0, 4))
+
+
 def _solves(task: str, row: str, label: str, baseline_name: str, baseline: float, short_budget: str = "") -> Below:
     """The claim that a FlexTCN solves ``task``: ``row``'s test loss below a tenth of the task's ``baseline``."""
     return Below(f"a FlexTCN solves {task}", row, "test/loss", baseline / 10, label, baseline=(baseline_name, baseline),
