@@ -72,7 +72,8 @@ CROSSRES_FAST = ("crossres.finetune_epochs=1",)
 # 10 epochs (8,440 steps) it needed ~23,000 more steps at lr 0.01 to band-limit the kernels (docs/experiments.md).
 # 60 epochs (50,640 steps of a cosine schedule) give it that room: 2.1-2.8 h per row and seed on one core beside one or
 # two other runs (7,640 s for both seed-2 FlexNets, 9,978 s for the first anti-aliasing seed). Epochs slow down as the
-# masks widen: ~45 s at the start, 100-150 s after epoch 30 (three runs sharing the 2 cores by then).
+# masks widen: ~45 s at the start, 100-150 s after epoch 30 (three runs sharing the 2 cores by then). The 3x3 CNN's
+# kernels do not widen: ~60 s an epoch throughout, 4,020-5,930 s per seed.
 CROSSRES_LONG = ("trainer.max_epochs=60",)
 # The anti-aliasing claims rest on band-limited kernels: kernel frequency / Nyquist at most 1. The paper's penalty
 # (l2_relu, factor 0.1) is zero below 1 and pulls only above it, so it settles where its pull balances the task loss's,
