@@ -25,7 +25,21 @@ def test_readme_quickstart_runs() -> None:
         expected = [c.strip() for c in re.findall(r"^print\([^#]*\)[ \t]+#[ \t]*(.*)$", block, flags=re.M)]
         assert len(printed) == len(expected)
         for line, comment in zip(printed, expected):
-            assert comment.startswith(line.strip()) or line.strip() in comment, (line, comment)
+            assert printed_as_commented(line.strip(), comment), (line, comment)
+
+
+def printed_as_commented(line: str, comment: str) -> bool:
+    """The comment starts with the whole printed line, then ends or goes on with ':' or a space
+    (``# (5, 5): the initial mask crops ...``)."""
+    return bool(line) and comment.startswith(line) and comment[len(line):len(line) + 1] in ("", ":", " ")
+
+
+def test_a_printed_line_must_match_its_comment() -> None:
+    assert printed_as_commented("(5, 5)", "(5, 5): the initial mask crops the 33x33 grid")
+    assert printed_as_commented("True", "True")
+    assert not printed_as_commented("", "torch.Size([4, 8, 100])")
+    assert not printed_as_commented("(5, 5)", "(5, 57)")
+    assert not printed_as_commented("5", "(5, 5)")
 
 
 def test_readme_names_the_two_commands() -> None:

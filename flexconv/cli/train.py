@@ -25,6 +25,7 @@ from flexconv.train.run_dir import RunDirInUseError
 from flexconv.train.validate import ConfigError
 
 TRAIN_USAGE = """usage: flexconv train [key=value ...] [--dry-run | --cfg job]
+       flexconv train -m key=a,b ... [hydra/launcher=joblib|submitit_local|submitit_slurm] [hydra/sweeper=optuna]
 
 Hydra overrides of the train config, e.g.
   flexconv train experiment=main_job trainer.max_epochs=5 data.batch_size=32
@@ -32,6 +33,10 @@ Hydra overrides of the train config, e.g.
   flexconv list experiments                                  the presets (also: models, datasets)
 Groups: model=, data=, optim=, trainer=, logger=, antialias=, experiment=.
 resume=<run folder or last.ckpt> continues a killed run (pass the same overrides).
+-m / --multirun: Hydra's multirun, one run per combination of comma-separated values, e.g.
+  flexconv train -m experiment=main_job seed=0,1,2
+  flexconv train -m experiment=main_job seed=0,1 hydra/launcher=joblib hydra.launcher.n_jobs=2
+docs/multirun.md: launchers (joblib, SLURM through submitit) and the Optuna sweeper.
 """
 EVALUATE_USAGE = "usage: flexconv evaluate <checkpoint or released name> [key=value ...]   (e.g. data.root=./data)"
 CROSSRES_USAGE = """usage: flexconv crossres experiment=<crossres preset> [key=value ...] [--dry-run | --cfg job]
@@ -42,6 +47,7 @@ node: cifar10_crossres_16_32[_gabor|_gabor_mask], fashion_crossres_14_28[_gabor|
 (`flexconv list experiments`). Results go to <run_dir>/crossres.json.
 """
 DRY_RUN_FLAGS = ("--dry-run", "--cfg")
+MULTIRUN_FLAGS = ("-m", "--multirun")
 
 
 def print_results(title: str, results: dict[str, Any]) -> None:
@@ -80,7 +86,7 @@ def split_dry_run(argv: Sequence[str]) -> tuple[list[str], bool]:
                 skip = True
             continue
         if arg.startswith("-"):
-            raise ValueError(f"unknown option {arg!r} (overrides are key=value; options: --dry-run, --cfg job, --help)")
+            raise ValueError(f"unknown option {arg!r} (overrides are key=value; options: -m, --dry-run, --cfg job, --help)")
         overrides.append(arg)
     return overrides, dry_run
 
@@ -91,6 +97,14 @@ def train_main(argv: list[str]) -> None:
         print(TRAIN_USAGE)
         return
     setup_logging()
+    if any(arg in MULTIRUN_FLAGS for arg in argv):
+        from flexconv.train.multirun import multirun
+
+        try:
+            multirun([arg for arg in argv if arg not in MULTIRUN_FLAGS])
+        except ValueError as error:  # Hydra's command-line errors, e.g. -m with --cfg
+            fail("train", error)
+        return
     try:
         overrides, dry_run = split_dry_run(argv)
         cfg = compose_config(overrides)
