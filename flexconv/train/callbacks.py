@@ -27,10 +27,10 @@ from typing import Any, Iterator, Optional, Sequence
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary
-from lightning.pytorch.utilities.model_summary.model_summary import _format_summary_table
 from torch import nn
 
 from flexconv.nn.ckconv import CKConv
+from flexconv.train.lightning_internals import format_summary_table, save_last_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -309,8 +309,8 @@ class LastCheckpoint(ModelCheckpoint):
         self._save_last_unless_saved(trainer)
 
     def _save_last_unless_saved(self, trainer: L.Trainer) -> None:
-        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        if self.save_last:
+            save_last_checkpoint(self, trainer)
 
 
 class ParameterSummary(ModelSummary):
@@ -322,8 +322,8 @@ class ParameterSummary(ModelSummary):
                   model_size: float, total_training_modes: dict[str, int], total_flops: int,
                   **summarize_kwargs: Any) -> None:
         columns = [column for column in summary_data if column[0] != "FLOPs"]
-        table = _format_summary_table(total_parameters, trainable_parameters, model_size, total_training_modes,
-                                      total_flops, *columns)
+        table = format_summary_table(total_parameters, trainable_parameters, model_size, total_training_modes,
+                                     total_flops, *columns)
         log.info("\n%s", table.rsplit("\n", 1)[0])  # the last line is "Total Flops"
 
 

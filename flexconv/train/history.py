@@ -42,7 +42,7 @@ class _HistoryWriter(ExperimentWriter):
         self.started = False
         super().__init__(log_dir=log_dir)
 
-    def _check_log_dir_exists(self) -> None:
+    def _check_log_dir_exists(self) -> None:  # lightning_internals.CSV_START_HOOK
         """Lightning warns and deletes metrics.csv here; the first row decides instead (``_start``)."""
 
     def _start(self, first_step: int) -> None:

@@ -24,6 +24,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
+from flexconv.train.lightning_internals import epoch_metric_results
+
 
 def _rank_and_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
@@ -110,7 +112,7 @@ def _set_rng_states(states: dict[str, Any]) -> None:
 
 def _epoch_sums(trainer: L.Trainer) -> dict[str, dict[str, torch.Tensor]]:
     """The accumulators (``value``, ``cumulated_batch_size``) of the training epoch metrics so far."""
-    results = trainer.fit_loop.epoch_loop._results
+    results = epoch_metric_results(trainer)
     return {
         key: {name: getattr(metric, name).detach().cpu().clone() for name in ("value", "cumulated_batch_size")
               if hasattr(metric, name)}
@@ -121,7 +123,7 @@ def _epoch_sums(trainer: L.Trainer) -> dict[str, dict[str, torch.Tensor]]:
 
 def _add_epoch_sums(trainer: L.Trainer, sums: dict[str, dict[str, torch.Tensor]]) -> None:
     """Fold the saved accumulators into the running ones (sum, mean: added; max, min: reduced)."""
-    results = trainer.fit_loop.epoch_loop._results
+    results = epoch_metric_results(trainer)
     for key, saved in sums.items():
         metric = results.get(key)
         if metric is None or not metric.is_tensor:
