@@ -170,10 +170,17 @@ def config_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
+def _has_official_val(dataset: str) -> bool:
+    """The dataset has its own validation split, which ``val_fraction`` does not take from training."""
+    from flexconv.data.records import DATASETS
+
+    return dataset in DATASETS and DATASETS[dataset].official_val
+
+
 def _validation_problems(plain: dict[str, Any]) -> list[str]:
     """A plateau schedule that watches a validation metric needs a validation split."""
     data, optim = plain["data"], plain["optim"]
-    no_val = data.get("val_fraction") == 0 and not str(data.get("name", "")).startswith("speech_commands")
+    no_val = data.get("val_fraction") == 0 and not _has_official_val(str(data.get("name", "")))
     if no_val and optim.get("scheduler") == "plateau" and str(optim.get("monitor", "")).startswith("val/"):
         metric = optim["monitor"].removeprefix("val/")
         return [f"optim.scheduler=plateau watches optim.monitor={optim['monitor']!r}, but data.val_fraction=0 "

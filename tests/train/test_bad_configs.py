@@ -63,6 +63,13 @@ def test_plateau_on_validation_without_validation_split_is_rejected_up_front(tmp
     assert not (tmp_path / "run").exists()
 
 
+def test_a_dataset_with_its_own_validation_split_needs_no_val_fraction() -> None:
+    """Speech Commands brings its official validation split (``official_val`` in its record): a plateau
+    schedule on it is fine with ``data.val_fraction=0``."""
+    cfg = compose_config(["experiment=speech_mfcc_flextcn", "optim=adam_plateau", "data.val_fraction=0"])
+    assert cfg.data.val_fraction == 0 and cfg.optim.scheduler == "plateau"
+
+
 def test_cosine_warmup_with_unbounded_epochs_names_the_fix(tmp_path: Path) -> None:
     cfg = compose_config(tiny_overrides(tmp_path / "run", "trainer.max_epochs=-1"))
     assert cfg.optim.scheduler == "cosine" and cfg.optim.warmup_epochs > 0

@@ -68,16 +68,13 @@ FASHION = Study(
 )
 
 CROSSRES_FAST = ("crossres.finetune_epochs=1",)
-# The regulariser lowers only each filter's largest frequency, about one learning rate per step: from the presets'
-# 10 epochs (8,440 steps) it needed ~23,000 more steps at lr 0.01 to band-limit the kernels (docs/experiments.md).
-# 60 epochs (50,640 steps of a cosine schedule) give it that room: 2.1-2.8 h per row and seed on one core beside one or
-# two other runs (7,640 s for both seed-2 FlexNets, 9,978 s for the first anti-aliasing seed). Epochs slow down as the
-# masks widen: ~45 s at the start, 100-150 s after epoch 30 (three runs sharing the 2 cores by then). The 3x3 CNN's
-# kernels do not widen: ~60 s an epoch throughout, 4,020-5,930 s per seed.
+# The regulariser lowers only each filter's largest frequency, about one learning rate per step: the presets'
+# 10 epochs (8,440 steps) leave the kernels above Nyquist, and 60 epochs (50,640 steps of a cosine schedule) give it
+# the steps it needs to band-limit them (docs/experiments.md).
 CROSSRES_LONG = ("trainer.max_epochs=60",)
 # The anti-aliasing claims rest on band-limited kernels: kernel frequency / Nyquist at most 1. The paper's penalty
 # (l2_relu, factor 0.1) is zero below 1 and pulls only above it, so it settles where its pull balances the task loss's,
-# slightly above 1 (1.04, 1.12 and 1.03 for the three 60-epoch seeds, docs/records/crossres); a mean within 10 % counts.
+# slightly above 1 (docs/records/crossres); a mean within 10 % counts.
 BAND_LIMITED = 1.1
 
 
