@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import statistics
 from pathlib import Path
 from typing import Callable
 
@@ -13,7 +14,8 @@ import pytest
 import torch
 
 from flexconv.experiments.results.command import main
-from flexconv.experiments.results.report import Section, Stat, against_reference, better, merge_entries, verdict
+from flexconv.experiments.results.report import (SeedTest, Section, Stat, against_reference, better, merge_entries,
+                                                  verdict)
 from flexconv.experiments.results.runner import FAST_TRAIN, Context, Row, Runs, folder_name
 from flexconv.experiments.results.studies import STUDIES
 from flexconv.experiments.results import study as study_module
@@ -25,15 +27,29 @@ def test_stat_and_verdicts_follow_the_numbers() -> None:
     a, b = Stat.of([0.90, 0.92]), Stat.of([0.80])
     assert a.fmt() == "91.00 ± 1.41" and b.fmt() == "80.00"
     assert Stat.of([None]) is None
-    holds, evidence = better(a, b, "A", "B")
-    assert holds and "A 91.00 ± 1.41 vs B 80.00" in evidence and "one seed of B" in evidence
-    assert "one seed" not in better(a, Stat.of([0.80, 0.81]), "A", "B")[1]
-    assert "does not hold" in verdict("B beats A.", *better(b, a, "B", "A"))
-    holds, evidence = better(Stat.of([0.5, 0.7]), Stat.of([0.55]), "x", "y")
-    assert holds and "within one standard deviation" in evidence  # 0.60 > 0.55 on the mean, std 0.14
-    holds, evidence = better(Stat.of([0.0032]), Stat.of([0.1739]), "wide", "narrow", higher=False, scale=1.0, digits=4)
-    assert holds and "wide 0.0032 vs narrow 0.1739" in evidence  # losses: lower wins, shown as they are
+    outcome, evidence = better(a, b, "A", "B")  # one seed of B: no spread to test against
+    assert outcome == "inconclusive" and "A 91.00 ± 1.41 vs B 80.00, one seed: no spread to test against" == evidence
+    outcome, evidence = better(a, Stat.of([0.80, 0.81]), "A", "B")
+    assert outcome == "holds" and evidence.endswith("p = 0.027")  # scipy.stats.ttest_ind(equal_var=False)
+    assert "does not hold" in verdict("B beats A.", *better(Stat.of([0.80, 0.81]), a, "B", "A"))
+    outcome, evidence = better(Stat.of([0.5, 0.7]), Stat.of([0.55, 0.56]), "x", "y")
+    assert outcome == "inconclusive"  # 0.60 > 0.555 on the mean, but well inside the spread of x
+    outcome, evidence = better(Stat.of([0.0032, 0.0030]), Stat.of([0.1739, 0.1801]), "wide", "narrow", higher=False,
+                               scale=1.0, digits=4)
+    assert outcome == "holds" and "wide 0.0031 ± 0.0001 vs narrow 0.1770 ± 0.0044" in evidence  # lower loss wins
     assert "below" in against_reference("net", Stat.of([0.5]), "ref", 0.9)
+
+
+@pytest.mark.parametrize("a, b", [([0.91, 0.93, 0.92], [0.90, 0.89, 0.93]), ([0.5, 0.7, 0.6], [0.1, 0.2]),
+                                  ([80.0, 80.5, 79.0], [70.0, 70.1, 69.5])])
+def test_the_seed_test_is_welchs_t_test_on_the_seeds(a: list[float], b: list[float]) -> None:
+    from scipy import stats
+
+    test = SeedTest.of(statistics.fmean(a) - statistics.fmean(b), Stat.of(a), Stat.of(b))
+    assert test.p == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-9)
+    one_sample = SeedTest.of(0.95 - statistics.fmean(a), Stat.of(a))
+    assert one_sample.p == pytest.approx(stats.ttest_1samp(a, 0.95).pvalue, rel=1e-9)
+    assert test.outcome == ("inconclusive" if test.p >= 0.05 else "holds")
 
 
 def test_a_study_written_as_data_lays_out_tables_notes_figure_and_claims(tmp_path: Path) -> None:
@@ -53,8 +69,8 @@ def test_a_study_written_as_data_lays_out_tables_notes_figure_and_claims(tmp_pat
         "| model | test accuracy (%) | seeds | parameters | wall time (s) | command |", "|---|---|---|---|---|---|",
         "| wide net | 80.00 | 1 | 5,000 | 5 | `cmd wide` |", "| small net | 60.00 | 1 | 1,200 | 3 | `cmd small` |", "",
         "A note.", "", "![toy accuracy](figures/toy.png)", "",
-        "- **Claim:** wide beats small. **Here:** holds (wide 80.00 vs small 60.00, one seed each: no seed-to-seed "
-        "spread to weigh the gap against yet).",
+        "- **Claim:** wide beats small. **Here:** inconclusive (wide 80.00 vs small 60.00, one seed: no spread to test "
+        "against).",
         "- small reaches 60.00 %, 10.0 points above a paper (50.0 %).",
     ]
     assert raw is runs.results and (ctx.figures / "toy.png").stat().st_size > 0
@@ -88,14 +104,17 @@ def test_rows_without_a_finished_seed_say_so_and_their_claims_are_not_judged(
 
 def test_a_bound_missed_within_a_short_budget_is_not_judged_and_one_met_holds() -> None:
     claim = Below("a solves it.", "a", "test/loss", 0.1, "loss", short_budget="after 2 of 50 epochs")
-    runs = Runs(results={"a": [{"test/loss": 0.5}]})
+    runs = Runs(results={"a": [{"test/loss": 0.5}, {"test/loss": 0.6}]})
     assert claim.lines(runs) == [
-        "- **Claim:** a solves it. **Here:** not tested yet (loss 0.5000 after 2 of 50 epochs: too short a budget "
-        "to judge)."]
-    runs.results["a"][0]["test/loss"] = 0.05
-    assert claim.lines(runs) == ["- **Claim:** a solves it. **Here:** holds (loss 0.0500)."]
+        "- **Claim:** a solves it. **Here:** not tested yet (loss 0.5500 ± 0.0707 after 2 of 50 epochs: too short a "
+        "budget to judge)."]
+    runs.results["a"] = [{"test/loss": 0.05}, {"test/loss": 0.04}, {"test/loss": 0.06}]
+    assert claim.lines(runs) == ["- **Claim:** a solves it. **Here:** holds (loss 0.0500 ± 0.0100 against 0.1000, "
+                                 "p = 0.013)."]
     full_budget = Below("a solves it.", "a", "test/loss", 0.01, "loss")
-    assert "**Here:** does not hold (loss 0.0500)" in full_budget.lines(runs)[0]
+    assert "**Here:** does not hold (loss 0.0500 ± 0.0100 against 0.0100, p = 0.020)" in full_budget.lines(runs)[0]
+    runs.results["a"] = [{"test/loss": 0.05}]
+    assert "**Here:** inconclusive (loss 0.0500 against 0.0100, one seed" in full_budget.lines(runs)[0]
 
 
 def test_the_synthetic_studys_short_budgets_are_fractions_of_the_presets_epochs() -> None:
@@ -115,13 +134,14 @@ def test_a_claim_is_judged_only_under_its_precondition_and_a_change_is_stated_pe
     runs = Runs(results={"a": [{"drop": 0.1, "ratio": 3.0, "before": 0.2, "after": 0.8}],
                          "b": [{"drop": 0.5, "ratio": 9.0, "before": 0.5, "after": 0.9}], "c": []})
     assert claim.lines(runs) == ["- **Claim:** a drops less. **Here:** not tested yet (a's ratio is 3.00, over 1; "
-                                 "measured: a 10.00 vs b 50.00, one seed each: no seed-to-seed spread to weigh the gap against yet)."]
+                                 "measured: a 10.00 vs b 50.00, one seed: no spread to test against)."]
     b = runs.results.pop("b")
     runs.results["b"] = []
     assert claim.lines(runs) == ["- **Claim:** a drops less. **Here:** not tested yet (a's ratio is 3.00, over 1)."]
     runs.results["b"] = b
-    runs.results["a"][0]["ratio"] = 0.9
-    assert "**Here:** holds (a 10.00 vs b 50.00" in claim.lines(runs)[0]
+    seeds = Runs(results={"a": [{"drop": 0.1, "ratio": 0.9}, {"drop": 0.12, "ratio": 0.9}],
+                          "b": [{"drop": 0.5}, {"drop": 0.52}]})
+    assert "**Here:** holds (a 11.00 ± 1.41 vs b 51.00 ± 1.41, p = 0.001)" in claim.lines(seeds)[0]
     change = Change("After the fix:", "before", "after", (("a", "net a"), ("c", "net c"), ("b", "net b")))
     assert change.lines(runs) == ["- After the fix: net a 20.00 → 80.00; net b 50.00 → 90.00."]
 

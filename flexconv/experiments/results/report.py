@@ -6,6 +6,7 @@ Nothing here runs anything: every function takes measured results (one dict per 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import statistics
@@ -65,33 +66,62 @@ def fmt_time(results: Results) -> str:
 
 CPU = "cpu"  # the device of a result trained without a GPU
 NOT_RUN = "no finished run at this budget yet"  # what a claim or row without numbers says
-WITHIN_NOISE = "a gap within one standard deviation over seeds"  # a verdict decided by a gap inside the noise
-NO_SPREAD = "no seed-to-seed spread to weigh the gap against yet"  # a verdict decided by single seeds
+HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_TESTED = "holds", "does not hold", "inconclusive", "not tested yet"
+ALPHA = 0.05
+TEST = (f"Welch's t-test over seeds (two-sided, α = {ALPHA}; against a fixed bound, the one-sample t-test): a claim "
+        f"holds when the difference goes its way and p < {ALPHA}, does not hold when it goes the other way and "
+        f"p < {ALPHA}, and is inconclusive when the difference is within the noise (p ≥ {ALPHA}, or one seed, which "
+        "has no spread to test against)")
+
+
+@dataclass(frozen=True)
+class SeedTest:
+    """A t-test of whether ``difference`` (a mean over seeds minus another, or minus a bound) is 0: its outcome
+    for a claim that says the difference is positive, and the p-value (None with a single seed)."""
+
+    outcome: str
+    p: Optional[float]
+
+    @classmethod
+    def of(cls, difference: float, *samples: Stat) -> "SeedTest":
+        """Welch's test (one-sample with one ``samples`` entry; a bound contributes no variance)."""
+        from scipy import stats
+
+        if any(sample.n < 2 for sample in samples):
+            return cls(INCONCLUSIVE, None)
+        variances = [sample.std ** 2 / sample.n for sample in samples]
+        error = math.sqrt(sum(variances))
+        if error == 0.0:  # identical seeds: any difference is exact
+            return cls(HOLDS if difference > 0 else DOES_NOT_HOLD if difference < 0 else INCONCLUSIVE, 0.0)
+        freedom = sum(variances) ** 2 / sum(v ** 2 / (sample.n - 1) for v, sample in zip(variances, samples))
+        p = float(2 * stats.t.sf(abs(difference) / error, freedom))
+        if p >= ALPHA:
+            return cls(INCONCLUSIVE, p)
+        return cls(HOLDS if difference > 0 else DOES_NOT_HOLD, p)
+
+    def fmt(self) -> str:
+        return "one seed: no spread to test against" if self.p is None else f"p = {self.p:.3f}"
 
 
 # -- sentences ------------------------------------------------------------------------------------
-def verdict(claim: str, holds: Optional[bool], evidence: str) -> str:
-    """One generated sentence: the paper's claim, whether the numbers support it (None: not tested yet), and why."""
-    outcome = "not tested yet" if holds is None else "holds" if holds else "does not hold"
+def verdict(claim: str, outcome: Optional[bool] | str, evidence: str) -> str:
+    """One generated sentence: the paper's claim, whether the numbers support it and why. ``outcome``: one of
+    HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_TESTED, or a bool for a claim decided without seeds to test (a fit
+    or a count); None: not tested yet."""
+    if not isinstance(outcome, str):
+        outcome = NOT_TESTED if outcome is None else HOLDS if outcome else DOES_NOT_HOLD
     return f"- **Claim:** {claim} **Here:** {outcome} ({evidence})."
 
 
 def better(a: Optional[Stat], b: Optional[Stat], name_a: str, name_b: str, higher: bool = True,
-           scale: float = 100.0, digits: int = 2) -> tuple[Optional[bool], str]:
-    """Whether ``a`` beats ``b`` on the mean, and the evidence (notes when within one std); None without numbers."""
+           scale: float = 100.0, digits: int = 2) -> tuple[str, str]:
+    """Whether ``a`` beats ``b`` (:class:`SeedTest` of the difference of their means) and the evidence;
+    NOT_TESTED without numbers."""
     if a is None or b is None:
         missing = " and ".join(name for name, value in ((name_a, a), (name_b, b)) if value is None)
-        return None, f"{missing}: {NOT_RUN}"
-    wins = a.mean > b.mean if higher else a.mean < b.mean
-    gap = abs(a.mean - b.mean)
-    noise = max(a.std, b.std)
-    text = f"{name_a} {a.fmt(scale, digits)} vs {name_b} {b.fmt(scale, digits)}"
-    if noise > 0 and gap <= noise:
-        text += f", {WITHIN_NOISE}"
-    elif min(a.n, b.n) == 1:
-        single = "each" if a.n == b.n else "of " + (name_a if a.n == 1 else name_b)
-        text += f", one seed {single}: {NO_SPREAD}"
-    return wins, text
+        return NOT_TESTED, f"{missing}: {NOT_RUN}"
+    test = SeedTest.of((a.mean - b.mean) * (1 if higher else -1), a, b)
+    return test.outcome, f"{name_a} {a.fmt(scale, digits)} vs {name_b} {b.fmt(scale, digits)}, {test.fmt()}"
 
 
 def against_reference(name: str, value: Optional[Stat], reference: str, accuracy: float) -> str:
@@ -233,7 +263,7 @@ def render(sections: Sequence[Section], *, invocation: str, fast: bool, seeds: S
         "Accuracies are test accuracies in %; wall time is per seed, on this machine's CPU unless the cell names a GPU. "
         f"Run folders: `{runs}/<study>/<row>/seed<S>`; every finished row/seed is also recorded in "
         "`records/<study>/<row>/seed<S>.json` beside this page (config and result), which later invocations reuse "
-        "on any machine. Every verdict sentence below is computed from the numbers in its table.", "",
+        f"on any machine. Every verdict sentence below is computed from the numbers in its table; verdicts on seeds: {TEST}.", "",
     ]
     for section in sections:
         lines += section_block(section)
@@ -274,19 +304,8 @@ def _join(blocks: Sequence[list[str]]) -> str:
 
 
 CLAIMS_KEY = "claims"
-CLAIM_LINE = re.compile(r"^- \*\*Claim:\*\* (?P<claim>.+?) \*\*Here:\*\* (?P<outcome>holds|does not hold|not tested yet)\b")
-
-
-def _caveat(outcome: str, claim_line: str) -> str:
-    """What weakens a verdict, for the glance table: a gap inside the seeds' spread, or single seeds. None for
-    a claim not tested yet, whose sentence may still quote the numbers it would have been judged on."""
-    if outcome == "not tested yet":
-        return ""
-    if WITHIN_NOISE in claim_line:
-        return " (gap within one std)"
-    if NO_SPREAD in claim_line:
-        return " (one seed)"
-    return ""
+CLAIM_LINE = re.compile(r"^- \*\*Claim:\*\* (?P<claim>.+?) \*\*Here:\*\* "
+                        r"(?P<outcome>holds|does not hold|inconclusive|not tested yet)\b")
 
 
 def with_claims_at_a_glance(page: str) -> str:
@@ -298,12 +317,10 @@ def with_claims_at_a_glance(page: str) -> str:
     lines = ["| study | claim | here |", "|---|---|---|"]
     for block in blocks[1:]:
         study = re.split(r":|, ", block[0].removeprefix("## "))[0]  # the heading up to its first colon or comma
-        lines += [f"| {study} | {m['claim']} | **{m['outcome']}**{_caveat(m['outcome'], line)} |"
-                  for line, m in zip(block, map(CLAIM_LINE.match, block)) if m]
+        lines += [f"| {study} | {m['claim']} | **{m['outcome']}** |" for m in map(CLAIM_LINE.match, block) if m]
     glance = ["## Claims at a glance", study_marker(CLAIMS_KEY), "",
-              "Every verdict below is copied from its study's section, where the numbers that decide it are; in "
-              "brackets, what weakens it: a gap between the means within one standard deviation over seeds, or a "
-              "single seed per row.", "",
+              f"Every verdict below is copied from its study's section, where the numbers and the p-value that decide "
+              f"it are. Verdicts on seeds: {TEST}.", "",
               *lines, ""]
     return _join([blocks[0], glance, *blocks[1:]])
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Sequence
 
-from flexconv.experiments.results.report import (ACCURACY, NOT_RUN, Metric, Section, against_reference, bar_figure, better,
-                                                 entry, figure_line, stat, table, verdict)
+from flexconv.experiments.results.report import (ACCURACY, HOLDS, NOT_RUN, NOT_TESTED, Metric, SeedTest, Section,
+                                                 against_reference, bar_figure, better, entry, figure_line, stat, table,
+                                                 verdict)
 from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,8 @@ class Beats:
     scale: float = 100.0  # the metric as shown: accuracies in %, losses as they are (scale 1, more digits)
     digits: int = 2
 
-    def outcome(self, runs: Runs) -> tuple[Optional[bool], str]:
-        """Whether ``a`` beats ``b`` (None: a row has no numbers) and the evidence."""
+    def outcome(self, runs: Runs) -> tuple[str, str]:
+        """Whether ``a`` beats ``b`` (a verdict of :class:`SeedTest`; NOT_TESTED: a row has no numbers) and the evidence."""
         a, b = stat(runs.results[self.a], self.metric), stat(runs.results[self.b], self.metric)
         return better(a, b, self.label_a, self.label_b, self.higher, self.scale, self.digits)
 
@@ -54,7 +55,8 @@ class Beats:
 
 @dataclass(frozen=True)
 class Below:
-    """The claim that ``row``'s mean ``metric`` is below ``bound``; the evidence is ``<label> <value>``.
+    """The claim that ``row``'s mean ``metric`` is below ``bound`` (one-sample :class:`SeedTest`); the evidence is
+    ``<label> <value> against <bound>`` and the p-value.
 
     short_budget: set when the row trains for less than the paper's budget; it says how much (e.g. "after 10 of
     the preset's 50 epochs"). A bound met within it holds; one not met is "not tested yet" with that budget as
@@ -77,15 +79,18 @@ class Below:
         value = stat(runs.results[self.row], self.metric)
         if value is None:
             return [verdict(self.claim, None, NOT_RUN)]
+        test = SeedTest.of(self.bound - value.mean, value)
         evidence = f"{self.label} {value.fmt(self.scale, self.digits)}"
-        if value.mean >= self.bound and self.short_budget:
+        if test.outcome != HOLDS and self.short_budget:
             return [verdict(self.claim, None, f"{evidence} {self.short_budget}: too short a budget to judge")]
-        return [verdict(self.claim, value.mean < self.bound, evidence)]
+        return [verdict(self.claim, test.outcome, f"{evidence} against {self.bound * self.scale:.{self.digits}f}, "
+                                                  f"{test.fmt()}")]
 
 
 @dataclass(frozen=True)
 class SmallLoss:
-    """The claim that row ``b`` loses at most ``max_points`` accuracy points against row ``a``.
+    """The claim that row ``b`` loses less than ``max_points`` accuracy points against row ``a`` (:class:`SeedTest` of
+    the difference of their means against the margin).
 
     evidence: a format string of ``loss`` (the points lost). No sentence when a row has no numbers.
     """
@@ -101,7 +106,8 @@ class SmallLoss:
         if not (a and b):
             return []
         loss = 100 * (a.mean - b.mean)
-        return [verdict(self.claim, loss <= self.max_points, self.evidence.format(loss=loss))]
+        test = SeedTest.of(self.max_points / 100 - (a.mean - b.mean), a, b)
+        return [verdict(self.claim, test.outcome, f"{self.evidence.format(loss=loss)}, {test.fmt()}")]
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ class Given:
         if value is not None and value.mean > self.bound:
             reason = self.unmet.format(value=value.fmt(1.0, 2))
             compared, evidence = self.claim.outcome(runs)
-            return [verdict(self.claim.claim, None, reason if compared is None else f"{reason}; measured: {evidence}")]
+            return [verdict(self.claim.claim, None, reason if compared == NOT_TESTED else f"{reason}; measured: {evidence}")]
         return self.claim.lines(runs)
 
 
