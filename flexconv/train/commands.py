@@ -41,7 +41,8 @@ from flexconv.train.callbacks import FitClock, KernelPictures, RunSummary, quiet
 from flexconv.train.checkpoints import evaluation_module
 from flexconv.train.module import TaskModule
 from flexconv.train.resumable import DataOrder, with_epoch_sampler
-from flexconv.train.run_dir import CHECKPOINTS, RUN_DIR_ENV, RunLock, clear_stale_checkpoints, resolve_run_dir
+from flexconv.train.run_dir import (CHECKPOINTS, RUN_DIR_ENV, RunLock, clear_stale_checkpoints, is_first_process,
+                                    resolve_run_dir)
 from flexconv.train.validate import validate_config
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def train(
     monitor = checkpoint_monitor(cfg, has_val)
     run_dir, ckpt_path = resolve_run_dir(cfg)  # the first thing written: after every check above
     os.environ[RUN_DIR_ENV] = str(run_dir)
-    lock = RunLock(run_dir) if os.environ.get("LOCAL_RANK", "0") == "0" else contextlib.nullcontext()
+    lock = RunLock(run_dir) if is_first_process() else contextlib.nullcontext()
     with lock:
         return _fit_and_test(cfg, module, datamodule, train_loader, val_loader if has_val else None, monitor,
                              run_dir, ckpt_path, callbacks, start)

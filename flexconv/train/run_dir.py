@@ -27,6 +27,14 @@ from flexconv.train.checkpoints import read_checkpoint
 LOCK_NAME = ".lock"
 CHECKPOINTS = "checkpoints"  # a run folder's subfolder of Lightning checkpoints (last.ckpt, best.ckpt)
 RUN_DIR_ENV = "FLEXCONV_RUN_DIR"  # lets DDP worker processes write into rank 0's run folder
+RANK_VARIABLES = ("RANK", "GROUP_RANK", "SLURM_PROCID", "NODE_RANK", "LOCAL_RANK")
+"""What launchers set in each process (torchrun: the first two; srun; Lightning's own launcher: the last two)."""
+
+
+def is_first_process() -> bool:
+    """Whether this process is the global rank 0 of a distributed run (or the only process), as its
+    launcher's environment says, before any process group exists: the first node's first process."""
+    return all(os.environ.get(name, "0") == "0" for name in RANK_VARIABLES)
 
 
 class RunDirInUseError(RuntimeError):
@@ -64,6 +72,7 @@ def clear_stale_checkpoints(run_dir: Path) -> list[Path]:
 # recorded config without the key is the same config as one with this value (finished rows stay reusable).
 ADDED_KEYS: dict[tuple[str, ...], Any] = {
     ("model", "conv", "mask", "crop_margin"): 0,
+    ("trainer", "sync_batchnorm"): True,  # no effect on one process, where every recorded run trained
 }
 
 
