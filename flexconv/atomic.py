@@ -1,4 +1,5 @@
-"""Files written whole or not at all: every checkpoint, ``summary.json``, ``metrics.csv`` and results record.
+"""Files written whole or not at all: checkpoints (runs' and releases'), ``config.yaml``, ``summary.json``,
+``metrics.csv``, cross-resolution results and the results study's records.
 
 :func:`atomic_open` writes into a temporary file in the target's folder, flushes it to the disk
 (``fsync``) and renames it over the target (``os.replace``, atomic within one file system), then
@@ -54,7 +55,8 @@ def atomic_open(path: str | Path, mode: str = "wb", **options: Any) -> Iterator[
             os.unlink(temporary)
         if isinstance(error, OSError):
             reason = error.strerror or str(error)
-            raise OSError(error.errno, f"could not write {path} ({reason}); the previous file, if any, is unchanged") from error
+            raise OSError(error.errno,
+                          f"could not write {path} ({reason}); the previous file, if any, is unchanged") from error
         raise
     _sync_folder(path.parent)
 

@@ -33,6 +33,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
+from flexconv.atomic import write_text
 from flexconv.data.datamodule import FlexDataModule
 from flexconv.nn.resolution import reestimate_batch_norm
 from flexconv.train.builders import (build_checkpoints, build_module, build_test_trainer, build_trainer, checkpoint_monitor,
@@ -113,7 +114,7 @@ def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModul
         if ckpt_path is None and (stale := clear_stale_checkpoints(run_dir)):
             log.warning("%s held checkpoints of an earlier run: deleted (%s)", run_dir / CHECKPOINTS,
                         ", ".join(p.name for p in stale))
-        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+        write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     with quiet_lightning(resuming=ckpt_path is not None):
         trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                     ckpt_path=str(ckpt_path) if ckpt_path else None)

@@ -179,8 +179,11 @@ def resolve_run_dir(cfg: DictConfig) -> tuple[Path, Optional[Path]]:
     run_dir = cfg.run_dir
     if run_dir is None and ckpt_path is not None:
         run_dir = ckpt_path.parent.parent
-    if run_dir is None and os.environ.get("LOCAL_RANK", "0") != "0":
-        run_dir = os.environ.get(RUN_DIR_ENV)
+    if run_dir is None and not is_first_process():
+        run_dir = os.environ.get(RUN_DIR_ENV)  # set by the first process when Lightning launched this one
+        if run_dir is None:
+            raise ValueError("this process is not the first of a distributed run (torchrun, srun) and no run_dir "
+                             "is given: pass run_dir=<a folder every node sees>, the same in every process")
     if run_dir is None:
         run_dir = new_run_dir(Path("runs") / cfg.experiment_name)
     return Path(run_dir), ckpt_path
