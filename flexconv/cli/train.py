@@ -13,6 +13,7 @@ import sys
 from typing import Any, NoReturn, Sequence
 
 from hydra.errors import HydraException
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -21,7 +22,7 @@ from flexconv.train.checkpoints import CheckpointError
 from flexconv.train.commands import evaluate, train
 from flexconv.train.config import compose_config
 from flexconv.train.crossres import crossres
-from flexconv.train.run_dir import RunDirInUseError
+from flexconv.train.run_dir import RUN_DIR_ENV, RunDirInUseError, is_first_process
 from flexconv.train.validate import ConfigError
 
 TRAIN_USAGE = """usage: flexconv train [key=value ...] [--dry-run | --cfg job]
@@ -117,7 +118,10 @@ def train_main(argv: list[str]) -> None:
         results = train(cfg)
     except (OmegaConfBaseException, ValueError, FileNotFoundError, RunDirInUseError) as error:
         fail("train", error)
-    if os.environ.get("LOCAL_RANK", "0") == "0":
+    except SIGTERMException:  # Lightning stops after the batch in flight; a scheduler must not see success
+        sys.exit(f"flexconv train: stopped by SIGTERM; continue with resume={os.environ.get(RUN_DIR_ENV)} "
+                 "and the same overrides")
+    if is_first_process():
         print_results(f"{cfg.experiment_name}: {cfg.model.name} on {cfg.data.name}", results)
 
 

@@ -4,6 +4,10 @@ Each returns uint8 images ``(N, H, W, C)`` and int64 labels ``(N,)`` starting at
 FileNotFoundError. torchvision is used to *download* (``download=True``); reading is done here,
 because torchvision's readers check the MD5 sums of the full files (which tiny fakes cannot
 match) and do not know the Debian Fashion-MNIST folder or downsampled ImageNet.
+
+The CIFAR and downsampled-ImageNet pickles are read by :func:`load_data_pickle`, which admits only
+what those files hold (dicts, lists, strings, bytes, numbers and numpy arrays): ``pickle.load`` would
+run whatever function a crafted file in the data root names.
 """
 
 from __future__ import annotations
@@ -13,11 +17,46 @@ import logging
 import math
 import pickle
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+DATA_PICKLE_GLOBALS = frozenset({
+    *((core, name) for core in ("numpy.core.multiarray", "numpy._core.multiarray") for name in ("_reconstruct", "scalar")),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # arrays, pickle protocol 5
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("_codecs", "encode"),  # bytes in a protocol-2 pickle written by Python 3
+})
+"""The only callables a data pickle may name: the numpy array helpers (numpy 1 and 2 module names)."""
+
+
+class ForbiddenPickleError(pickle.UnpicklingError):
+    """A data file names a callable that the dataset's pickles never hold (it could run code)."""
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """An unpickler that looks up only :data:`DATA_PICKLE_GLOBALS`."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in DATA_PICKLE_GLOBALS:
+            raise ForbiddenPickleError(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
+def load_data_pickle(path: Path, encoding: str = "ASCII") -> Any:
+    """The object in the pickle file ``path`` (``encoding``: of Python 2 strings, as ``pickle.load``),
+    made of dicts, lists, strings, bytes, numbers and numpy arrays only; any other callable named in the
+    file raises :class:`ForbiddenPickleError` naming the file, before anything is called."""
+    with open(path, "rb") as handle:
+        try:
+            return _DataUnpickler(handle, encoding=encoding).load()
+        except ForbiddenPickleError as error:
+            raise ForbiddenPickleError(
+                f"{path} is not a dataset pickle: it names {error}, and data files may hold only dicts, lists, "
+                "strings, bytes, numbers and numpy arrays (refused without running it; replace the file with "
+                "the dataset's own)") from None
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -69,8 +108,7 @@ def read_cifar(root: Path, train: bool, classes: int = 10) -> tuple[np.ndarray, 
         raise FileNotFoundError(base)
     images, labels = [], []
     for path in paths:
-        with open(path, "rb") as handle:
-            entry = pickle.load(handle, encoding="latin1")
+        entry = load_data_pickle(path, encoding="latin1")
         images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(np.asarray(entry[label_key], dtype=np.int64))
     return np.concatenate(images), np.concatenate(labels)
@@ -118,8 +156,7 @@ def read_downsampled_imagenet(folder: Path, train: bool) -> tuple[np.ndarray, np
             with np.load(path) as entry:
                 data, batch_labels = entry["data"], entry["labels"]
         else:
-            with open(path, "rb") as handle:
-                entry = pickle.load(handle)
+            entry = load_data_pickle(path)
             data, batch_labels = entry["data"], entry["labels"]
         data = np.asarray(data, dtype=np.uint8)
         resolution = math.isqrt(data.shape[1] // 3)

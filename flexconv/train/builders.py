@@ -20,10 +20,12 @@ from omegaconf import DictConfig, OmegaConf
 from flexconv.data.datamodule import FlexDataModule, build_datamodule
 from flexconv.data.records import DatasetRecord
 from flexconv.train.callbacks import LastCheckpoint, ParameterSummary
+from flexconv.train.checkpoints import AtomicCheckpointIO
 from flexconv.train.config import DATA_FIELDS
 from flexconv.train.history import RunCSVLogger
 from flexconv.train.module import TaskModule
 from flexconv.train.run_dir import CHECKPOINTS
+from flexconv.train.sync_batchnorm import SyncBatchNormAnyDevice
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +80,11 @@ def build_loggers(cfg: DictConfig, run_dir: Path, history: Optional[Path] = None
 
 def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[L.Callback], history: Optional[Path] = None,
                   **changes: Any) -> L.Trainer:
-    """lightning.Trainer from ``cfg.trainer`` (with ``changes``) plus loggers, a progress bar and the
-    parameter summary; ``callbacks``: the run's own (checkpoints, pictures, ...)."""
+    """lightning.Trainer from ``cfg.trainer`` (with ``changes``) plus loggers, a progress bar, the
+    parameter summary, atomic checkpoint writes and BatchNorm synchronised on CPUs too (when
+    ``sync_batchnorm``); ``callbacks``: the run's own (checkpoints, pictures, ...)."""
     options = {**OmegaConf.to_container(cfg.trainer, resolve=True), **changes}
+    plugins = [AtomicCheckpointIO(), *([SyncBatchNormAnyDevice()] if options.get("sync_batchnorm") else [])]
     if options["enable_progress_bar"] and sys.stdout.isatty():
         callbacks = [*callbacks, RichProgressBar()]
     if options.pop("enable_model_summary", True):
@@ -91,6 +95,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[L.Callback], h
         default_root_dir=str(run_dir),
         logger=build_loggers(cfg, run_dir, history),
         callbacks=callbacks,
+        plugins=plugins,
         deterministic=cfg.deterministic,
         use_distributed_sampler=False,  # the EpochSampler shards the data itself
     )

@@ -6,7 +6,7 @@
   2 x 2.15 x mask width of the grid and grows as it learns);
   ``kernels.png``: a few kernels of the first and the last layer (images with tap indices and a
   colour bar, or curves in 1D).
-:class:`RunSummary` writes ``summary.json`` at the end of fit (steps, best checkpoint and score,
+:class:`RunSummary` writes ``summary.json`` (whole or not at all) at the end of fit (steps, best checkpoint and score,
 learned kernel sizes, parameters) and adds the test metrics when testing ends.
 :class:`FitClock` counts a run's wall time and devices across interruptions (kept in its checkpoints);
 :class:`LastCheckpoint` keeps ``last.ckpt`` after every epoch's first step and at the final step;
@@ -29,6 +29,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary
 from torch import nn
 
+from flexconv.atomic import write_text
 from flexconv.nn.ckconv import CKConv
 from flexconv.train.lightning_internals import format_summary_table, save_last_checkpoint
 
@@ -206,7 +207,7 @@ class RunSummary(L.Callback):
 
     def write(self, trainer: L.Trainer) -> None:
         if trainer.is_global_zero:
-            (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str))
+            write_text(self.run_dir / "summary.json", json.dumps(self.summary, indent=2, default=str))
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         checkpoint = trainer.checkpoint_callback

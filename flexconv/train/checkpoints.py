@@ -1,8 +1,10 @@
-"""Read flexconv checkpoints, or say clearly which file is not one.
+"""Write flexconv checkpoints whole or not at all; read them, or say clearly which file is not one.
 
 A flexconv checkpoint is a Lightning checkpoint of :class:`TaskModule`: a dict with
 ``state_dict``, ``hyper_parameters`` (``model_name``, ``model_options``, ``run_config``, ...) and,
-for resuming, the loop state (``loops``, ``global_step``). :func:`read_checkpoint` loads it the way
+for resuming, the loop state (``loops``, ``global_step``). :class:`AtomicCheckpointIO` (the trainer's
+checkpoint plugin) writes each one through :func:`flexconv.atomic.atomic_open`: a run killed or out
+of disk space mid-save keeps its previous ``last.ckpt``. :func:`read_checkpoint` loads it the way
 Lightning does (``weights_only=True``) and turns every way a wrong file fails (empty, truncated,
 another program's pickle, a plain state dict) into one :class:`CheckpointError` naming the file.
 :func:`evaluation_module` also reads release files (``flexconv/checkpoints/<name>.pt``, see
@@ -12,10 +14,12 @@ another program's pickle, a plain state dict) into one :class:`CheckpointError` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from flexconv.atomic import atomic_open
 from flexconv.models.pretrained import RELEASES, list_pretrained, read_release
 from flexconv.train.module import TaskModule
 
@@ -26,6 +30,19 @@ RESUME_KEYS = ("loops", "global_step", "optimizer_states")
 
 class CheckpointError(ValueError):
     """A file given as a checkpoint is missing or is not a readable flexconv checkpoint."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's ``torch.save`` checkpoints, written to a temporary file in the same folder and renamed
+    over the target (local paths)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Optional[Any] = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options (got {storage_options!r})")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(path, "wb") as file:
+            torch.save(checkpoint, file)
 
 
 def read_checkpoint(path: str | Path, for_resume: bool = False) -> dict[str, Any]:

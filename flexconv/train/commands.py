@@ -33,6 +33,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
+from flexconv.atomic import write_text
 from flexconv.data.datamodule import FlexDataModule
 from flexconv.nn.resolution import reestimate_batch_norm
 from flexconv.train.builders import (build_checkpoints, build_module, build_test_trainer, build_trainer, checkpoint_monitor,
@@ -41,7 +42,8 @@ from flexconv.train.callbacks import FitClock, KernelPictures, RunSummary, quiet
 from flexconv.train.checkpoints import evaluation_module
 from flexconv.train.module import TaskModule
 from flexconv.train.resumable import DataOrder, with_epoch_sampler
-from flexconv.train.run_dir import CHECKPOINTS, RUN_DIR_ENV, RunLock, clear_stale_checkpoints, resolve_run_dir
+from flexconv.train.run_dir import (CHECKPOINTS, RUN_DIR_ENV, RunLock, clear_stale_checkpoints, is_first_process,
+                                    resolve_run_dir)
 from flexconv.train.validate import validate_config
 
 log = logging.getLogger(__name__)
@@ -88,7 +90,7 @@ def train(
     monitor = checkpoint_monitor(cfg, has_val)
     run_dir, ckpt_path = resolve_run_dir(cfg)  # the first thing written: after every check above
     os.environ[RUN_DIR_ENV] = str(run_dir)
-    lock = RunLock(run_dir) if os.environ.get("LOCAL_RANK", "0") == "0" else contextlib.nullcontext()
+    lock = RunLock(run_dir) if is_first_process() else contextlib.nullcontext()
     with lock:
         return _fit_and_test(cfg, module, datamodule, train_loader, val_loader if has_val else None, monitor,
                              run_dir, ckpt_path, callbacks, start)
@@ -112,7 +114,7 @@ def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModul
         if ckpt_path is None and (stale := clear_stale_checkpoints(run_dir)):
             log.warning("%s held checkpoints of an earlier run: deleted (%s)", run_dir / CHECKPOINTS,
                         ", ".join(p.name for p in stale))
-        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+        write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     with quiet_lightning(resuming=ckpt_path is not None):
         trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                     ckpt_path=str(ckpt_path) if ckpt_path else None)

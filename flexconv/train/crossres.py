@@ -34,6 +34,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
+from flexconv.atomic import write_text
 from flexconv.nn.antialias import frequency_over_nyquist
 from flexconv.nn.ckconv import CKConv
 from flexconv.nn.resolution import change_resolution
@@ -78,7 +79,7 @@ def train_stage(staged: DictConfig, **train_kwargs: Any) -> dict[str, Any]:
             staged.resume = str(run_dir)
     done.unlink(missing_ok=True)  # a result of another config: this stage trains anew
     result = train(staged, **train_kwargs)
-    done.write_text(json.dumps(result, indent=1, default=str))
+    write_text(done, json.dumps(result, indent=1, default=str))
     return result
 
 
@@ -166,5 +167,5 @@ def _protocol(cfg: DictConfig, run_dir: Path, source: int, target: int) -> dict[
         "finetune_run": finetuned["run_dir"],
         **training_clock(source_run, finetuned),
     }
-    (run_dir / "crossres.json").write_text(json.dumps(results, indent=2))
+    write_text(run_dir / "crossres.json", json.dumps(results, indent=2))
     return results

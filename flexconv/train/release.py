@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import torch
 
+from flexconv.atomic import atomic_open
 from flexconv.models.pretrained import CHECKPOINT_DIR, FORMAT, Release
 from flexconv.train.checkpoints import RELEASE_SUFFIX, CheckpointError, load_module
 from flexconv.train.commands import evaluate
@@ -57,7 +58,8 @@ def release(checkpoint: str | Path, name: str, command: str, out_dir: str | Path
     data = release_data(load_module(checkpoint), name, command, test_acc)
     path = Path(out_dir) / f"{name}{RELEASE_SUFFIX}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(data, path)
+    with atomic_open(path, "wb") as file:
+        torch.save(data, file)
     again = evaluate(path)["test_acc"]
     if again != test_acc:
         raise RuntimeError(f"{path} tests at {again:.4%}, its checkpoint at {test_acc:.4%}: the release is not faithful")

@@ -27,6 +27,14 @@ from flexconv.train.checkpoints import read_checkpoint
 LOCK_NAME = ".lock"
 CHECKPOINTS = "checkpoints"  # a run folder's subfolder of Lightning checkpoints (last.ckpt, best.ckpt)
 RUN_DIR_ENV = "FLEXCONV_RUN_DIR"  # lets DDP worker processes write into rank 0's run folder
+RANK_VARIABLES = ("RANK", "GROUP_RANK", "SLURM_PROCID", "NODE_RANK", "LOCAL_RANK")
+"""What launchers set in each process (torchrun: the first two; srun; Lightning's own launcher: the last two)."""
+
+
+def is_first_process() -> bool:
+    """Whether this process is the global rank 0 of a distributed run (or the only process), as its
+    launcher's environment says, before any process group exists: the first node's first process."""
+    return all(os.environ.get(name, "0") == "0" for name in RANK_VARIABLES)
 
 
 class RunDirInUseError(RuntimeError):
@@ -64,6 +72,7 @@ def clear_stale_checkpoints(run_dir: Path) -> list[Path]:
 # recorded config without the key is the same config as one with this value (finished rows stay reusable).
 ADDED_KEYS: dict[tuple[str, ...], Any] = {
     ("model", "conv", "mask", "crop_margin"): 0,
+    ("trainer", "sync_batchnorm"): True,  # no effect on one process, where every recorded run trained
 }
 
 
@@ -170,8 +179,11 @@ def resolve_run_dir(cfg: DictConfig) -> tuple[Path, Optional[Path]]:
     run_dir = cfg.run_dir
     if run_dir is None and ckpt_path is not None:
         run_dir = ckpt_path.parent.parent
-    if run_dir is None and os.environ.get("LOCAL_RANK", "0") != "0":
-        run_dir = os.environ.get(RUN_DIR_ENV)
+    if run_dir is None and not is_first_process():
+        run_dir = os.environ.get(RUN_DIR_ENV)  # set by the first process when Lightning launched this one
+        if run_dir is None:
+            raise ValueError("this process is not the first of a distributed run (torchrun, srun) and no run_dir "
+                             "is given: pass run_dir=<a folder every node sees>, the same in every process")
     if run_dir is None:
         run_dir = new_run_dir(Path("runs") / cfg.experiment_name)
     return Path(run_dir), ckpt_path

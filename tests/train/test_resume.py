@@ -122,7 +122,7 @@ from flexconv.train.config import compose_config
 class Kill(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_step == 5:
-            os.kill(os.getpid(), signal.SIGKILL)  # no exception handling, no logger finalize
+            os.kill(os.getpid(), signal.{signal})  # SIGKILL: no exception handling, no logger finalize
 
 train(compose_config(tiny_overrides({run_dir!r}, *{common!r})), callbacks=[Kill()])
 """
@@ -132,7 +132,7 @@ def test_resume_after_sigkill_keeps_every_row(tmp_path: Path) -> None:
     common = [*COMMON[:2], "checkpoint.every_n_train_steps=1", "model.dropout=0.3"]
     straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
     train(compose_config(tiny_overrides(straight_dir, *common)))
-    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), run_dir=str(killed_dir), common=common)
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), run_dir=str(killed_dir), common=common, signal="SIGKILL")
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
     assert checkpoint(killed_dir)["global_step"] == 5
@@ -142,6 +142,27 @@ def test_resume_after_sigkill_keeps_every_row(tmp_path: Path) -> None:
     assert rows(killed_dir) == rows(straight_dir)
     straight, resumed = checkpoint(straight_dir)["state_dict"], checkpoint(killed_dir)["state_dict"]
     assert all(torch.equal(straight[key], resumed[key]) for key in straight)
+
+
+def test_a_run_preempted_by_sigterm_mid_epoch_resumes_to_the_uninterrupted_run(tmp_path: Path) -> None:
+    # A scheduler's preemption: SIGTERM before step 6 (mid-epoch 2). Lightning finishes the batch in flight
+    # and stops; last.ckpt (every step here) holds step 6, from which the resumed run does the last step.
+    common = [*COMMON[:2], "checkpoint.every_n_train_steps=1", "model.dropout=0.3"]
+    straight_dir, stopped_dir = tmp_path / "straight", tmp_path / "stopped"
+    train(compose_config(tiny_overrides(straight_dir, *common)))
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), run_dir=str(stopped_dir), common=common, signal="SIGTERM")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert "Received SIGTERM" in done.stderr, done.stderr[-3000:]
+    assert checkpoint(stopped_dir)["global_step"] == 6
+    assert not (stopped_dir / "summary.json").exists()  # stopped, not finished
+
+    counter = CountSteps()
+    train(compose_config(tiny_overrides(stopped_dir, *common, f"resume={stopped_dir}")), callbacks=[counter])
+    assert counter.executed == 7 - 6
+    assert rows(stopped_dir) == rows(straight_dir)
+    straight, resumed = checkpoint(straight_dir), checkpoint(stopped_dir)
+    assert straight["global_step"] == resumed["global_step"] == 7
+    assert all(torch.equal(straight["state_dict"][key], resumed["state_dict"][key]) for key in straight["state_dict"])
 
 
 class Slow(L.Callback):

@@ -69,3 +69,27 @@ def test_the_lock_of_a_dead_run_is_taken_over_and_released(tmp_path: Path) -> No
         with pytest.raises(RunDirInUseError, match="in use by another run"):
             RunLock(tmp_path).acquire()  # the same folder claimed twice while the first holds it
     assert not (tmp_path / LOCK_NAME).exists()
+
+
+@pytest.mark.parametrize("variables, first", [
+    ({}, True), ({"LOCAL_RANK": "0", "NODE_RANK": "0"}, True), ({"RANK": "0", "GROUP_RANK": "0", "LOCAL_RANK": "0"}, True),
+    ({"LOCAL_RANK": "1"}, False),                      # Lightning's second process on a node
+    ({"RANK": "1", "GROUP_RANK": "1", "LOCAL_RANK": "0"}, False),  # torchrun: the first process of node 1
+    ({"SLURM_PROCID": "4", "LOCAL_RANK": "0"}, False),  # srun: a task of another node
+    ({"NODE_RANK": "1"}, False),                       # Lightning's launcher started by hand on node 1
+])
+def test_only_the_first_process_of_the_first_node_is_first(variables: dict[str, str], first: bool,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in run_dir_module.RANK_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert run_dir_module.is_first_process() is first
+
+
+def test_another_nodes_process_without_a_run_dir_is_told_to_give_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*run_dir_module.RANK_VARIABLES, run_dir_module.RUN_DIR_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(ValueError, match=r"pass run_dir=<a folder every node sees>"):
+        resolve_run_dir(compose_config(["experiment=main_job"]))

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from omegaconf import OmegaConf
 
+from flexconv.atomic import write_text
 from flexconv.train.run_dir import same_config
 
 RECORDS = "records"
@@ -58,7 +59,7 @@ def write_record(path: Path, cfg: Any, result: dict[str, Any]) -> None:
     config["resume"] = None
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"config": config, "result": result, "environment": environment()}
-    path.write_text(json.dumps(record, indent=1, default=str) + "\n")
+    write_text(path, json.dumps(record, indent=1, default=str) + "\n")  # a killed study never leaves half a record
 
 
 def read_record(path: Path, cfg: Any) -> Optional[dict[str, Any]]:
