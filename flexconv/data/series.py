@@ -37,7 +37,7 @@ import functools
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -75,23 +75,39 @@ def _labels(values: np.ndarray, where: str) -> np.ndarray:
     return values
 
 
+def as_series(x: Any, where: str, name: str = "X") -> list[np.ndarray]:
+    """Checked series (C, T_i) float32 without their trailing all-NaN steps (:func:`_trim`), from an array
+    (N, T) or (N, C, T), or a sequence of N arrays (T_i,) or (C, T_i) (unequal lengths, as aeon returns them).
+
+    where, name: the source and the array's name in messages (``"<file>: X_train[3]: ..."``).
+    """
+    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf: check_series names it
+        if isinstance(x, np.ndarray) or not isinstance(x, (list, tuple)):
+            x = np.asarray(x, dtype=np.float32)
+            if x.ndim == 2:
+                x = x[:, None, :]
+            if x.ndim != 3:
+                raise ValueError(f"{where}: {name} must have shape (N, T) or (N, C, T), got {x.shape}")
+            series = list(x)
+        else:
+            series = [np.asarray(s, dtype=np.float32) for s in x]
+            series = [s[None, :] if s.ndim == 1 else s for s in series]
+            for i, s in enumerate(series):
+                if s.ndim != 2:
+                    raise ValueError(f"{where}: {name}[{i}] must have shape (T,) or (C, T), got {s.shape}")
+    if not series or any(s.shape[1] == 0 for s in series):
+        raise ValueError(f"{where}: no data ({name} holds {len(series)} series, or an empty one)")
+    check_series(series, lambda i: f"{where}: {name}[{i}]")
+    return [_trim(s) for s in series]
+
+
 def _from_arrays(x: np.ndarray, y: np.ndarray, where: str, name: str = "X") -> Split:
     """Validated (N, T) or (N, C, T) values and (N,) labels -> one split; ``name``: X's name in messages
     (``X_train``: its labels are ``y_train``)."""
-    labels = "y" + name[1:]
-    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf: check_series names it
-        x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 2:
-        x = x[:, None, :]
-    if x.ndim != 3:
-        raise ValueError(f"{where}: {name} must have shape (N, T) or (N, C, T), got {x.shape}")
-    y = _labels(y, where)
-    if len(y) != len(x):
-        raise ValueError(f"{where}: {len(x)} series in {name} but {len(y)} labels in {labels}")
-    if len(x) == 0 or x.shape[2] == 0:
-        raise ValueError(f"{where}: no data ({name} has shape {x.shape})")
-    check_series(x, lambda i: f"{where}: {name}[{i}]")
-    return [_trim(s) for s in x], y
+    series, labels = as_series(x, where, name), _labels(y, where)
+    if len(labels) != len(series):
+        raise ValueError(f"{where}: {len(series)} series in {name} but {len(labels)} labels in y{name[1:]}")
+    return series, labels
 
 
 def _read_npz(path: Path) -> dict[str, Split]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -51,7 +52,7 @@ def aeon_data_dir() -> Optional[Path]:
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
 
 
-def _pad_start(series: list[np.ndarray], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _pad_start(series: Sequence[np.ndarray], length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Series (C, L_i) -> values (N, C, length), zero-padded at the start, and the mask of real steps (N, 1, length)."""
     values = torch.zeros(len(series), series[0].shape[0], length)
     real = torch.zeros(len(series), 1, length, dtype=torch.bool)
@@ -117,6 +118,36 @@ def _check_channels(train_series: Sequence[np.ndarray], test_series: Sequence[np
                                  "(a channel missing from a series as NaN)")
 
 
+@dataclass(frozen=True)
+class Standardiser:
+    """Per-channel mean and std (1, C, 1) of some series' observed values, and the preprocessing they define:
+    standardise, zero-pad at the start, missing values to 0."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def fit(cls, series: Sequence[np.ndarray], length: Optional[int] = None) -> "Standardiser":
+        """The statistics of ``series`` (C, L_i), each channel over every observed (non-NaN) value; a channel
+        without one is a ValueError. length: the padded length they are summed over (default: the longest
+        series; it changes only the float rounding of the sums)."""
+        x, real = _pad_start(series, length or max(s.shape[1] for s in series))
+        observed = real & ~torch.isnan(x)  # (N, C, L)
+        count = observed.sum(dim=(0, 2))
+        if not bool(count.all()):
+            channel = int(torch.nonzero(count == 0)[0])
+            raise ValueError(f"channel {channel} has no finite value in any training series: standardised it would be "
+                             "0 everywhere. To fix: fill it in, or drop the channel from every series")
+        mean = torch.where(observed, x, 0.0).sum(dim=(0, 2)) / count
+        var = torch.where(observed, (x - mean.view(1, -1, 1)) ** 2, 0.0).sum(dim=(0, 2)) / count
+        return cls(mean.view(1, -1, 1), var.sqrt().clamp_min(1e-6).view(1, -1, 1))
+
+    def __call__(self, series: Sequence[np.ndarray], length: int) -> torch.Tensor:
+        """Series (C, L_i) -> (N, C, length): standardised, zero-padded at the start, NaN -> 0."""
+        x, real = _pad_start(series, length)
+        return torch.nan_to_num(torch.where(real, (x - self.mean) / self.std, 0.0))
+
+
 def prepare_pair(
     train_series: list[np.ndarray], train_labels: np.ndarray, test_series: list[np.ndarray], test_labels: np.ndarray,
     min_length: int = 0,
@@ -131,24 +162,11 @@ def prepare_pair(
     _check_channels(train_series, test_series)
     check_classes(train_labels, test_labels)
     length = max([min_length] + [s.shape[1] for s in train_series + test_series])
-    train_x, train_real = _pad_start(train_series, length)
-    test_x, test_real = _pad_start(test_series, length)
-    observed = train_real & ~torch.isnan(train_x)  # (N, C, L)
-    count = observed.sum(dim=(0, 2))
-    if not bool(count.all()):
-        channel = int(torch.nonzero(count == 0)[0])
-        raise ValueError(f"channel {channel} has no finite value in any training series: standardised it would be 0 "
-                         "everywhere. To fix: fill it in, or drop the channel from every series")
-    mean = torch.where(observed, train_x, 0.0).sum(dim=(0, 2)) / count
-    var = torch.where(observed, (train_x - mean.view(1, -1, 1)) ** 2, 0.0).sum(dim=(0, 2)) / count
-    mean, std = mean.view(1, -1, 1), var.sqrt().clamp_min(1e-6).view(1, -1, 1)
-
-    def standardise(x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        return torch.nan_to_num(torch.where(real, (x - mean) / std, 0.0))
-
+    standardise = Standardiser.fit(train_series, length)
     classes = {label: i for i, label in enumerate(sorted(set(train_labels.tolist()) | set(test_labels.tolist())))}
     to_labels = lambda ys: torch.tensor([classes[y] for y in ys.tolist()], dtype=torch.long)  # noqa: E731
-    return standardise(train_x, train_real), to_labels(train_labels), standardise(test_x, test_real), to_labels(test_labels)
+    return (standardise(train_series, length), to_labels(train_labels), standardise(test_series, length),
+            to_labels(test_labels))
 
 
 @lru_cache(maxsize=None)
