@@ -87,7 +87,8 @@ def as_series(x: Any, where: str, name: str = "X") -> list[np.ndarray]:
             if x.ndim == 2:
                 x = x[:, None, :]
             if x.ndim != 3:
-                raise ValueError(f"{where}: {name} must have shape (N, T) or (N, C, T), got {x.shape}")
+                raise ValueError(f"{where}: {name} must have shape (N, T) or (N, C, T), got {x.shape}. Reshape your "
+                                 "data: one series x of shape (T,) is x[None]")
             series = list(x)
         else:
             series = [np.asarray(s, dtype=np.float32) for s in x]

@@ -107,7 +107,7 @@ def check_classes(train_labels: np.ndarray, test_labels: np.ndarray) -> None:
                     unseen)
 
 
-def _check_channels(train_series: Sequence[np.ndarray], test_series: Sequence[np.ndarray]) -> None:
+def check_channels(train_series: Sequence[np.ndarray], test_series: Sequence[np.ndarray]) -> None:
     """Raise ValueError naming the first series whose channel count is not the first training series'."""
     channels = train_series[0].shape[0]
     for split, group in (("training", train_series), ("test", test_series)):
@@ -156,10 +156,10 @@ def prepare_pair(
     train y, test x, test y, with L = max(``min_length``, longest series).
 
     Labels (any sortable values) become 0..K-1 in sorted order over both splits. Checked first: the
-    channels (:func:`_check_channels`), the classes (:func:`check_classes`) and that every channel has a
+    channels (:func:`check_channels`), the classes (:func:`check_classes`) and that every channel has a
     finite value in the training split (the series themselves are checked where they are read).
     """
-    _check_channels(train_series, test_series)
+    check_channels(train_series, test_series)
     check_classes(train_labels, test_labels)
     length = max([min_length] + [s.shape[1] for s in train_series + test_series])
     standardise = Standardiser.fit(train_series, length)
