@@ -130,6 +130,13 @@ def test_claims_at_a_glance_say_when_a_verdict_rests_on_a_gap_within_the_noise_o
 def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     two_sets = [s for s in TIMESERIES_SETS if s.name in ("GunPoint", "ItalyPowerDemand")]
     monkeypatch.setitem(studies.STUDIES, "timeseries", timeseries_study(two_sets))
+    fitted = []
+
+    def fit_aeon(classifier: str, data: str, seed: int) -> dict:  # aeon's real fits: docs/records/timeseries
+        fitted.append((classifier, data, seed))
+        return {"test_acc": 0.5 if classifier == "minirocket" else 0.25, "wall_time_s": 1.5}
+
+    monkeypatch.setattr("flexconv.experiments.baselines.fit_aeon", fit_aeon)
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "results.md").write_text("# Results\n\n## Other study\n\nkept\n")
@@ -139,7 +146,13 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
     assert "## Other study\n\nkept" in page
     assert "| GunPoint |" in page and "| ItalyPowerDemand |" in page and "99.3" in page
     assert "`flexconv train experiment=timeseries_conv3 data=uea_gunpoint" in page
-    assert page.count("**Claim:**") == 3 and (docs / "figures" / "timeseries.png").stat().st_size > 0
+    assert page.count("**Claim:**") == 5 and (docs / "figures" / "timeseries.png").stat().st_size > 0
+    assert sorted(fitted) == [(c, f"uea_{s}", 0) for c in ("minirocket", "multirocket") for s in ("gunpoint", "italypowerdemand")]
+    assert "| 50.00 | 25.00 | 99.3 | 1 / 1 / 1 / 1 |" in page  # MiniRocket, MultiRocket, ResNet, seeds
+    assert "`flexconv.experiments.baselines.fit_aeon('minirocket', 'uea_gunpoint', seed=S)`" in page
+    assert "| **median** |" in page and " | 1.5 | 1.5 |" in page  # the fit-time table
+    assert "within 1.5 points of MiniRocket's" in page
+    assert (docs / "records" / "timeseries" / "GunPoint_MiniRocket" / "seed0.json").is_file()
     sizes = json.loads((tmp_path / "runs" / "results.json").read_text())["timeseries"]["kernel_sizes"]
     assert set(sizes) == {"GunPoint", "ItalyPowerDemand"} and len(sizes["GunPoint"]) == 8
 
@@ -151,4 +164,4 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
     bench(["results", "--studies", "timeseries", "--seeds", "2", "--finished-only", "--out", str(docs), "--runs",
             str(tmp_path / "runs"), "--override", "timeseries:trainer.max_steps=2", "--override", "timeseries:data.limit_test=16"])
     page = (docs / "results.md").read_text()
-    assert page.count(" | 1 / 1 | ") == 2 and "--finished-only" in page and "## Other study\n\nkept" in page
+    assert page.count(" | 1 / 1 / 1 / 1 | ") == 2 and "--finished-only" in page and "## Other study\n\nkept" in page
