@@ -178,6 +178,7 @@ class FlexTCNClassifier(ClassifierMixin, BaseEstimator):
         self.n_channels_, self.length_ = series[0].shape[0], max(s.shape[1] for s in series)
         self.standardiser_ = Standardiser.fit(series)
         data = TensorDataset(self.standardiser_(series, self.length_), torch.as_tensor(codes, dtype=torch.long))
+        # the facts that build_module reads (channels, classes, the task); its loader is never called here
         record = DatasetRecord(name="series", task="sequence", in_channels=self.n_channels_, num_classes=len(self.classes_),
                                data_dim=1, length=self.length_, loader="flexconv.data.series:load")
         trainer_options = {key: value for key, value in dict(cfg.trainer).items() if key not in SET_HERE}

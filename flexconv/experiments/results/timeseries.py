@@ -168,7 +168,7 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
         verdict(f"the FlexTCN preset's average accuracy is within {MAX_GAP_TO_MINIROCKET} points of MiniRocket's "
                 "(the baseline a practitioner fits first).", None if gap is None else gap <= MAX_GAP_TO_MINIROCKET,
                 NOT_RUN if gap is None else f"averages: FlexTCN {_fmt(flex_avg)}, MiniRocket {_fmt(mini_avg)}, "
-                f"{gap:+.2f} points{speed}"),
+                f"FlexTCN {abs(gap):.2f} points {'under' if gap > 0 else 'over'} MiniRocket{speed}"),
         verdict("the FlexTCN preset matches or beats MultiRocket on average over the five sets.",
                 None if flex_avg is None or multi_avg is None else flex_avg.mean >= multi_avg.mean,
                 f"averages: FlexTCN {_fmt(flex_avg)}, MultiRocket {_fmt(multi_avg)}"),
