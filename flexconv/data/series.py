@@ -16,11 +16,18 @@ The test split: ``test_path`` when given; else both splits of an ``.npz`` holdin
 else the file beside ``path`` named with ``TEST`` in place of ``TRAIN`` (``Foo_TRAIN.ts`` ->
 ``Foo_TEST.ts``); else a stratified quarter of the series (at least one per class with two or
 more series), drawn with a fixed seed (:data:`HOLDOUT_SEED`, the same for every training seed).
+A class of one series is kept for training and not tested (a warning names it).
 
 Preprocessing (the same as the bundled UEA sets, :mod:`flexconv.data.uea`): each channel is
 standardised with the mean and std of the training split's observed values, shorter series are
 zero-padded at the start to the longest series of either split (the last steps stay aligned with a
 causal network's last step), and missing values become 0. x: (C, T) float32, y: int64.
+
+Checks (:func:`flexconv.data.uea.check_series`, run as each file is read, and those of
+:func:`~flexconv.data.uea.prepare_pair`): an infinite value (also a value beyond float32's range), a
+series without a finite value, a channel without a finite value in the training split, series of
+different channel counts, X and y of different lengths, or one class in the training split stop with
+an error naming the file and the row (or line) and the fix.
 """
 
 from __future__ import annotations
@@ -30,14 +37,14 @@ import functools
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
 from flexconv.data.records import DatasetRecord, LoadOptions
-from flexconv.data.uea import prepare_pair, read_ts
+from flexconv.data.uea import check_series, prepare_pair, read_ts
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +75,40 @@ def _labels(values: np.ndarray, where: str) -> np.ndarray:
     return values
 
 
-def _from_arrays(x: np.ndarray, y: np.ndarray, where: str) -> Split:
-    """Validated (N, T) or (N, C, T) values and (N,) labels -> one split."""
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 2:
-        x = x[:, None, :]
-    if x.ndim != 3:
-        raise ValueError(f"{where}: X must have shape (N, T) or (N, C, T), got {x.shape}")
-    y = _labels(y, where)
-    if len(y) != len(x):
-        raise ValueError(f"{where}: {len(x)} series in X but {len(y)} labels in y")
-    if len(x) == 0 or x.shape[2] == 0:
-        raise ValueError(f"{where}: no data (X has shape {x.shape})")
-    return [_trim(s) for s in x], y
+def as_series(x: Any, where: str, name: str = "X") -> list[np.ndarray]:
+    """Checked series (C, T_i) float32 without their trailing all-NaN steps (:func:`_trim`), from an array
+    (N, T) or (N, C, T), or a sequence of N arrays (T_i,) or (C, T_i) (unequal lengths, as aeon returns them).
+
+    where, name: the source and the array's name in messages (``"<file>: X_train[3]: ..."``).
+    """
+    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf: check_series names it
+        if isinstance(x, np.ndarray) or not isinstance(x, (list, tuple)):
+            x = np.asarray(x, dtype=np.float32)
+            if x.ndim == 2:
+                x = x[:, None, :]
+            if x.ndim != 3:
+                raise ValueError(f"{where}: {name} must have shape (N, T) or (N, C, T), got {x.shape}. Reshape your "
+                                 "data: one series x of shape (T,) is x[None]")
+            series = list(x)
+        else:
+            series = [np.asarray(s, dtype=np.float32) for s in x]
+            series = [s[None, :] if s.ndim == 1 else s for s in series]
+            for i, s in enumerate(series):
+                if s.ndim != 2:
+                    raise ValueError(f"{where}: {name}[{i}] must have shape (T,) or (C, T), got {s.shape}")
+    if not series or any(s.shape[1] == 0 for s in series):
+        raise ValueError(f"{where}: no data ({name} holds {len(series)} series, or an empty one)")
+    check_series(series, lambda i: f"{where}: {name}[{i}]")
+    return [_trim(s) for s in series]
+
+
+def _from_arrays(x: np.ndarray, y: np.ndarray, where: str, name: str = "X") -> Split:
+    """Validated (N, T) or (N, C, T) values and (N,) labels -> one split; ``name``: X's name in messages
+    (``X_train``: its labels are ``y_train``)."""
+    series, labels = as_series(x, where, name), _labels(y, where)
+    if len(labels) != len(series):
+        raise ValueError(f"{where}: {len(series)} series in {name} but {len(labels)} labels in y{name[1:]}")
+    return series, labels
 
 
 def _read_npz(path: Path) -> dict[str, Split]:
@@ -88,7 +116,8 @@ def _read_npz(path: Path) -> dict[str, Split]:
     with np.load(path, allow_pickle=False) as data:
         keys = set(data.files)
         if {"X_train", "y_train", "X_test", "y_test"} <= keys:
-            return {split: _from_arrays(data[f"X_{split}"], data[f"y_{split}"], f"{path} ({split})") for split in ("train", "test")}
+            return {split: _from_arrays(data[f"X_{split}"], data[f"y_{split}"], str(path), f"X_{split}")
+                    for split in ("train", "test")}
         if {"X", "y"} <= keys:
             return {"all": _from_arrays(data["X"], data["y"], str(path))}
     raise ValueError(f"{path}: an .npz needs arrays X and y, or X_train, y_train, X_test, y_test; it has {sorted(keys)}")
@@ -96,7 +125,7 @@ def _read_npz(path: Path) -> dict[str, Split]:
 
 def _read_csv(path: Path) -> Split:
     """UCR-style CSV: label, value, value, ... per line (univariate)."""
-    series, labels = [], []
+    series, labels, lines = [], [], []
     with path.open(newline="") as handle:
         for number, row in enumerate(csv.reader(handle), start=1):
             if not row or not "".join(row).strip():
@@ -109,8 +138,10 @@ def _read_csv(path: Path) -> Split:
                 raise ValueError(f"{path}, line {number}: {error} (a line is: label, value, value, ...)") from None
             series.append(_trim(np.asarray(values, dtype=np.float32)[None, :]))
             labels.append(row[0].strip())
+            lines.append(number)
     if not series:
         raise ValueError(f"{path}: no series")
+    check_series(series, lambda i: f"{path}, line {lines[i]}")
     return series, _labels(np.asarray(labels), str(path))
 
 
@@ -137,11 +168,15 @@ def test_file(path: Path) -> Optional[Path]:
 
 
 def holdout(labels: np.ndarray, fraction: float = HOLDOUT_FRACTION, seed: int = HOLDOUT_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) indices: per class, a seeded ``round(fraction * n)`` of its n series (one at least when n >= 2)."""
+    """(train, test) indices: per class, a seeded ``round(fraction * n)`` of its n series (one at least when n >= 2;
+    a class of one series is not tested, said in a warning)."""
     generator = np.random.default_rng(seed)
     train, test = [], []
     for label in np.unique(labels):
         members = generator.permutation(np.flatnonzero(labels == label))
+        if len(members) == 1:
+            log.warning("data=series: class '%s' has one series (series %d in file order): it is trained on but not "
+                        "tested. To test it: add series of it, or give a test split (data.test_path)", label, members[0])
         n_test = min(max(int(round(fraction * len(members))), 1), len(members) - 1) if len(members) > 1 else 0
         test.extend(members[:n_test])
         train.extend(members[n_test:])
@@ -172,9 +207,6 @@ def load_series(path: str, test_path: Optional[str] = None) -> tuple[torch.Tenso
         train, test = _subset(splits["all"], train_index), _subset(splits["all"], test_index)
         log.info("data=series: no test split in %s; holding out %d of %d series for testing", path, len(test_index),
                  len(train_index) + len(test_index))
-    channels = {s.shape[0] for s in train[0] + test[0]}
-    if len(channels) != 1:
-        raise ValueError(f"data=series: all series need the same number of channels, got {sorted(channels)}")
     if train[1].dtype.kind != test[1].dtype.kind and {train[1].dtype.kind, test[1].dtype.kind} & {"U"}:
         raise ValueError("data=series: the train labels and the test labels must both be numbers or both strings")
     return prepare_pair(*train, *test)

@@ -7,6 +7,11 @@ unequal-length series (e.g. JapaneseVowels, 7..29 steps) are then zero-padded at
 longest series of either split, so the most recent samples stay aligned with a causal network's
 last step. Missing values (NaN) become 0. x: (C, L), y: int64.
 
+Nothing is zeroed silently (:func:`check_series`, :func:`prepare_pair`): an infinite value, a series
+without one finite value, a channel without one finite value in the training split, series with
+different channel counts, or a training split of one class stop with an error that names the series
+or the channel and the fix; test classes that no training series has are named in a warning.
+
 ``drop_rate`` (CKConv/FlexConv irregular-sampling study) removes that share (``int(rate * L)``
 steps) of each series' time steps at random, seeded and fixed per series, in one of two ways:
 
@@ -20,9 +25,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -46,7 +52,7 @@ def aeon_data_dir() -> Optional[Path]:
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
 
 
-def _pad_start(series: list[np.ndarray], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _pad_start(series: Sequence[np.ndarray], length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Series (C, L_i) -> values (N, C, length), zero-padded at the start, and the mask of real steps (N, 1, length)."""
     values = torch.zeros(len(series), series[0].shape[0], length)
     real = torch.zeros(len(series), 1, length, dtype=torch.bool)
@@ -57,13 +63,89 @@ def _pad_start(series: list[np.ndarray], length: int) -> tuple[torch.Tensor, tor
     return values, real
 
 
+def check_series(series: Sequence[np.ndarray], describe: Callable[[int], str]) -> None:
+    """Raise ValueError at the first series (C, L_i) with an infinite value or without any finite value.
+
+    describe: the name of series i in the message (``"X[3]"``, ``"data.csv, line 4"``). A NaN is a missing
+    value (it becomes 0 after standardisation); an infinite value would make the channel's statistics
+    infinite and so every value of the channel 0, and a series of NaN only would be a series of zeros.
+    """
+    for i, s in enumerate(series):
+        infinite = np.argwhere(np.isinf(s))
+        if infinite.size:
+            channel, step = infinite[0]
+            raise ValueError(
+                f"{describe(i)}: an infinite value at channel {channel}, step {step} (or a value beyond float32's "
+                f"±3.4e38). To fix: replace it by NaN, a missing value, or by a finite value")
+        if not np.isfinite(s).any():
+            raise ValueError(f"{describe(i)}: no finite value (every step is missing). To fix: remove the series "
+                             "or fill in its values")
+
+
 def read_ts(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    """Series (list of (C, L_i) float arrays) and string labels of one .ts file (needs aeon)."""
+    """Series (list of (C, L_i) float arrays) and string labels of one .ts file (needs aeon), checked by
+    :func:`check_series`."""
     from aeon.datasets import load_from_ts_file
 
     log.info("reading %s", path)
     x, y = load_from_ts_file(str(path))
-    return [np.asarray(s, dtype=np.float32) for s in x], np.asarray(y)
+    series = [np.asarray(s, dtype=np.float32) for s in x]
+    check_series(series, lambda i: f"{path}, series {i} (counted from 0)")
+    return series, np.asarray(y)
+
+
+def check_classes(train_labels: np.ndarray, test_labels: np.ndarray) -> None:
+    """Raise ValueError for a training split of fewer than two classes; warn of test classes that no
+    training series has (the network cannot predict them: each of their series counts as an error)."""
+    classes = set(train_labels.tolist())
+    if len(classes) < 2:
+        raise ValueError(f"the training split holds one class only ({sorted(classes)}): a classifier needs at least "
+                         "two. To fix: add series of another class")
+    unseen = sorted(set(test_labels.tolist()) - classes)
+    if unseen:
+        log.warning("the test split holds classes that no training series has, %s: their series count as errors",
+                    unseen)
+
+
+def check_channels(train_series: Sequence[np.ndarray], test_series: Sequence[np.ndarray]) -> None:
+    """Raise ValueError naming the first series whose channel count is not the first training series'."""
+    channels = train_series[0].shape[0]
+    for split, group in (("training", train_series), ("test", test_series)):
+        for i, s in enumerate(group):
+            if s.shape[0] != channels:
+                raise ValueError(f"{split} series {i} has {s.shape[0]} channels, the first training series {channels}: "
+                                 "every series needs the same channels. To fix: give every series the same channels "
+                                 "(a channel missing from a series as NaN)")
+
+
+@dataclass(frozen=True)
+class Standardiser:
+    """Per-channel mean and std (1, C, 1) of some series' observed values, and the preprocessing they define:
+    standardise, zero-pad at the start, missing values to 0."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def fit(cls, series: Sequence[np.ndarray], length: Optional[int] = None) -> "Standardiser":
+        """The statistics of ``series`` (C, L_i), each channel over every observed (non-NaN) value; a channel
+        without one is a ValueError. length: the padded length they are summed over (default: the longest
+        series; it changes only the float rounding of the sums)."""
+        x, real = _pad_start(series, length or max(s.shape[1] for s in series))
+        observed = real & ~torch.isnan(x)  # (N, C, L)
+        count = observed.sum(dim=(0, 2))
+        if not bool(count.all()):
+            channel = int(torch.nonzero(count == 0)[0])
+            raise ValueError(f"channel {channel} has no finite value in any training series: standardised it would be "
+                             "0 everywhere. To fix: fill it in, or drop the channel from every series")
+        mean = torch.where(observed, x, 0.0).sum(dim=(0, 2)) / count
+        var = torch.where(observed, (x - mean.view(1, -1, 1)) ** 2, 0.0).sum(dim=(0, 2)) / count
+        return cls(mean.view(1, -1, 1), var.sqrt().clamp_min(1e-6).view(1, -1, 1))
+
+    def __call__(self, series: Sequence[np.ndarray], length: int) -> torch.Tensor:
+        """Series (C, L_i) -> (N, C, length): standardised, zero-padded at the start, NaN -> 0."""
+        x, real = _pad_start(series, length)
+        return torch.nan_to_num(torch.where(real, (x - self.mean) / self.std, 0.0))
 
 
 def prepare_pair(
@@ -73,23 +155,18 @@ def prepare_pair(
     """The preprocessing of the module docstring: series (C, L_i) and labels of both splits -> train x (N, C, L),
     train y, test x, test y, with L = max(``min_length``, longest series).
 
-    Labels (any sortable values) become 0..K-1 in sorted order over both splits.
+    Labels (any sortable values) become 0..K-1 in sorted order over both splits. Checked first: the
+    channels (:func:`check_channels`), the classes (:func:`check_classes`) and that every channel has a
+    finite value in the training split (the series themselves are checked where they are read).
     """
+    check_channels(train_series, test_series)
+    check_classes(train_labels, test_labels)
     length = max([min_length] + [s.shape[1] for s in train_series + test_series])
-    train_x, train_real = _pad_start(train_series, length)
-    test_x, test_real = _pad_start(test_series, length)
-    observed = train_real & ~torch.isnan(train_x)  # (N, C, L)
-    count = observed.sum(dim=(0, 2)).clamp_min(1)
-    mean = torch.where(observed, train_x, 0.0).sum(dim=(0, 2)) / count
-    var = torch.where(observed, (train_x - mean.view(1, -1, 1)) ** 2, 0.0).sum(dim=(0, 2)) / count
-    mean, std = mean.view(1, -1, 1), var.sqrt().clamp_min(1e-6).view(1, -1, 1)
-
-    def standardise(x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        return torch.nan_to_num(torch.where(real, (x - mean) / std, 0.0))
-
+    standardise = Standardiser.fit(train_series, length)
     classes = {label: i for i, label in enumerate(sorted(set(train_labels.tolist()) | set(test_labels.tolist())))}
     to_labels = lambda ys: torch.tensor([classes[y] for y in ys.tolist()], dtype=torch.long)  # noqa: E731
-    return standardise(train_x, train_real), to_labels(train_labels), standardise(test_x, test_real), to_labels(test_labels)
+    return (standardise(train_series, length), to_labels(train_labels), standardise(test_series, length),
+            to_labels(test_labels))
 
 
 @lru_cache(maxsize=None)

@@ -130,6 +130,13 @@ def test_claims_at_a_glance_say_when_a_verdict_rests_on_a_gap_within_the_noise_o
 def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     two_sets = [s for s in TIMESERIES_SETS if s.name in ("GunPoint", "ItalyPowerDemand")]
     monkeypatch.setitem(studies.STUDIES, "timeseries", timeseries_study(two_sets))
+    fitted = []
+
+    def fit_aeon(classifier: str, data: str, seed: int) -> dict:  # aeon's real fits: docs/records/timeseries
+        fitted.append((classifier, data, seed))
+        return {"test_acc": 0.5 if classifier == "minirocket" else 0.25, "wall_time_s": 1.5}
+
+    monkeypatch.setattr("flexconv.experiments.baselines.fit_aeon", fit_aeon)
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "results.md").write_text("# Results\n\n## Other study\n\nkept\n")
@@ -139,7 +146,13 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
     assert "## Other study\n\nkept" in page
     assert "| GunPoint |" in page and "| ItalyPowerDemand |" in page and "99.3" in page
     assert "`flexconv train experiment=timeseries_conv3 data=uea_gunpoint" in page
-    assert page.count("**Claim:**") == 3 and (docs / "figures" / "timeseries.png").stat().st_size > 0
+    assert page.count("**Claim:**") == 5 and (docs / "figures" / "timeseries.png").stat().st_size > 0
+    assert sorted(fitted) == [(c, f"uea_{s}", 0) for c in ("minirocket", "multirocket") for s in ("gunpoint", "italypowerdemand")]
+    assert "| 50.00 | 25.00 | 99.3 | 1 / 1 / 1 / 1 |" in page  # MiniRocket, MultiRocket, ResNet, seeds
+    assert "`flexconv.experiments.baselines.fit_aeon('minirocket', 'uea_gunpoint', seed=S)`" in page
+    assert "| **median** |" in page and " | 1.5 | 1.5 |" in page  # the fit-time table
+    assert "within 1.5 points of MiniRocket's" in page
+    assert (docs / "records" / "timeseries" / "GunPoint_MiniRocket" / "seed0.json").is_file()
     sizes = json.loads((tmp_path / "runs" / "results.json").read_text())["timeseries"]["kernel_sizes"]
     assert set(sizes) == {"GunPoint", "ItalyPowerDemand"} and len(sizes["GunPoint"]) == 8
 
@@ -151,4 +164,46 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
     bench(["results", "--studies", "timeseries", "--seeds", "2", "--finished-only", "--out", str(docs), "--runs",
             str(tmp_path / "runs"), "--override", "timeseries:trainer.max_steps=2", "--override", "timeseries:data.limit_test=16"])
     page = (docs / "results.md").read_text()
-    assert page.count(" | 1 / 1 | ") == 2 and "--finished-only" in page and "## Other study\n\nkept" in page
+    assert page.count(" | 1 / 1 / 1 / 1 | ") == 2 and "--finished-only" in page and "## Other study\n\nkept" in page
+
+
+def test_timeseries_verdicts_against_minirocket_and_multirocket_follow_the_numbers(tmp_path: Path) -> None:
+    from flexconv.experiments.results.runner import Context, Runs
+    from flexconv.experiments.results.timeseries import set_rows, timeseries_body
+
+    one_set = [s for s in TIMESERIES_SETS if s.name == "GunPoint"]
+    study = timeseries_study(one_set)
+    ctx = Context(fast=False, seeds=[0], out=tmp_path, runs=tmp_path / "runs")
+    ctx.figures.mkdir()
+    sizes = {"learned": [[3]] * 8, "initial": [[7]] * 8, "grid": [65]}
+
+    def page(flex: float, minirocket: float, multirocket: float) -> str:
+        accuracy = dict(zip(("FlexTCN", "conv3", "minirocket", "multirocket"), (flex, 0.9, minirocket, multirocket)))
+        runs = Runs()
+        for row, acc in zip(set_rows(one_set[0]), accuracy.values()):
+            runs.results[row.key] = [{"test_acc": acc, "wall_time_s": 10.0, "kernel_sizes": sizes, "params": 1}]
+            runs.run_dirs[row.key], runs.commands[row.key] = [tmp_path], "cmd"
+        return "\n".join(timeseries_body(one_set, study, runs, ctx)[0])
+
+    close = page(flex=0.95, minirocket=0.96, multirocket=0.94)  # 1 point under MiniRocket, 1 over MultiRocket
+    assert "within 1.5 points of MiniRocket's (the baseline a practitioner fits first). **Here:** holds" in close
+    assert "FlexTCN 1.00 points under MiniRocket" in close
+    assert "matches or beats MultiRocket on average over the five sets. **Here:** holds" in close
+    far = page(flex=0.93, minirocket=0.96, multirocket=0.94)  # 3 points under MiniRocket, 1 under MultiRocket
+    assert "MiniRocket's (the baseline a practitioner fits first). **Here:** does not hold" in far
+    assert "MultiRocket on average over the five sets. **Here:** does not hold" in far
+    assert "| GunPoint | 10.0 | 10.0 | 10.0 | 10.0 |" in far  # the fit-time table
+
+
+def test_aeon_rows_are_left_out_of_fast_invocations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flexconv.experiments.results.runner import Context, run_rows
+    from flexconv.experiments.results.timeseries import baseline_rows
+
+    def fit_aeon(*_args, **_kwargs):
+        raise AssertionError("--fast fitted an aeon row")
+
+    monkeypatch.setattr("flexconv.experiments.baselines.fit_aeon", fit_aeon)
+    rows = baseline_rows(TIMESERIES_SETS[1])
+    runs = run_rows(rows, Context(fast=True, seeds=[0], out=tmp_path, runs=tmp_path / "runs"), "timeseries")
+    assert runs.results == {"GunPoint/minirocket": [], "GunPoint/multirocket": []}
+    assert runs.commands["GunPoint/multirocket"] == "flexconv.experiments.baselines.fit_aeon('multirocket', 'uea_gunpoint', seed=S)"

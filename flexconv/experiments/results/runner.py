@@ -7,6 +7,9 @@ finished with exactly the same resolved config (``row_config.yaml`` + ``row_resu
 folder) is reused instead of trained again, and a row/seed stopped mid-training (its ``config.yaml``
 equal to the row's config, a ``checkpoints/last.ckpt`` beside it) continues from its last checkpoint
 (``resume=<run folder>``), so an interrupted study resumes where it stopped and loses at most an epoch.
+A row may name another program: "aeon" fits one of aeon's classifiers
+(:func:`flexconv.experiments.baselines.fit_aeon`) on the row's ``data=``; such rows are left out of
+``--fast`` invocations (numba compiles their kernels for minutes on a fresh machine).
 A full invocation also records every finished row/seed under ``<out>/records/``
 (:mod:`~flexconv.experiments.results.records`, committed), and reuses those records on any machine.
 """
@@ -35,6 +38,8 @@ FAST_TRAIN = (
 # Bookkeeping overrides of every row (outputs only, never the result); left out of the quoted command.
 QUIET = ("trainer.enable_progress_bar=false", "logger.tensorboard=false")
 ROW_CONFIG, ROW_RESULT = "row_config.yaml", "row_result.json"
+AEON = "aeon"
+"""The program of rows that fit one of aeon's classifiers instead of training a network."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class Row:
 
     experiment, overrides: the preset and the ``key=value`` overrides that define the row (plain
     strings, quoted as they are); fast: more overrides in --fast mode.
+    program: what runs the row when not its study's program: "aeon" (``experiment`` is then a key of
+    :data:`flexconv.experiments.baselines.AEON_CLASSIFIERS`, ``overrides`` holds ``data=<name>`` only).
     """
 
     key: str
@@ -50,6 +57,7 @@ class Row:
     experiment: str
     overrides: tuple[str, ...] = ()
     fast: tuple[str, ...] = ()
+    program: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,9 @@ def command(row: Row, ctx: Context, study: str) -> list[str]:
 
 def command_line(program: str, row: Row, ctx: Context, study: str) -> str:
     """The row's command as the page quotes it (S = the seed)."""
+    if program == AEON:
+        data = dict(override.split("=", 1) for override in row.overrides)["data"]
+        return f"flexconv.experiments.baselines.fit_aeon({row.experiment!r}, {data!r}, seed=S)"
     return f"flexconv {program} {' '.join(command(row, ctx, study))} seed=S"
 
 
@@ -127,11 +138,17 @@ def folder_name(row_name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in row_name)
 
 
-def compose(row: Row, ctx: Context, study: str, seed: int) -> Any:
-    """The row's resolved config for ``seed``, writing into ``<runs>/<study>/<row>/seed<seed>``."""
+def compose(row: Row, ctx: Context, study: str, seed: int, program: str = "train") -> Any:
+    """The row's resolved config for ``seed``, writing into ``<runs>/<study>/<row>/seed<seed>``; for an "aeon"
+    row, its classifier, its ``data=`` and the seed (``--override`` applies to training rows only)."""
+    from omegaconf import OmegaConf
+
     from flexconv.train.config import compose_config
 
     run_dir = ctx.runs / study / folder_name(row.name) / f"seed{seed}"
+    if program == AEON:
+        return OmegaConf.create({"classifier": row.experiment, **dict(o.split("=", 1) for o in row.overrides),
+                                 "seed": seed, "run_dir": str(run_dir), "resume": None})
     return compose_config([*command(row, ctx, study), f"seed={seed}", f"run_dir={run_dir}", *QUIET])
 
 
@@ -140,17 +157,21 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
     """Run every row once per seed (the context's seeds, at most ``max_seeds`` of them), reusing finished ones.
 
     study: the folder (``<runs>/<study>/<row>``) and the ``--override study:...`` overrides;
-    program: "train" or "crossres"; batch_norm_reestimated: also test each trained checkpoint with its
-    BatchNorm statistics re-estimated (:func:`complete_batch_norm_reestimated`). A missing dataset raises
-    :class:`DataUnavailable`.
+    program: "train" or "crossres" (a row's own ``program`` wins); batch_norm_reestimated: also test each
+    trained checkpoint with its BatchNorm statistics re-estimated (:func:`complete_batch_norm_reestimated`).
+    A missing dataset raises :class:`DataUnavailable`.
     """
     runs = Runs()
     seeds = ctx.seeds[:max_seeds] if max_seeds is not None else ctx.seeds
     for row in rows:
         runs.results[row.key], runs.run_dirs[row.key] = [], []
-        runs.commands[row.key] = command_line(program, row, ctx, study)
+        row_program = row.program or program
+        runs.commands[row.key] = command_line(row_program, row, ctx, study)
+        if row_program == AEON and ctx.fast:
+            log.info("%s / %s: an aeon row, left out of --fast", study, row.name)
+            continue
         for seed in seeds:
-            cfg = compose(row, ctx, study, seed)
+            cfg = compose(row, ctx, study, seed, row_program)
             record = records.record_path(ctx.out, study, folder_name(row.name), seed)
             recorded = False
             result = finished_result(cfg)
@@ -167,7 +188,7 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
                 continue
             else:
                 try:
-                    result = run_one(resume_if_interrupted(cfg), program)
+                    result = run_one(resume_if_interrupted(cfg), row_program)
                 except RunDirInUseError as error:  # another study process trains it: it is reused once finished
                     log.warning("%s / %s / seed %d: left out, %s", study, row.name, seed, error)
                     continue
@@ -185,10 +206,13 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
 def run_one(cfg: Any, program: str) -> dict[str, Any]:
     """Train (or run the cross-resolution protocol on) one row/seed and record its result."""
     from flexconv.data.records import DatasetNotFoundError
+    from flexconv.experiments.baselines import fit_aeon
     from flexconv.train import commands, crossres
 
     try:
-        if program == "crossres":
+        if program == AEON:
+            result = fit_aeon(cfg.classifier, cfg.data, cfg.seed)
+        elif program == "crossres":
             result = crossres.crossres(cfg)
             result["params"] = params_of_run(Path(result["source_run"]))
         else:
