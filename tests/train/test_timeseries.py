@@ -113,17 +113,18 @@ def test_claims_at_a_glance_lists_every_verdict_of_the_page_and_follows_it() -> 
     assert again.count("## Claims at a glance") == 1
 
 
-def test_claims_at_a_glance_say_when_a_verdict_rests_on_a_gap_within_the_noise_or_on_one_seed() -> None:
+def test_claims_at_a_glance_copy_each_verdict_and_name_the_test() -> None:
     cases = {"within": better(Stat.of([0.90, 0.94]), Stat.of([0.91, 0.91]), "a", "b"),  # gap 0.01 < std 0.028
              "firm": better(Stat.of([0.95, 0.96]), Stat.of([0.90, 0.91]), "a", "b"),
              "single": better(Stat.of([0.95]), Stat.of([0.90]), "a", "b")}
     lines = [verdict(f"{name} claim.", *cases[name]) for name in cases]
     lines.append(verdict("untested claim.", None, f"precondition unmet; measured: {cases['within'][1]}"))
     glance = with_claims_at_a_glance("# Results\n\n## S: study\n\n" + "\n".join(lines) + "\n")
-    assert "| S | untested claim. | **not tested yet** |" in glance  # no caveat on a verdict not given
-    assert "| S | within claim. | **holds** (gap within one std) |" in glance
+    assert "| S | untested claim. | **not tested yet** |" in glance
+    assert "| S | within claim. | **inconclusive** |" in glance
     assert "| S | firm claim. | **holds** |" in glance
-    assert "| S | single claim. | **holds** (one seed) |" in glance
+    assert "| S | single claim. | **inconclusive** |" in glance
+    assert "Welch's t-test over seeds" in glance
 
 
 @needs_aeon
