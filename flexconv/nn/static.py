@@ -39,14 +39,16 @@ class StaticCrops:
     training step (and before the first compiled forward).
 
     model: any module holding CKConv/FlexConv layers; every layer's grid must be fixed (one eager forward,
-        or ``set_grid_size``) before the first refresh.
+        or ``set_grid_size``) before the first refresh. Each refresh also reads the grid of layers whose
+        state was loaded since (``load_state_dict``), which the compiled graph cannot read itself.
     max_changes: how many times the sizes may change after the first refresh (the recompile budget).
     """
 
     def __init__(self, model: nn.Module, max_changes: int = 8) -> None:
         if max_changes < 1:
             raise ValueError(f"max_changes must be >= 1, got {max_changes}")
-        self.layers = [m for m in model.modules() if isinstance(m, CKConv) and m.mask is not None]
+        self.all_layers = [m for m in model.modules() if isinstance(m, CKConv)]
+        self.layers = [m for m in self.all_layers if m.mask is not None]
         self.max_changes = max_changes
         self.changes = 0
         self._started = False
@@ -70,6 +72,8 @@ class StaticCrops:
     def refresh(self) -> bool:
         """Grow the static sizes to contain every layer's current window; True when any size changed
         after the first refresh (the next compiled call then compiles again)."""
+        for layer in self.all_layers:
+            layer.grid_sizes()
         wanted = []
         for layer, exact in zip(self.layers, self._exact_sizes()):
             grid = layer.grid_sizes()
