@@ -148,17 +148,16 @@ class GaussianMask(nn.Module):
         kernel padded with zeros. The window's roots are computed in float64 and compared in the
         positions' dtype, as :meth:`crop_window` does. Diverged (non-finite) masks are not detected here.
         """
+        if not self.dynamic_cropping:
+            raise ValueError("GaussianMask.window_weights: this mask does not crop (dynamic_cropping=False)")
         dims = len(axis_positions)
         weights = None
-        if self.dynamic_cropping:
-            spread = math.sqrt(-2.0 * math.log(self.threshold))
-            means, widths = self.mean.detach().double(), self.width.detach().double()
+        spread = math.sqrt(-2.0 * math.log(self.threshold))
+        means, widths = self.mean.detach().double(), self.width.detach().double()
         for d, (p, keep_slice) in enumerate(zip(axis_positions, crop)):
             n = p.shape[0]
             index = torch.arange(n, device=p.device)
-            if not self.dynamic_cropping:
-                keep = torch.ones(n, dtype=torch.bool, device=p.device)
-            elif self.causal:
+            if self.causal:
                 root = means[d] - widths[d].abs() * spread
                 count = (p <= root.to(p.dtype)).sum().clamp(max=n - 1)
                 start = torch.where(root.abs() >= 1.0, 0, (count - self.crop_margin).clamp(min=0))

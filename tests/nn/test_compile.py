@@ -85,7 +85,8 @@ def train(net: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, backend:
 
 # AOTAutograd traces forward and backward (what fullgraph and "no host read" depend on) without generating
 # code; inductor, which takes minutes to build a FlexNet's kernels on a small CPU, builds one family here.
-CASES = [(family, "aot_eager") for family in sorted(FAMILIES)] + [("flextcn_1d_fft", "inductor")]
+CASES = [(family, "aot_eager") for family in sorted(FAMILIES)] + [
+    pytest.param("flextcn_1d_fft", "inductor", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("family, backend", CASES)
@@ -140,7 +141,7 @@ def test_compiled_eval_and_cached_kernel_path():
         expected = net(x)  # the cached-kernel path, eagerly
         StaticCrops(net).refresh()
         torch._dynamo.reset()
-        out = torch.compile(net, fullgraph=True)(x)
+        out = torch.compile(net, fullgraph=True, backend="aot_eager")(x)
     assert torch.allclose(out, expected, rtol=1e-4, atol=1e-6)
 
 
