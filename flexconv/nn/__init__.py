@@ -6,7 +6,8 @@ of them, :data:`KERNEL_NETS`, that :func:`register_kernel_net` extends), the
 :class:`GaussianMask`, the functional convolutions, plain padded convolutions
 (:class:`PaddedConv`), the anti-aliasing regulariser, resolution change (and BatchNorm re-estimation), export to plain
 convolutions, per-parameter optimiser hints, streaming inference (:func:`stream`), and
-:class:`Dropout` / :class:`ReLUDropout` with fast CPU masks.
+:class:`Dropout` / :class:`ReLUDropout` with fast CPU masks, and :class:`StaticCrops` (the crop
+sizes of compiled training).
 """
 
 from flexconv.nn.ckconv import CKConv, FlexConv, recording_kernels
@@ -19,6 +20,7 @@ from flexconv.nn.kernels import (
 from flexconv.nn.mask import GaussianMask
 from flexconv.nn.plain import PaddedConv, nd_class
 from flexconv.nn.resolution import change_resolution, reestimate_batch_norm
+from flexconv.nn.static import StaticCrops
 from flexconv.nn.stream import Stream, register_stream, stream
 
 __all__ = [
@@ -26,5 +28,5 @@ __all__ = [
     "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "KERNEL_NETS", "kernel_net_class",
     "register_kernel_net", "PaddedConv", "nd_class",
     "param_groups", "set_hint", "named_hints", "change_resolution", "reestimate_batch_norm", "export",
-    "stream", "Stream", "register_stream", "Dropout", "ReLUDropout",
+    "stream", "Stream", "register_stream", "Dropout", "ReLUDropout", "StaticCrops",
 ]

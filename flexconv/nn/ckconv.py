@@ -131,6 +131,9 @@ class CKConv(nn.Module):
         self._grid: Optional[tuple[int, ...]] = explicit_grid or None
         self._positions: dict[tuple, tuple[torch.Tensor, list[torch.Tensor]]] = {}
         self._cache: Optional[tuple[Any, torch.Tensor]] = None
+        # Static cropping (see make_kernel): taps per axis of the static crop; None = the whole grid.
+        self.static_crop = False
+        self._crop_sizes: Optional[tuple[int, ...]] = None
         self._kernel_record: Optional[dict["CKConv", torch.Tensor]] = None  # see recording_kernels()
 
     def extra_repr(self) -> str:
@@ -144,6 +147,7 @@ class CKConv(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._grid = None  # re-read from the loaded buffer
         self._cache = None
+        self._crop_sizes = None
 
     def grid_sizes(self, input_shape: Optional[torch.Size] = None) -> tuple[int, ...]:
         """Kernel grid size per axis; fixes it from ``input_shape`` on first use.
@@ -152,6 +156,12 @@ class CKConv(nn.Module):
         raises RuntimeError: this is the one check that export, resolution change and streaming use.
         """
         if self._grid is None:
+            if torch.compiler.is_compiling():
+                raise RuntimeError(
+                    f"{type(self).__name__}: the kernel grid must be known before torch.compile traces the layer "
+                    "(reading it back would break the graph): run one eager forward first, or call "
+                    "flexconv.nn.StaticCrops(model).refresh()"
+                )
             stored = tuple(int(n) for n in self.grid_size.tolist())
             if all(n > 0 for n in stored):
                 self._grid = stored
@@ -171,6 +181,7 @@ class CKConv(nn.Module):
         self.grid_size.copy_(torch.tensor(sizes, dtype=torch.long))
         self._grid = tuple(int(n) for n in sizes)
         self._cache = None
+        self._crop_sizes = None
 
     def _grid_positions(self, sizes: tuple[int, ...], like: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Positions (D, *sizes) on ``like``'s device/dtype and per-axis CPU vectors for cropping."""
@@ -192,12 +203,52 @@ class CKConv(nn.Module):
             positions = positions[(slice(None), *window)]
         return positions
 
+    def set_crop_sizes(self, sizes: Optional[tuple[int, ...]]) -> None:
+        """Taps per axis of the static crop (None: the whole grid); see :meth:`make_kernel`.
+
+        Each size must have the grid's parity on a centred axis (the crop stays centred) and contain the
+        exact window: :class:`flexconv.nn.StaticCrops` chooses them so.
+        """
+        if sizes is not None:
+            grid = self.grid_sizes()
+            if len(sizes) != self.data_dim or any(not 1 <= k <= n or (not self.causal and (n - k) % 2) for k, n in zip(sizes, grid)):
+                raise ValueError(f"static crop sizes {sizes} do not fit the grid {grid} (causal={self.causal})")
+            sizes = tuple(int(k) for k in sizes)
+        self._crop_sizes = sizes
+
+    def static_window(self) -> tuple[slice, ...]:
+        """The static crop as slices of the grid: the last taps of a causal axis, the central ones otherwise."""
+        grid = self.grid_sizes()
+        sizes = self._crop_sizes or grid
+        if self.causal:
+            return tuple(slice(n - k, n) for k, n in zip(sizes, grid))
+        return tuple(slice((n - k) // 2, n - (n - k) // 2) for k, n in zip(sizes, grid))
+
     def make_kernel(self, input_shape: Optional[torch.Size] = None) -> torch.Tensor:
-        """The effective kernel: (out, in, *K) or, if separable, (in, 1, *K). Always recomputed."""
-        positions = self.kernel_positions(input_shape)  # (D, *K)
+        """The effective kernel: (out, in, *K) or, if separable, (in, 1, *K). Always recomputed.
+
+        Eagerly the grid is cropped to the mask's exact window (:meth:`GaussianMask.crop_window`, which
+        reads the mask back to the host). Under ``torch.compile`` (or with ``static_crop = True``) it is
+        cropped to the static sizes of :meth:`set_crop_sizes` instead, Python ints fixed outside the
+        graph, and the taps outside the exact window are zeroed by :meth:`GaussianMask.window_weights` on
+        the device: the same convolution (zero taps add nothing), shapes that only change when the sizes
+        do, and no host read, as CUDA graphs need.
+        """
+        weights = None
+        if self.mask is not None and (self.static_crop or torch.compiler.is_compiling()):
+            full, _ = self._grid_positions(self.grid_sizes(input_shape), self._reference_param())  # (D, *N)
+            window = self.static_window()
+            positions = full[(slice(None), *window)]  # (D, *K)
+            if self.mask.dynamic_cropping:
+                axes = [full[d][tuple(slice(None) if a == d else 0 for a in range(self.data_dim))]
+                        for d in range(self.data_dim)]
+                weights = self.mask.window_weights(axes, window)  # (*K)
+        else:
+            positions = self.kernel_positions(input_shape)  # (D, *K)
         kernel = self.kernel_net(positions) * self.kernel_scale  # (out*in or in, *K)
         if self.mask is not None:
-            kernel = kernel * self.mask(positions)
+            mask = self.mask(positions)
+            kernel = kernel * (mask if weights is None else mask * weights)
         rows = self.in_channels if self.separable else self.out_channels
         return kernel.view(rows, -1, *positions.shape[1:])
 
@@ -209,6 +260,8 @@ class CKConv(nn.Module):
         cropping settings and the autocast dtype. Edits through ``param.data`` bypass version
         counting: call ``make_kernel()`` or leave eval mode after those.
         """
+        if torch.compiler.is_compiling():  # the graph computes the kernel; the cache's keys are host reads
+            return self.make_kernel(input_shape)
         if self.training or torch.is_grad_enabled():
             self._cache = None
             return self.make_kernel(input_shape)

@@ -7,7 +7,8 @@ integers instead (four per 64-bit draw of torch's generator, so seeds and ``torc
 work as usual), and :class:`Dropout` keeps a 1-byte mask for the backward, as ``nn.Dropout`` does.
 The distribution is the same (each element kept with probability ``1 - p``, to within 2^-16, and
 scaled by ``1 / (1 - p)``); the random stream is not, so runs differ from ``nn.Dropout``'s at the
-same seed. Other devices (CUDA has a fused dropout kernel), evaluation and ``p`` in {0, 1} use
+same seed. Other devices (CUDA has a fused dropout kernel), evaluation, ``p`` in {0, 1} and code
+traced by ``torch.compile`` (whose generator draws and fuses the mask in the graph) use
 ``torch.nn.functional.dropout``. :class:`ReLUDropout` applies both in one step that keeps only its
 output for the backward.
 """
@@ -55,7 +56,7 @@ class Dropout(nn.Dropout):
     """``nn.Dropout`` with fast CPU masks (see the module docstring); same arguments and state."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.inplace or x.device.type != "cpu" or self.p in (0.0, 1.0):
+        if not self.training or self.inplace or x.device.type != "cpu" or self.p in (0.0, 1.0) or torch.compiler.is_compiling():
             return super().forward(x)
         return _MaskedScale.apply(x, keep_mask(x.shape, 1.0 - self.p, x.device), 1.0 / (1.0 - self.p))
 
@@ -95,6 +96,6 @@ class ReLUDropout(nn.Module):
         return f"p={self.p}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p in (0.0, 1.0):
+        if not self.training or self.p in (0.0, 1.0) or torch.compiler.is_compiling():
             return F.dropout(torch.relu(x), self.p, self.training)
         return _ReLUMaskedScale.apply(x, keep_mask(x.shape, 1.0 - self.p, x.device), 1.0 / (1.0 - self.p))

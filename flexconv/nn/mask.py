@@ -103,10 +103,13 @@ class GaussianMask(nn.Module):
         The window is never empty: a causal axis keeps at least its last tap (the current time
         step), a centred axis at least its central tap (two central taps on an even grid, e.g.
         ``horizon="same"`` on an even input, where no tap sits at 0); ``crop_margin`` more taps are
-        kept on each cropped side.
+        kept on each cropped side. Reads the mean and width back to the host (see :meth:`window_weights`
+        for the same window computed on the device).
         """
-        means = self.mean.detach().tolist()
-        widths = self.width.detach().tolist()
+        return self.window_from(self.mean.detach().tolist(), self.width.detach().tolist(), axis_positions)
+
+    def window_from(self, means: Sequence[float], widths: Sequence[float], axis_positions: Sequence[torch.Tensor]) -> tuple[slice, ...]:
+        """:meth:`crop_window` for given means and widths (one float per axis), already on the host."""
         for what, values in (("width", widths), ("mean", means)):
             for v in values:
                 if not math.isfinite(v) or (what == "width" and v == 0.0):
@@ -134,6 +137,40 @@ class GaussianMask(nn.Module):
                 start = max(min(int((p[: n // 2 + 1] <= -root).sum()), (n - 1) // 2) - self.crop_margin, 0)
                 window.append(slice(start, n - start))
         return tuple(window)
+
+    def window_weights(self, axis_positions: Sequence[torch.Tensor], crop: Sequence[slice]) -> torch.Tensor:
+        """The window of :meth:`crop_window` as 0/1 weights over the taps of a wider ``crop``, computed on
+        the device with tensor operations (nothing is read back: the path of ``torch.compile`` and CUDA graphs).
+
+        axis_positions: per axis, the full grid's positions (n,) on the device; crop: per axis, a slice
+        that contains the exact window. Returns (*K) with K the crop's sizes: 1 on the exact window's
+        taps, 0 elsewhere, so that a kernel cropped to ``crop`` and weighted equals the exactly cropped
+        kernel padded with zeros. The window's roots are computed in float64 and compared in the
+        positions' dtype, as :meth:`crop_window` does. Diverged (non-finite) masks are not detected here.
+        """
+        if not self.dynamic_cropping:
+            raise ValueError("GaussianMask.window_weights: this mask does not crop (dynamic_cropping=False)")
+        dims = len(axis_positions)
+        weights = None
+        spread = math.sqrt(-2.0 * math.log(self.threshold))
+        means, widths = self.mean.detach().double(), self.width.detach().double()
+        for d, (p, keep_slice) in enumerate(zip(axis_positions, crop)):
+            n = p.shape[0]
+            index = torch.arange(n, device=p.device)
+            if self.causal:
+                root = means[d] - widths[d].abs() * spread
+                count = (p <= root.to(p.dtype)).sum().clamp(max=n - 1)
+                start = torch.where(root.abs() >= 1.0, 0, (count - self.crop_margin).clamp(min=0))
+                keep = index >= start
+            else:
+                offset = widths[d].abs() * spread
+                root = torch.maximum((means[d] - offset).abs(), (means[d] + offset).abs())
+                count = (p[: n // 2 + 1] <= (-root).to(p.dtype)).sum().clamp(max=(n - 1) // 2)
+                start = torch.where(root >= 1.0, 0, (count - self.crop_margin).clamp(min=0))
+                keep = (index >= start) & (index < n - start)
+            axis = keep[keep_slice].to(p.dtype).view([-1 if a == d else 1 for a in range(dims)])
+            weights = axis if weights is None else weights * axis
+        return weights
 
     def frequency_bounds(self, gauss_stddevs: float = 2.0) -> torch.Tensor:
         """Frequency bound of the mask, a scalar (the kernel networks' hook of the same name gives one

@@ -58,6 +58,8 @@ def build_module(cfg: DictConfig, record: DatasetRecord, resolution_change: Opti
         antialias=antialias,
         resolution_change=resolution_change,
         run_config=OmegaConf.to_container(cfg, resolve=True),
+        compile=cfg.compile,
+        compile_mode=cfg.compile_mode,
     )
 
 

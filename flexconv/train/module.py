@@ -30,11 +30,12 @@ from torch import nn
 
 from flexconv.models.conv_config import nest_flat_conv_config
 from flexconv.models.registry import config_dict, model_config, build_model
-from flexconv.nn import param_groups
+from flexconv.nn import StaticCrops, param_groups
 from flexconv.nn.antialias import AntiAliasing
 from flexconv.nn.ckconv import CKConv, recording_kernels
 
 OBJECTIVES = ("classification", "regression", "per_step")
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "plateau", "multistep", "exponential", "none")
 
@@ -137,6 +138,11 @@ class TaskModule(L.LightningModule):
         (cross-resolution fine-tuning); applied after building so checkpoints rebuild it.
     run_config: the resolved run configuration, kept in the checkpoint's hyperparameters so that
         ``flexconv evaluate`` can rebuild the data.
+    compile: run each step's forward and loss (and so its backward) under ``torch.compile(fullgraph=True)``;
+        FlexConv layers then crop to static sizes that :class:`flexconv.nn.StaticCrops` refreshes before
+        every batch (at most ``StaticCrops.max_changes`` recompiles per mode over a run). ``self.model``
+        stays the plain module: checkpoints and exports are those of an eager run.
+    compile_mode: ``torch.compile``'s ``mode`` ("reduce-overhead" for CUDA graphs, "max-autotune", ...).
     """
 
     def __init__(
@@ -148,10 +154,14 @@ class TaskModule(L.LightningModule):
         antialias: Optional[dict[str, Any]] = None,
         resolution_change: Optional[list[int]] = None,
         run_config: Optional[dict[str, Any]] = None,
+        compile: bool = False,
+        compile_mode: Optional[str] = None,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
+        if compile_mode not in COMPILE_MODES:
+            raise ValueError(f"compile_mode must be one of {list(COMPILE_MODES)}, got {compile_mode!r}")
         self.save_hyperparameters()
         if "conv" in model_options:  # checkpoints written before the nested kernel_net/mask keys
             model_options = {**model_options, "conv": nest_flat_conv_config(model_options["conv"])}
@@ -168,6 +178,10 @@ class TaskModule(L.LightningModule):
             from flexconv.nn.resolution import change_resolution
 
             change_resolution(self.model, *resolution_change)
+        self.compile = compile
+        self.compile_mode = compile_mode
+        self._compiled_losses: Optional[Any] = None
+        self._crops: Optional[StaticCrops] = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, *S) -> (B, K), or (B, T, K) for the per-step objective."""
@@ -203,16 +217,49 @@ class TaskModule(L.LightningModule):
             terms["antialias"] = self.antialias(self.model)
         return terms
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        """Forward, loss (+ regularisers in training) and logging; returns the loss to minimise."""
-        x, y = batch[0], batch[1]
+    def _losses(self, x: torch.Tensor, y: torch.Tensor, train: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Forward, task loss (+ regularisers when ``train``): the part of a step that ``compile`` compiles."""
         with recording_kernels(self.model) as kernels:
             out = self(x)
         loss, metrics = self._task_loss(out, y)
-        if stage == "train":
+        if train:
             for name, value in self.regularizers(kernels).items():
                 metrics[name] = value
                 loss = loss + value
+        return loss, metrics
+
+    def _compiled(self, x: torch.Tensor) -> Any:
+        """``_losses`` under torch.compile, built at the first batch: a grid that the first input fixes
+        ("same"/"full" horizons) is fixed first by one eager forward of one example, in eval mode (no
+        BatchNorm statistics, no dropout draws), and the static crop sizes are refreshed before each call."""
+        if self._compiled_losses is None:
+            layers = [m for m in self.model.modules() if isinstance(m, CKConv)]
+            if any(layer._grid is None for layer in layers):
+                was_training = self.training
+                self.eval()
+                with torch.no_grad():
+                    self(x[:1])
+                self.train(was_training)
+            self._crops = StaticCrops(self.model)
+            # every refresh that changes a size recompiles each mode's graph (training, evaluation) once
+            limit = 4 * (self._crops.max_changes + 2)
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
+            self._compiled_losses = torch.compile(self._losses, fullgraph=True, mode=self.compile_mode)
+        self._crops.refresh()
+        return self._compiled_losses
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        """Forward, loss (+ regularisers in training) and logging; returns the loss to minimise."""
+        x, y = batch[0], batch[1]
+        if self.compile:
+            try:
+                loss, metrics = self._compiled(x)(x, y, stage == "train")
+            except torch._dynamo.exc.TorchDynamoException as error:
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise RuntimeError(f"compile=true: torch.compile cannot compile {type(self.model).__name__}'s "
+                                   f"{stage} step: {first_line} (run with compile=false)") from error
+        else:
+            loss, metrics = self._losses(x, y, stage == "train")
         on_step = stage == "train"
         for name, value in metrics.items():
             self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=True, prog_bar=name in ("loss", "acc"),

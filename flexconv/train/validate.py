@@ -28,6 +28,8 @@ ROOT_TYPES: dict[str, Any] = {
     "experiment_name": str,
     "seed": int,
     "deterministic": Union[bool, Literal["warn"]],
+    "compile": bool,
+    "compile_mode": Optional[Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]],
     "num_threads": Optional[int],
     "run_dir": Optional[str],
     "resume": Optional[str],
