@@ -73,6 +73,8 @@ def clear_stale_checkpoints(run_dir: Path) -> list[Path]:
 ADDED_KEYS: dict[tuple[str, ...], Any] = {
     ("model", "conv", "mask", "crop_margin"): 0,
     ("trainer", "sync_batchnorm"): True,  # no effect on one process, where every recorded run trained
+    ("compile",): False,  # every recorded run trained eagerly
+    ("compile_mode",): None,
 }
 
 
@@ -80,10 +82,11 @@ def same_config(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """Whether a recorded resolved config is ``wanted`` (``resume`` ignored; see :data:`ADDED_KEYS`)."""
     saved = copy.deepcopy(saved)
     for path, value in ADDED_KEYS.items():
-        node = saved
+        node, asked = saved, wanted
         for key in path[:-1]:
             node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and path[-1] not in node:
+            asked = asked.get(key) if isinstance(asked, dict) else None
+        if isinstance(node, dict) and path[-1] not in node and isinstance(asked, dict) and path[-1] in asked:
             node[path[-1]] = value
     return {**saved, "resume": None} == {**wanted, "resume": None}
 

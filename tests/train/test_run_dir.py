@@ -93,3 +93,16 @@ def test_another_nodes_process_without_a_run_dir_is_told_to_give_one(monkeypatch
     monkeypatch.setenv("RANK", "1")
     with pytest.raises(ValueError, match=r"pass run_dir=<a folder every node sees>"):
         resolve_run_dir(compose_config(["experiment=main_job"]))
+
+
+def test_a_key_added_later_defaults_only_in_configs_that_have_it() -> None:
+    """A record written before ``compile`` existed is the same run as one with ``compile: false``; a config of
+    another kind (an aeon baseline row: no model, no compile) is compared as it is."""
+    from flexconv.train.run_dir import same_config
+
+    recorded = {"model": {"name": "m"}, "trainer": {"max_epochs": 1}, "seed": 0, "resume": None}
+    assert same_config(recorded, {**recorded, "compile": False, "compile_mode": None,
+                                  "trainer": {"max_epochs": 1, "sync_batchnorm": True}})
+    assert not same_config(recorded, {**recorded, "compile": True, "compile_mode": None})
+    aeon_row = {"classifier": "minirocket", "data": "uea_gunpoint", "seed": 0, "resume": None}
+    assert same_config(aeon_row, dict(aeon_row))
