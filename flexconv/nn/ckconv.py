@@ -118,6 +118,8 @@ class CKConv(nn.Module):
         self.kernel_net = kernel_net(data_dim, kernel_outputs, **factory)
         self.mask = mask(data_dim, causal=self.causal, **factory) if mask is not None else None
         if self.mask is not None:
+            if explicit_grid:
+                self.mask.fit_to_grid(explicit_grid)
             extent = SPATIAL_EXTENT_PER_WIDTH * float(self.mask.width.detach().max())
             self.kernel_net.init_spatial_extent(min(1.0, extent))
         if separable:
@@ -162,6 +164,8 @@ class CKConv(nn.Module):
                 )
             else:
                 self.set_grid_size(resolve_grid_size(self.horizon, input_shape, self.data_dim))
+                if self.mask is not None:
+                    self.mask.fit_to_grid(self._grid)
         return self._grid
 
     def set_grid_size(self, sizes: tuple[int, ...]) -> None:

@@ -102,7 +102,7 @@ def test_stored_flat_conv_configs_are_nested() -> None:
     assert nested.kernel_net == {"name": "GaborNet", "hidden_channels": 16, "num_layers": 2, "input_scale": 12.8,
                                  "alpha": 6.0, "beta": 1.0}
     assert nested.mask == {"name": "GaussianMask", "init_width": 0.1, "init_mean": None, "threshold": 0.2,
-                           "dynamic_cropping": False, "lr_factor": 1.0, "crop_margin": 0}
+                           "dynamic_cropping": False, "lr_factor": 1.0, "crop_margin": 0, "min_taps": 3}
     ck = nest_flat_conv_config({**flat, "type": "CKConv", "kernel_net": "SIREN", "kernel_options": {"omega_0": 30.0}})
     assert ck["mask"] is None and ck["kernel_net"]["omega_0"] == 30.0
     assert nest_flat_conv_config(nest_flat_conv_config(flat)) == nest_flat_conv_config(flat)
