@@ -16,13 +16,22 @@ Data flow of one forward (each step is its own module or function)::
       -> convolution                  flexconv.nn.functional.conv (spatial / FFT / auto)
 
 1D layers are causal by default (sequences); 2D/3D layers are centred ("same" padding).
+
+``nn.Conv``'s arguments (``stride``, ``padding``, ``dilation``, ``groups``, ``padding_mode``) mean what
+they mean there for a kernel of ``grid_size`` taps, the whole grid: the layer computes
+``nn.ConvNd(kernel_size=grid_size, ...)`` with the sampled kernel as its weight, zero outside the
+crop window, and output shapes are ``nn.ConvNd``'s. Cropping only skips the zero taps (the padding is
+shifted by the taps cropped on each side), so a learned kernel size never changes the output shape.
+*Dilation* ``d`` spreads the grid's taps ``d`` input samples apart: the same continuous kernel
+stretched over ``d (n - 1) + 1`` samples and sampled at its ``n`` grid positions, as ``nn.ConvNd``'s
+dilated kernels.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -39,6 +48,16 @@ MaskFactory = Union[str, Callable[..., GaussianMask]]
 
 # FlexConv initialises the kernel network in a region 1.667x wider than the mask (paper code).
 SPATIAL_EXTENT_PER_WIDTH = 1.667
+
+Padding = Union[str, int, Sequence[int]]
+
+
+def _per_axis(value: Union[int, Sequence[int]], name: str, data_dim: int, minimum: int) -> tuple[int, ...]:
+    """An int or one int per axis, each >= ``minimum``, as a tuple of ``data_dim`` ints."""
+    values = (value,) * data_dim if isinstance(value, int) else tuple(value)
+    if len(values) != data_dim or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in values):
+        raise ValueError(f"{name} must be an int >= {minimum} or {data_dim} of them (one per axis), got {value!r}")
+    return values
 
 
 def _factory(factory: Union[str, Callable], lookup: Callable[[str], Callable], what: str) -> Callable:
@@ -72,6 +91,17 @@ class CKConv(nn.Module):
             :func:`flexconv.nn.change_resolution` sets it to (source/target)^D.
         mask: factory of the mask module ``(data_dim, causal=, device=, dtype=)``, a registered
             name (``flexconv.nn.mask.MASKS``: "GaussianMask") or None.
+        stride, dilation: as in ``nn.Conv2d``, for a kernel of ``grid_size`` taps (see the module
+            docstring). A strided layer always convolves with torch's direct strided convolution.
+        padding: ``"same"`` (default: centred, ``d (n - 1) // 2`` on the left and the rest on the right;
+            causal layers: ``d (n - 1)`` on the left only), ``"valid"`` (none) or an int / one int per
+            axis, on both sides (centred layers only: a causal layer's padding is "same" or "valid").
+            With a stride, "same" pads as at stride 1, so the output has ``ceil(S / stride)`` steps
+            (where ``nn.Conv2d`` refuses "same").
+        groups: as in ``nn.Conv2d`` (grouped, or depthwise with ``groups = in_channels``): kernel-net
+            outputs drop to ``out * in / groups``. Not with ``separable``.
+        padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``, as in
+            ``nn.Conv2d``; causal layers pad with zeros only.
 
     Input and parameters must share a dtype, as for ``nn.Conv2d``; under ``torch.autocast`` the
     layer computes in the autocast dtype instead (float64 is never cast, as by autocast).
@@ -91,6 +121,11 @@ class CKConv(nn.Module):
         conv_method: Fc.ConvMethod = "auto",
         kernel_scale: float = 1.0,
         mask: Optional[MaskFactory] = None,
+        stride: Union[int, Sequence[int]] = 1,
+        padding: Padding = "same",
+        dilation: Union[int, Sequence[int]] = 1,
+        groups: int = 1,
+        padding_mode: Fc.PaddingMode = "zeros",
         device=None,
         dtype=None,
     ) -> None:
@@ -110,11 +145,12 @@ class CKConv(nn.Module):
         self.causal = data_dim == 1 if causal is None else causal
         self.separable = separable
         self.conv_method = conv_method
+        self._set_conv_arguments(stride, padding, dilation, groups, padding_mode)
 
         kernel_net = _factory(kernel_net, kernel_net_class, "kernel_net")
         mask = _factory(mask, mask_class, "mask") if mask is not None else None
 
-        kernel_outputs = in_channels if separable else out_channels * in_channels
+        kernel_outputs = in_channels if separable else out_channels * in_channels // groups
         self.kernel_net = kernel_net(data_dim, kernel_outputs, **factory)
         self.mask = mask(data_dim, causal=self.causal, **factory) if mask is not None else None
         if self.mask is not None:
@@ -135,11 +171,78 @@ class CKConv(nn.Module):
         self._cache: Optional[tuple[Any, torch.Tensor]] = None
         self._kernel_record: Optional[dict["CKConv", torch.Tensor]] = None  # see recording_kernels()
 
+    def _set_conv_arguments(
+        self, stride: Union[int, Sequence[int]], padding: Padding, dilation: Union[int, Sequence[int]], groups: int,
+        padding_mode: str,
+    ) -> None:
+        """Check and store ``nn.Conv``'s arguments (see the class docstring)."""
+        name = type(self).__name__
+        self.stride = _per_axis(stride, "stride", self.data_dim, 1)
+        self.dilation = _per_axis(dilation, "dilation", self.data_dim, 1)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"padding must be 'same', 'valid', an int or one int per axis, got {padding!r}")
+        else:
+            padding = _per_axis(padding, "padding", self.data_dim, 0)
+            if self.causal:
+                raise ValueError(
+                    f"{name}: a causal layer pads its past only: padding 'same' (d (n - 1) steps on the left) or "
+                    f"'valid'; got padding={padding!r} (use causal=False for padding on both sides)"
+                )
+        self.padding = padding
+        if padding_mode not in Fc.PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {Fc.PADDING_MODES}, got {padding_mode!r}")
+        if self.causal and padding_mode != "zeros":
+            raise ValueError(f"{name}: a causal layer pads with zeros (before the sequence), got padding_mode={padding_mode!r}")
+        self.padding_mode = padding_mode
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"groups must be a positive int, got {groups!r}")
+        if self.in_channels % groups or self.out_channels % groups:
+            raise ValueError(
+                f"groups={groups} must divide in_channels={self.in_channels} and out_channels={self.out_channels}"
+            )
+        if groups > 1 and self.separable:
+            raise ValueError(f"{name}: separable layers are depthwise then 1x1 already; groups must be 1, got {groups}")
+        self.groups = groups
+        # False for the paper's convolution ("same" zero padding, stride and dilation 1, no groups: the
+        # functional.conv path), True when any argument differs (the functional.conv_padded path).
+        self.uses_conv_arguments = not (padding == "same" and padding_mode == "zeros" and groups == 1
+                                        and self.stride == self.dilation == (1,) * self.data_dim)
+
     def extra_repr(self) -> str:
-        return (
+        text = (
             f"{self.in_channels}, {self.out_channels}, data_dim={self.data_dim}, horizon={self.horizon!r}, "
             f"causal={self.causal}, separable={self.separable}, conv_method={self.conv_method!r}"
         )
+        ones = (1,) * self.data_dim
+        for name, value, default in (("stride", self.stride, ones), ("padding", self.padding, "same"),
+                                     ("dilation", self.dilation, ones), ("groups", self.groups, 1),
+                                     ("padding_mode", self.padding_mode, "zeros")):
+            text += f", {name}={value!r}" if value != default else ""
+        return text
+
+    def padding_amounts(self, kernel_size: Sequence[int]) -> list[tuple[int, int]]:
+        """(left, right) padding per axis for a (cropped) kernel of ``kernel_size`` taps, from the layer's
+        ``padding`` for the whole grid, less the taps cropped on each side (negative: input removed)."""
+        pads = []
+        for n, k, d, axis in zip(self.grid_sizes(), kernel_size, self.dilation, range(self.data_dim)):
+            if self.padding == "valid":
+                left = right = 0
+            elif self.padding == "same":
+                left = d * (n - 1) if self.causal else d * (n - 1) // 2
+                right = d * (n - 1) - left
+            else:
+                left = right = self.padding[axis]
+            cropped_left = n - k if self.causal else (n - k) // 2  # the crop window is causal or centred
+            pads.append((left - d * cropped_left, right - d * (n - k - cropped_left)))
+        return pads
+
+    def output_size(self, input_size: Sequence[int]) -> tuple[int, ...]:
+        """Output steps per axis for an input of ``input_size`` (its spatial axes), as ``nn.ConvNd``'s."""
+        grid = self.grid_sizes()
+        pads = self.padding_amounts(grid)
+        return tuple((s + left + right - d * (n - 1) - 1) // stride + 1
+                     for s, (left, right), n, d, stride in zip(input_size, pads, grid, self.dilation, self.stride))
 
     # -- grid ---------------------------------------------------------------------------------
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
@@ -265,10 +368,10 @@ class CKConv(nn.Module):
         return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, in_channels, *S) -> (B, out_channels, *S)."""
+        """x: (B, in_channels, *S) -> (B, out_channels, *S') (S' = S unless stride, dilation or padding say otherwise)."""
         self._check_input(x)
         dtype = self._autocast_dtype(x)
-        kernel = self.kernel(x.shape)  # (out, in, *K) or (in, 1, *K)
+        kernel = self.kernel(x.shape)  # (out, in / groups, *K) or, separable, (in, 1, *K)
         if self._kernel_record is not None:
             self._kernel_record[self] = kernel
         bias = self.bias
@@ -277,9 +380,23 @@ class CKConv(nn.Module):
             bias = bias.to(dtype) if bias is not None else None
         # torch's direct convolution handles an empty batch (B = 0); FFT libraries may not.
         method = "spatial" if x.shape[0] == 0 else self.conv_method
+        if self.uses_conv_arguments and min(self.output_size(x.shape[2:])) < 1:
+            raise ValueError(
+                f"{type(self).__name__}: an input of size {tuple(x.shape[2:])} leaves no output for a {self.grid_sizes()} "
+                f"grid with padding={self.padding!r}, dilation={self.dilation} (nn.Conv's rule: the padded input must "
+                "be at least dilation * (n - 1) + 1)"
+            )
+        groups = self.in_channels if self.separable else self.groups
+        kernel_bias = None if self.separable else bias  # a separable layer adds it after the 1x1 mixing
+        if not self.uses_conv_arguments:
+            out = Fc.conv(x, kernel, kernel_bias, causal=self.causal, groups=groups, method=method)
+        else:
+            out = Fc.conv_padded(
+                x, kernel, kernel_bias, pads=self.padding_amounts(kernel.shape[2:]), padding_mode=self.padding_mode,
+                stride=self.stride, dilation=self.dilation, groups=groups, method=method,
+            )
         if not self.separable:
-            return Fc.conv(x, kernel, bias, causal=self.causal, method=method)
-        out = Fc.conv(x, kernel, None, causal=self.causal, groups=self.in_channels, method=method)
+            return out
         pointwise = self.pointwise.view(*self.pointwise.shape, *([1] * self.data_dim))  # (out, in, 1, ..., 1)
         return Fc.spatial_conv(out, pointwise, bias)
 
