@@ -60,3 +60,10 @@ def test_a_grid_fixed_by_the_first_input_widens_then_and_never_again() -> None:
     loaded.load_state_dict(layer.state_dict())  # the loaded grid is fixed: no widening over loaded widths
     loaded(torch.randn(1, 1, 12))
     assert torch.equal(loaded.mask.width, trained)
+
+
+def test_the_kernel_network_starts_within_the_widened_mask() -> None:
+    layer = FlexConv(1, 1, data_dim=2, horizon=9)
+    extent = 1.667 * float(layer.mask.width.detach().max())
+    assert extent > 1.667 * 0.075
+    assert all(0.8 * extent <= float(f.mu.abs().max()) <= extent + 1e-6 for f in layer.kernel_net.filters)
