@@ -30,6 +30,7 @@ from flexconv.models.cifar_resnet import CifarResNetConfig
 from flexconv.models.conv_config import ConvConfig
 from flexconv.models.flexnet import FlexNetConfig
 from flexconv.models.registry import apply_overrides, register_model
+from flexconv.models.resnet18 import ResNet18Config
 
 
 @register_model
@@ -292,6 +293,19 @@ def flexnet_fashion_mnist_gabor() -> FlexNetConfig:
 def flexnet_fashion_mnist_conv3() -> FlexNetConfig:
     """The Fashion-MNIST FlexNet's topology with 3x3 convolutions, 24 channels: 32,074 parameters, about the 16-channel FlexNet's 35,766."""
     return FlexNetConfig(in_channels=1, num_classes=10, hidden_channels=24, num_blocks=3, dropout=0.1, conv=ConvConfig(**PLAIN3))
+
+
+@register_model
+def resnet18_fashion_mnist() -> ResNet18Config:
+    """torchvision's ResNet-18 with a CIFAR-style 3x3 stem for 28x28 Fashion-MNIST: 11,172,810 parameters."""
+    return ResNet18Config(in_channels=1, num_classes=10)
+
+
+@register_model
+def resnet18_fashion_mnist_flexconv() -> ResNet18Config:
+    """That ResNet-18 after ``flexconv.nn.convert(model, horizon=9)``: separable FlexConvs whose kernel sizes can
+    grow from 3x3 to 9x9 (the shapes of the 3x3 network kept)."""
+    return ResNet18Config(in_channels=1, num_classes=10, flexconv={"horizon": 9})
 
 
 @register_model
