@@ -32,7 +32,8 @@ def test_small_offline_models_are_small() -> None:
 def test_every_model_runs_forward_and_backward(name: str) -> None:
     """Tiny versions of each registered model (same family, widths shrunk)."""
     config = model_config(name)
-    shrink = {"hidden_channels": 4, "num_blocks": 1, "block_width_factors": []} if hasattr(config, "hidden_channels") else {"depth": 8}
+    shrink = ({"hidden_channels": 4, "num_blocks": 1, "block_width_factors": []} if hasattr(config, "hidden_channels")
+              else {"depth": 8} if hasattr(config, "depth") else {})  # torchvision's ResNet-18: as it is
     if hasattr(config, "conv") and config.conv.kernel_net is not None:
         shrink["conv"] = {"kernel_net": {"hidden_channels": 4}, "horizon": 9}
     model = get_model(name, **shrink)

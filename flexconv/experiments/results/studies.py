@@ -332,11 +332,12 @@ FIT_KERNEL = Study("fit_kernel", "Kernel fitting: MAGNet vs GaborNet vs FourierN
 KERNEL_SIZES = Study("kernel_sizes", "Learned kernel sizes of the Fashion-MNIST FlexNet", rows=(FASHION_FLEXNET,),
                      tables=(), runs_in="fashion_mnist", max_seeds=1, body=kernel_sizes_body)
 
+DROPIN_FAST = ("data.limit_train=64", "data.limit_test=64")  # ResNet-18 steps take seconds on one core
 DROPIN = Study(
     "dropin", "Drop-in FlexConv: torchvision's ResNet-18 on Fashion-MNIST, converted against plain",
-    rows=(Row("plain", "ResNet-18 (CIFAR stem)", "fashion_mnist_resnet18"),
+    rows=(Row("plain", "ResNet-18 (CIFAR stem)", "fashion_mnist_resnet18", fast=DROPIN_FAST),
           Row("flexconv", "ResNet-18, convert(horizon=9)", "fashion_mnist_resnet18",
-              ("model=resnet18_fashion_mnist_flexconv",))),
+              ("model=resnet18_fashion_mnist_flexconv",), DROPIN_FAST)),
     tables=(Table(metrics=(ACCURACY, Metric("step_time_s", "time per step (s)", scale=1.0, digits=2))),),
     notes=("`flexconv.nn.convert` puts a FlexConv in place of each of the network's 17 convolutions of kernel size 3 "
            "(the 1x1 shortcuts stay), separable by default, with a 9x9 grid that each kernel grows into from its "
