@@ -18,13 +18,8 @@ Data flow of one forward (each step is its own module or function)::
 1D layers are causal by default (sequences); 2D/3D layers are centred ("same" padding).
 
 ``nn.Conv``'s arguments (``stride``, ``padding``, ``dilation``, ``groups``, ``padding_mode``) mean what
-they mean there for a kernel of ``grid_size`` taps, the whole grid: the layer computes
-``nn.ConvNd(kernel_size=grid_size, ...)`` with the sampled kernel as its weight, zero outside the
-crop window, and output shapes are ``nn.ConvNd``'s. Cropping only skips the zero taps (the padding is
-shifted by the taps cropped on each side), so a learned kernel size never changes the output shape.
-*Dilation* ``d`` spreads the grid's taps ``d`` input samples apart: the same continuous kernel
-stretched over ``d (n - 1) + 1`` samples and sampled at its ``n`` grid positions, as ``nn.ConvNd``'s
-dilated kernels.
+they mean there for a kernel of ``grid_size`` taps; cropping never changes the output
+(:mod:`flexconv.nn.conv_args`).
 """
 
 from __future__ import annotations
@@ -36,6 +31,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 import torch
 from torch import nn
 
+from flexconv.nn import conv_args as Ca
 from flexconv.nn import functional as Fc
 from flexconv.nn.grid import Horizon, relative_positions, resolve_grid_size, validate_horizon
 from flexconv.nn.kernels import MAGNet, kernel_net_class
@@ -48,17 +44,6 @@ MaskFactory = Union[str, Callable[..., GaussianMask]]
 
 # FlexConv initialises the kernel network in a region 1.667x wider than the mask (paper code).
 SPATIAL_EXTENT_PER_WIDTH = 1.667
-
-Padding = Union[str, int, Sequence[int]]
-
-
-def _per_axis(value: Union[int, Sequence[int]], name: str, data_dim: int, minimum: int) -> tuple[int, ...]:
-    """An int or one int per axis, each >= ``minimum``, as a tuple of ``data_dim`` ints."""
-    values = (value,) * data_dim if isinstance(value, int) else tuple(value)
-    if len(values) != data_dim or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in values):
-        raise ValueError(f"{name} must be an int >= {minimum} or {data_dim} of them (one per axis), got {value!r}")
-    return values
-
 
 def _factory(factory: Union[str, Callable], lookup: Callable[[str], Callable], what: str) -> Callable:
     """A factory given as a registered name is looked up; anything else must be callable."""
@@ -122,10 +107,10 @@ class CKConv(nn.Module):
         kernel_scale: float = 1.0,
         mask: Optional[MaskFactory] = None,
         stride: Union[int, Sequence[int]] = 1,
-        padding: Padding = "same",
+        padding: Ca.Padding = "same",
         dilation: Union[int, Sequence[int]] = 1,
         groups: int = 1,
-        padding_mode: Fc.PaddingMode = "zeros",
+        padding_mode: Ca.PaddingMode = "zeros",
         device=None,
         dtype=None,
     ) -> None:
@@ -172,40 +157,18 @@ class CKConv(nn.Module):
         self._kernel_record: Optional[dict["CKConv", torch.Tensor]] = None  # see recording_kernels()
 
     def _set_conv_arguments(
-        self, stride: Union[int, Sequence[int]], padding: Padding, dilation: Union[int, Sequence[int]], groups: int,
+        self, stride: Union[int, Sequence[int]], padding: Ca.Padding, dilation: Union[int, Sequence[int]], groups: int,
         padding_mode: str,
     ) -> None:
         """Check and store ``nn.Conv``'s arguments (see the class docstring)."""
         name = type(self).__name__
-        self.stride = _per_axis(stride, "stride", self.data_dim, 1)
-        self.dilation = _per_axis(dilation, "dilation", self.data_dim, 1)
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"padding must be 'same', 'valid', an int or one int per axis, got {padding!r}")
-        else:
-            padding = _per_axis(padding, "padding", self.data_dim, 0)
-            if self.causal:
-                raise ValueError(
-                    f"{name}: a causal layer pads its past only: padding 'same' (d (n - 1) steps on the left) or "
-                    f"'valid'; got padding={padding!r} (use causal=False for padding on both sides)"
-                )
-        self.padding = padding
-        if padding_mode not in Fc.PADDING_MODES:
-            raise ValueError(f"padding_mode must be one of {Fc.PADDING_MODES}, got {padding_mode!r}")
-        if self.causal and padding_mode != "zeros":
-            raise ValueError(f"{name}: a causal layer pads with zeros (before the sequence), got padding_mode={padding_mode!r}")
+        self.stride = Ca.per_axis(stride, "stride", self.data_dim, 1)
+        self.dilation = Ca.per_axis(dilation, "dilation", self.data_dim, 1)
+        self.padding = Ca.check_padding(padding, padding_mode, self.data_dim, self.causal, name)
         self.padding_mode = padding_mode
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-            raise ValueError(f"groups must be a positive int, got {groups!r}")
-        if self.in_channels % groups or self.out_channels % groups:
-            raise ValueError(
-                f"groups={groups} must divide in_channels={self.in_channels} and out_channels={self.out_channels}"
-            )
-        if groups > 1 and self.separable:
-            raise ValueError(f"{name}: separable layers are depthwise then 1x1 already; groups must be 1, got {groups}")
-        self.groups = groups
+        self.groups = Ca.check_groups(groups, self.in_channels, self.out_channels, self.separable, name)
         # False for the paper's convolution ("same" zero padding, stride and dilation 1, no groups: the
-        # functional.conv path), True when any argument differs (the functional.conv_padded path).
+        # functional.conv path), True when any argument differs (the conv_args.conv_padded path).
         self.uses_conv_arguments = not (padding == "same" and padding_mode == "zeros" and groups == 1
                                         and self.stride == self.dilation == (1,) * self.data_dim)
 
@@ -222,27 +185,13 @@ class CKConv(nn.Module):
         return text
 
     def padding_amounts(self, kernel_size: Sequence[int]) -> list[tuple[int, int]]:
-        """(left, right) padding per axis for a (cropped) kernel of ``kernel_size`` taps, from the layer's
-        ``padding`` for the whole grid, less the taps cropped on each side (negative: input removed)."""
-        pads = []
-        for n, k, d, axis in zip(self.grid_sizes(), kernel_size, self.dilation, range(self.data_dim)):
-            if self.padding == "valid":
-                left = right = 0
-            elif self.padding == "same":
-                left = d * (n - 1) if self.causal else d * (n - 1) // 2
-                right = d * (n - 1) - left
-            else:
-                left = right = self.padding[axis]
-            cropped_left = n - k if self.causal else (n - k) // 2  # the crop window is causal or centred
-            pads.append((left - d * cropped_left, right - d * (n - k - cropped_left)))
-        return pads
+        """(left, right) padding per axis for a cropped kernel of ``kernel_size`` taps (:func:`~flexconv.nn.conv_args.crop_padding`)."""
+        return Ca.crop_padding(self.grid_sizes(), kernel_size, self.padding, self.dilation, self.causal)
 
     def output_size(self, input_size: Sequence[int]) -> tuple[int, ...]:
         """Output steps per axis for an input of ``input_size`` (its spatial axes), as ``nn.ConvNd``'s."""
         grid = self.grid_sizes()
-        pads = self.padding_amounts(grid)
-        return tuple((s + left + right - d * (n - 1) - 1) // stride + 1
-                     for s, (left, right), n, d, stride in zip(input_size, pads, grid, self.dilation, self.stride))
+        return Ca.output_size(input_size, self.padding_amounts(grid), grid, self.dilation, self.stride)
 
     # -- grid ---------------------------------------------------------------------------------
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
@@ -391,7 +340,7 @@ class CKConv(nn.Module):
         if not self.uses_conv_arguments:
             out = Fc.conv(x, kernel, kernel_bias, causal=self.causal, groups=groups, method=method)
         else:
-            out = Fc.conv_padded(
+            out = Ca.conv_padded(
                 x, kernel, kernel_bias, pads=self.padding_amounts(kernel.shape[2:]), padding_mode=self.padding_mode,
                 stride=self.stride, dilation=self.dilation, groups=groups, method=method,
             )

@@ -18,13 +18,14 @@ import torch
 from torch import nn
 
 from flexconv.nn.ckconv import CKConv
-from flexconv.nn.functional import PaddingMode, pad_axes, padding_amounts
+from flexconv.nn.conv_args import PaddingMode, pad_axes
+from flexconv.nn.functional import padding_amounts
 from flexconv.nn.plain import PaddedConv, nd_class
 
 
 class Pad(nn.Module):
     """(B, C, *S) padded by (left, right) per axis in ``mode`` (negative: removed), as
-    :func:`flexconv.nn.functional.pad_axes`."""
+    :func:`flexconv.nn.conv_args.pad_axes`."""
 
     def __init__(self, pads: list[tuple[int, int]], mode: PaddingMode = "zeros") -> None:
         super().__init__()

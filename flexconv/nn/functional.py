@@ -10,8 +10,8 @@ the same cross-correlation (PyTorch's ``conv`` convention):
 * **causal** (1D sequences): ``p = k - 1`` zeros on the left only, so the last kernel tap
   (relative position +1) multiplies the current time step and no output sees the future.
 
-:func:`conv_padded` takes ``nn.Conv``'s arguments instead (explicit per-axis padding in any of its
-padding modes, stride, dilation, groups): the layers use it when any of them differs from the default.
+``nn.Conv``'s arguments (any padding, stride, dilation, groups) are applied by
+:func:`flexconv.nn.conv_args.conv_padded`, which calls these.
 
 ``conv`` picks the FFT path when the cost model in :func:`prefer_fft` says it is cheaper;
 the constant in that model comes from the sweep of ``benchmarks/layer_speed.py`` on a 2-core CPU
@@ -28,8 +28,6 @@ import torch
 import torch.nn.functional as F
 
 ConvMethod = Literal["auto", "spatial", "fft"]
-PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 # FFT-path cost relative to a spatial-convolution FLOP, fitted on forward+backward passes (training) in
 # the sweep of benchmarks/layer_speed.py: the FFT path is taken when  FFT_COST_FACTOR * fft_flops <
@@ -356,64 +354,3 @@ def conv(
         return fft_conv(x, kernel, bias, causal=causal, groups=groups)
     return spatial_conv(x, kernel, bias, causal=causal, groups=groups)
 
-
-def pad_axes(x: torch.Tensor, pads: Sequence[tuple[int, int]], mode: PaddingMode = "zeros") -> torch.Tensor:
-    """Pad the spatial axes of ``x`` (B, C, *S) by (left, right) per axis in ``mode``; a negative amount
-    removes that many entries from that side instead."""
-    if all(left == right == 0 for left, right in pads):
-        return x
-    grow = [(max(left, 0), max(right, 0)) for left, right in pads]
-    if any(left or right for left, right in grow):
-        x = F.pad(x, flat_pad(grow)) if mode == "zeros" else F.pad(x, flat_pad(grow), mode=mode)
-    crop = tuple(slice(max(-left, 0), x.shape[2 + d] - max(-right, 0)) for d, (left, right) in enumerate(pads))
-    return x[(Ellipsis, *crop)]
-
-
-def dilate(kernel: torch.Tensor, dilation: Sequence[int]) -> torch.Tensor:
-    """``kernel`` (C_out, C_in/g, *K) with ``d - 1`` zeros between neighbouring taps along each axis:
-    (C_out, C_in/g, *(d (K - 1) + 1))."""
-    if all(d == 1 for d in dilation):
-        return kernel
-    sizes = [d * (k - 1) + 1 for d, k in zip(dilation, kernel.shape[2:])]
-    out = kernel.new_zeros(*kernel.shape[:2], *sizes)
-    out[(Ellipsis, *(slice(None, None, d) for d in dilation))] = kernel
-    return out
-
-
-def conv_padded(
-    x: torch.Tensor,
-    kernel: torch.Tensor,
-    bias: Optional[torch.Tensor] = None,
-    *,
-    pads: Sequence[tuple[int, int]],
-    padding_mode: PaddingMode = "zeros",
-    stride: Optional[Sequence[int]] = None,
-    dilation: Optional[Sequence[int]] = None,
-    groups: int = 1,
-    method: ConvMethod = "auto",
-) -> torch.Tensor:
-    """``nn.ConvNd``'s convolution with explicit padding: x (B, C_in, *S), kernel (C_out, C_in / groups, *K).
-
-    pads: (left, right) per axis, padded in ``padding_mode`` (negative: entries removed); stride,
-    dilation: one int per axis (None: 1). Output
-    size per axis: ``(S + left + right - dilation (K - 1) - 1) // stride + 1``, as ``nn.ConvNd``.
-
-    The FFT path ("fft", or "auto" when :func:`prefer_fft` prefers it) computes stride-1 convolutions
-    with groups 1 or depthwise (on the dilated kernel); a strided convolution or any other grouping
-    always runs as torch's direct convolution with that stride, so no output is computed only to be
-    dropped.
-    """
-    if method not in ("auto", "spatial", "fft"):
-        raise ValueError(f"conv method must be 'auto', 'spatial' or 'fft', got {method!r}")
-    data_dim = kernel.dim() - 2
-    stride, dilation = list(stride or [1] * data_dim), list(dilation or [1] * data_dim)
-    x = pad_axes(x, pads, padding_mode)
-    depthwise = groups == x.shape[1] == kernel.shape[0] and kernel.shape[1] == 1
-    fft_ok = all(s == 1 for s in stride) and (groups == 1 or depthwise) and x.shape[0] > 0
-    if fft_ok and method != "spatial":
-        dilated = dilate(kernel, dilation)
-        if method == "fft" or prefer_fft(x.shape, dilated.shape, True, groups, x.device.type):
-            # A causal convolution of the padded input; its outputs from k - 1 on are the unpadded ("valid") ones.
-            out = fft_conv(x, dilated, bias, causal=True, groups=groups)
-            return out[(Ellipsis, *(slice(k - 1, None) for k in dilated.shape[2:]))]
-    return _conv_fn(data_dim)(x, kernel, bias, stride=stride, dilation=dilation, groups=groups)
