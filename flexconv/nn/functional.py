@@ -353,4 +353,3 @@ def conv(
     if use_fft:
         return fft_conv(x, kernel, bias, causal=causal, groups=groups)
     return spatial_conv(x, kernel, bias, causal=causal, groups=groups)
-
