@@ -17,8 +17,9 @@ size). Converting ResNet-18 this way costs fewer parameters than the plain netwo
 (tests/nn/test_convert.py measures it); ``separable=False`` gives dense kernels.
 
 Left as they are: 1x1 convolutions (no spatial extent to learn), even kernel sizes (patchify stems and
-2x2 downsampling layers, whose grid could not be centred), transposed convolutions, and whatever
-``include`` rejects.
+2x2 downsampling layers, whose grid could not be centred), transposed convolutions, subclasses of the
+convolution classes (they may change ``forward``, as timm's ``StdConv2d`` does), and whatever ``include``
+rejects.
 """
 
 from __future__ import annotations
