@@ -341,10 +341,11 @@ DROPIN = Study(
     tables=(Table(metrics=(ACCURACY, Metric("step_time_s", "time per step (s)", scale=1.0, digits=2))),),
     notes=("`flexconv.nn.convert` puts a FlexConv in place of each of the network's 17 convolutions of kernel size 3 "
            "(the 1x1 shortcuts stay), separable by default, with a 9x9 grid that each kernel grows into from its "
-           "initial 3x3. A short budget, not a converged comparison: 2 epochs of a 6,400-image training subset (180 "
-           "steps of 64; 10 % of the subset validates and picks the tested epoch), Adam at lr 0.001 on a cosine schedule, "
-           "tested on the whole test split; one CPU thread per run on the shared 2-core machine. The time per step is "
-           "the run's wall time over its optimiser steps, validation included.",),
+           "initial 3x3. A short budget, not a converged comparison: 2 epochs of a 6,400-image training subset (200 "
+           "steps of 64), Adam at lr 0.001 on a cosine schedule; the validation split (10 % of the training set, 6,000 "
+           "images) picks the tested epoch; tested on the whole test split. One CPU thread per run, on a 2-core machine "
+           "shared with other jobs (load average about 8 while these ran): the time per step, the run's wall time over "
+           "its optimiser steps with both validation passes included, is an upper bound.",),
 )
 
 STUDIES: dict[str, Study] = {study.key: study for study in (MNIST1D, FASHION, CROSSRES, SEQUENTIAL, UEA, FIT_KERNEL,
