@@ -340,8 +340,9 @@ DROPIN = Study(
               ("model=resnet18_fashion_mnist_flexconv",), DROPIN_FAST)),
     tables=(Table(metrics=(ACCURACY, Metric("step_time_s", "time per step (s)", scale=1.0, digits=2))),),
     notes=("`flexconv.nn.convert` puts a FlexConv in place of each of the network's 17 convolutions of kernel size 3 "
-           "(the 1x1 shortcuts stay), separable by default, with a 9x9 grid that each kernel grows into from its "
-           "initial 3x3. A short budget, not a converged comparison: 2 epochs of a 6,400-image training subset (200 "
+           "(the 1x1 shortcuts stay), separable by default, with a 9x9 grid that each kernel can grow into from its "
+           "initial 3x3 (the masks train at 0.1 x the learning rate, the paper's factor; each run's learned kernel sizes "
+           "are in its record, docs/records/dropin). A short budget, not a converged comparison: 2 epochs of a 6,400-image training subset (200 "
            "steps of 64), Adam at lr 0.001 on a cosine schedule; the validation split (10 % of the training set, 6,000 "
            "images) picks the tested epoch; tested on the whole test split. One CPU thread per run, on a 2-core machine "
            "shared with other jobs (load average about 8 while these ran): the time per step, the run's wall time over "
