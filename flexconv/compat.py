@@ -37,7 +37,7 @@ Names (original -> ours)::
     conv_use_fft               -> conv_method "auto"   (the cheaper path; results are equal)
     conv_bias                  -> bias
     mask_use (False)           -> ConvConfig.type "CKConv" (no mask)
-    mask_init_value            -> mask.init_width      (GaussianMask(init_width=))
+    mask_init_value            -> mask.init_width      (GaussianMask(init_width=); min_taps=1: the width as given)
     mask_threshold             -> mask.threshold
     mask_dynamic_cropping      -> mask.dynamic_cropping
     mask_params [[m_d, s_d]]   -> mask.mean [m_d], mask.width [s_d]
@@ -120,6 +120,7 @@ def conv_config_from_original(cfg: Mapping[str, Any]) -> ConvConfig:
     mask = {
         "name": "GaussianMask", "init_width": cfg.get("mask_init_value", 0.075),
         "threshold": cfg.get("mask_threshold", 0.1), "dynamic_cropping": cfg.get("mask_dynamic_cropping", True),
+        "min_taps": 1,  # the original keeps the initial width whatever the grid
     }
     return ConvConfig(
         type=layer, horizon=_horizon(cfg["horizon"]), kernel_net=kernel_net, mask=mask if layer == "FlexConv" else None,

@@ -76,10 +76,13 @@ def list_pretrained() -> list[str]:
 
 
 def get_release(name: str) -> Release:
-    """The table entry of released checkpoint ``name``; an unknown name lists the known ones."""
+    """The table entry of released checkpoint ``name``; an unknown name lists the known ones (first those
+    of the registered model ``name``, whose releases are named after their dataset)."""
     if name not in RELEASES:
         known = ", ".join(list_pretrained()) or "none"
-        raise ValueError(f"no released checkpoint named {name!r}; released: {known}")
+        of_model = [r.name for r in RELEASES.values() if r.model_name == name]
+        hint = f"model {name!r} is released as {', '.join(of_model)}; " if of_model else ""
+        raise ValueError(f"no released checkpoint named {name!r}; {hint}released: {known}")
     return RELEASES[name]
 
 

@@ -1,7 +1,8 @@
 """Named models: ``get_model("flexnet7_cifar10")``, ``list_models()``, ``@register_model``.
 
 A model is a tiny registered function returning the configuration dataclass of one configurable
-class (:class:`FlexNetConfig` -> :class:`FlexNet`, :class:`CifarResNetConfig` -> :class:`CifarResNet`);
+class (:class:`FlexNetConfig` -> :class:`FlexNet`, :class:`CifarResNetConfig` -> :class:`CifarResNet`,
+:class:`ResNet18Config` -> torchvision's ResNet-18, optionally converted to FlexConv);
 :func:`build_model` turns a configuration into a module. The built-in variants are the functions
 of :mod:`flexconv.models.variants` (``grep -n flextcn_smnist`` finds each); a new one is one more
 such function anywhere (docs/extending.md). Overrides use the configuration's own field names,
@@ -23,10 +24,13 @@ from torch import nn
 from flexconv.models.cifar_resnet import CifarResNet, CifarResNetConfig
 from flexconv.models.flexnet import FlexNet, FlexNetConfig
 from flexconv.models.pretrained import get_release, read_release
+from flexconv.models.resnet18 import ResNet18Config, resnet18
 
-ModelConfig = Union[FlexNetConfig, CifarResNetConfig]
+ModelConfig = Union[FlexNetConfig, CifarResNetConfig, ResNet18Config]
 _MODELS: dict[str, Callable[[], ModelConfig]] = {}
-_BUILDERS: dict[type, Callable[[Any], nn.Module]] = {FlexNetConfig: FlexNet, CifarResNetConfig: CifarResNet}
+_BUILDERS: dict[type, Callable[[Any], nn.Module]] = {
+    FlexNetConfig: FlexNet, CifarResNetConfig: CifarResNet, ResNet18Config: resnet18,
+}
 
 
 def register_model(fn: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:

@@ -5,12 +5,13 @@ Layers :class:`CKConv` and :class:`FlexConv` (1D causal, 2D, 3D), kernel network
 of them, :data:`KERNEL_NETS`, that :func:`register_kernel_net` extends), the
 :class:`GaussianMask`, the functional convolutions, plain padded convolutions
 (:class:`PaddedConv`), the anti-aliasing regulariser, resolution change (and BatchNorm re-estimation), export to plain
-convolutions, per-parameter optimiser hints, streaming inference (:func:`stream`), and
-:class:`Dropout` / :class:`ReLUDropout` with fast CPU masks, and :class:`StaticCrops` (the crop
-sizes of compiled training).
+convolutions, :func:`convert` (FlexConv into any CNN), per-parameter optimiser hints, streaming inference (:func:`stream`),
+:class:`Dropout` / :class:`ReLUDropout` with fast CPU masks, and :class:`StaticCrops` (the crop sizes of compiled
+training).
 """
 
 from flexconv.nn.ckconv import CKConv, FlexConv, recording_kernels
+from flexconv.nn.convert import continuous_counterpart, convert
 from flexconv.nn.dropout import Dropout, ReLUDropout
 from flexconv.nn.export import export
 from flexconv.nn.hints import named_hints, param_groups, set_hint
@@ -28,5 +29,6 @@ __all__ = [
     "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "KERNEL_NETS", "kernel_net_class",
     "register_kernel_net", "PaddedConv", "nd_class",
     "param_groups", "set_hint", "named_hints", "change_resolution", "reestimate_batch_norm", "export",
-    "stream", "Stream", "register_stream", "Dropout", "ReLUDropout", "StaticCrops",
+    "stream", "Stream", "register_stream", "Dropout", "ReLUDropout", "convert", "continuous_counterpart",
+    "StaticCrops",
 ]

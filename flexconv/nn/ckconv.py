@@ -16,17 +16,22 @@ Data flow of one forward (each step is its own module or function)::
       -> convolution                  flexconv.nn.functional.conv (spatial / FFT / auto)
 
 1D layers are causal by default (sequences); 2D/3D layers are centred ("same" padding).
+
+``nn.Conv``'s arguments (``stride``, ``padding``, ``dilation``, ``groups``, ``padding_mode``) mean what
+they mean there for a kernel of ``grid_size`` taps; cropping never changes the output
+(:mod:`flexconv.nn.conv_args`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import torch
 from torch import nn
 
+from flexconv.nn import conv_args as Ca
 from flexconv.nn import functional as Fc
 from flexconv.nn.grid import Horizon, relative_positions, resolve_grid_size, validate_horizon
 from flexconv.nn.kernels import MAGNet, kernel_net_class
@@ -39,7 +44,6 @@ MaskFactory = Union[str, Callable[..., GaussianMask]]
 
 # FlexConv initialises the kernel network in a region 1.667x wider than the mask (paper code).
 SPATIAL_EXTENT_PER_WIDTH = 1.667
-
 
 def _factory(factory: Union[str, Callable], lookup: Callable[[str], Callable], what: str) -> Callable:
     """A factory given as a registered name is looked up; anything else must be callable."""
@@ -72,6 +76,17 @@ class CKConv(nn.Module):
             :func:`flexconv.nn.change_resolution` sets it to (source/target)^D.
         mask: factory of the mask module ``(data_dim, causal=, device=, dtype=)``, a registered
             name (``flexconv.nn.mask.MASKS``: "GaussianMask") or None.
+        stride, dilation: as in ``nn.Conv2d``, for a kernel of ``grid_size`` taps (see the module
+            docstring). A strided layer always convolves with torch's direct strided convolution.
+        padding: ``"same"`` (default: centred, ``d (n - 1) // 2`` on the left and the rest on the right;
+            causal layers: ``d (n - 1)`` on the left only), ``"valid"`` (none) or an int / one int per
+            axis, on both sides (centred layers only: a causal layer's padding is "same" or "valid").
+            With a stride, "same" pads as at stride 1, so the output has ``ceil(S / stride)`` steps
+            (where ``nn.Conv2d`` refuses "same").
+        groups: as in ``nn.Conv2d`` (grouped, or depthwise with ``groups = in_channels``): kernel-net
+            outputs drop to ``out * in / groups``. Not with ``separable``.
+        padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``, as in
+            ``nn.Conv2d``; causal layers pad with zeros only.
 
     Input and parameters must share a dtype, as for ``nn.Conv2d``; under ``torch.autocast`` the
     layer computes in the autocast dtype instead (float64 is never cast, as by autocast).
@@ -91,6 +106,11 @@ class CKConv(nn.Module):
         conv_method: Fc.ConvMethod = "auto",
         kernel_scale: float = 1.0,
         mask: Optional[MaskFactory] = None,
+        stride: Union[int, Sequence[int]] = 1,
+        padding: Ca.Padding = "same",
+        dilation: Union[int, Sequence[int]] = 1,
+        groups: int = 1,
+        padding_mode: Ca.PaddingMode = "zeros",
         device=None,
         dtype=None,
     ) -> None:
@@ -110,14 +130,17 @@ class CKConv(nn.Module):
         self.causal = data_dim == 1 if causal is None else causal
         self.separable = separable
         self.conv_method = conv_method
+        self._set_conv_arguments(stride, padding, dilation, groups, padding_mode)
 
         kernel_net = _factory(kernel_net, kernel_net_class, "kernel_net")
         mask = _factory(mask, mask_class, "mask") if mask is not None else None
 
-        kernel_outputs = in_channels if separable else out_channels * in_channels
+        kernel_outputs = in_channels if separable else out_channels * in_channels // groups
         self.kernel_net = kernel_net(data_dim, kernel_outputs, **factory)
         self.mask = mask(data_dim, causal=self.causal, **factory) if mask is not None else None
         if self.mask is not None:
+            if explicit_grid:
+                self.mask.fit_to_grid(explicit_grid)
             extent = SPATIAL_EXTENT_PER_WIDTH * float(self.mask.width.detach().max())
             self.kernel_net.init_spatial_extent(min(1.0, extent))
         if separable:
@@ -136,11 +159,42 @@ class CKConv(nn.Module):
         self._crop_sizes: Optional[tuple[int, ...]] = None
         self._kernel_record: Optional[dict["CKConv", torch.Tensor]] = None  # see recording_kernels()
 
+    def _set_conv_arguments(
+        self, stride: Union[int, Sequence[int]], padding: Ca.Padding, dilation: Union[int, Sequence[int]], groups: int,
+        padding_mode: str,
+    ) -> None:
+        """Check and store ``nn.Conv``'s arguments (see the class docstring)."""
+        name = type(self).__name__
+        self.stride = Ca.per_axis(stride, "stride", self.data_dim, 1)
+        self.dilation = Ca.per_axis(dilation, "dilation", self.data_dim, 1)
+        self.padding = Ca.check_padding(padding, padding_mode, self.data_dim, self.causal, name)
+        self.padding_mode = padding_mode
+        self.groups = Ca.check_groups(groups, self.in_channels, self.out_channels, self.separable, name)
+        # False for the paper's convolution ("same" zero padding, stride and dilation 1, no groups: the
+        # functional.conv path), True when any argument differs (the conv_args.conv_padded path).
+        self.uses_conv_arguments = not (padding == "same" and padding_mode == "zeros" and groups == 1
+                                        and self.stride == self.dilation == (1,) * self.data_dim)
+
     def extra_repr(self) -> str:
-        return (
+        text = (
             f"{self.in_channels}, {self.out_channels}, data_dim={self.data_dim}, horizon={self.horizon!r}, "
             f"causal={self.causal}, separable={self.separable}, conv_method={self.conv_method!r}"
         )
+        ones = (1,) * self.data_dim
+        for name, value, default in (("stride", self.stride, ones), ("padding", self.padding, "same"),
+                                     ("dilation", self.dilation, ones), ("groups", self.groups, 1),
+                                     ("padding_mode", self.padding_mode, "zeros")):
+            text += f", {name}={value!r}" if value != default else ""
+        return text
+
+    def padding_amounts(self, kernel_size: Sequence[int]) -> list[tuple[int, int]]:
+        """(left, right) padding per axis for a cropped kernel of ``kernel_size`` taps (:func:`~flexconv.nn.conv_args.crop_padding`)."""
+        return Ca.crop_padding(self.grid_sizes(), kernel_size, self.padding, self.dilation, self.causal)
+
+    def output_size(self, input_size: Sequence[int]) -> tuple[int, ...]:
+        """Output steps per axis for an input of ``input_size`` (its spatial axes), as ``nn.ConvNd``'s."""
+        grid = self.grid_sizes()
+        return Ca.output_size(input_size, self.padding_amounts(grid), grid, self.dilation, self.stride)
 
     # -- grid ---------------------------------------------------------------------------------
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
@@ -172,6 +226,8 @@ class CKConv(nn.Module):
                 )
             else:
                 self.set_grid_size(resolve_grid_size(self.horizon, input_shape, self.data_dim))
+                if self.mask is not None:
+                    self.mask.fit_to_grid(self._grid)
         return self._grid
 
     def set_grid_size(self, sizes: tuple[int, ...]) -> None:
@@ -314,10 +370,10 @@ class CKConv(nn.Module):
         return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, in_channels, *S) -> (B, out_channels, *S)."""
+        """x: (B, in_channels, *S) -> (B, out_channels, *S') (S' = S unless stride, dilation or padding say otherwise)."""
         self._check_input(x)
         dtype = self._autocast_dtype(x)
-        kernel = self.kernel(x.shape)  # (out, in, *K) or (in, 1, *K)
+        kernel = self.kernel(x.shape)  # (out, in / groups, *K) or, separable, (in, 1, *K)
         if self._kernel_record is not None:
             self._kernel_record[self] = kernel
         bias = self.bias
@@ -326,9 +382,23 @@ class CKConv(nn.Module):
             bias = bias.to(dtype) if bias is not None else None
         # torch's direct convolution handles an empty batch (B = 0); FFT libraries may not.
         method = "spatial" if x.shape[0] == 0 else self.conv_method
+        if self.uses_conv_arguments and min(self.output_size(x.shape[2:])) < 1:
+            raise ValueError(
+                f"{type(self).__name__}: an input of size {tuple(x.shape[2:])} leaves no output for a {self.grid_sizes()} "
+                f"grid with padding={self.padding!r}, dilation={self.dilation} (nn.Conv's rule: the padded input must "
+                "be at least dilation * (n - 1) + 1)"
+            )
+        groups = self.in_channels if self.separable else self.groups
+        kernel_bias = None if self.separable else bias  # a separable layer adds it after the 1x1 mixing
+        if not self.uses_conv_arguments:
+            out = Fc.conv(x, kernel, kernel_bias, causal=self.causal, groups=groups, method=method)
+        else:
+            out = Ca.conv_padded(
+                x, kernel, kernel_bias, pads=self.padding_amounts(kernel.shape[2:]), padding_mode=self.padding_mode,
+                stride=self.stride, dilation=self.dilation, groups=groups, method=method,
+            )
         if not self.separable:
-            return Fc.conv(x, kernel, bias, causal=self.causal, method=method)
-        out = Fc.conv(x, kernel, None, causal=self.causal, groups=self.in_channels, method=method)
+            return out
         pointwise = self.pointwise.view(*self.pointwise.shape, *([1] * self.data_dim))  # (out, in, 1, ..., 1)
         return Fc.spatial_conv(out, pointwise, bias)
 

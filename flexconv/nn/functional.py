@@ -10,6 +10,9 @@ the same cross-correlation (PyTorch's ``conv`` convention):
 * **causal** (1D sequences): ``p = k - 1`` zeros on the left only, so the last kernel tap
   (relative position +1) multiplies the current time step and no output sees the future.
 
+``nn.Conv``'s arguments (any padding, stride, dilation, groups) are applied by
+:func:`flexconv.nn.conv_args.conv_padded`, which calls these.
+
 ``conv`` picks the FFT path when the cost model in :func:`prefer_fft` says it is cheaper;
 the constant in that model comes from the sweep of ``benchmarks/layer_speed.py`` on a 2-core CPU
 (see ``docs/benchmarks.md``).

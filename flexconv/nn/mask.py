@@ -12,6 +12,13 @@ Cropping rules (those of the original code, reproduced exactly):
 * causal layers (1D): the smaller root ``r = m - |sigma| sqrt(-2 ln t)``; if ``|r| < 1`` only
   positions ``> r`` are kept (the most recent part of the kernel).
 
+A mask whose initial width crops an axis to a single tap never learns its size: cropped taps give the
+mean and width no gradient, and the one tap left has mask value 1 whatever the width. So, unlike the
+original, the initial width is made grid-aware when the layer's grid is first known
+(:meth:`GaussianMask.fit_to_grid`): an axis that would keep fewer than ``min_taps`` (3) taps is widened
+until its threshold crossing lies half a tap spacing beyond the ``min_taps``-th tap. ``min_taps=1``
+keeps the width as given (the paper's rule; :mod:`flexconv.compat` sets it for the original's models).
+
 Where the original's window comes out empty (it then fails), ours keeps the nearest taps instead:
 the last one of a causal axis (a width far below the grid spacing), the two central ones of an even
 centred grid (``horizon="same"`` on an even input: no tap sits at 0). Every other window is the
@@ -49,6 +56,8 @@ class GaussianMask(nn.Module):
             give the mean and width no gradient, so with 0 a mask cropped to its single centre tap
             (where its value is 1 whatever the width) can never grow again; 1 keeps a tap whose
             gradient can widen it.
+        min_taps: taps per axis that the initial width keeps at least, where the grid has them (see
+            :meth:`fit_to_grid`); 1 keeps ``init_width`` as given, as the paper.
     """
 
     def __init__(
@@ -62,6 +71,7 @@ class GaussianMask(nn.Module):
         dynamic_cropping: bool = True,
         lr_factor: float = 0.1,
         crop_margin: int = 0,
+        min_taps: int = 3,
         device=None,
         dtype=None,
     ) -> None:
@@ -71,6 +81,8 @@ class GaussianMask(nn.Module):
             raise ValueError(f"GaussianMask: threshold must be in (0, 1), got {threshold}")
         if crop_margin < 0:
             raise ValueError(f"GaussianMask: crop_margin must be >= 0, got {crop_margin}")
+        if min_taps < 1:
+            raise ValueError(f"GaussianMask: min_taps must be >= 1, got {min_taps}")
         if init_mean is None:
             init_mean = 1.0 if causal else 0.0
         self.data_dim = data_dim
@@ -78,6 +90,7 @@ class GaussianMask(nn.Module):
         self.threshold = threshold
         self.dynamic_cropping = dynamic_cropping
         self.crop_margin = crop_margin
+        self.min_taps = min_taps
         factory = {"device": device, "dtype": dtype}
         self.mean = nn.Parameter(torch.full((data_dim,), float(init_mean), **factory))
         self.width = nn.Parameter(torch.full((data_dim,), float(init_width), **factory))
@@ -86,6 +99,7 @@ class GaussianMask(nn.Module):
 
     def extra_repr(self) -> str:
         margin = f", crop_margin={self.crop_margin}" if self.crop_margin else ""
+        margin += f", min_taps={self.min_taps}" if self.min_taps != 3 else ""
         return f"data_dim={self.data_dim}, causal={self.causal}, threshold={self.threshold}, cropping={self.dynamic_cropping}{margin}"
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
@@ -95,6 +109,32 @@ class GaussianMask(nn.Module):
             axis = torch.exp(-0.5 * ((positions[d] - self.mean[d]) / self.width[d]).square())
             mask = axis if mask is None else mask * axis
         return mask
+
+    def fit_to_grid(self, sizes: Sequence[int]) -> None:
+        """Widen each axis whose window on a grid of ``sizes`` taps would keep fewer than ``min_taps`` taps.
+
+        The layer calls this once, when its grid is first known (at construction for an explicit
+        horizon, at the first input for ``"same"``/``"full"``), never after loading weights or on a
+        resolution change. A widened axis gets the width whose threshold crossing lies half a tap
+        spacing beyond its ``min_taps``-th nearest tap (nearest to the centre; to the mean for causal
+        axes), so that tap's mask value sits well above the threshold and its width gradient is not 0.
+        """
+        if self.min_taps <= 1:
+            return
+        spread = math.sqrt(-2.0 * math.log(self.threshold))
+        with torch.no_grad():
+            for d, n in enumerate(sizes):
+                taps = min(self.min_taps, n)
+                if taps <= 1:
+                    continue
+                positions = torch.linspace(-1.0, 1.0, n, dtype=torch.float64)
+                mean, reach = float(self.mean[d]), abs(float(self.width[d])) * spread
+                # Causal axes keep the taps within ``reach`` below the mean; centred ones within |mean| + reach of 0.
+                offset = 0.0 if self.causal else abs(mean)
+                distance = (mean - positions).clamp(min=0.0) if self.causal else positions.abs()
+                needed = float(distance.sort().values[taps - 1])
+                if offset + reach <= needed:
+                    self.width[d] = (needed + 1.0 / (n - 1) - offset) / spread
 
     def crop_window(self, axis_positions: Sequence[torch.Tensor]) -> tuple[slice, ...]:
         """Slices of each axis to keep, from the current mean and width (no gradient).

@@ -231,6 +231,11 @@ def _ckconv_stream(layer: CKConv, path: str) -> RollingConv:
             f"stream(): {_where(path)} is a {type(layer).__name__} with data_dim={layer.data_dim}, "
             f"causal={layer.causal}; only causal 1D layers can run on a stream (a centred kernel reads future steps)"
         )
+    if layer.uses_conv_arguments:
+        raise ValueError(
+            f"stream(): {_where(path)} has stride={layer.stride}, padding={layer.padding!r}, dilation={layer.dilation}, "
+            f"groups={layer.groups}; only the causal 'same' convolution with stride, dilation and groups 1 runs on a stream"
+        )
     try:
         layer.grid_sizes()
     except RuntimeError as err:

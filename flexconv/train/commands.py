@@ -65,7 +65,8 @@ def train(
     init_state: model state dict to start from (cross-resolution fine-tuning).
     resolution_change: ``[source, target]`` applied to the model before ``init_state`` is loaded.
     callbacks: extra Lightning callbacks.
-    Returns test_acc, val_acc, best_checkpoint, last_checkpoint, params, wall_time_s, run_dir
+    Returns test_acc, val_acc, best_checkpoint, last_checkpoint, params, wall_time_s, step_time_s (wall time per
+    optimiser step, validation included), run_dir
     and the test metrics. wall_time_s and device cover every segment of a resumed run (:class:`FitClock`);
     wall_time_s is None when it resumed from a checkpoint that kept no time.
     """
@@ -134,6 +135,7 @@ def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModul
         last_checkpoint=str(run_dir / CHECKPOINTS / "last.ckpt"),
         params=sum(p.numel() for p in module.model.parameters()),
         wall_time_s=None if clock.seconds is None else round(clock.seconds, 1),  # across interruptions
+        step_time_s=None if clock.seconds is None or not trainer.global_step else round(clock.seconds / trainer.global_step, 3),
         device=clock.device,
         run_dir=str(run_dir),
     )

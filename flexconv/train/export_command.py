@@ -1,12 +1,18 @@
 """``flexconv export <checkpoint> --onnx out.onnx``: a trained model as plain convolutions.
 
-The checkpoint's model goes through :func:`flexconv.nn.export.export` (every CKConv/FlexConv
-becomes an ``nn.ConvNd`` holding its cropped kernel); the command checks that the plain model
-gives the same outputs on a random batch of the dataset's input shape, writes it to ONNX (when
-``--onnx`` is given) and checks the ONNX model with onnxruntime when that is installed. It prints
-the largest absolute difference of each check.
+The checkpoint (a run's ``.ckpt``, a release file ``.pt`` or a released name such as
+``flextcn_mnist1d``) has its model go through :func:`flexconv.nn.export.export` (every
+CKConv/FlexConv becomes an ``nn.ConvNd`` holding its cropped kernel); the command checks that the
+plain model gives the same outputs on a random batch of the dataset's input shape, writes it to ONNX
+(when ``--onnx`` is given) and checks the ONNX model with onnxruntime when that is installed. It
+prints the largest absolute difference of each check.
+
+The ONNX model's batch axis and spatial axes (length, height, width) are dynamic: the exported
+kernels are fixed, so it serves any batch size and input size (outputs of other sizes are the plain
+model's; the check runs it at batch ``B + 3`` with each spatial axis 4 steps longer too).
 
     flexconv export runs/main_job/<run>/checkpoints/best.ckpt --onnx model.onnx
+    flexconv export flextcn_mnist1d --onnx mnist1d.onnx
 """
 
 from __future__ import annotations
@@ -34,13 +40,25 @@ def example_input(run_config: dict[str, Any], batch: int, seed: int = 0) -> torc
     return torch.randn(batch, record.in_channels, *spatial, generator=torch.Generator().manual_seed(seed))
 
 
+def dynamic_axes(x: torch.Tensor, y: torch.Tensor) -> dict[str, dict[int, str]]:
+    """ONNX dynamic axes: the batch and every spatial axis of the input ``x`` (B, C, *S); of the output
+    ``y`` the batch, and its trailing axes when it keeps the input's (per-step outputs: (B, K, *S))."""
+    spatial = {axis: f"s{axis - 2}" for axis in range(2, x.dim())}
+    out_axes = {0: "batch", **(spatial if y.dim() == x.dim() else {})}
+    return {"x": {0: "batch", **spatial}, "y": out_axes}
+
+
 def write_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> None:
-    """``model`` to ONNX at ``path`` (TorchScript exporter, the dynamo one where it is missing)."""
+    """``model`` to ONNX at ``path`` with dynamic batch and spatial axes (:func:`dynamic_axes`), with the
+    TorchScript exporter (the dynamo one where it is missing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        axes = dynamic_axes(x, model(x))
     try:
-        torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["x"], output_names=["y"])
+        torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["x"], output_names=["y"], dynamic_axes=axes)
     except TypeError:  # a torch without the TorchScript exporter switch
-        torch.onnx.export(model, (x,), str(path), dynamo=True)
+        shapes = {"x": {axis: torch.export.Dim.AUTO for axis in axes["x"]}}
+        torch.onnx.export(model, (x,), str(path), dynamo=True, input_names=["x"], output_names=["y"], dynamic_shapes=shapes)
 
 
 def onnx_outputs(path: Path, x: torch.Tensor) -> Optional[torch.Tensor]:
@@ -58,9 +76,9 @@ def export_checkpoint(checkpoint: str | Path, onnx: Optional[Path] = None, batch
     """Export ``checkpoint``'s model; returns the parity figures (``max_abs_diff``, ``onnx_max_abs_diff``,
     ``scale``: the largest output magnitude) and the paths written."""
     from flexconv.nn.export import export
-    from flexconv.train.checkpoints import load_module
+    from flexconv.train.checkpoints import evaluation_module
 
-    module = load_module(checkpoint)
+    module = evaluation_module(checkpoint)
     model = module.model.eval()
     x = example_input(module.hparams.run_config, batch)
     plain = export(model).eval()
@@ -72,6 +90,8 @@ def export_checkpoint(checkpoint: str | Path, onnx: Optional[Path] = None, batch
         "max_abs_diff": float((reference - exported).abs().max()),
         "onnx": None,
         "onnx_max_abs_diff": None,
+        "onnx_other_shape": None,
+        "onnx_other_shape_max_abs_diff": None,
     }
     if onnx is not None:
         write_onnx(plain, x, onnx)
@@ -79,6 +99,12 @@ def export_checkpoint(checkpoint: str | Path, onnx: Optional[Path] = None, batch
         out = onnx_outputs(onnx, x)
         if out is not None:
             results["onnx_max_abs_diff"] = float((reference - out).abs().max())
+            other = torch.randn(batch + 3, *x.shape[1:2], *(s + 4 for s in x.shape[2:]),
+                                generator=torch.Generator().manual_seed(1))
+            with torch.no_grad():
+                expected = plain(other)
+            results["onnx_other_shape"] = tuple(other.shape)
+            results["onnx_other_shape_max_abs_diff"] = float((expected - onnx_outputs(onnx, other)).abs().max())
     return results
 
 
@@ -87,7 +113,8 @@ def main(argv: Sequence[str]) -> None:
     from flexconv.train.checkpoints import CheckpointError
 
     parser = argparse.ArgumentParser(prog="flexconv export", description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", type=Path, help="a best.ckpt or last.ckpt of a flexconv run")
+    parser.add_argument("checkpoint", help="a best.ckpt or last.ckpt of a flexconv run, a release file (.pt) or a "
+                        "released name (flextcn_mnist1d, ...)")
     parser.add_argument("--onnx", type=Path, help="write the plain-convolution model to this ONNX file")
     parser.add_argument("--batch", type=int, default=2, help="batch size of the parity check (and the ONNX input)")
     args = parser.parse_args(list(argv))
@@ -99,6 +126,8 @@ def main(argv: Sequence[str]) -> None:
     checks = [("plain convolutions", results["max_abs_diff"])]
     if results["onnx_max_abs_diff"] is not None:
         checks.append(("ONNX (onnxruntime)", results["onnx_max_abs_diff"]))
+        checks.append((f"ONNX at input {results['onnx_other_shape']} (dynamic axes)",
+                       results["onnx_other_shape_max_abs_diff"]))
     print(f"input {results['input_shape']}, largest output {results['scale']:.4g}")
     for name, diff in checks:
         print(f"parity {name}: max |difference| = {diff:.3g} ({'ok' if diff <= tolerance else 'MISMATCH'}, "

@@ -93,7 +93,7 @@ def test_flexconv_initialises_mu_near_the_mask(init_width, data_dim):
     layer = FlexConv(
         1, 1, data_dim=data_dim, horizon=9,
         kernel_net=functools.partial(MAGNet, hidden_channels=256),
-        mask=functools.partial(GaussianMask, init_width=init_width),
+        mask=functools.partial(GaussianMask, init_width=init_width, min_taps=1),  # the width as given
     )
     extent = min(1.0, SPATIAL_EXTENT_PER_WIDTH * init_width)
     assert SPATIAL_EXTENT_PER_WIDTH == pytest.approx(1.667)

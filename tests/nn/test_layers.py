@@ -161,13 +161,14 @@ def test_cropping_equals_zeroed_full_kernel(data_dim, causal, mean, width):
 
 @pytest.mark.parametrize("causal", [True, False])
 def test_a_mask_cropped_to_one_tap_grows_only_with_a_crop_margin(causal):
-    """A mask narrower than one tap keeps only its centre tap, where its value is 1 whatever the width:
-    no gradient reaches the width, so without a margin the layer stays 1 tap for good."""
+    """A mask narrower than one tap (the initial width kept as given: min_taps=1) keeps only its centre tap,
+    where its value is 1 whatever the width: no gradient reaches the width, so without a margin the layer
+    stays 1 tap for good."""
     torch.manual_seed(0)
     grads, sizes = {}, {}
     for margin in (0, 1):
         layer = FlexConv(2, 3, data_dim=1, horizon=33, causal=causal, dtype=torch.float64,
-                         mask=functools.partial(GaussianMask, init_width=0.01, crop_margin=margin))
+                         mask=functools.partial(GaussianMask, init_width=0.01, crop_margin=margin, min_taps=1))
         x = torch.randn(2, 2, 40, dtype=torch.float64)
         layer(x).square().sum().backward()
         grads[margin], sizes[margin] = layer.mask.width.grad.abs().item(), layer.effective_kernel_size()[0]

@@ -20,6 +20,7 @@ def test_train_writes_a_complete_run_folder(tmp_path: Path) -> None:
     results = train(compose_config(tiny_overrides(run_dir, "trainer.max_steps=-1", "logger.tensorboard=true")))
     assert 0.0 <= results["test_acc"] <= 1.0
     assert results["params"] > 0 and results["wall_time_s"] > 0 and results["run_dir"] == str(run_dir)
+    assert 0 < results["step_time_s"] <= results["wall_time_s"]  # wall time over the optimiser steps
     for name in ("config.yaml", "metrics.csv", "summary.json", "kernel_sizes.png", "kernels.png",
                  "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
         assert (run_dir / name).is_file(), name

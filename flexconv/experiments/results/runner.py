@@ -272,17 +272,18 @@ def kernel_sizes_of_run(run_dir: Path) -> Optional[dict[str, Any]]:
     model without continuous (CKConv/FlexConv) layers."""
     import torch
 
+    from flexconv.models.registry import build_model, model_config
     from flexconv.train.callbacks import continuous_layers
     from flexconv.train.module import TaskModule
 
-    model = TaskModule.load_from_checkpoint(run_dir / CHECKPOINTS / "last.ckpt", map_location="cpu").model
-    layers = continuous_layers(model)
+    module = TaskModule.load_from_checkpoint(run_dir / CHECKPOINTS / "last.ckpt", map_location="cpu")
+    layers = continuous_layers(module.model)
     if not layers:
         return None
     grid = list(layers[0][1].grid_sizes())
-    fresh = type(model)(model.config).eval()  # the same configuration at its initial mask widths
+    fresh = build_model(model_config(module.hparams.model_name, **module.model_config)).eval()  # at its initial masks
     with torch.no_grad():
-        fresh(torch.zeros(1, model.config.in_channels, *grid))
+        fresh(torch.zeros(1, module.model_config["in_channels"], *grid))
     return {"learned": [list(layer.effective_kernel_size()) for _, layer in layers],
             "initial": [list(layer.effective_kernel_size()) for _, layer in continuous_layers(fresh)], "grid": grid}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from flexconv.experiments.results import records
-from flexconv.experiments.results.report import Metric, figure_line, stat, verdict
+from flexconv.experiments.results.report import ACCURACY, Metric, figure_line, stat, verdict
 from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs
 from flexconv.experiments.results.study import Bars, Beats, Change, Given, Reference, SmallLoss, Study, Table
 from flexconv.experiments.results.synthetic import SYNTHETIC
@@ -329,5 +329,22 @@ FIT_KERNEL = Study("fit_kernel", "Kernel fitting: MAGNet vs GaborNet vs FourierN
 KERNEL_SIZES = Study("kernel_sizes", "Learned kernel sizes of the Fashion-MNIST FlexNet", rows=(FASHION_FLEXNET,),
                      tables=(), runs_in="fashion_mnist", max_seeds=1, body=kernel_sizes_body)
 
+DROPIN_FAST = ("data.limit_train=64", "data.limit_test=64")  # ResNet-18 steps take seconds on one core
+DROPIN = Study(
+    "dropin", "Drop-in FlexConv: torchvision's ResNet-18 on Fashion-MNIST, converted against plain",
+    rows=(Row("plain", "ResNet-18 (CIFAR stem)", "fashion_mnist_resnet18", fast=DROPIN_FAST),
+          Row("flexconv", "ResNet-18, convert(horizon=9)", "fashion_mnist_resnet18",
+              ("model=resnet18_fashion_mnist_flexconv",), DROPIN_FAST)),
+    tables=(Table(metrics=(ACCURACY, Metric("step_time_s", "time per step (s)", scale=1.0, digits=2))),),
+    notes=("`flexconv.nn.convert` puts a FlexConv in place of each of the network's 17 convolutions of kernel size 3 "
+           "(the 1x1 shortcuts stay), separable by default, with a 9x9 grid that each kernel can grow into from its "
+           "initial 3x3 (the masks train at 0.1 x the learning rate, the paper's factor; each run's learned kernel sizes "
+           "are in its record, docs/records/dropin). A short budget, not a converged comparison: 2 epochs of a 6,400-image training subset (200 "
+           "steps of 64), Adam at lr 0.001 on a cosine schedule; the validation split (10 % of the training set, 6,000 "
+           "images) picks the tested epoch; tested on the whole test split. One CPU thread per run, on a 2-core machine "
+           "shared with other jobs (load average about 8 while these ran): the time per step, the run's wall time over "
+           "its optimiser steps with both validation passes included, is an upper bound.",),
+)
+
 STUDIES: dict[str, Study] = {study.key: study for study in (MNIST1D, FASHION, CROSSRES, SEQUENTIAL, UEA, FIT_KERNEL,
-                                                              KERNEL_SIZES, SYNTHETIC, TIMESERIES)}
+                                                              KERNEL_SIZES, SYNTHETIC, TIMESERIES, DROPIN)}
