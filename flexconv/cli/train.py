@@ -17,7 +17,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from flexconv.cli.common import setup_logging
+from flexconv.cli.common import print_results, setup_logging
 from flexconv.train.checkpoints import CheckpointError
 from flexconv.train.commands import evaluate, train
 from flexconv.train.config import compose_config
@@ -49,21 +49,6 @@ node: cifar10_crossres_16_32[_gabor|_gabor_mask], fashion_crossres_14_28[_gabor|
 """
 DRY_RUN_FLAGS = ("--dry-run", "--cfg")
 MULTIRUN_FLAGS = ("-m", "--multirun")
-
-
-def print_results(title: str, results: dict[str, Any]) -> None:
-    """A rich table of the results (accuracy, params, wall time, run folder, ...)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, show_header=True)
-    table.add_column("result")
-    table.add_column("value")
-    for key, value in results.items():
-        if isinstance(value, float):
-            value = f"{100 * value:.2f} %" if "acc" in key else f"{value:.4g}"
-        table.add_row(key, str(value))
-    Console().print(table)
 
 
 def fail(command: str, error: Exception) -> NoReturn:
@@ -99,7 +84,7 @@ def train_main(argv: list[str]) -> None:
         return
     setup_logging()
     if any(arg in MULTIRUN_FLAGS for arg in argv):
-        from flexconv.train.multirun import multirun
+        from flexconv.cli.multirun import multirun
 
         try:
             multirun([arg for arg in argv if arg not in MULTIRUN_FLAGS])

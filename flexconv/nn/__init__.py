@@ -10,7 +10,8 @@ convolutions, :func:`convert` (FlexConv into any CNN), per-parameter optimiser h
 training).
 """
 
-from flexconv.nn.ckconv import CKConv, FlexConv, recording_kernels
+from flexconv.nn.ckconv import CKConv, FlexConv
+from flexconv.nn.recording import recording_kernels
 from flexconv.nn.convert import continuous_counterpart, convert
 from flexconv.nn.dropout import Dropout, ReLUDropout
 from flexconv.nn.export import export

@@ -24,9 +24,8 @@ they mean there for a kernel of ``grid_size`` taps; cropping never changes the o
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -36,6 +35,7 @@ from flexconv.nn import functional as Fc
 from flexconv.nn.grid import Horizon, relative_positions, resolve_grid_size, validate_horizon
 from flexconv.nn.kernels import MAGNet, kernel_net_class
 from flexconv.nn.kernels.base import KernelNet
+from flexconv.nn.layer_input import check_input, compute_dtype
 from flexconv.nn.mask import GaussianMask, mask_class
 
 # A class, a functools.partial of one, or a registered name ("MAGNet", "GaussianMask").
@@ -337,42 +337,10 @@ class CKConv(nn.Module):
         return tuple(self.kernel_positions().shape[1:])
 
     # -- forward ------------------------------------------------------------------------------
-    def _check_input(self, x: torch.Tensor) -> None:
-        name = type(self).__name__
-        if not torch.is_floating_point(x):
-            raise TypeError(f"{name} expects a floating-point input, got dtype {x.dtype}")
-        if x.dim() != self.data_dim + 2:
-            raise ValueError(
-                f"{name} with data_dim={self.data_dim} expects input (batch, {self.in_channels}, "
-                f"{', '.join(['length'] if self.data_dim == 1 else [f'S{d}' for d in range(self.data_dim)])}), "
-                f"got shape {tuple(x.shape)}"
-            )
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f"{name} expects {self.in_channels} input channels, got {x.shape[1]} (shape {tuple(x.shape)})")
-        if any(s < 1 for s in x.shape[2:]):
-            raise ValueError(f"{name} got an empty spatial axis: input shape {tuple(x.shape)}")
-
-    def _autocast_dtype(self, x: torch.Tensor) -> Optional[torch.dtype]:
-        """The dtype to compute in under ``torch.autocast`` (as ``nn.Conv2d``), else None.
-
-        Outside autocast (or with float64 involved, which autocast never casts) the input must have
-        the parameters' dtype: one clear error instead of torch's bias-type or complex-type errors.
-        """
-        param_dtype = self._reference_param().dtype
-        device_type = x.device.type
-        if torch.is_autocast_enabled(device_type) and torch.float64 not in (x.dtype, param_dtype):
-            return torch.get_autocast_dtype(device_type)
-        if x.dtype != param_dtype:
-            raise TypeError(
-                f"{type(self).__name__} got an input of dtype {x.dtype} but its parameters are {param_dtype}; "
-                f"convert one to the other (x.to({param_dtype}) or layer.to({x.dtype})) or run under torch.autocast"
-            )
-        return None
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, in_channels, *S) -> (B, out_channels, *S') (S' = S unless stride, dilation or padding say otherwise)."""
-        self._check_input(x)
-        dtype = self._autocast_dtype(x)
+        check_input(x, type(self).__name__, self.data_dim, self.in_channels)
+        dtype = compute_dtype(x, self._reference_param().dtype, type(self).__name__)
         kernel = self.kernel(x.shape)  # (out, in / groups, *K) or, separable, (in, 1, *K)
         if self._kernel_record is not None:
             self._kernel_record[self] = kernel
@@ -401,26 +369,6 @@ class CKConv(nn.Module):
             return out
         pointwise = self.pointwise.view(*self.pointwise.shape, *([1] * self.data_dim))  # (out, in, 1, ..., 1)
         return Fc.spatial_conv(out, pointwise, bias)
-
-
-@contextlib.contextmanager
-def recording_kernels(model: nn.Module) -> Iterator[dict[CKConv, torch.Tensor]]:
-    """Within the block, every CKConv/FlexConv of ``model`` records the effective kernel its forward
-    used, with its autograd graph, in the yielded dict (by layer).
-
-    A loss on the kernels (the kernel-norm penalty of the paper's sequential runs) then reuses them
-    instead of evaluating every kernel network again: a tenth of a FlexTCN step at full-length
-    kernels. Nothing is kept after the block.
-    """
-    used: dict[CKConv, torch.Tensor] = {}
-    layers = [m for m in model.modules() if isinstance(m, CKConv)]
-    for layer in layers:
-        layer._kernel_record = used
-    try:
-        yield used
-    finally:
-        for layer in layers:
-            layer._kernel_record = None
 
 
 class FlexConv(CKConv):

@@ -32,7 +32,8 @@ from flexconv.models.conv_config import nest_flat_conv_config
 from flexconv.models.registry import config_dict, model_config, build_model
 from flexconv.nn import StaticCrops, param_groups
 from flexconv.nn.antialias import AntiAliasing
-from flexconv.nn.ckconv import CKConv, recording_kernels
+from flexconv.nn.ckconv import CKConv
+from flexconv.nn.recording import recording_kernels
 
 OBJECTIVES = ("classification", "regression", "per_step")
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -105,7 +106,7 @@ def kernel_norm_penalty(model: nn.Module, kernels: Optional[Mapping[CKConv, torc
     Frobenius norms of the kernel actually used, after the mask and cropping, and of the bias;
     kernel networks, masks, norms and heads are not decayed directly. Every layer's grid must be
     fixed (run a forward first). kernels: the kernels the forward used
-    (:func:`flexconv.nn.ckconv.recording_kernels`), reused instead of evaluated again. Returns a
+    (:func:`flexconv.nn.recording.recording_kernels`), reused instead of evaluated again. Returns a
     scalar (0 when there are no such layers).
     """
     kernels = kernels or {}
@@ -209,7 +210,7 @@ class TaskModule(L.LightningModule):
     def regularizers(self, kernels: Optional[Mapping[CKConv, torch.Tensor]] = None) -> dict[str, torch.Tensor]:
         """The configured loss terms on the weights, by name ("kernel_norm", "antialias"); call after a forward.
 
-        kernels: the kernels that forward used (:func:`~flexconv.nn.ckconv.recording_kernels`), to reuse."""
+        kernels: the kernels that forward used (:func:`~flexconv.nn.recording.recording_kernels`), to reuse."""
         terms: dict[str, torch.Tensor] = {}
         if self.optim.kernel_norm_decay > 0:
             terms["kernel_norm"] = self.optim.kernel_norm_decay * kernel_norm_penalty(self.model, kernels)

@@ -11,7 +11,7 @@ import yaml
 
 from conftest import tiny_overrides
 from flexconv.cli.train import train_main
-from flexconv.train.multirun import SweepResult
+from flexconv.cli.multirun import SweepResult
 from flexconv.train.validate import ConfigError
 
 

@@ -16,6 +16,7 @@ from typing import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from flexconv.cli.common import print_results, setup_logging
 from flexconv.train.config import CONFIG_DIR, register_config_groups
 from flexconv.train.validate import ConfigError
 
@@ -35,8 +36,6 @@ class SweepResult(dict):
 
 def run_job(cfg: DictConfig) -> SweepResult:
     """One job of the sweep: resolve and check the config Hydra composed, train, print the results."""
-    from flexconv.cli.common import setup_logging
-    from flexconv.cli.train import print_results
     from flexconv.train.commands import train
 
     setup_logging()  # also in a launcher's fresh worker process
