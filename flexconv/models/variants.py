@@ -281,15 +281,6 @@ def flexnet_fashion_mnist() -> FlexNetConfig:
 
 
 @register_model
-def flexnet_fashion_mnist_gabor() -> FlexNetConfig:
-    """The Fashion-MNIST FlexNet with GaborNet kernels (16 x 3), for the cross-resolution study."""
-    return FlexNetConfig(
-        in_channels=1, num_classes=10, hidden_channels=16, num_blocks=3, dropout=0.1,
-        conv=ConvConfig(horizon=29, kernel_net={"name": "GaborNet", "hidden_channels": 16}),
-    )
-
-
-@register_model
 def flexnet_fashion_mnist_conv3() -> FlexNetConfig:
     """The Fashion-MNIST FlexNet's topology with 3x3 convolutions, 24 channels: 32,074 parameters, about the 16-channel FlexNet's 35,766."""
     return FlexNetConfig(in_channels=1, num_classes=10, hidden_channels=24, num_blocks=3, dropout=0.1, conv=ConvConfig(**PLAIN3))
