@@ -128,12 +128,23 @@ train(compose_config(tiny_overrides({run_dir!r}, *{common!r})), callbacks=[Kill(
 """
 
 
-def test_resume_after_sigkill_keeps_every_row(tmp_path: Path) -> None:
-    common = [*COMMON[:2], "checkpoint.every_n_train_steps=1", "model.dropout=0.3"]
-    straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
-    train(compose_config(tiny_overrides(straight_dir, *common)))
-    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), run_dir=str(killed_dir), common=common, signal="SIGKILL")
+INTERRUPTED = [*COMMON[:2], "checkpoint.every_n_train_steps=1", "model.dropout=0.3"]
+
+
+def straight_and_interrupted(tmp_path: Path, signal_name: str) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """An uninterrupted run, and the same run in a child process sent ``signal_name`` before step 6:
+    (straight run folder, interrupted run folder, the child's completed process)."""
+    straight_dir, interrupted_dir = tmp_path / "straight", tmp_path / "interrupted"
+    train(compose_config(tiny_overrides(straight_dir, *INTERRUPTED)))
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), run_dir=str(interrupted_dir), common=INTERRUPTED,
+                                signal=signal_name)
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    return straight_dir, interrupted_dir, done
+
+
+def test_resume_after_sigkill_keeps_every_row(tmp_path: Path) -> None:
+    common = INTERRUPTED
+    straight_dir, killed_dir, done = straight_and_interrupted(tmp_path, "SIGKILL")
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
     assert checkpoint(killed_dir)["global_step"] == 5
     assert (killed_dir / ".lock").is_file()  # left behind by the killed process: taken over below
@@ -147,11 +158,8 @@ def test_resume_after_sigkill_keeps_every_row(tmp_path: Path) -> None:
 def test_a_run_preempted_by_sigterm_mid_epoch_resumes_to_the_uninterrupted_run(tmp_path: Path) -> None:
     # A scheduler's preemption: SIGTERM before step 6 (mid-epoch 2). Lightning finishes the batch in flight
     # and stops; last.ckpt (every step here) holds step 6, from which the resumed run does the last step.
-    common = [*COMMON[:2], "checkpoint.every_n_train_steps=1", "model.dropout=0.3"]
-    straight_dir, stopped_dir = tmp_path / "straight", tmp_path / "stopped"
-    train(compose_config(tiny_overrides(straight_dir, *common)))
-    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), run_dir=str(stopped_dir), common=common, signal="SIGTERM")
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    common = INTERRUPTED
+    straight_dir, stopped_dir, done = straight_and_interrupted(tmp_path, "SIGTERM")
     assert "Received SIGTERM" in done.stderr, done.stderr[-3000:]
     assert checkpoint(stopped_dir)["global_step"] == 6
     assert not (stopped_dir / "summary.json").exists()  # stopped, not finished
