@@ -114,10 +114,16 @@ def bench_model(name: str, batch: int, repeats: int, widen_steps: int) -> dict:
         extra += max(time.perf_counter() - start - times["compiled"], 0.0)
     full = all(layer._crop_sizes == layer.grid_sizes() for layer in layers)
     return {
-        "model": name, "batch": batch, "eager_s": times["eager"], "compiled_s": times["compiled"],
-        "speedup": times["eager"] / times["compiled"], "first_compile_s": first_compile,
-        "widen_steps": widen_steps, "widen_compilations": counter.graphs - graphs_before,
-        "widen_compile_s": extra, "all_full_at_end": full,
+        "model": name,
+        "batch": batch,
+        "eager_s": times["eager"],
+        "compiled_s": times["compiled"],
+        "speedup": times["eager"] / times["compiled"],
+        "first_compile_s": first_compile,
+        "widen_steps": widen_steps,
+        "widen_compilations": counter.graphs - graphs_before,
+        "widen_compile_s": extra,
+        "all_full_at_end": full,
     }
 
 
@@ -127,7 +133,7 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
         f"--threads {args.threads} --widen-steps {args.widen_steps}{' --plain' if PLAIN else ''}`; "
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} thread(s), "
         f"{'without' if PLAIN else 'with'} `keep_freed_memory()`). One Adam step at the initial masks, dropout on; "
-        "minimum over interleaved rounds in one process. \"Graphs while widening\": graphs inductor built while "
+        'minimum over interleaved rounds in one process. "Graphs while widening": graphs inductor built while '
         "every mask widened to its whole grid (forward+backward graphs of the loss, counted separately), and the "
         "seconds those steps took above a steady step.",
         "",

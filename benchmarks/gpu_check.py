@@ -32,18 +32,18 @@ import copy
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
+from layer_speed import FULL_WIDTH, widen_masks
+from page import min_times, write_block
+from sequence_speed import fft_implementation
 from torch import nn
 
 import flexconv.nn as fnn
 from flexconv.models.registry import get_model
 from flexconv.nn import functional as Fc
-from layer_speed import FULL_WIDTH, widen_masks
-from page import min_times, write_block
-from sequence_speed import fft_implementation
 
 TOLERANCE = 1e-9
 DEVICE = torch.device("cuda")  # --device cpu runs the same code on the CPU (a dry run of the script)
@@ -63,6 +63,7 @@ def synchronised(fn: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         fn()
         synchronise()
+
     return run
 
 
@@ -72,7 +73,9 @@ def exactness_rows() -> list[dict]:
     for name, data_dim, shape, horizon, causal in LAYER_CASES:
         for method in ("spatial", "fft"):
             torch.manual_seed(0)
-            cpu = fnn.FlexConv(shape[1], 5, data_dim=data_dim, horizon=horizon, causal=causal, conv_method=method).double()
+            cpu = fnn.FlexConv(
+                shape[1], 5, data_dim=data_dim, horizon=horizon, causal=causal, conv_method=method
+            ).double()
             with torch.no_grad():
                 cpu.mask.width.mul_(3.0)  # a wider mask than at initialisation: more of the kernel survives cropping
             gpu = copy.deepcopy(cpu).to(DEVICE)
@@ -81,14 +84,26 @@ def exactness_rows() -> list[dict]:
             for layer, inputs in ((cpu, x.clone()), (gpu, x.to(DEVICE))):
                 inputs.requires_grad_(True)
                 out = layer(inputs)
-                (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype, device=out.device).view_as(out)).sum().backward()
+                (
+                    out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype, device=out.device).view_as(out)
+                ).sum().backward()
                 outputs.append(out.detach().cpu())
                 grads.append([inputs.grad.cpu()] + [p.grad.cpu() for p in layer.parameters()])
             worst = relative_difference(outputs[0], outputs[1])
             worst_grad = max(relative_difference(a, b) for a, b in zip(*grads))
-            rows.append({"layer": name, "method": method, "kernel": "x".join(map(str, gpu.effective_kernel_size())),
-                         "output_rel_diff": worst, "grad_rel_diff": worst_grad, "ok": max(worst, worst_grad) < TOLERANCE})
-            print(f"exact  {name:9s} {method:7s} kernel {rows[-1]['kernel']:9s} output {worst:.1e}  gradients {worst_grad:.1e}")
+            rows.append(
+                {
+                    "layer": name,
+                    "method": method,
+                    "kernel": "x".join(map(str, gpu.effective_kernel_size())),
+                    "output_rel_diff": worst,
+                    "grad_rel_diff": worst_grad,
+                    "ok": max(worst, worst_grad) < TOLERANCE,
+                }
+            )
+            print(
+                f"exact  {name:9s} {method:7s} kernel {rows[-1]['kernel']:9s} output {worst:.1e}  gradients {worst_grad:.1e}"
+            )
     return rows
 
 
@@ -106,32 +121,55 @@ def mixed_precision_row() -> dict:
         logits = model(x)
         loss = nn.functional.cross_entropy(logits, y)
     loss.backward()
-    finite = bool(torch.isfinite(loss)) and all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
-    row = {"model": "flexnet_fashion_mnist", "finite": finite,
-           "logits_rel_diff": relative_difference(reference.float(), logits.detach().float())}
-    print(f"bf16   flexnet_fashion_mnist finite {finite}  logits differ by {row['logits_rel_diff']:.1e} of their largest value")
+    finite = bool(torch.isfinite(loss)) and all(
+        torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None
+    )
+    row = {
+        "model": "flexnet_fashion_mnist",
+        "finite": finite,
+        "logits_rel_diff": relative_difference(reference.float(), logits.detach().float()),
+    }
+    print(
+        f"bf16   flexnet_fashion_mnist finite {finite}  logits differ by {row['logits_rel_diff']:.1e} of their largest value"
+    )
     return row
 
 
 def conv_path_rows(repeats: int) -> list[dict]:
     """Spatial against FFT forward+backward on the GPU over kernel sizes, and what prefer_fft picks."""
-    cases = [((64, 24, 32, 32), 24, k, False) for k in (3, 5, 9, 17, 33)] + [((64, 48, 32, 32), 48, k, False) for k in (3, 5)]
+    cases = [((64, 24, 32, 32), 24, k, False) for k in (3, 5, 9, 17, 33)] + [
+        ((64, 48, 32, 32), 48, k, False) for k in (3, 5)
+    ]
     cases += [((64, 30, 784), 30, k, True) for k in (4, 8, 16, 33, 129, 785)]
     rows = []
     for shape, c_out, k, causal in cases:
         x = torch.randn(*shape, device=DEVICE, requires_grad=True)
         kernel = torch.randn(c_out, shape[1], *([k] * (len(shape) - 2)), device=DEVICE, requires_grad=True)
         grad = torch.randn(shape[0], c_out, *shape[2:], device=DEVICE)
-        times = min_times({
-            "spatial": synchronised(lambda: Fc.spatial_conv(x, kernel, causal=causal).backward(grad)),
-            "fft": synchronised(lambda: Fc.fft_conv(x, kernel, causal=causal).backward(grad)),
-        }, repeats)
+        times = min_times(
+            {
+                "spatial": synchronised(lambda: Fc.spatial_conv(x, kernel, causal=causal).backward(grad)),
+                "fft": synchronised(lambda: Fc.fft_conv(x, kernel, causal=causal).backward(grad)),
+            },
+            repeats,
+        )
         auto = "fft" if Fc.prefer_fft(x.shape, kernel.shape, causal, device_type=DEVICE.type) else "spatial"
         faster = "fft" if times["fft"] < times["spatial"] else "spatial"
-        rows.append({"input": "x".join(map(str, shape)), "kernel": k, "causal": causal, "spatial_ms": 1e3 * times["spatial"],
-                     "fft_ms": 1e3 * times["fft"], "faster": faster, "auto": auto})
-        print(f"conv   {rows[-1]['input']:12s} k={k:<4d} spatial {rows[-1]['spatial_ms']:.3f} ms  fft {rows[-1]['fft_ms']:.3f} ms"
-              f"  auto picks {auto}")
+        rows.append(
+            {
+                "input": "x".join(map(str, shape)),
+                "kernel": k,
+                "causal": causal,
+                "spatial_ms": 1e3 * times["spatial"],
+                "fft_ms": 1e3 * times["fft"],
+                "faster": faster,
+                "auto": auto,
+            }
+        )
+        print(
+            f"conv   {rows[-1]['input']:12s} k={k:<4d} spatial {rows[-1]['spatial_ms']:.3f} ms  fft {rows[-1]['fft_ms']:.3f} ms"
+            f"  auto picks {auto}"
+        )
     return rows
 
 
@@ -173,17 +211,29 @@ def network_rows(repeats: int) -> list[dict]:
                 step = adam_step(model, x, y, precision)
                 steps = {}
                 for impl in ("ours", "plain") if precision == "fp32" else ("ours",):  # cuFFT has no bfloat16 transforms
+
                     def run(impl: str = impl) -> None:
                         with fft_implementation(impl):
                             step()
+
                     steps[impl] = run
                 times = min_times(steps, repeats)
                 memory = peak_step_memory_mib(step)
                 plain = 1e3 * times["plain"] if "plain" in times else None
-                rows.append({"model": name, "masks": masks, "precision": precision, "ours_ms": 1e3 * times["ours"],
-                             "plain_fft_ms": plain, "peak_mib": memory})
-                print(f"step   {name:9s} {masks:7s} {precision}  ours {rows[-1]['ours_ms']:.2f} ms  plain fft "
-                      f"{'–' if plain is None else f'{plain:.2f}'} ms  peak {memory:.0f} MiB")
+                rows.append(
+                    {
+                        "model": name,
+                        "masks": masks,
+                        "precision": precision,
+                        "ours_ms": 1e3 * times["ours"],
+                        "plain_fft_ms": plain,
+                        "peak_mib": memory,
+                    }
+                )
+                print(
+                    f"step   {name:9s} {masks:7s} {precision}  ours {rows[-1]['ours_ms']:.2f} ms  plain fft "
+                    f"{'–' if plain is None else f'{plain:.2f}'} ms  peak {memory:.0f} MiB"
+                )
                 del model, step, steps
                 if DEVICE.type == "cuda":
                     torch.cuda.empty_cache()
@@ -217,8 +267,10 @@ def markdown(exact: list[dict], mixed: dict, paths: list[dict], networks: list[d
         "| layer | path | kernel | output | gradients |",
         "| --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {r['layer']} | {r['method']} | {r['kernel']} | {r['output_rel_diff']:.1e} | {r['grad_rel_diff']:.1e} |"
-              for r in exact]
+    lines += [
+        f"| {r['layer']} | {r['method']} | {r['kernel']} | {r['output_rel_diff']:.1e} | {r['grad_rel_diff']:.1e} |"
+        for r in exact
+    ]
     lines += [
         "",
         f"bfloat16 autocast, Fashion-MNIST FlexNet forward+backward: finite {mixed['finite']}; logits differ from float32 by "
@@ -229,10 +281,16 @@ def markdown(exact: list[dict], mixed: dict, paths: list[dict], networks: list[d
         "| model | masks | precision | step (ms) | plain torch.fft (ms) | peak memory (MiB) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {r['model']} | {r['masks']} | {r['precision']} | {r['ours_ms']:.2f} | "
-              f"{'–' if r['plain_fft_ms'] is None else format(r['plain_fft_ms'], '.2f')} | {r['peak_mib']:,.0f} |" for r in networks]
-    lines += ["", "The plain convolution cannot run under bfloat16 autocast (cuFFT has no bfloat16 transforms: \"–\"); "
-              "flexconv's FFT path computes its transforms in float32 there."]
+    lines += [
+        f"| {r['model']} | {r['masks']} | {r['precision']} | {r['ours_ms']:.2f} | "
+        f"{'–' if r['plain_fft_ms'] is None else format(r['plain_fft_ms'], '.2f')} | {r['peak_mib']:,.0f} |"
+        for r in networks
+    ]
+    lines += [
+        "",
+        'The plain convolution cannot run under bfloat16 autocast (cuFFT has no bfloat16 transforms: "–"); '
+        "flexconv's FFT path computes its transforms in float32 there.",
+    ]
     lines += [
         "",
         f"Spatial against FFT path on the GPU (forward+backward, float32), and what `prefer_fft` picks on this device "
@@ -241,8 +299,11 @@ def markdown(exact: list[dict], mixed: dict, paths: list[dict], networks: list[d
         "| input | kernel | spatial (ms) | FFT (ms) | faster | auto picks |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {r['input']}{' (causal)' if r['causal'] else ''} | {r['kernel']} | {r['spatial_ms']:.3f} | {r['fft_ms']:.3f} | "
-              f"{r['faster']} | {r['auto']} |" for r in paths]
+    lines += [
+        f"| {r['input']}{' (causal)' if r['causal'] else ''} | {r['kernel']} | {r['spatial_ms']:.3f} | {r['fft_ms']:.3f} | "
+        f"{r['faster']} | {r['auto']} |"
+        for r in paths
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -251,7 +312,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
-    parser.add_argument("--device", default="cuda", help="cuda, or cpu for a dry run of the script (nothing is compared then)")
+    parser.add_argument(
+        "--device", default="cuda", help="cuda, or cpu for a dry run of the script (nothing is compared then)"
+    )
     args = parser.parse_args()
     global DEVICE
     DEVICE = torch.device(args.device)
@@ -264,8 +327,14 @@ def main() -> None:
     paths = conv_path_rows(args.repeats)
     command = "python benchmarks/gpu_check.py" + (f" --repeats {args.repeats}" if args.repeats != 10 else "")
     args.out.mkdir(parents=True, exist_ok=True)
-    report = {"device": device_name(), "torch": torch.__version__, "exactness": exact,
-              "mixed_precision": mixed, "networks": networks, "conv_paths": paths}
+    report = {
+        "device": device_name(),
+        "torch": torch.__version__,
+        "exactness": exact,
+        "mixed_precision": mixed,
+        "networks": networks,
+        "conv_paths": paths,
+    }
     (args.out / "gpu_check.json").write_text(json.dumps(report, indent=1))
     write_block(args.docs, "gpu", markdown(exact, mixed, paths, networks, command))
     print(f"gpu_check: {time.perf_counter() - start:.0f} s")

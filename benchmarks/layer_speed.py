@@ -30,25 +30,31 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from flexconv.malloc import keep_freed_memory
 
 keep_freed_memory()  # as the flexconv command does: before torch allocates anything
 
 import torch
+from page import min_times, peak_memory_mib, write_block
+from sequence_speed import fft_implementation
 from torch import nn
 
 import flexconv.nn as fnn
 from flexconv.models.registry import get_model
-from page import min_times, peak_memory_mib, write_block
-from sequence_speed import fft_implementation
 
 ORIGINAL = {
-    "layer_full_fwd": 0.64, "layer_full_fwd_bwd": 2.18, "layer_init_fwd": 0.04,
-    "net_init_train_step": 1.06, "net_full_train_step": 73.4, "net_full_inference": 22.0, "net_init_inference": 0.28,
-    "net_full_train_step_mib": 1050, "before_net_full_train_step_mib": 1943,  # issue 13
+    "layer_full_fwd": 0.64,
+    "layer_full_fwd_bwd": 2.18,
+    "layer_init_fwd": 0.04,
+    "net_init_train_step": 1.06,
+    "net_full_train_step": 73.4,
+    "net_full_inference": 22.0,
+    "net_init_inference": 0.28,
+    "net_full_train_step_mib": 1050,
+    "before_net_full_train_step_mib": 1943,  # issue 13
 }
 FULL_WIDTH = 10.0  # mask width so large that nothing is cropped: the full 33x33 grid
 
@@ -83,11 +89,19 @@ def layer_rows(repeats: int) -> list[dict]:
             forward = median_time(lambda: layer(x), repeats)
             backward = median_time(lambda: layer(x_grad).sum().backward(), repeats)
             kernel = median_time(lambda: layer.make_kernel(), repeats)
-            rows.append({
-                "mask": mask, "method": method, "kernel": "x".join(map(str, layer.effective_kernel_size())),
-                "forward_s": forward, "forward_backward_s": backward, "kernel_share": kernel / forward,
-            })
-            print(f"layer  {mask:14s} {method:8s} fwd {forward:.4f}s  fwd+bwd {backward:.4f}s  kernel {kernel / forward:5.1%}")
+            rows.append(
+                {
+                    "mask": mask,
+                    "method": method,
+                    "kernel": "x".join(map(str, layer.effective_kernel_size())),
+                    "forward_s": forward,
+                    "forward_backward_s": backward,
+                    "kernel_share": kernel / forward,
+                }
+            )
+            print(
+                f"layer  {mask:14s} {method:8s} fwd {forward:.4f}s  fwd+bwd {backward:.4f}s  kernel {kernel / forward:5.1%}"
+            )
     return rows
 
 
@@ -95,21 +109,35 @@ def conv_path_rows(repeats: int) -> list[dict]:
     """Spatial vs FFT forward+backward over kernel sizes: the data behind FFT_COST_FACTOR in functional.py."""
     from flexconv.nn import functional as Fc
 
-    cases = [((64, 24, 32, 32), 24, k, False) for k in (3, 5, 9, 17, 33)] + [((64, 48, 32, 32), 48, k, False) for k in (3, 5)]
+    cases = [((64, 24, 32, 32), 24, k, False) for k in (3, 5, 9, 17, 33)] + [
+        ((64, 48, 32, 32), 48, k, False) for k in (3, 5)
+    ]
     cases += [((64, 30, 784), 30, k, True) for k in (4, 8, 16, 33, 129, 785)] + [((16, 32, 1460), 32, 8, True)]
     rows = []
     for shape, c_out, k, causal in cases:
         x = torch.randn(*shape, requires_grad=True)
         kernel = torch.randn(c_out, shape[1], *([k] * (len(shape) - 2)), requires_grad=True)
         grad = torch.randn(shape[0], c_out, *shape[2:])
-        times = min_times({
-            "spatial": lambda: Fc.spatial_conv(x, kernel, causal=causal).backward(grad),
-            "fft": lambda: Fc.fft_conv(x, kernel, causal=causal).backward(grad),
-        }, repeats)
+        times = min_times(
+            {
+                "spatial": lambda: Fc.spatial_conv(x, kernel, causal=causal).backward(grad),
+                "fft": lambda: Fc.fft_conv(x, kernel, causal=causal).backward(grad),
+            },
+            repeats,
+        )
         spatial, fft = times["spatial"], times["fft"]
         auto = "fft" if Fc.prefer_fft(x.shape, kernel.shape, causal) else "spatial"
-        rows.append({"input": "x".join(map(str, shape)), "kernel": k, "causal": causal, "spatial_s": spatial, "fft_s": fft,
-                     "faster": "fft" if fft < spatial else "spatial", "auto": auto})
+        rows.append(
+            {
+                "input": "x".join(map(str, shape)),
+                "kernel": k,
+                "causal": causal,
+                "spatial_s": spatial,
+                "fft_s": fft,
+                "faster": "fft" if fft < spatial else "spatial",
+                "auto": auto,
+            }
+        )
         print(f"conv   {rows[-1]['input']:12s} k={k:<4d} spatial {spatial:.4f}s  fft {fft:.4f}s  auto picks {auto}")
     return rows
 
@@ -161,9 +189,11 @@ def network_rows(repeats: int, threads: int) -> list[dict]:
         model, train_step = flexnet7_step(width is not None)
         steps = {}
         for impl in ("ours", "plain"):
+
             def run(impl: str = impl) -> None:
                 with fft_implementation(impl):
                     train_step()
+
             steps[impl] = run
         times = min_times(steps, max(1, repeats - 1) if width else repeats)
         step, plain_step = times["ours"], times["plain"]
@@ -174,12 +204,23 @@ def network_rows(repeats: int, threads: int) -> list[dict]:
             cached = median_time(lambda: model(x), repeats)
             exported_time = median_time(lambda: exported(x), max(1, repeats - 2) if width else repeats)
             plain = median_time(lambda: twin(x), max(1, repeats - 2) if width else repeats)
-        rows.append({"masks": mask, "params": sum(p.numel() for p in model.parameters()), "train_step_s": step,
-                     "train_step_plain_fft_s": plain_step, "train_step_mib": memory["ours"],
-                     "train_step_plain_fft_mib": memory["plain"], "inference_cached_s": cached,
-                     "inference_exported_s": exported_time, "inference_plain_conv_s": plain})
-        print(f"flexnet7 {mask:13s} train step {step:.3f}s (plain fft {plain_step:.3f}s)  memory {memory}  "
-              f"inference cached {cached:.3f}s  exported {exported_time:.3f}s  plain convs {plain:.3f}s")
+        rows.append(
+            {
+                "masks": mask,
+                "params": sum(p.numel() for p in model.parameters()),
+                "train_step_s": step,
+                "train_step_plain_fft_s": plain_step,
+                "train_step_mib": memory["ours"],
+                "train_step_plain_fft_mib": memory["plain"],
+                "inference_cached_s": cached,
+                "inference_exported_s": exported_time,
+                "inference_plain_conv_s": plain,
+            }
+        )
+        print(
+            f"flexnet7 {mask:13s} train step {step:.3f}s (plain fft {plain_step:.3f}s)  memory {memory}  "
+            f"inference cached {cached:.3f}s  exported {exported_time:.3f}s  plain convs {plain:.3f}s"
+        )
     return rows
 
 
@@ -199,8 +240,10 @@ def markdown(layers: list[dict], networks: list[dict], paths: list[dict], comman
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in layers:
-        lines.append(f"| {r['mask']} | {r['method']} | {r['kernel']} | {r['forward_s']:.4f} | "
-                     f"{r['forward_backward_s']:.4f} | {r['kernel_share']:.1%} |")
+        lines.append(
+            f"| {r['mask']} | {r['method']} | {r['kernel']} | {r['forward_s']:.4f} | "
+            f"{r['forward_backward_s']:.4f} | {r['kernel_share']:.1%} |"
+        )
     lines += [
         "",
         f"Original code: full 33×33 kernel forward {ORIGINAL['layer_full_fwd']} s, forward+backward "
@@ -212,16 +255,18 @@ def markdown(layers: list[dict], networks: list[dict], paths: list[dict], comman
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in networks:
-        lines.append(f"| {r['masks']} | {r['params']:,} | {r['train_step_s']:.3f} | {r['train_step_plain_fft_s']:.3f} | "
-                     f"{r['train_step_mib']:,.0f} | {r['train_step_plain_fft_mib']:,.0f} | {r['inference_cached_s']:.3f} | "
-                     f"{r['inference_exported_s']:.3f} | {r['inference_plain_conv_s']:.3f} |")
+        lines.append(
+            f"| {r['masks']} | {r['params']:,} | {r['train_step_s']:.3f} | {r['train_step_plain_fft_s']:.3f} | "
+            f"{r['train_step_mib']:,.0f} | {r['train_step_plain_fft_mib']:,.0f} | {r['inference_cached_s']:.3f} | "
+            f"{r['inference_exported_s']:.3f} | {r['inference_plain_conv_s']:.3f} |"
+        )
     lines += [
         "",
         f"Original code: training step {ORIGINAL['net_init_train_step']} s at the initial masks and "
         f"{ORIGINAL['net_full_train_step']} s with full masks; inference {ORIGINAL['net_init_inference']} s at the "
         f"initial masks and about {ORIGINAL['net_full_inference']} s with full masks. Training-step memory (peak resident "
         f"memory above the built model, measured earlier): original +{ORIGINAL['net_full_train_step_mib']:,} MiB, flexconv "
-        f"before this FFT path +{ORIGINAL['before_net_full_train_step_mib']:,} MiB, with full masks. \"plain torch.fft\": the "
+        f'before this FFT path +{ORIGINAL["before_net_full_train_step_mib"]:,} MiB, with full masks. "plain torch.fft": the '
         "same model with the textbook FFT convolution (rfftn, einsum, irfftn, autograd through them), which flexconv "
         "used before, timed alternately with ours in the same process (minimum of the rounds).",
         "",
@@ -230,7 +275,7 @@ def markdown(layers: list[dict], networks: list[dict], paths: list[dict], comman
         "",
         "## Convolution paths: the automatic rule",
         "",
-        "`conv(method=\"auto\")` takes the FFT path when `FFT_COST_FACTOR * fft_flops < spatial_flops` "
+        '`conv(method="auto")` takes the FFT path when `FFT_COST_FACTOR * fft_flops < spatial_flops` '
         f"(`flexconv/nn/functional.py`, `prefer_fft`; FFT_COST_FACTOR = {fnn.functional.FFT_COST_FACTOR:g}). "
         "The factor is the ratio of the two paths' effective FLOP rates, read off this sweep (forward+backward, as in "
         "training; same channels in and out; minimum of interleaved runs):",
@@ -239,8 +284,10 @@ def markdown(layers: list[dict], networks: list[dict], paths: list[dict], comman
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in paths:
-        lines.append(f"| {r['input']}{' (causal)' if r['causal'] else ''} | {r['kernel']} | {r['spatial_s']:.4f} | "
-                     f"{r['fft_s']:.4f} | {r['faster']} | {r['auto']} |")
+        lines.append(
+            f"| {r['input']}{' (causal)' if r['causal'] else ''} | {r['kernel']} | {r['spatial_s']:.4f} | "
+            f"{r['fft_s']:.4f} | {r['faster']} | {r['auto']} |"
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -263,7 +310,9 @@ def main() -> None:
     layers = layer_rows(args.repeats)
     networks = network_rows(args.repeats, args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "layer_speed.json").write_text(json.dumps({"conv_paths": paths, "layer": layers, "flexnet7": networks, "original": ORIGINAL}, indent=2))
+    (args.out / "layer_speed.json").write_text(
+        json.dumps({"conv_paths": paths, "layer": layers, "flexnet7": networks, "original": ORIGINAL}, indent=2)
+    )
     command = f".venv/bin/python benchmarks/layer_speed.py --repeats {args.repeats} --threads {args.threads}"
     write_block(args.docs, "layers", markdown(layers, networks, paths, command))
     print(f"wrote {args.out / 'layer_speed.json'} and the layers block of {args.docs}")

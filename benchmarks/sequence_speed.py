@@ -42,8 +42,9 @@ import subprocess
 import sys
 import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from flexconv.malloc import keep_freed_memory
 
@@ -51,6 +52,7 @@ keep_freed_memory()  # as the flexconv command does: before torch allocates anyt
 
 import torch
 import torch.nn.functional as F
+from page import min_times, peak_memory_mib, write_block
 from torch import nn
 
 import flexconv.nn as fnn
@@ -58,7 +60,6 @@ from flexconv.compat import flexnet_config_from_original
 from flexconv.models.registry import get_model
 from flexconv.models.variants import flextcn_smnist
 from flexconv.nn import functional as Fc
-from page import min_times, peak_memory_mib, write_block
 
 # Measured earlier on this kind of 2-core machine (issues 8 and 13): the original code and flexconv
 # before this FFT path ("before"), one Adam step.
@@ -76,20 +77,52 @@ FULL_WIDTH = 100.0  # mask width so large that nothing is cropped
 # flextcn_smnist in the original code's config sections (models/cktcn.py SeqData_TCN); the other keys
 # take the original's cfg/config.yaml defaults. ``original_workload`` checks that compat maps it to ours.
 ORIGINAL_CONFIG = {
-    "net": {"type": "TCN", "no_hidden": 30, "no_blocks": 6, "dropout": 0.1, "dropout_in": 0.0, "norm": "BatchNorm",
-            "nonlinearity": "ReLU", "block_width_factors": [0.0]},
-    "kernel": {"type": "MAGNet", "dim_linear": 1, "no_hidden": 32, "no_layers": 3, "activ_function": "", "norm": "",
-               "omega_0": 30.0, "learn_omega_0": False, "weight_norm": False, "steerable": False,
-               "init_spatial_value": 1.0, "bias_init": None, "input_scale": 25.6, "sampling_rate_norm": 1.0},
+    "net": {
+        "type": "TCN",
+        "no_hidden": 30,
+        "no_blocks": 6,
+        "dropout": 0.1,
+        "dropout_in": 0.0,
+        "norm": "BatchNorm",
+        "nonlinearity": "ReLU",
+        "block_width_factors": [0.0],
+    },
+    "kernel": {
+        "type": "MAGNet",
+        "dim_linear": 1,
+        "no_hidden": 32,
+        "no_layers": 3,
+        "activ_function": "",
+        "norm": "",
+        "omega_0": 30.0,
+        "learn_omega_0": False,
+        "weight_norm": False,
+        "steerable": False,
+        "init_spatial_value": 1.0,
+        "bias_init": None,
+        "input_scale": 25.6,
+        "sampling_rate_norm": 1.0,
+    },
     "conv": {"type": "FlexConv", "use_fft": True, "bias": True, "padding": "same", "stride": 1, "horizon": "same"},
-    "mask": {"use": True, "type": "gaussian", "temperature": 15.0, "init_value": 0.075, "dynamic_cropping": True,
-             "threshold": 0.1},
+    "mask": {
+        "use": True,
+        "type": "gaussian",
+        "temperature": 15.0,
+        "init_value": 0.075,
+        "dynamic_cropping": True,
+        "threshold": 0.1,
+    },
 }
 
 
 def plain_fft_conv(
-    x: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor] = None, *, causal: bool = False,
-    groups: int = 1, save_spectra: bool = False,
+    x: torch.Tensor,
+    kernel: torch.Tensor,
+    bias: Optional[torch.Tensor] = None,
+    *,
+    causal: bool = False,
+    groups: int = 1,
+    save_spectra: bool = False,
 ) -> torch.Tensor:
     """The textbook FFT convolution, differentiated by autograd through ``torch.fft`` (dense only)."""
     if groups != 1:
@@ -143,7 +176,9 @@ def original_workload(case: str, batch: int, checkout: Path):
 
     as_original = {"model": "SeqData_TCN", "in_channels": 1, "out_channels": 10, **ORIGINAL_CONFIG}
     if flexnet_config_from_original(as_original) != flextcn_smnist():
-        raise RuntimeError("ORIGINAL_CONFIG no longer maps to flextcn_smnist: the timings would compare different models")
+        raise RuntimeError(
+            "ORIGINAL_CONFIG no longer maps to flextcn_smnist: the timings would compare different models"
+        )
     sys.path.insert(0, str(checkout))
     # The original's models/__init__ imports its image ResNets, which need the authors' `srf` package; the TCN does not.
     sys.modules.setdefault("srf", types.ModuleType("srf"))
@@ -153,8 +188,14 @@ def original_workload(case: str, batch: int, checkout: Path):
     length, full = CASES[case]
     torch.manual_seed(0)
     sections = {name: OmegaConf.create(ORIGINAL_CONFIG[name]) for name in ("net", "kernel", "conv", "mask")}
-    model = SeqData_TCN(in_channels=1, out_channels=10, net_config=sections["net"], kernel_config=sections["kernel"],
-                        conv_config=sections["conv"], mask_config=sections["mask"])
+    model = SeqData_TCN(
+        in_channels=1,
+        out_channels=10,
+        net_config=sections["net"],
+        kernel_config=sections["kernel"],
+        conv_config=sections["conv"],
+        mask_config=sections["mask"],
+    )
     if full:
         with torch.no_grad():
             for layer in model.modules():
@@ -187,22 +228,26 @@ def memory_in_subprocess(case: str, impl: str, batch: int, threads: int, origina
     checkout = ["--original", str(original)] if original else []
     result = subprocess.run(
         [sys.executable, __file__, "--child", case, impl, str(batch), "--threads", str(threads), *checkout],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return float(result.stdout.strip().splitlines()[-1])
 
 
 def time_case(
-    case: str, batch: int, repeats: int, impls: tuple[str, ...], cpu: bool = False, original: Optional[Path] = None,
+    case: str, batch: int, repeats: int, impls: tuple[str, ...], cpu: bool = False, original: Optional[Path] = None
 ) -> dict[str, float]:
     """Wall times (``<impl>_s``) and, with ``cpu``, single-thread CPU times (``<impl>_cpu_s``); with
     ``original`` (a checkout of the original code) its model's step too, as impl "original"."""
     model, step = workload(case, batch)
     steps = {}
     for impl in impls:
+
         def run(impl: str = impl) -> None:
             with fft_implementation(impl, case):
                 step()
+
         steps[impl] = run
     if original:
         steps["original"] = original_workload(case, batch, original)[1]
@@ -235,17 +280,20 @@ def rows(repeats: int, threads: int, skip_long: bool, original: Optional[Path]) 
 
 
 def markdown(results: list[dict], command: str) -> str:
-    labels = {"init_784": "sMNIST 784, initial masks", "full_784": "sMNIST 784, full-length kernels",
-              "full_16000": "Speech raw 16,000, full-length kernels"}
+    labels = {
+        "init_784": "sMNIST 784, initial masks",
+        "full_784": "sMNIST 784, full-length kernels",
+        "full_16000": "Speech raw 16,000, full-length kernels",
+    }
     lines = [
         "## Sequences: FlexTCN-6 training step",
         "",
         f"Command: `{command}` ({torch.get_num_threads()} CPU threads, {platform.machine()}, torch {torch.__version__}, "
-        "float32). One Adam step of FlexTCN-6 (`flextcn_smnist`, 373,324 parameters). \"plain\": the same model with "
+        'float32). One Adam step of FlexTCN-6 (`flextcn_smnist`, 373,324 parameters). "plain": the same model with '
         "the textbook `torch.fft` convolution (rfftn, einsum over channels, irfftn, autograd through all of it; the "
-        "FFT path flexconv had before). \"ours\": the default, which stores every layer's input and kernel spectra "
+        'FFT path flexconv had before). "ours": the default, which stores every layer\'s input and kernel spectra '
         "for the backward while the input spectrum takes at most 12 MiB (`SAVE_SPECTRA_MAX_BYTES`; the 784-step rows) "
-        "and recomputes them above (the 16,000-step row); \"flipped\": the other side of that switch "
+        'and recomputes them above (the 16,000-step row); "flipped": the other side of that switch '
         "(`flexconv.nn.functional.SAVE_SPECTRA` False at 784 steps, True at 16,000). The three run in "
         "the same process, alternating; times are the minimum over the rounds (the machine is shared: other work "
         "inflates absolute times, and the plain path, made of many small parallel operations, suffers most). "
@@ -263,15 +311,19 @@ def markdown(results: list[dict], command: str) -> str:
         lines.append(
             f"| {labels[row['case']]} | {row['batch']} | {row['kernel_taps']} | {cell(row, 'ours_s', '.3f')} | "
             f"{cell(row, 'flipped_s', '.3f')} | {cell(row, 'plain_s', '.3f')}{earlier} | {row['plain_s'] / row['ours_s']:.1f}x | "
-            f"{cell(row, 'ours_mib', ',.0f')} | {cell(row, 'flipped_mib', ',.0f')} | {cell(row, 'plain_mib', ',.0f')}{earlier} |")
+            f"{cell(row, 'ours_mib', ',.0f')} | {cell(row, 'flipped_mib', ',.0f')} | {cell(row, 'plain_mib', ',.0f')}{earlier} |"
+        )
     live = any("original_s" in r for r in results)
     lines += [
         "",
-        ("Against the original code: \"original, same rounds\" is the authors' code (`--original`, their "
-         "`SeqData_TCN` with the config that `flexconv.compat` maps to `flextcn_smnist`, checked equal) timed in the "
-         "same interleaved rounds as ours, so both saw the same load; the ratio uses it where present. " if live else
-         "Against the original code: ") +
-        "\"measured earlier\": the original code and flexconv before this FFT path, timed on an idle machine of the "
+        (
+            'Against the original code: "original, same rounds" is the authors\' code (`--original`, their '
+            "`SeqData_TCN` with the config that `flexconv.compat` maps to `flextcn_smnist`, checked equal) timed in the "
+            "same interleaved rounds as ours, so both saw the same load; the ratio uses it where present. "
+            if live
+            else "Against the original code: "
+        )
+        + '"measured earlier": the original code and flexconv before this FFT path, timed on an idle machine of the '
         f"same kind (issues 8 and 13). Load average {os.getloadavg()[0]:.1f} when written. As a load-independent "
         "cross-check, the 784-step rows also give single-thread CPU times (`time.thread_time`, one torch thread, "
         "interleaved minimum).",
@@ -284,19 +336,30 @@ def markdown(results: list[dict], command: str) -> str:
     for r in results:
         e = EARLIER[r["case"]]
         original_s = r.get("original_s", e["original_s"])
-        plain_cpu = (f"{r['ours_cpu_s']:.2f} / {r['plain_cpu_s']:.2f} s = {r['ours_cpu_s'] / r['plain_cpu_s']:.2f}"
-                     if "plain_cpu_s" in r else "")
-        original_cpu = (f"{r['original_cpu_s']:.2f} / {r['ours_cpu_s']:.2f} s = "
-                        f"{r['original_cpu_s'] / r['ours_cpu_s']:.1f}x" if "original_cpu_s" in r else "")
+        plain_cpu = (
+            f"{r['ours_cpu_s']:.2f} / {r['plain_cpu_s']:.2f} s = {r['ours_cpu_s'] / r['plain_cpu_s']:.2f}"
+            if "plain_cpu_s" in r
+            else ""
+        )
+        original_cpu = (
+            f"{r['original_cpu_s']:.2f} / {r['ours_cpu_s']:.2f} s = {r['original_cpu_s'] / r['ours_cpu_s']:.1f}x"
+            if "original_cpu_s" in r
+            else ""
+        )
         memory = f"{r['original_mib']:,.0f} / {r['ours_mib']:,.0f}" if "original_mib" in r else ""
-        lines.append(f"| {labels[r['case']]} | {cell(r, 'original_s', '.3f') or '–'} | {e['original_s']} | "
-                     f"{e['before_s']} | {r['ours_s']:.3f} | {original_s / r['ours_s']:.1f}x | {plain_cpu} | "
-                     f"{original_cpu} | {memory} |")
+        lines.append(
+            f"| {labels[r['case']]} | {cell(r, 'original_s', '.3f') or '–'} | {e['original_s']} | "
+            f"{e['before_s']} | {r['ours_s']:.3f} | {original_s / r['ours_s']:.1f}x | {plain_cpu} | "
+            f"{original_cpu} | {memory} |"
+        )
     long = [r for r in results if r["case"] == "full_16000"]
     if long:
         e = EARLIER["full_16000"]
-        lines += ["", f"Peak memory of the 16,000-step batch-64 step: original {e['original_mib']:,} MiB, flexconv before "
-                  f"{e['before_mib']:,} MiB, ours {long[0]['ours_mib']:,.0f} MiB (spectra stored: {long[0]['flipped_mib']:,.0f} MiB)."]
+        lines += [
+            "",
+            f"Peak memory of the 16,000-step batch-64 step: original {e['original_mib']:,} MiB, flexconv before "
+            f"{e['before_mib']:,} MiB, ours {long[0]['ours_mib']:,.0f} MiB (spectra stored: {long[0]['flipped_mib']:,.0f} MiB).",
+        ]
     return "\n".join(lines)
 
 
@@ -317,8 +380,12 @@ def main() -> None:
     parser.add_argument("--skip-long", action="store_true", help="leave out the 16,000-step workload")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
-    parser.add_argument("--original", type=Path, metavar="DIR",
-                        help="a checkout of github.com/rjbruin/flexconv: time the original code's step beside ours")
+    parser.add_argument(
+        "--original",
+        type=Path,
+        metavar="DIR",
+        help="a checkout of github.com/rjbruin/flexconv: time the original code's step beside ours",
+    )
     parser.add_argument("--child", nargs=3, metavar=("CASE", "IMPL", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

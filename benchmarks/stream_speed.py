@@ -27,11 +27,11 @@ import platform
 from pathlib import Path
 
 import torch
+from page import min_times, write_block
 from torch import nn
 
 import flexconv.nn as fnn
 from flexconv.models.registry import get_model
-from page import min_times, write_block
 
 GRID = 784
 LENGTHS = (100, 1_000, 10_000)
@@ -74,9 +74,13 @@ def measure(model: nn.Module, length: int, repeats: int) -> dict[str, float]:
     times = min_times({"rerun": rerun, "step": single_steps, "chunk": chunk}, repeats)
     step = times["step"] / SINGLE_STEPS
     return {
-        "length": length, "rerun_s": times["rerun"], "stream_step_s": step,
-        "stream_chunk_step_s": times["chunk"] / CHUNK, "speedup": times["rerun"] / step,
-        "rel_error": error, "state_kib": state_kib,
+        "length": length,
+        "rerun_s": times["rerun"],
+        "stream_step_s": step,
+        "stream_chunk_step_s": times["chunk"] / CHUNK,
+        "speedup": times["rerun"] / step,
+        "rel_error": error,
+        "state_kib": state_kib,
     }
 
 
@@ -104,7 +108,7 @@ def markdown(results: dict[str, list[dict[str, float]]], command: str, kernels: 
     lines += [
         "",
         "A streamed step costs the same at every T (its work and state are bounded by the cropped kernel "
-        "length k), while re-running grows with T. \"error at T\": the streamed output at step T against "
+        'length k), while re-running grows with T. "error at T": the streamed output at step T against '
         "`model(x)` on the T steps (relative, max over classes).",
     ]
     return "\n".join(lines)
@@ -135,7 +139,13 @@ def main() -> None:
             )
     load = os.getloadavg()[0]
     args.out.mkdir(parents=True, exist_ok=True)
-    summary = {"command": command, "threads": args.threads, "load_average": load, "kernel_taps": kernels, "results": results}
+    summary = {
+        "command": command,
+        "threads": args.threads,
+        "load_average": load,
+        "kernel_taps": kernels,
+        "results": results,
+    }
     (args.out / "stream_speed.json").write_text(json.dumps(summary, indent=2))
     write_block(args.docs, "stream", markdown(results, command, kernels, load))
     print(f"wrote {args.out / 'stream_speed.json'} and the stream block of {args.docs}")

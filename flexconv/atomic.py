@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -55,8 +56,9 @@ def atomic_open(path: str | Path, mode: str = "wb", **options: Any) -> Iterator[
             os.unlink(temporary)
         if isinstance(error, OSError):
             reason = error.strerror or str(error)
-            raise OSError(error.errno,
-                          f"could not write {path} ({reason}); the previous file, if any, is unchanged") from error
+            raise OSError(
+                error.errno, f"could not write {path} ({reason}); the previous file, if any, is unchanged"
+            ) from error
         raise
     _sync_folder(path.parent)
 

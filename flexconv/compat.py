@@ -59,7 +59,8 @@ Names (original -> ours)::
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -102,8 +103,10 @@ def conv_config_from_original(cfg: Mapping[str, Any]) -> ConvConfig:
     if kernel_type not in _KERNEL_NETS:
         raise ValueError(f"unknown original kernel_type {kernel_type!r}; known: {sorted(_KERNEL_NETS)}")
     kernel_net = {
-        "name": _KERNEL_NETS[kernel_type], "hidden_channels": cfg.get("kernel_no_hidden", 32),
-        "num_layers": cfg.get("kernel_no_layers", 3), **_DEFAULT_KERNEL_OPTIONS[kernel_type],
+        "name": _KERNEL_NETS[kernel_type],
+        "hidden_channels": cfg.get("kernel_no_hidden", 32),
+        "num_layers": cfg.get("kernel_no_layers", 3),
+        **_DEFAULT_KERNEL_OPTIONS[kernel_type],
     }
     for original, ours in _KERNEL_OPTION_NAMES[kernel_type].items():
         if original in cfg:
@@ -118,13 +121,19 @@ def conv_config_from_original(cfg: Mapping[str, Any]) -> ConvConfig:
     if cfg.get("mask_type", "gaussian") != "gaussian":
         raise ValueError("only the original's gaussian mask is supported (its sigmoid mask was never finished)")
     mask = {
-        "name": "GaussianMask", "init_width": cfg.get("mask_init_value", 0.075),
-        "threshold": cfg.get("mask_threshold", 0.1), "dynamic_cropping": cfg.get("mask_dynamic_cropping", True),
+        "name": "GaussianMask",
+        "init_width": cfg.get("mask_init_value", 0.075),
+        "threshold": cfg.get("mask_threshold", 0.1),
+        "dynamic_cropping": cfg.get("mask_dynamic_cropping", True),
         "min_taps": 1,  # the original keeps the initial width whatever the grid
     }
     return ConvConfig(
-        type=layer, horizon=_horizon(cfg["horizon"]), kernel_net=kernel_net, mask=mask if layer == "FlexConv" else None,
-        conv_method="auto", bias=cfg.get("conv_bias", True),
+        type=layer,
+        horizon=_horizon(cfg["horizon"]),
+        kernel_net=kernel_net,
+        mask=mask if layer == "FlexConv" else None,
+        conv_method="auto",
+        bias=cfg.get("conv_bias", True),
     )
 
 
@@ -154,13 +163,21 @@ def flexnet_config_from_original(cfg: Mapping[str, Any]) -> FlexNetConfig:
     if net.get("nonlinearity", "ReLU") != "ReLU":
         raise ValueError(f"only ReLU FlexNets are supported, got {net['nonlinearity']!r}")
     layer_cfg = {
-        "layer": conv["type"], "horizon": conv["horizon"], "kernel_type": kernel["type"],
-        "kernel_no_hidden": kernel["no_hidden"], "kernel_no_layers": kernel["no_layers"],
-        "kernel_input_scale": kernel.get("input_scale", 25.6), "kernel_omega_0": kernel.get("omega_0", 0.0),
-        "kernel_learn_omega_0": kernel.get("learn_omega_0", False), "kernel_steerable": kernel.get("steerable", False),
-        "kernel_norm": kernel.get("norm", "BatchNorm"), "conv_bias": conv.get("bias", True),
-        "mask_use": mask.get("use", True), "mask_type": mask.get("type", "gaussian"),
-        "mask_init_value": mask["init_value"], "mask_threshold": mask["threshold"],
+        "layer": conv["type"],
+        "horizon": conv["horizon"],
+        "kernel_type": kernel["type"],
+        "kernel_no_hidden": kernel["no_hidden"],
+        "kernel_no_layers": kernel["no_layers"],
+        "kernel_input_scale": kernel.get("input_scale", 25.6),
+        "kernel_omega_0": kernel.get("omega_0", 0.0),
+        "kernel_learn_omega_0": kernel.get("learn_omega_0", False),
+        "kernel_steerable": kernel.get("steerable", False),
+        "kernel_norm": kernel.get("norm", "BatchNorm"),
+        "conv_bias": conv.get("bias", True),
+        "mask_use": mask.get("use", True),
+        "mask_type": mask.get("type", "gaussian"),
+        "mask_init_value": mask["init_value"],
+        "mask_threshold": mask["threshold"],
         "mask_dynamic_cropping": mask["dynamic_cropping"],
     }
     if conv["type"] == "Conv":
@@ -205,7 +222,7 @@ def _siren_key(key: str, last_index: int) -> str:
         return key
     index = int(match.group(1))
     target = "kernel_net.output." if index == last_index else f"kernel_net.layers.{index // 2}."
-    return key[: match.start()] + target + key[match.end():]
+    return key[: match.start()] + target + key[match.end() :]
 
 
 def original_to_ours(state: Mapping[str, torch.Tensor]) -> dict[str, str]:
@@ -314,8 +331,12 @@ def _antialias_from_run(kernel: Mapping[str, Any]) -> dict[str, Any] | None:
     if params.get("res_offset", 0):
         raise ValueError("kernel.regularize_params.res_offset != 0 is not supported")
     return {
-        "factor": params["factor"], "target": params["target"], "method": params["method"], "fn": params["fn"],
-        "gauss_stddevs": params["gauss_stddevs"], "horizon": int(params["res"]) or None,
+        "factor": params["factor"],
+        "target": params["target"],
+        "method": params["method"],
+        "fn": params["fn"],
+        "gauss_stddevs": params["gauss_stddevs"],
+        "horizon": int(params["res"]) or None,
     }
 
 
@@ -333,8 +354,11 @@ def _optim_from_run(train: Mapping[str, Any]) -> dict[str, Any]:
     if scheduler not in _SCHEDULERS:
         raise ValueError(f"train.scheduler {scheduler!r} is not supported; known: {sorted(_SCHEDULERS)}")
     optim: dict[str, Any] = {
-        "optimizer": "adam", "lr": train["lr"], "weight_decay": 0.0,
-        "kernel_norm_decay": train.get("weight_decay", 0.0), "scheduler": _SCHEDULERS[scheduler],
+        "optimizer": "adam",
+        "lr": train["lr"],
+        "weight_decay": 0.0,
+        "kernel_norm_decay": train.get("weight_decay", 0.0),
+        "scheduler": _SCHEDULERS[scheduler],
     }
     params = train.get("scheduler_params", {})
     if scheduler == "cosine":
@@ -344,7 +368,7 @@ def _optim_from_run(train: Mapping[str, Any]) -> dict[str, Any]:
     return optim
 
 
-def module_from_original(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> "TaskModule":
+def module_from_original(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> TaskModule:
     """The training module of ``flexconv train`` for an original run config, loaded with ``state``.
 
     ``config``: an original model config (``model``, ``in_channels``, ``out_channels``, ``net``,

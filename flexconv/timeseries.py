@@ -23,8 +23,9 @@ import contextlib
 import logging
 import tempfile
 import warnings
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional
 
 import lightning as L
 import numpy as np
@@ -46,7 +47,10 @@ OVERRIDABLE = ("model.", "optim.", "trainer.", "antialias", "data.batch_size=", 
 meaning for an estimator."""
 SET_HERE = ("accelerator", "devices", "strategy", "num_nodes", "enable_progress_bar", "limit_val_batches")
 """Trainer options that ``device``, quietness and training on every series decide, not the preset."""
-QUIET_WARNINGS = (r".*does not have many workers.*", r".*You defined a `validation_step` but have no `val_dataloader`.*")
+QUIET_WARNINGS = (
+    r".*does not have many workers.*",
+    r".*You defined a `validation_step` but have no `val_dataloader`.*",
+)
 """Lightning's advice on DataLoader workers (the series are in memory: workers would only cost time), and its
 notice that the module's validation step is not used (the estimator trains on every series)."""
 
@@ -148,16 +152,21 @@ class FlexTCNClassifier(ClassifierMixin, BaseEstimator):
         """The preset's resolved config with ``overrides``, ``max_steps``, ``max_epochs`` and ``seed``."""
         for override in self.overrides:
             if not override.startswith(OVERRIDABLE):
-                raise ValueError(f"FlexTCNClassifier: override {override!r} is not one of {', '.join(OVERRIDABLE)}...; "
-                                 "data files, checkpoints, loggers and run folders do not apply to an estimator")
-        limits = [f"trainer.{key}={value}" for key, value in (("max_steps", self.max_steps), ("max_epochs", self.max_epochs))
-                  if value is not None]
+                raise ValueError(
+                    f"FlexTCNClassifier: override {override!r} is not one of {', '.join(OVERRIDABLE)}...; "
+                    "data files, checkpoints, loggers and run folders do not apply to an estimator"
+                )
+        limits = [
+            f"trainer.{key}={value}"
+            for key, value in (("max_steps", self.max_steps), ("max_epochs", self.max_epochs))
+            if value is not None
+        ]
         cfg = OmegaConf.create(_composed((f"experiment={self.experiment}", *self.overrides, *limits)))
         cfg.seed = seed
         OmegaConf.set_struct(cfg, True)
         return cfg
 
-    def fit(self, X: Any, y: Any) -> "FlexTCNClassifier":
+    def fit(self, X: Any, y: Any) -> FlexTCNClassifier:
         """Train a fresh model on the series X and labels y (see the module docstring); returns self."""
         from flexconv.train.builders import build_module
         from flexconv.train.resumable import with_epoch_sampler
@@ -170,8 +179,11 @@ class FlexTCNClassifier(ClassifierMixin, BaseEstimator):
         check_channels(series, [])
         check_classes(labels, labels[:0])
         accelerator, devices = _accelerator(self.device)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max)) \
-            if not isinstance(self.random_state, (int, np.integer)) else int(self.random_state)
+        seed = (
+            int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            if not isinstance(self.random_state, (int, np.integer))
+            else int(self.random_state)
+        )
         cfg = self._config(seed)
 
         self.classes_, codes = np.unique(labels, return_inverse=True)
@@ -179,8 +191,15 @@ class FlexTCNClassifier(ClassifierMixin, BaseEstimator):
         self.standardiser_ = Standardiser.fit(series)
         data = TensorDataset(self.standardiser_(series, self.length_), torch.as_tensor(codes, dtype=torch.long))
         # the facts that build_module reads (channels, classes, the task); its loader is never called here
-        record = DatasetRecord(name="series", task="sequence", in_channels=self.n_channels_, num_classes=len(self.classes_),
-                               data_dim=1, length=self.length_, loader="flexconv.data.series:load")
+        record = DatasetRecord(
+            name="series",
+            task="sequence",
+            in_channels=self.n_channels_,
+            num_classes=len(self.classes_),
+            data_dim=1,
+            length=self.length_,
+            loader="flexconv.data.series:load",
+        )
         trainer_options = {key: value for key, value in dict(cfg.trainer).items() if key not in SET_HERE}
         threads = torch.get_num_threads()
         cuda = [torch.device(self.device).index or 0] if accelerator == "gpu" else []
@@ -191,9 +210,18 @@ class FlexTCNClassifier(ClassifierMixin, BaseEstimator):
             try:
                 module = build_module(cfg, record)
                 loader = with_epoch_sampler(DataLoader(data, batch_size=cfg.data.batch_size), seed)
-                trainer = L.Trainer(**trainer_options, accelerator=accelerator, devices=devices, logger=False,
-                                    enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                                    limit_val_batches=0, default_root_dir=scratch, deterministic=cfg.deterministic)
+                trainer = L.Trainer(
+                    **trainer_options,
+                    accelerator=accelerator,
+                    devices=devices,
+                    logger=False,
+                    enable_checkpointing=False,
+                    enable_progress_bar=False,
+                    enable_model_summary=False,
+                    limit_val_batches=0,
+                    default_root_dir=scratch,
+                    deterministic=cfg.deterministic,
+                )
                 trainer.fit(module, train_dataloaders=loader)
             finally:
                 torch.set_num_threads(threads)
@@ -206,14 +234,18 @@ class FlexTCNClassifier(ClassifierMixin, BaseEstimator):
         series = _series(X, "predict")
         if any(s.shape[0] != self.n_channels_ for s in series):
             channels = next(s.shape[0] for s in series if s.shape[0] != self.n_channels_)
-            raise ValueError(f"FlexTCNClassifier.predict: X has series of {channels} channels; the classifier was "
-                             f"fitted on {self.n_channels_}")
+            raise ValueError(
+                f"FlexTCNClassifier.predict: X has series of {channels} channels; the classifier was "
+                f"fitted on {self.n_channels_}"
+            )
         x = self.standardiser_(series, max(self.length_, *(s.shape[1] for s in series)))
         device = torch.device(self.device)
         model = self.model_.to(device)
         try:
             with torch.no_grad():
-                probabilities = [torch.softmax(model(batch.to(device)), dim=1).cpu() for batch in x.split(PREDICT_BATCH)]
+                probabilities = [
+                    torch.softmax(model(batch.to(device)), dim=1).cpu() for batch in x.split(PREDICT_BATCH)
+                ]
         finally:
             self.model_ = model.cpu()
         return torch.cat(probabilities).double().numpy()

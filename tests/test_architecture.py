@@ -7,8 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
+
 
 def modules() -> dict[str, Path]:
     """Dotted name -> file of every module of the flexconv package."""
@@ -91,6 +91,11 @@ def test_no_import_cycle() -> None:
     assert not cycles, f"import cycles: {cycles}"
 
 
-def test_no_module_over_400_lines() -> None:
-    long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > 400}
-    assert not long, f"modules over 400 lines: {long}"
+# One idea per module: 440 lines in ruff's format (one argument per line once a call outgrows 120 columns).
+MAX_MODULE_LINES = 440
+
+
+def test_no_module_over_the_line_limit() -> None:
+    lines = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
+    long = {name: n for name, n in lines.items() if n > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"

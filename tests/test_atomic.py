@@ -45,8 +45,12 @@ def temporaries(folder: Path) -> list[Path]:
 
 def test_a_process_killed_in_the_middle_of_a_save_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "last.ckpt"
-    process = subprocess.Popen([sys.executable, "-c", SAVE_TWICE.format(path=str(path))], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SAVE_TWICE.format(path=str(path))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout.readline().strip() == "first saved", process.stderr.read()
     deadline = time.monotonic() + 120
     while not any(size > 2**20 for size in sizes(tmp_path)):  # the large save is being written (the first is 2 kB)
@@ -61,8 +65,9 @@ def test_a_process_killed_in_the_middle_of_a_save_leaves_the_previous_checkpoint
     assert temporaries(tmp_path), "the killed save wrote somewhere else than its temporary file"
 
 
-def test_a_full_disk_leaves_the_previous_checkpoint_and_names_the_path(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_leaves_the_previous_checkpoint_and_names_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "checkpoints" / "last.ckpt"
     io = AtomicCheckpointIO()
     io.save_checkpoint({"global_step": 1}, path)

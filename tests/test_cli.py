@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flexconv.cli import COMMANDS, main as cli
+from flexconv.cli import COMMANDS
+from flexconv.cli import main as cli
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +35,9 @@ def test_help_after_overrides_and_the_top_level_help(capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.parametrize("flags", [["--dry-run"], ["--cfg", "job"]])
-def test_train_dry_run_prints_the_resolved_config_and_trains_nothing(flags: list[str], capsys: pytest.CaptureFixture) -> None:
+def test_train_dry_run_prints_the_resolved_config_and_trains_nothing(
+    flags: list[str], capsys: pytest.CaptureFixture
+) -> None:
     cli(["train", "experiment=main_job", "trainer.max_epochs=3", *flags])
     out = capsys.readouterr().out
     assert "experiment_name: main_job" in out and "max_epochs: 3" in out and "name: flextcn_mnist1d" in out

@@ -31,7 +31,7 @@ def test_readme_quickstart_runs() -> None:
 def printed_as_commented(line: str, comment: str) -> bool:
     """The comment starts with the whole printed line, then ends or goes on with ':' or a space
     (``# (5, 5): the initial mask crops ...``)."""
-    return bool(line) and comment.startswith(line) and comment[len(line):len(line) + 1] in ("", ":", " ")
+    return bool(line) and comment.startswith(line) and comment[len(line) : len(line) + 1] in ("", ":", " ")
 
 
 def test_a_printed_line_must_match_its_comment() -> None:

@@ -24,7 +24,7 @@ EXPECTED_FAILED_CHECKS = {
     "check_n_features_in_after_fitting": "predict accepts series of another length than fit's (it pools over time)",
     "check_estimators_empty_data_messages": "the error for (N, 0) data says 'no data', not sklearn's wording",
     "check_classifiers_train": "asks 83 % accuracy of the tiny network after 10 steps on sklearn's blobs; "
-                               "test_it_learns_a_time_series_task checks learning on series instead",
+    "test_it_learns_a_time_series_task checks learning on series instead",
 }
 
 
@@ -69,8 +69,9 @@ print(sum(p.numel() for p in clf.model_.parameters()))
 def test_the_preset_model_and_quiet_fit(tmp_path: Path) -> None:
     # a fresh interpreter, as a user's script: Lightning prints its messages there, not under pytest
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", QUIET_FIT], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", QUIET_FIT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     # experiment=timeseries on a univariate 2-class set: 131,890 parameters (docs/timeseries.md), and nothing else said
     assert (done.stdout, done.stderr) == ("131890\n", "")
@@ -118,8 +119,10 @@ def test_cross_val_score_and_grid_search() -> None:
     search.fit(x, y)
     assert len(search.cv_results_["params"]) == 2
     assert search.best_estimator_.experiment == search.best_params_["experiment"]
-    assert not any(name.startswith("model.conv.kernel_net") for name, _ in
-                   _tiny(experiment="timeseries_conv3").fit(x, y).model_.named_parameters())  # the k=3 network
+    assert not any(
+        name.startswith("model.conv.kernel_net")
+        for name, _ in _tiny(experiment="timeseries_conv3").fit(x, y).model_.named_parameters()
+    )  # the k=3 network
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

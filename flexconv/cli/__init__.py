@@ -20,20 +20,37 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from flexconv.malloc import keep_freed_memory
 
 COMMANDS = {
     "train": ("flexconv.cli.train", "train_main", "train a model (Hydra overrides, e.g. experiment=mnist1d_flextcn)"),
     "evaluate": ("flexconv.cli.train", "evaluate_main", "evaluate a checkpoint on its test set"),
-    "release": ("flexconv.train.release", "main", "turn a run's checkpoint into a released checkpoint (flexconv/checkpoints)"),
-    "crossres": ("flexconv.cli.train", "crossres_main", "cross-resolution protocol: train at source, test at target, fine-tune"),
+    "release": (
+        "flexconv.train.release",
+        "main",
+        "turn a run's checkpoint into a released checkpoint (flexconv/checkpoints)",
+    ),
+    "crossres": (
+        "flexconv.cli.train",
+        "crossres_main",
+        "cross-resolution protocol: train at source, test at target, fine-tune",
+    ),
     "list": ("flexconv.train.catalog", "main", "list experiments, models or datasets with one line each"),
-    "export": ("flexconv.train.export_command", "main", "export a checkpoint to plain convolutions / ONNX, with a parity check"),
+    "export": (
+        "flexconv.train.export_command",
+        "main",
+        "export a checkpoint to plain convolutions / ONNX, with a parity check",
+    ),
     "profile": ("flexconv.experiments.profile", "main", "profile training steps of a model, experiment or checkpoint"),
     "fit-kernel": ("flexconv.experiments.fit_kernel", "main", "fit Gabor/random/image kernels with kernel networks"),
-    "bench": ("flexconv.experiments.results.command", "main", "run the results study (`flexconv bench results --fast`)"),
+    "bench": (
+        "flexconv.experiments.results.command",
+        "main",
+        "run the results study (`flexconv bench results --fast`)",
+    ),
 }
 
 

@@ -12,7 +12,7 @@ searches hyperparameters instead of sweeping a grid (docs/multirun.md).
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -62,4 +62,3 @@ def multirun(overrides: Sequence[str]) -> None:
         main()
     finally:
         sys.argv = argv
-

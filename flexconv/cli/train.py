@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from hydra.errors import HydraException
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -68,11 +69,15 @@ def split_dry_run(argv: Sequence[str]) -> tuple[list[str], bool]:
             dry_run = True
             if arg == "--cfg":
                 if i + 1 >= len(argv) or argv[i + 1] != "job":
-                    raise ValueError("--cfg takes `job` (the resolved config); flexconv has no other Hydra config to print")
+                    raise ValueError(
+                        "--cfg takes `job` (the resolved config); flexconv has no other Hydra config to print"
+                    )
                 skip = True
             continue
         if arg.startswith("-"):
-            raise ValueError(f"unknown option {arg!r} (overrides are key=value; options: -m, --dry-run, --cfg job, --help)")
+            raise ValueError(
+                f"unknown option {arg!r} (overrides are key=value; options: -m, --dry-run, --cfg job, --help)"
+            )
         overrides.append(arg)
     return overrides, dry_run
 
@@ -104,8 +109,10 @@ def train_main(argv: list[str]) -> None:
     except (OmegaConfBaseException, ValueError, FileNotFoundError, RunDirInUseError) as error:
         fail("train", error)
     except SIGTERMException:  # Lightning stops after the batch in flight; a scheduler must not see success
-        sys.exit(f"flexconv train: stopped by SIGTERM; continue with resume={os.environ.get(RUN_DIR_ENV)} "
-                 "and the same overrides")
+        sys.exit(
+            f"flexconv train: stopped by SIGTERM; continue with resume={os.environ.get(RUN_DIR_ENV)} "
+            "and the same overrides"
+        )
     if is_first_process():
         print_results(f"{cfg.experiment_name}: {cfg.model.name} on {cfg.data.name}", results)
 

@@ -9,10 +9,26 @@ reading the records does not import Lightning.
 
 from typing import Any
 
-from flexconv.data.records import DATASETS, DatasetNotFoundError, DatasetRecord, LoadOptions, get_record, register_dataset
+from flexconv.data.records import (
+    DATASETS,
+    DatasetNotFoundError,
+    DatasetRecord,
+    LoadOptions,
+    get_record,
+    register_dataset,
+)
 
-__all__ = ["DATASETS", "DatasetNotFoundError", "DatasetRecord", "FlexDataModule", "LoadOptions", "build_datamodule",
-           "build_dataset", "get_record", "register_dataset"]
+__all__ = [
+    "DATASETS",
+    "DatasetNotFoundError",
+    "DatasetRecord",
+    "FlexDataModule",
+    "LoadOptions",
+    "build_datamodule",
+    "build_dataset",
+    "get_record",
+    "register_dataset",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -60,8 +60,15 @@ def split_indices(size: int, val_fraction: float, seed: int) -> tuple[list[int],
     return order[n_val:], order[:n_val]
 
 
-def _prepared_record(name: str, augment: str, resolution: Optional[tuple[int, int]], drop_rate: float, drop_mode: str,
-                     length: Optional[int], options: dict[str, Any]) -> DatasetRecord:
+def _prepared_record(
+    name: str,
+    augment: str,
+    resolution: Optional[tuple[int, int]],
+    drop_rate: float,
+    drop_mode: str,
+    length: Optional[int],
+    options: dict[str, Any],
+) -> DatasetRecord:
     """The record of ``name`` with the options applied (resolution, length, the observed-mask channel);
     options the dataset does not have are rejected with the reason."""
     record = dataset_record(name, options.get("path"), options.get("test_path"))
@@ -86,10 +93,19 @@ def _prepared_record(name: str, augment: str, resolution: Optional[tuple[int, in
     return record
 
 
-def _load_options(root: str, augment: str, drop_rate: float, drop_mode: str, seed: int, download: bool,
-                  options: dict[str, Any]) -> LoadOptions:
-    return LoadOptions(root=root, augment=augment, drop_rate=drop_rate, drop_mode=drop_mode, seed=seed, download=download,
-                       num_train=options.get("num_train"), num_test=options.get("num_test"))
+def _load_options(
+    root: str, augment: str, drop_rate: float, drop_mode: str, seed: int, download: bool, options: dict[str, Any]
+) -> LoadOptions:
+    return LoadOptions(
+        root=root,
+        augment=augment,
+        drop_rate=drop_rate,
+        drop_mode=drop_mode,
+        seed=seed,
+        download=download,
+        num_train=options.get("num_train"),
+        num_test=options.get("num_test"),
+    )
 
 
 def _fit_splits(record: DatasetRecord, options: LoadOptions, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
@@ -125,8 +141,9 @@ def build_dataset(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     record = _prepared_record(name, augment, resolution, drop_rate, drop_mode, length, dataset_options)
-    options = _load_options(root, augment if split == "train" else "none", drop_rate, drop_mode, seed, download,
-                            dataset_options)
+    options = _load_options(
+        root, augment if split == "train" else "none", drop_rate, drop_mode, seed, download, dataset_options
+    )
     if split == "test":
         return record.load("test", options)
     train, val = _fit_splits(record, options, val_fraction, seed)
@@ -191,7 +208,9 @@ class FlexDataModule(LightningDataModule):
         resolution = (int(resolution[0]), int(resolution[1])) if resolution is not None else None
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-        self.record: DatasetRecord = _prepared_record(name, augment, resolution, drop_rate, drop_mode, length, dataset_options)
+        self.record: DatasetRecord = _prepared_record(
+            name, augment, resolution, drop_rate, drop_mode, length, dataset_options
+        )
         self.name, self.root, self.batch_size, self.num_workers = name, root, batch_size, num_workers
         self.val_fraction, self.seed, self.limit_train, self.limit_test = val_fraction, seed, limit_train, limit_test
         self.options = _load_options(root, augment, drop_rate, drop_mode, seed, download, dataset_options)

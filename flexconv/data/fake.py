@@ -55,13 +55,22 @@ def write_cifar(record: DatasetRecord, root: Path, n_train: int, n_test: int, rn
         label_key = "fine_labels"
     base.mkdir(parents=True, exist_ok=True)
     for name, n in files.items():
-        entry = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), label_key: rng.integers(0, classes, n).tolist()}
+        entry = {
+            "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            label_key: rng.integers(0, classes, n).tolist(),
+        }
         if classes == 100:
             entry["coarse_labels"] = rng.integers(0, 20, n).tolist()
         with open(base / name, "wb") as handle:
             pickle.dump(entry, handle)
-    meta = ({"label_names": [f"class{i}" for i in range(10)]} if classes == 10 else
-            {"fine_label_names": [f"class{i}" for i in range(100)], "coarse_label_names": [f"super{i}" for i in range(20)]})
+    meta = (
+        {"label_names": [f"class{i}" for i in range(10)]}
+        if classes == 10
+        else {
+            "fine_label_names": [f"class{i}" for i in range(100)],
+            "coarse_label_names": [f"super{i}" for i in range(20)],
+        }
+    )
     with open(base / ("batches.meta" if classes == 10 else "meta"), "wb") as handle:
         pickle.dump(meta, handle)
 
@@ -74,16 +83,20 @@ def write_stl10(record: DatasetRecord, root: Path, n_train: int, n_test: int, rn
         rng.integers(1, 11, n, dtype=np.uint8).tofile(base / f"{split}_y.bin")
 
 
-def write_imagenet(record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator,
-                   npz: bool = True) -> None:
+def write_imagenet(
+    record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator, npz: bool = True
+) -> None:
     """Two training batches and the validation batch in ``<root>/<name>``, as npz files or as pickles (both
     formats are distributed)."""
     resolution = record.resolution[0]
     base = root / record.name
     base.mkdir(parents=True, exist_ok=True)
     for name, n in (("train_data_batch_1", n_train), ("train_data_batch_2", n_train), ("val_data", n_test)):
-        entry = {"data": rng.integers(0, 256, (n, 3 * resolution * resolution), dtype=np.uint8),
-                 "labels": rng.integers(1, 1001, n).tolist(), "mean": np.zeros(3 * resolution * resolution)}
+        entry = {
+            "data": rng.integers(0, 256, (n, 3 * resolution * resolution), dtype=np.uint8),
+            "labels": rng.integers(1, 1001, n).tolist(),
+            "mean": np.zeros(3 * resolution * resolution),
+        }
         if npz:
             np.savez(base / f"{name}.npz", **entry)
         else:
@@ -91,7 +104,9 @@ def write_imagenet(record: DatasetRecord, root: Path, n_train: int, n_test: int,
                 pickle.dump(entry, handle)
 
 
-def write_speech_commands(record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+def write_speech_commands(
+    record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator
+) -> None:
     """35 words of 4 clips each, whatever the sizes: 3 of 16,000 samples (one per split) and a shorter training clip."""
     words = 35
     base = root / "SpeechCommands" / "speech_commands_v0.02"
@@ -114,13 +129,23 @@ def write_speech_commands(record: DatasetRecord, root: Path, n_train: int, n_tes
     (base / "testing_list.txt").write_text("\n".join(test) + "\n")
 
 
-def write_char_trajectories(record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator) -> None:
+def write_char_trajectories(
+    record: DatasetRecord, root: Path, n_train: int, n_test: int, rng: np.random.Generator
+) -> None:
     base = root / "CharacterTrajectories"
     base.mkdir(parents=True, exist_ok=True)
     labels = [str(i) for i in range(1, 21)]
     for split, n in (("TRAIN", n_train), ("TEST", n_test)):
-        lines = ["@problemName CharacterTrajectories", "@timeStamps false", "@missing false", "@univariate false",
-                 "@dimensions 3", "@equalLength false", f"@classLabel true {' '.join(labels)}", "@data"]
+        lines = [
+            "@problemName CharacterTrajectories",
+            "@timeStamps false",
+            "@missing false",
+            "@univariate false",
+            "@dimensions 3",
+            "@equalLength false",
+            f"@classLabel true {' '.join(labels)}",
+            "@data",
+        ]
         for i in range(n):
             length = int(rng.integers(60, 183))
             dims = [",".join(f"{v:.4f}" for v in rng.standard_normal(length)) for _ in range(3)]

@@ -21,8 +21,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -73,7 +74,9 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image = self.images[index].float().div_(255.0)
         if tuple(image.shape[-2:]) != self.resolution:
-            image = F.interpolate(image[None], size=self.resolution, mode="bilinear", antialias=True, align_corners=False)[0]
+            image = F.interpolate(
+                image[None], size=self.resolution, mode="bilinear", antialias=True, align_corners=False
+            )[0]
         if self.augment is not None:
             image = self.augment(image)
         return (image - self.mean) / self.std, self.labels[index]
@@ -89,17 +92,23 @@ class ImageDataset(Dataset):
             images = torch.stack([self.augment(image) for image in images])
         return list(zip((images - self.mean) / self.std, self.labels[indices]))
 
-    def without_augmentation(self) -> "ImageDataset":
+    def without_augmentation(self) -> ImageDataset:
         """The same images (shared memory) without augmentation, e.g. for a validation split."""
         return dataclasses.replace(self, augment=None)
 
 
-def _missing(record: DatasetRecord, root: Path, searched: list[Path], reason: str = "dataset files not found") -> DatasetNotFoundError:
+def _missing(
+    record: DatasetRecord, root: Path, searched: list[Path], reason: str = "dataset files not found"
+) -> DatasetNotFoundError:
     where = ", ".join(str(p.resolve()) for p in searched)
-    return DatasetNotFoundError(f"{record.name}: {reason} (searched {where}). To fix: {record.hint(str(root.resolve()))}")
+    return DatasetNotFoundError(
+        f"{record.name}: {reason} (searched {where}). To fix: {record.hint(str(root.resolve()))}"
+    )
 
 
-def _read(record: DatasetRecord, root: Path, folders: list[Path], read: Reader, train: bool) -> tuple[np.ndarray, np.ndarray]:
+def _read(
+    record: DatasetRecord, root: Path, folders: list[Path], read: Reader, train: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """The first of ``folders`` that ``read`` finds the files in."""
     for folder in folders:
         try:
@@ -122,8 +131,14 @@ def _torchvision(cls: str, *splits: dict[str, Any]) -> Fetcher:
     return functools.partial(_fetch_with_torchvision, cls, splits or ({"train": True}, {"train": False}))
 
 
-def image_dataset(record: DatasetRecord, split: str, options: LoadOptions, folders: list[Path], read: Reader,
-                  fetch: Optional[Fetcher] = None) -> ImageDataset:
+def image_dataset(
+    record: DatasetRecord,
+    split: str,
+    options: LoadOptions,
+    folders: list[Path],
+    read: Reader,
+    fetch: Optional[Fetcher] = None,
+) -> ImageDataset:
     """The "train" or "test" images of ``record`` (resized to ``record.resolution``, normalised with
     ``record.stats``): items (float (C, H, W), int64 label).
 
@@ -161,8 +176,14 @@ def image_dataset(record: DatasetRecord, split: str, options: LoadOptions, folde
 def load_mnist(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
     """MNIST from ``<root>/MNIST/raw`` (torchvision's layout), ``<root>/mnist`` or ``<root>``."""
     root = Path(options.root)
-    return image_dataset(record, split, options, [root / "MNIST" / "raw", root / "mnist", root], readers.read_mnist_like,
-                         _torchvision("MNIST"))
+    return image_dataset(
+        record,
+        split,
+        options,
+        [root / "MNIST" / "raw", root / "mnist", root],
+        readers.read_mnist_like,
+        _torchvision("MNIST"),
+    )
 
 
 def load_fashion_mnist(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
@@ -174,20 +195,33 @@ def load_fashion_mnist(record: DatasetRecord, split: str, options: LoadOptions) 
 
 def load_cifar10(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
     """CIFAR-10 from ``<root>/cifar-10-batches-py``."""
-    return image_dataset(record, split, options, [Path(options.root)], functools.partial(readers.read_cifar, classes=10),
-                         _torchvision("CIFAR10"))
+    return image_dataset(
+        record,
+        split,
+        options,
+        [Path(options.root)],
+        functools.partial(readers.read_cifar, classes=10),
+        _torchvision("CIFAR10"),
+    )
 
 
 def load_cifar100(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
     """CIFAR-100 (fine labels) from ``<root>/cifar-100-python``."""
-    return image_dataset(record, split, options, [Path(options.root)], functools.partial(readers.read_cifar, classes=100),
-                         _torchvision("CIFAR100"))
+    return image_dataset(
+        record,
+        split,
+        options,
+        [Path(options.root)],
+        functools.partial(readers.read_cifar, classes=100),
+        _torchvision("CIFAR100"),
+    )
 
 
 def load_stl10(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
     """STL-10's labelled images from ``<root>/stl10_binary`` (the download holds both splits)."""
-    return image_dataset(record, split, options, [Path(options.root)], readers.read_stl10,
-                         _torchvision("STL10", {"split": "train"}))
+    return image_dataset(
+        record, split, options, [Path(options.root)], readers.read_stl10, _torchvision("STL10", {"split": "train"})
+    )
 
 
 def load_imagenet(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:

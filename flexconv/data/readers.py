@@ -23,12 +23,20 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-DATA_PICKLE_GLOBALS = frozenset({
-    *((core, name) for core in ("numpy.core.multiarray", "numpy._core.multiarray") for name in ("_reconstruct", "scalar")),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # arrays, pickle protocol 5
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("_codecs", "encode"),  # bytes in a protocol-2 pickle written by Python 3
-})
+DATA_PICKLE_GLOBALS = frozenset(
+    {
+        *(
+            (core, name)
+            for core in ("numpy.core.multiarray", "numpy._core.multiarray")
+            for name in ("_reconstruct", "scalar")
+        ),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),  # arrays, pickle protocol 5
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # bytes in a protocol-2 pickle written by Python 3
+    }
+)
 """The only callables a data pickle may name: the numpy array helpers (numpy 1 and 2 module names)."""
 
 
@@ -56,7 +64,8 @@ def load_data_pickle(path: Path, encoding: str = "ASCII") -> Any:
             raise ForbiddenPickleError(
                 f"{path} is not a dataset pickle: it names {error}, and data files may hold only dicts, lists, "
                 "strings, bytes, numbers and numpy arrays (refused without running it; replace the file with "
-                "the dataset's own)") from None
+                "the dataset's own)"
+            ) from None
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -68,7 +77,7 @@ def read_idx(path: Path) -> np.ndarray:
     if magic >> 8 != 0x08:
         raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x})")
     ndim = magic & 0xFF
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 

@@ -23,15 +23,20 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 if TYPE_CHECKING:  # annotations only: importing this module imports no torch
     from torch.utils.data import Dataset
 
 TASKS = ("image", "sequence", "regression", "seq2seq")
-OBJECTIVES = {"image": "classification", "sequence": "classification", "regression": "regression", "seq2seq": "per_step"}
+OBJECTIVES = {
+    "image": "classification",
+    "sequence": "classification",
+    "regression": "regression",
+    "seq2seq": "per_step",
+}
 """The training objective of each task (:class:`flexconv.train.module.TaskModule`)."""
 
 Reference = Union[str, Callable[..., Any]]
@@ -125,11 +130,15 @@ class DatasetRecord:
         """Split ``split`` of this dataset as a torch Dataset (see the module docstring)."""
         return resolve(self.loader)(self, split, options)
 
-    def with_resolution(self, resolution: Optional[tuple[int, int]]) -> "DatasetRecord":
+    def with_resolution(self, resolution: Optional[tuple[int, int]]) -> DatasetRecord:
         """The record of the dataset resized to ``resolution`` (None: unchanged)."""
-        return self if resolution is None else dataclasses.replace(self, resolution=(int(resolution[0]), int(resolution[1])))
+        return (
+            self
+            if resolution is None
+            else dataclasses.replace(self, resolution=(int(resolution[0]), int(resolution[1])))
+        )
 
-    def with_length(self, length: Optional[int]) -> "DatasetRecord":
+    def with_length(self, length: Optional[int]) -> DatasetRecord:
         """The record of a generated dataset of sequence length ``length`` (None: unchanged)."""
         return self if length is None else dataclasses.replace(self, length=int(length))
 
@@ -219,48 +228,161 @@ _IMAGES, _SEQUENCES, _SPEECH = "flexconv.data.images:", "flexconv.data.sequences
 _UEA, _SYNTHETIC, _FAKE = "flexconv.data.uea:", "flexconv.data.synthetic:", "flexconv.data.fake:"
 
 
-def _image(name: str, channels: int, classes: int, size: int, stats: tuple[tuple[float, ...], tuple[float, ...]],
-           hint: str, loader: str, fake: str) -> None:
-    register_dataset(DatasetRecord(name=name, task="image", in_channels=channels, num_classes=classes, data_dim=2,
-                                   resolution=(size, size), stats=stats, download_hint=hint, loader=_IMAGES + loader,
-                                   fake=_FAKE + fake))
+def _image(
+    name: str,
+    channels: int,
+    classes: int,
+    size: int,
+    stats: tuple[tuple[float, ...], tuple[float, ...]],
+    hint: str,
+    loader: str,
+    fake: str,
+) -> None:
+    register_dataset(
+        DatasetRecord(
+            name=name,
+            task="image",
+            in_channels=channels,
+            num_classes=classes,
+            data_dim=2,
+            resolution=(size, size),
+            stats=stats,
+            download_hint=hint,
+            loader=_IMAGES + loader,
+            fake=_FAKE + fake,
+        )
+    )
 
 
 def _sequence(name: str, channels: int, classes: int, length: int, loader: str, **facts: Any) -> None:
-    register_dataset(DatasetRecord(name=name, task="sequence", in_channels=channels, num_classes=classes, data_dim=1,
-                                   length=length, loader=loader, **facts))
+    register_dataset(
+        DatasetRecord(
+            name=name,
+            task="sequence",
+            in_channels=channels,
+            num_classes=classes,
+            data_dim=1,
+            length=length,
+            loader=loader,
+            **facts,
+        )
+    )
 
 
 # Per-channel mean and std of the training images in [0, 1] (ImageNet's for the downsampled sets).
-_image("cifar10", 3, 10, 32, ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)), _torchvision("CIFAR10"),
-       "load_cifar10", "write_cifar")
-_image("cifar100", 3, 100, 32, ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)), _torchvision("CIFAR100"),
-       "load_cifar100", "write_cifar")
+_image(
+    "cifar10",
+    3,
+    10,
+    32,
+    ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    _torchvision("CIFAR10"),
+    "load_cifar10",
+    "write_cifar",
+)
+_image(
+    "cifar100",
+    3,
+    100,
+    32,
+    ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    _torchvision("CIFAR100"),
+    "load_cifar100",
+    "write_cifar",
+)
 _image("mnist", 1, 10, 28, ((0.1307,), (0.3081,)), _torchvision("MNIST"), "load_mnist", "write_mnist")
 _image("fashion_mnist", 1, 10, 28, ((0.2860,), (0.3530,)), _FASHION_HINT, "load_fashion_mnist", "write_fashion_mnist")
-_image("stl10", 3, 10, 96, ((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)), _torchvision("STL10", ", split='train'"),
-       "load_stl10", "write_stl10")
+_image(
+    "stl10",
+    3,
+    10,
+    96,
+    ((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)),
+    _torchvision("STL10", ", split='train'"),
+    "load_stl10",
+    "write_stl10",
+)
 for _res in (16, 32, 64):
-    _image(f"imagenet{_res}", 3, 1000, _res, _IMAGENET_STATS, _IMAGENET_HINT.format(res=_res), "load_imagenet",
-           "write_imagenet")
+    _image(
+        f"imagenet{_res}",
+        3,
+        1000,
+        _res,
+        _IMAGENET_STATS,
+        _IMAGENET_HINT.format(res=_res),
+        "load_imagenet",
+        "write_imagenet",
+    )
 
 _sequence("smnist", 1, 10, 784, _SEQUENCES + "load_flattened", source="mnist", download_hint=_torchvision("MNIST"))
 _sequence("pmnist", 1, 10, 784, _SEQUENCES + "load_permuted", source="mnist", download_hint=_torchvision("MNIST"))
-_sequence("sfashion_mnist", 1, 10, 784, _SEQUENCES + "load_flattened", source="fashion_mnist", download_hint=_FASHION_HINT)
-_sequence("pfashion_mnist", 1, 10, 784, _SEQUENCES + "load_permuted", source="fashion_mnist", download_hint=_FASHION_HINT)
-_sequence("scifar10", 3, 10, 1024, _SEQUENCES + "load_flattened", source="cifar10", download_hint=_torchvision("CIFAR10"))
-_sequence("npcifar10", 96, 10, 1000, _SEQUENCES + "load_noise_padded", source="cifar10", download_hint=_torchvision("CIFAR10"))
+_sequence(
+    "sfashion_mnist", 1, 10, 784, _SEQUENCES + "load_flattened", source="fashion_mnist", download_hint=_FASHION_HINT
+)
+_sequence(
+    "pfashion_mnist", 1, 10, 784, _SEQUENCES + "load_permuted", source="fashion_mnist", download_hint=_FASHION_HINT
+)
+_sequence(
+    "scifar10", 3, 10, 1024, _SEQUENCES + "load_flattened", source="cifar10", download_hint=_torchvision("CIFAR10")
+)
+_sequence(
+    "npcifar10", 96, 10, 1000, _SEQUENCES + "load_noise_padded", source="cifar10", download_hint=_torchvision("CIFAR10")
+)
 # Speech Commands: the paper's 10 words (full-length clips only); the "35" variants use every word.
 for _words in (10, 35):
     _prefix = "speech_commands" if _words == 10 else f"speech_commands{_words}"
-    _sequence(f"{_prefix}_raw", 1, _words, 16000, _SPEECH + "load_raw", download_hint=_SPEECH_HINT,
-              fake=_FAKE + "write_speech_commands", official_val=True)
-    _sequence(f"{_prefix}_mfcc", 20, _words, 161, _SPEECH + "load_mfcc", download_hint=_SPEECH_HINT,
-              fake=_FAKE + "write_speech_commands", official_val=True)
-_sequence("char_trajectories", 3, 20, 182, _UEA + "load_char_trajectories", download_hint=_CHARTRAJ_HINT,
-          fake=_FAKE + "write_char_trajectories", irregular=True)
+    _sequence(
+        f"{_prefix}_raw",
+        1,
+        _words,
+        16000,
+        _SPEECH + "load_raw",
+        download_hint=_SPEECH_HINT,
+        fake=_FAKE + "write_speech_commands",
+        official_val=True,
+    )
+    _sequence(
+        f"{_prefix}_mfcc",
+        20,
+        _words,
+        161,
+        _SPEECH + "load_mfcc",
+        download_hint=_SPEECH_HINT,
+        fake=_FAKE + "write_speech_commands",
+        official_val=True,
+    )
+_sequence(
+    "char_trajectories",
+    3,
+    20,
+    182,
+    _UEA + "load_char_trajectories",
+    download_hint=_CHARTRAJ_HINT,
+    fake=_FAKE + "write_char_trajectories",
+    irregular=True,
+)
 _sequence("mnist1d", 1, 10, 40, "flexconv.data.mnist1d:load")
-register_dataset(DatasetRecord(name="copy_memory", task="seq2seq", in_channels=1, num_classes=10, data_dim=1, length=1020,
-                               loader=_SYNTHETIC + "load_copy_memory", any_length=True))
-register_dataset(DatasetRecord(name="adding_problem", task="regression", in_channels=2, num_classes=1, data_dim=1,
-                               length=1000, loader=_SYNTHETIC + "load_adding_problem", any_length=True))
+register_dataset(
+    DatasetRecord(
+        name="copy_memory",
+        task="seq2seq",
+        in_channels=1,
+        num_classes=10,
+        data_dim=1,
+        length=1020,
+        loader=_SYNTHETIC + "load_copy_memory",
+        any_length=True,
+    )
+)
+register_dataset(
+    DatasetRecord(
+        name="adding_problem",
+        task="regression",
+        in_channels=2,
+        num_classes=1,
+        data_dim=1,
+        length=1000,
+        loader=_SYNTHETIC + "load_adding_problem",
+        any_length=True,
+    )
+)

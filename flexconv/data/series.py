@@ -87,8 +87,10 @@ def as_series(x: Any, where: str, name: str = "X") -> list[np.ndarray]:
             if x.ndim == 2:
                 x = x[:, None, :]
             if x.ndim != 3:
-                raise ValueError(f"{where}: {name} must have shape (N, T) or (N, C, T), got {x.shape}. Reshape your "
-                                 "data: one series x of shape (T,) is x[None]")
+                raise ValueError(
+                    f"{where}: {name} must have shape (N, T) or (N, C, T), got {x.shape}. Reshape your "
+                    "data: one series x of shape (T,) is x[None]"
+                )
             series = list(x)
         else:
             series = [np.asarray(s, dtype=np.float32) for s in x]
@@ -116,11 +118,15 @@ def _read_npz(path: Path) -> dict[str, Split]:
     with np.load(path, allow_pickle=False) as data:
         keys = set(data.files)
         if {"X_train", "y_train", "X_test", "y_test"} <= keys:
-            return {split: _from_arrays(data[f"X_{split}"], data[f"y_{split}"], str(path), f"X_{split}")
-                    for split in ("train", "test")}
+            return {
+                split: _from_arrays(data[f"X_{split}"], data[f"y_{split}"], str(path), f"X_{split}")
+                for split in ("train", "test")
+            }
         if {"X", "y"} <= keys:
             return {"all": _from_arrays(data["X"], data["y"], str(path))}
-    raise ValueError(f"{path}: an .npz needs arrays X and y, or X_train, y_train, X_test, y_test; it has {sorted(keys)}")
+    raise ValueError(
+        f"{path}: an .npz needs arrays X and y, or X_train, y_train, X_test, y_test; it has {sorted(keys)}"
+    )
 
 
 def _read_csv(path: Path) -> Split:
@@ -167,7 +173,9 @@ def test_file(path: Path) -> Optional[Path]:
     return candidate if candidate.is_file() else None
 
 
-def holdout(labels: np.ndarray, fraction: float = HOLDOUT_FRACTION, seed: int = HOLDOUT_SEED) -> tuple[np.ndarray, np.ndarray]:
+def holdout(
+    labels: np.ndarray, fraction: float = HOLDOUT_FRACTION, seed: int = HOLDOUT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) indices: per class, a seeded ``round(fraction * n)`` of its n series (one at least when n >= 2;
     a class of one series is not tested, said in a warning)."""
     generator = np.random.default_rng(seed)
@@ -175,8 +183,12 @@ def holdout(labels: np.ndarray, fraction: float = HOLDOUT_FRACTION, seed: int = 
     for label in np.unique(labels):
         members = generator.permutation(np.flatnonzero(labels == label))
         if len(members) == 1:
-            log.warning("data=series: class '%s' has one series (series %d in file order): it is trained on but not "
-                        "tested. To test it: add series of it, or give a test split (data.test_path)", label, members[0])
+            log.warning(
+                "data=series: class '%s' has one series (series %d in file order): it is trained on but not "
+                "tested. To test it: add series of it, or give a test split (data.test_path)",
+                label,
+                members[0],
+            )
         n_test = min(max(int(round(fraction * len(members))), 1), len(members) - 1) if len(members) > 1 else 0
         test.extend(members[:n_test])
         train.extend(members[n_test:])
@@ -188,7 +200,9 @@ def _subset(split: Split, index: np.ndarray) -> Split:
 
 
 @lru_cache(maxsize=8)
-def load_series(path: str, test_path: Optional[str] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def load_series(
+    path: str, test_path: Optional[str] = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Preprocessed train x (N, C, T), train y, test x, test y of the user's files (see the module docstring)."""
     source = Path(path)
     splits = read_file(source)
@@ -205,8 +219,12 @@ def load_series(path: str, test_path: Optional[str] = None) -> tuple[torch.Tenso
     else:
         train_index, test_index = holdout(splits["all"][1])
         train, test = _subset(splits["all"], train_index), _subset(splits["all"], test_index)
-        log.info("data=series: no test split in %s; holding out %d of %d series for testing", path, len(test_index),
-                 len(train_index) + len(test_index))
+        log.info(
+            "data=series: no test split in %s; holding out %d of %d series for testing",
+            path,
+            len(test_index),
+            len(train_index) + len(test_index),
+        )
     if train[1].dtype.kind != test[1].dtype.kind and {train[1].dtype.kind, test[1].dtype.kind} & {"U"}:
         raise ValueError("data=series: the train labels and the test labels must both be numbers or both strings")
     return prepare_pair(*train, *test)
@@ -216,11 +234,20 @@ def series_record(path: str, test_path: Optional[str] = None) -> DatasetRecord:
     """The record of the user's data (channels, classes and length read from the files), its loader bound to them."""
     train_x, train_y, test_x, test_y = load_series(path, test_path)
     num_classes = int(max(train_y.max(), test_y.max())) + 1
-    return DatasetRecord(name="series", task="sequence", in_channels=train_x.shape[1], num_classes=num_classes, data_dim=1,
-                         length=train_x.shape[2], loader=functools.partial(load, path=path, test_path=test_path))
+    return DatasetRecord(
+        name="series",
+        task="sequence",
+        in_channels=train_x.shape[1],
+        num_classes=num_classes,
+        data_dim=1,
+        length=train_x.shape[2],
+        loader=functools.partial(load, path=path, test_path=test_path),
+    )
 
 
-def load(record: DatasetRecord, split: str, options: LoadOptions, *, path: str, test_path: Optional[str]) -> TensorDataset:
+def load(
+    record: DatasetRecord, split: str, options: LoadOptions, *, path: str, test_path: Optional[str]
+) -> TensorDataset:
     """The training or test split of the user's data: x (C, T) float32, y int64."""
     train_x, train_y, test_x, test_y = load_series(path, test_path)
     return TensorDataset(train_x, train_y) if split == "train" else TensorDataset(test_x, test_y)

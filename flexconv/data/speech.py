@@ -83,7 +83,9 @@ def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int) -> torch.Tensor:
 
 def _mfcc_torch(waves: torch.Tensor) -> torch.Tensor:
     """(N, 16000) -> (N, 20, 161) without torchaudio: STFT power, mel bands, log, orthonormal DCT-II."""
-    spec = torch.stft(waves, N_FFT, HOP, window=torch.hann_window(N_FFT), center=True, pad_mode="reflect", return_complex=True)
+    spec = torch.stft(
+        waves, N_FFT, HOP, window=torch.hann_window(N_FFT), center=True, pad_mode="reflect", return_complex=True
+    )
     mel = torch.einsum("nft,fm->nmt", spec.abs().square(), mel_filterbank(spec.shape[1], N_MELS, SAMPLE_RATE))
     log_mel = torch.log(mel + 1e-6)
     k = torch.arange(N_MFCC, dtype=torch.float32).unsqueeze(1)
@@ -98,7 +100,9 @@ def mfcc(waves: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     try:
         import torchaudio
 
-        transform = torchaudio.transforms.MFCC(SAMPLE_RATE, N_MFCC, log_mels=True, melkwargs={"n_fft": N_FFT, "n_mels": N_MELS})
+        transform = torchaudio.transforms.MFCC(
+            SAMPLE_RATE, N_MFCC, log_mels=True, melkwargs={"n_fft": N_FFT, "n_mels": N_MELS}
+        )
         compute = transform.__call__
     except ImportError:
         compute = _mfcc_torch

@@ -48,7 +48,7 @@ def copy_memory(num_examples: int, length: int, seed: int) -> TensorDataset:
     symbols = torch.randint(1, 9, (num_examples, MEMORY_SYMBOLS), generator=g)
     x = torch.zeros(num_examples, length, dtype=torch.long)
     x[:, :MEMORY_SYMBOLS] = symbols
-    x[:, MEMORY_SYMBOLS + blank - 1:] = DELIMITER
+    x[:, MEMORY_SYMBOLS + blank - 1 :] = DELIMITER
     y = torch.zeros(num_examples, length, dtype=torch.long)
     y[:, -MEMORY_SYMBOLS:] = symbols
     return TensorDataset(x.float().unsqueeze(1), y)

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import torch
@@ -58,8 +59,8 @@ def _pad_start(series: Sequence[np.ndarray], length: int) -> tuple[torch.Tensor,
     real = torch.zeros(len(series), 1, length, dtype=torch.bool)
     for i, s in enumerate(series):
         s = s[:, -length:]
-        values[i, :, length - s.shape[1]:] = torch.from_numpy(s)
-        real[i, :, length - s.shape[1]:] = True
+        values[i, :, length - s.shape[1] :] = torch.from_numpy(s)
+        real[i, :, length - s.shape[1] :] = True
     return values, real
 
 
@@ -76,10 +77,13 @@ def check_series(series: Sequence[np.ndarray], describe: Callable[[int], str]) -
             channel, step = infinite[0]
             raise ValueError(
                 f"{describe(i)}: an infinite value at channel {channel}, step {step} (or a value beyond float32's "
-                f"±3.4e38). To fix: replace it by NaN, a missing value, or by a finite value")
+                f"±3.4e38). To fix: replace it by NaN, a missing value, or by a finite value"
+            )
         if not np.isfinite(s).any():
-            raise ValueError(f"{describe(i)}: no finite value (every step is missing). To fix: remove the series "
-                             "or fill in its values")
+            raise ValueError(
+                f"{describe(i)}: no finite value (every step is missing). To fix: remove the series "
+                "or fill in its values"
+            )
 
 
 def read_ts(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
@@ -99,12 +103,15 @@ def check_classes(train_labels: np.ndarray, test_labels: np.ndarray) -> None:
     training series has (the network cannot predict them: each of their series counts as an error)."""
     classes = set(train_labels.tolist())
     if len(classes) < 2:
-        raise ValueError(f"the training split holds one class only ({sorted(classes)}): a classifier needs at least "
-                         "two. To fix: add series of another class")
+        raise ValueError(
+            f"the training split holds one class only ({sorted(classes)}): a classifier needs at least "
+            "two. To fix: add series of another class"
+        )
     unseen = sorted(set(test_labels.tolist()) - classes)
     if unseen:
-        log.warning("the test split holds classes that no training series has, %s: their series count as errors",
-                    unseen)
+        log.warning(
+            "the test split holds classes that no training series has, %s: their series count as errors", unseen
+        )
 
 
 def check_channels(train_series: Sequence[np.ndarray], test_series: Sequence[np.ndarray]) -> None:
@@ -113,9 +120,11 @@ def check_channels(train_series: Sequence[np.ndarray], test_series: Sequence[np.
     for split, group in (("training", train_series), ("test", test_series)):
         for i, s in enumerate(group):
             if s.shape[0] != channels:
-                raise ValueError(f"{split} series {i} has {s.shape[0]} channels, the first training series {channels}: "
-                                 "every series needs the same channels. To fix: give every series the same channels "
-                                 "(a channel missing from a series as NaN)")
+                raise ValueError(
+                    f"{split} series {i} has {s.shape[0]} channels, the first training series {channels}: "
+                    "every series needs the same channels. To fix: give every series the same channels "
+                    "(a channel missing from a series as NaN)"
+                )
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,7 @@ class Standardiser:
     std: torch.Tensor
 
     @classmethod
-    def fit(cls, series: Sequence[np.ndarray], length: Optional[int] = None) -> "Standardiser":
+    def fit(cls, series: Sequence[np.ndarray], length: Optional[int] = None) -> Standardiser:
         """The statistics of ``series`` (C, L_i), each channel over every observed (non-NaN) value; a channel
         without one is a ValueError. length: the padded length they are summed over (default: the longest
         series; it changes only the float rounding of the sums)."""
@@ -136,8 +145,10 @@ class Standardiser:
         count = observed.sum(dim=(0, 2))
         if not bool(count.all()):
             channel = int(torch.nonzero(count == 0)[0])
-            raise ValueError(f"channel {channel} has no finite value in any training series: standardised it would be "
-                             "0 everywhere. To fix: fill it in, or drop the channel from every series")
+            raise ValueError(
+                f"channel {channel} has no finite value in any training series: standardised it would be "
+                "0 everywhere. To fix: fill it in, or drop the channel from every series"
+            )
         mean = torch.where(observed, x, 0.0).sum(dim=(0, 2)) / count
         var = torch.where(observed, (x - mean.view(1, -1, 1)) ** 2, 0.0).sum(dim=(0, 2)) / count
         return cls(mean.view(1, -1, 1), var.sqrt().clamp_min(1e-6).view(1, -1, 1))
@@ -149,7 +160,10 @@ class Standardiser:
 
 
 def prepare_pair(
-    train_series: list[np.ndarray], train_labels: np.ndarray, test_series: list[np.ndarray], test_labels: np.ndarray,
+    train_series: list[np.ndarray],
+    train_labels: np.ndarray,
+    test_series: list[np.ndarray],
+    test_labels: np.ndarray,
     min_length: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The preprocessing of the module docstring: series (C, L_i) and labels of both splits -> train x (N, C, L),
@@ -165,12 +179,18 @@ def prepare_pair(
     standardise = Standardiser.fit(train_series, length)
     classes = {label: i for i, label in enumerate(sorted(set(train_labels.tolist()) | set(test_labels.tolist())))}
     to_labels = lambda ys: torch.tensor([classes[y] for y in ys.tolist()], dtype=torch.long)  # noqa: E731
-    return (standardise(train_series, length), to_labels(train_labels), standardise(test_series, length),
-            to_labels(test_labels))
+    return (
+        standardise(train_series, length),
+        to_labels(train_labels),
+        standardise(test_series, length),
+        to_labels(test_labels),
+    )
 
 
-@lru_cache(maxsize=None)
-def load_ts_pair(train_path: str, test_path: str, min_length: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+@cache
+def load_ts_pair(
+    train_path: str, test_path: str, min_length: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Standardised, start-padded train x (N, C, L), train y, test x, test y; L >= ``min_length``."""
     return prepare_pair(*read_ts(Path(train_path)), *read_ts(Path(test_path)), min_length=min_length)
 
@@ -204,8 +224,13 @@ def drop_samples(x: torch.Tensor, drop_rate: float, seed: int, mode: str = "remo
 
 
 def ts_dataset(
-    train_path: Path, test_path: Path, train: bool, drop_rate: float = 0.0, drop_mode: str = "remove",
-    seed: int = 0, min_length: int = 0,
+    train_path: Path,
+    test_path: Path,
+    train: bool,
+    drop_rate: float = 0.0,
+    drop_mode: str = "remove",
+    seed: int = 0,
+    min_length: int = 0,
 ) -> TensorDataset:
     """The training or test split of a TRAIN/TEST .ts pair: x (C, L) float (C + 1 with drop_mode "mask"), y int64.
 
@@ -262,9 +287,18 @@ def bundled_uea_records() -> list[DatasetRecord]:
         if info is None or test_info is None:
             continue
         channels, length, num_classes = info
-        records.append(DatasetRecord(name=f"uea_{sub.name.lower()}", task="sequence", in_channels=channels,
-                                     num_classes=num_classes, data_dim=1, length=max(length, test_info[1]),
-                                     loader=load_bundled, irregular=True))
+        records.append(
+            DatasetRecord(
+                name=f"uea_{sub.name.lower()}",
+                task="sequence",
+                in_channels=channels,
+                num_classes=num_classes,
+                data_dim=1,
+                length=max(length, test_info[1]),
+                loader=load_bundled,
+                irregular=True,
+            )
+        )
     return records
 
 
@@ -286,9 +320,7 @@ def char_trajectories_files(record: DatasetRecord, root: str, download: bool = F
         except (OSError, ValueError) as error:
             reason += f"; download failed ({error})"
     if not (train.is_file() and test.is_file()):
-        raise DatasetNotFoundError(
-            f"{record.name}: {reason}. To fix: {record.hint(str(Path(root).resolve()))}"
-        )
+        raise DatasetNotFoundError(f"{record.name}: {reason}. To fix: {record.hint(str(Path(root).resolve()))}")
     return train, test
 
 
@@ -306,10 +338,17 @@ def uea_files(name: str) -> tuple[Path, Path]:
 def load_char_trajectories(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
     """CharacterTrajectories from ``<root>/CharacterTrajectories``, padded to ``record.length`` steps."""
     files = char_trajectories_files(record, options.root, options.download)
-    return ts_dataset(*files, split == "train", options.drop_rate, options.drop_mode, options.seed, min_length=record.length)
+    return ts_dataset(
+        *files, split == "train", options.drop_rate, options.drop_mode, options.seed, min_length=record.length
+    )
 
 
 def load_bundled(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
     """The bundled set ``uea_<name>`` from aeon's data folder."""
-    return ts_dataset(*uea_files(record.name.removeprefix("uea_")), split == "train", options.drop_rate, options.drop_mode,
-                      options.seed)
+    return ts_dataset(
+        *uea_files(record.name.removeprefix("uea_")),
+        split == "train",
+        options.drop_rate,
+        options.drop_mode,
+        options.seed,
+    )

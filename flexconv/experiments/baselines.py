@@ -53,5 +53,10 @@ def fit_aeon(classifier: str, data: str, seed: int) -> dict[str, Any]:
     fitted = time.perf_counter()
     predictions = model.predict(test_x)
     predicted = time.perf_counter()
-    return {"test_acc": float(np.mean(predictions == test_y)), "wall_time_s": round(fitted - start, 2),
-            "predict_time_s": round(predicted - fitted, 2), "classifier": type(model).__name__, "seed": seed}
+    return {
+        "test_acc": float(np.mean(predictions == test_y)),
+        "wall_time_s": round(fitted - start, 2),
+        "predict_time_s": round(predicted - fitted, 2),
+        "classifier": type(model).__name__,
+        "seed": seed,
+    }

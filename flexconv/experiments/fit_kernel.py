@@ -32,8 +32,9 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -100,7 +101,12 @@ def make_target(name: str, size: int = 33, seed: int = 0) -> torch.Tensor:
 
 
 def make_net(
-    name: str, out_channels: int, hidden: int = 32, layers: int = 3, seed: int = 0, input_scale: float = ORIGINAL_INPUT_SCALE
+    name: str,
+    out_channels: int,
+    hidden: int = 32,
+    layers: int = 3,
+    seed: int = 0,
+    input_scale: float = ORIGINAL_INPUT_SCALE,
 ) -> KernelNet:
     """A 2D kernel network ``name`` with ``layers`` hidden maps of width ``hidden`` (see module doc);
     ``input_scale`` applies to the multiplicative filter networks (the others have none)."""
@@ -151,7 +157,13 @@ def fit(net: KernelNet, target: torch.Tensor, iterations: int = ORIGINAL_ITERATI
         loss.backward()
         optimizer.step()
     mse, kernel = best if math.isfinite(best[0]) else (curve[-1], output.detach())
-    return {"mse": mse, "psnr": psnr(kernel, target), "curve": curve, "kernel": kernel, "seconds": time.perf_counter() - start}
+    return {
+        "mse": mse,
+        "psnr": psnr(kernel, target),
+        "curve": curve,
+        "kernel": kernel,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def run(
@@ -184,12 +196,30 @@ def run(
                 fits[lr] = fit(net, target, iterations, lr)
             best_lr = min(fits, key=lambda lr: fits[lr]["mse"] if math.isfinite(fits[lr]["mse"]) else math.inf)
             best = fits[best_lr]
-            log.info("%s / %s: MSE %.3g, PSNR %.1f dB at lr %g", target_name, net_name, best["mse"], best["psnr"], best_lr)
+            log.info(
+                "%s / %s: MSE %.3g, PSNR %.1f dB at lr %g", target_name, net_name, best["mse"], best["psnr"], best_lr
+            )
             params = sum(p.numel() for p in net.parameters())
             mse_per_lr = {str(lr): f["mse"] for lr, f in fits.items()}
-            results.append({"target": target_name, "net": net_name, "params": params, "lr": best_lr, "mse_per_lr": mse_per_lr, **best})
-    settings = {"iterations": iterations, "lrs": list(lrs), "hidden": hidden, "layers": layers, "size": size, "seed": seed,
-                "input_scale": input_scale}
+            results.append(
+                {
+                    "target": target_name,
+                    "net": net_name,
+                    "params": params,
+                    "lr": best_lr,
+                    "mse_per_lr": mse_per_lr,
+                    **best,
+                }
+            )
+    settings = {
+        "iterations": iterations,
+        "lrs": list(lrs),
+        "hidden": hidden,
+        "layers": layers,
+        "size": size,
+        "seed": seed,
+        "input_scale": input_scale,
+    }
     return {"settings": settings, "targets": target_values, "results": results}
 
 
@@ -231,7 +261,11 @@ def write_outputs(report: dict, out: Path) -> dict[str, Path]:
     """Write ``fit_kernel.json`` (settings and per-pair results with curves), ``fit_kernel.png``
     (MSE curves) and ``fit_kernel_kernels.png`` (targets and fits) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "fit_kernel.json", "curves": out / "fit_kernel.png", "kernels": out / "fit_kernel_kernels.png"}
+    paths = {
+        "json": out / "fit_kernel.json",
+        "curves": out / "fit_kernel.png",
+        "kernels": out / "fit_kernel_kernels.png",
+    }
     rows = [{k: v for k, v in r.items() if k != "kernel"} for r in report["results"]]
     paths["json"].write_text(json.dumps({"settings": report["settings"], "results": rows}, indent=1))
     plot_curves(report, paths["curves"])
@@ -246,8 +280,10 @@ def print_table(report: dict) -> None:
 
     s = report["settings"]
     lrs = ", ".join(f"{lr:g}" for lr in s["lrs"])
-    table = Table(title=f"Kernel fitting, {s['size']}x{s['size']} grid, {s['iterations']} Adam steps, best lr of {lrs}, "
-                        f"input scale {s['input_scale']:g}")
+    table = Table(
+        title=f"Kernel fitting, {s['size']}x{s['size']} grid, {s['iterations']} Adam steps, best lr of {lrs}, "
+        f"input scale {s['input_scale']:g}"
+    )
     for column in ("target", "network", "params", "lr", "MSE", "PSNR (dB)", "steps to 10x best", "time (s)"):
         table.add_column(column, justify="left" if column in ("target", "network") else "right")
     for target in report["targets"]:
@@ -256,8 +292,14 @@ def print_table(report: dict) -> None:
         for r in rows:
             steps = first_below(r["curve"], level)
             table.add_row(
-                target, r["net"], f"{r['params']:,}", f"{r['lr']:g}", f"{r['mse']:.3g}", f"{r['psnr']:.2f}",
-                "-" if steps is None else str(steps), f"{r['seconds']:.1f}",
+                target,
+                r["net"],
+                f"{r['params']:,}",
+                f"{r['lr']:g}",
+                f"{r['mse']:.3g}",
+                f"{r['psnr']:.2f}",
+                "-" if steps is None else str(steps),
+                f"{r['seconds']:.1f}",
             )
     Console().print(table)
 
@@ -284,11 +326,23 @@ def main(argv: Sequence[str]) -> None:
     """``flexconv fit-kernel [--targets ...] [--nets ...] [--iterations N] ... [--out DIR]``."""
     parser = argparse.ArgumentParser(prog="flexconv fit-kernel", description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated: " + ", ".join(TARGETS))
-    parser.add_argument("--nets", default=",".join(DEFAULT_NETS), help="comma-separated: " + ", ".join(sorted(KERNEL_NETS)))
-    parser.add_argument("--iterations", type=int, default=ORIGINAL_ITERATIONS, help="Adam steps per fit (original: 3000)")
-    parser.add_argument("--lr", default=str(ORIGINAL_LR), help="Adam learning rates (comma-separated; each pair keeps its best; original: 0.01)")
-    parser.add_argument("--input-scale", type=float, default=ORIGINAL_INPUT_SCALE,
-                        help="input scale of MAGNet/GaborNet/FourierNet (original fitting code: 256; classification: 25.6)")
+    parser.add_argument(
+        "--nets", default=",".join(DEFAULT_NETS), help="comma-separated: " + ", ".join(sorted(KERNEL_NETS))
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=ORIGINAL_ITERATIONS, help="Adam steps per fit (original: 3000)"
+    )
+    parser.add_argument(
+        "--lr",
+        default=str(ORIGINAL_LR),
+        help="Adam learning rates (comma-separated; each pair keeps its best; original: 0.01)",
+    )
+    parser.add_argument(
+        "--input-scale",
+        type=float,
+        default=ORIGINAL_INPUT_SCALE,
+        help="input scale of MAGNet/GaborNet/FourierNet (original fitting code: 256; classification: 25.6)",
+    )
     parser.add_argument("--hidden", type=int, default=32, help="hidden width of every network")
     parser.add_argument("--layers", type=int, default=3, help="hidden (H x H) maps of every network")
     parser.add_argument("--size", type=int, default=33, help="grid side (the paper: 33)")
@@ -296,8 +350,14 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/fit_kernel"), help="output folder")
     args = parser.parse_args(list(argv))
     report = run(
-        _names(args.targets, list(TARGETS), "targets"), _names(args.nets, sorted(KERNEL_NETS), "networks"),
-        iterations=args.iterations, lrs=_rates(args.lr), hidden=args.hidden, layers=args.layers, size=args.size, seed=args.seed,
+        _names(args.targets, list(TARGETS), "targets"),
+        _names(args.nets, sorted(KERNEL_NETS), "networks"),
+        iterations=args.iterations,
+        lrs=_rates(args.lr),
+        hidden=args.hidden,
+        layers=args.layers,
+        size=args.size,
+        seed=args.seed,
         input_scale=args.input_scale,
     )
     print_table(report)

@@ -26,8 +26,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +44,9 @@ def spatial_shape(data_dim: int, resolution: int, length: int) -> tuple[int, ...
     return (length,) if data_dim == 1 else (resolution,) * data_dim
 
 
-def random_batch(config: Any, batch: int, spatial: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def random_batch(
+    config: Any, batch: int, spatial: tuple[int, ...], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random inputs (B, C, *spatial) and random targets (labels, or values when the model has a
     single output); ``config`` has ``in_channels`` and ``num_classes`` (a model config or a dataset record)."""
     channels, classes = config.in_channels, config.num_classes
@@ -122,17 +125,17 @@ def profile_module(
     header = f"{label}: {params:,} parameters, input {tuple(x.shape)}, {steps} steps\n"
     paths["table"].write_text(header + table + "\n")
     prof.export_chrome_trace(str(paths["trace"]))
-    return {"table": table, "params": params, "input_shape": tuple(x.shape), "seconds_per_step": seconds, "paths": paths}
+    return {
+        "table": table,
+        "params": params,
+        "input_shape": tuple(x.shape),
+        "seconds_per_step": seconds,
+        "paths": paths,
+    }
 
 
 def profile_model(
-    name: str,
-    *,
-    batch: int = 16,
-    resolution: int = 32,
-    length: int = 256,
-    device: str = "cpu",
-    **options: Any,
+    name: str, *, batch: int = 16, resolution: int = 32, length: int = 256, device: str = "cpu", **options: Any
 ) -> dict:
     """Profile registered model ``name`` on random inputs of ``batch`` x its input shape
     (``options``: those of :func:`profile_module`)."""
@@ -142,7 +145,9 @@ def profile_model(
     return profile_module(build_model(config), x, y, label=f"model {name}", **options)
 
 
-def model_and_record(experiment: Optional[str], checkpoint: Optional[Path], overrides: Sequence[str]) -> tuple[nn.Module, Any]:
+def model_and_record(
+    experiment: Optional[str], checkpoint: Optional[Path], overrides: Sequence[str]
+) -> tuple[nn.Module, Any]:
     """(model, dataset record) of a preset (with ``overrides``) or of a checkpoint's run."""
     from omegaconf import OmegaConf
 
@@ -166,8 +171,13 @@ def main(argv: Sequence[str]) -> None:
     source.add_argument("--model", help="registered model name (see --list; default flexnet7_cifar10)")
     source.add_argument("--experiment", help="an experiment preset: its model, on its dataset's input shape")
     source.add_argument("--checkpoint", type=Path, help="a run's checkpoint: its model, on its dataset's input shape")
-    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override for --experiment (repeatable), as for flexconv train")
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for --experiment (repeatable), as for flexconv train",
+    )
     parser.add_argument("--list", action="store_true", help="list the registered models and exit")
     parser.add_argument("--batch", type=int, default=16, help="batch size")
     parser.add_argument("--resolution", type=int, help="image side for 2D/3D models (default: the dataset's, or 32)")
@@ -187,8 +197,14 @@ def main(argv: Sequence[str]) -> None:
         name = args.model or "flexnet7_cifar10"
         if name not in list_models():
             raise SystemExit(f"profile: unknown model {name!r}; known: {', '.join(list_models())}")
-        result = profile_model(name, batch=args.batch, resolution=args.resolution or 32, length=args.length or 256,
-                               device=args.device, **options)
+        result = profile_model(
+            name,
+            batch=args.batch,
+            resolution=args.resolution or 32,
+            length=args.length or 256,
+            device=args.device,
+            **options,
+        )
         label = name
     else:
         from flexconv.train.checkpoints import CheckpointError

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Optional, Union
 
 from torch import nn
 
@@ -120,8 +121,13 @@ def conv_factory(cfg: ConvConfig, data_dim: int) -> ConvFactory:
 
         return plain
     common = dict(
-        data_dim=data_dim, horizon=cfg.horizon, kernel_net=spec_factory(cfg.kernel_net, kernel_net_class, "MAGNet", "kernel_net"),
-        causal=causal, separable=cfg.separable, bias=cfg.bias, conv_method=cfg.conv_method,
+        data_dim=data_dim,
+        horizon=cfg.horizon,
+        kernel_net=spec_factory(cfg.kernel_net, kernel_net_class, "MAGNet", "kernel_net"),
+        causal=causal,
+        separable=cfg.separable,
+        bias=cfg.bias,
+        conv_method=cfg.conv_method,
     )
     if cfg.type == "CKConv":
         return functools.partial(CKConv, **common)
@@ -130,8 +136,12 @@ def conv_factory(cfg: ConvConfig, data_dim: int) -> ConvFactory:
 
 # The flat keys of configurations stored before kernel_net and mask were nested (issue 10).
 _FLAT_KERNEL = {"kernel_hidden_channels": "hidden_channels", "kernel_num_layers": "num_layers"}
-_FLAT_MASK = {"mask_init_width": "init_width", "mask_threshold": "threshold",
-              "mask_dynamic_cropping": "dynamic_cropping", "mask_lr_factor": "lr_factor"}
+_FLAT_MASK = {
+    "mask_init_width": "init_width",
+    "mask_threshold": "threshold",
+    "mask_dynamic_cropping": "dynamic_cropping",
+    "mask_lr_factor": "lr_factor",
+}
 _OLD_KERNEL_NAMES = {"Gabor": "GaborNet", "Fourier": "FourierNet"}
 
 

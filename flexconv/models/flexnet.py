@@ -18,8 +18,8 @@ f2 * hidden, ... (empty: every block has width ``hidden_channels``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -41,7 +41,7 @@ class ChannelLayerNorm(nn.Module):
 
 
 def make_norm(kind: str, channels: int, data_dim: int) -> nn.Module:
-    """"batch" (BatchNormNd) or "layer" (channel LayerNorm)."""
+    """ "batch" (BatchNormNd) or "layer" (channel LayerNorm)."""
     if kind == "batch":
         return nd_class("BatchNorm", data_dim)(channels)
     if kind == "layer":
@@ -60,11 +60,11 @@ def expand_width_factors(block_width_factors: Sequence[float], num_blocks: int) 
         return [1.0] * num_blocks
     if len(block_width_factors) % 2:
         raise ValueError(f"block_width_factors must be pairs [factor, count, ...], got {list(block_width_factors)}")
-    factors = [
-        float(f) for f, n in zip(block_width_factors[::2], block_width_factors[1::2]) for _ in range(int(n))
-    ]
+    factors = [float(f) for f, n in zip(block_width_factors[::2], block_width_factors[1::2]) for _ in range(int(n))]
     if len(factors) != num_blocks:
-        raise ValueError(f"block_width_factors {list(block_width_factors)} give {len(factors)} blocks, num_blocks={num_blocks}")
+        raise ValueError(
+            f"block_width_factors {list(block_width_factors)} give {len(factors)} blocks, num_blocks={num_blocks}"
+        )
     return factors
 
 
@@ -72,7 +72,14 @@ class ResidualBlock(nn.Module):
     """One residual block (see the module docstring). x: (B, C_in, *S) -> (B, C_out, *S)."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, conv: ConvFactory, norm: str, data_dim: int, dropout: float, tcn: bool
+        self,
+        in_channels: int,
+        out_channels: int,
+        conv: ConvFactory,
+        norm: str,
+        data_dim: int,
+        dropout: float,
+        tcn: bool,
     ) -> None:
         super().__init__()
         self.conv1 = conv(in_channels, out_channels)
@@ -130,7 +137,9 @@ class FlexNet(nn.Module):
         self.config = config
         d = config.data_dim
         conv = conv_factory(config.conv, d)
-        widths = [int(config.hidden_channels * f) for f in expand_width_factors(config.block_width_factors, config.num_blocks)]
+        widths = [
+            int(config.hidden_channels * f) for f in expand_width_factors(config.block_width_factors, config.num_blocks)
+        ]
         tcn = config.block == "tcn"
         if tcn:
             self.stem = nn.Identity()

@@ -27,12 +27,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from flexconv.models.conv_config import nest_flat_conv_config
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 FORMAT = "flexconv-release/1"
-FILE_KEYS = ("format", "name", "model_name", "model_config", "state_dict", "objective", "run_config",
-             "dataset", "test_acc", "params", "command")
+FILE_KEYS = (
+    "format",
+    "name",
+    "model_name",
+    "model_config",
+    "state_dict",
+    "objective",
+    "run_config",
+    "dataset",
+    "test_acc",
+    "params",
+    "command",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,14 +70,30 @@ class Release:
 RELEASES: dict[str, Release] = {
     release.name: release
     for release in (
-        Release(name='flextcn_mnist1d', model_name='flextcn_mnist1d', dataset='mnist1d', test_acc=0.9909999966621399,
-                params=132154, command='flexconv train experiment=mnist1d_flextcn num_threads=1 seed=1'),
-        Release(name='flexnet_fashion_mnist', model_name='flexnet_fashion_mnist', dataset='fashion_mnist',
-                test_acc=0.9373000264167786, params=68790,
-                command='flexconv train experiment=fashion_mnist_flexnet num_threads=1 seed=0'),
-        Release(name='flextcn_uea_japanesevowels', model_name='flextcn_uea', dataset='uea_japanesevowels',
-                test_acc=0.9837837815284729, params=138457,
-                command='flexconv train experiment=timeseries data=uea_japanesevowels num_threads=1 seed=1'),
+        Release(
+            name="flextcn_mnist1d",
+            model_name="flextcn_mnist1d",
+            dataset="mnist1d",
+            test_acc=0.9909999966621399,
+            params=132154,
+            command="flexconv train experiment=mnist1d_flextcn num_threads=1 seed=1",
+        ),
+        Release(
+            name="flexnet_fashion_mnist",
+            model_name="flexnet_fashion_mnist",
+            dataset="fashion_mnist",
+            test_acc=0.9373000264167786,
+            params=68790,
+            command="flexconv train experiment=fashion_mnist_flexnet num_threads=1 seed=0",
+        ),
+        Release(
+            name="flextcn_uea_japanesevowels",
+            model_name="flextcn_uea",
+            dataset="uea_japanesevowels",
+            test_acc=0.9837837815284729,
+            params=138457,
+            command="flexconv train experiment=timeseries data=uea_japanesevowels num_threads=1 seed=1",
+        ),
     )
 }
 

@@ -17,7 +17,8 @@ the dataset record's values. ``get_model(name, pretrained=True)`` loads a releas
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any, Union
 
 from torch import nn
 
@@ -29,7 +30,9 @@ from flexconv.models.resnet18 import ResNet18Config, resnet18
 ModelConfig = Union[FlexNetConfig, CifarResNetConfig, ResNet18Config]
 _MODELS: dict[str, Callable[[], ModelConfig]] = {}
 _BUILDERS: dict[type, Callable[[Any], nn.Module]] = {
-    FlexNetConfig: FlexNet, CifarResNetConfig: CifarResNet, ResNet18Config: resnet18,
+    FlexNetConfig: FlexNet,
+    CifarResNetConfig: CifarResNet,
+    ResNet18Config: resnet18,
 }
 
 
@@ -60,7 +63,11 @@ def apply_overrides(config: Any, overrides: dict[str, Any], where: str = "model"
         current = getattr(config, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
             value = apply_overrides(current, value, f"{where}.{key}")
-        elif isinstance(current, dict) and isinstance(value, dict) and value.get("name", current.get("name")) == current.get("name"):
+        elif (
+            isinstance(current, dict)
+            and isinstance(value, dict)
+            and value.get("name", current.get("name")) == current.get("name")
+        ):
             value = {**current, **value}
         changes[key] = value
     return dataclasses.replace(config, **changes)

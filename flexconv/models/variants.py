@@ -100,8 +100,13 @@ def flexnet7_stl10() -> FlexNetConfig:
 def flexnet5_imagenet32() -> FlexNetConfig:
     """FlexNet-5 for ImageNet-32, as the original's command (see the module docstring)."""
     return FlexNetConfig(
-        in_channels=3, num_classes=1000, hidden_channels=22, num_blocks=5,
-        block_width_factors=[1, 1, 1.5, 2, 2, 2], dropout=0.2, conv=ConvConfig(horizon=33),
+        in_channels=3,
+        num_classes=1000,
+        hidden_channels=22,
+        num_blocks=5,
+        block_width_factors=[1, 1, 1.5, 2, 2, 2],
+        dropout=0.2,
+        conv=ConvConfig(horizon=33),
     )
 
 
@@ -132,8 +137,15 @@ def _flextcn(in_channels: int, num_classes: int, **changes: Any) -> FlexNetConfi
     """FlexTCN-6: 6 causal TCN blocks of 30 channels, head on the last step, MAGNet 32 x 3; then ``changes``."""
     conv = ConvConfig(horizon="same", conv_method="auto")
     base = FlexNetConfig(
-        in_channels=in_channels, num_classes=num_classes, data_dim=1, hidden_channels=30, num_blocks=6,
-        dropout=0.1, block="tcn", head="last", conv=conv,
+        in_channels=in_channels,
+        num_classes=num_classes,
+        data_dim=1,
+        hidden_channels=30,
+        num_blocks=6,
+        dropout=0.1,
+        block="tcn",
+        head="last",
+        conv=conv,
     )
     return apply_overrides(base, changes, "FlexTCN")
 
@@ -275,7 +287,11 @@ def flexnet_fashion_mnist() -> FlexNetConfig:
     """A small FlexNet for 28x28 Fashion-MNIST: 3 blocks x 24 channels, horizon 29, MAGNet 16 x 3 (68,790
     parameters): the released checkpoint of the same name (the cross-resolution and main-job presets set 16 channels)."""
     return FlexNetConfig(
-        in_channels=1, num_classes=10, hidden_channels=24, num_blocks=3, dropout=0.1,
+        in_channels=1,
+        num_classes=10,
+        hidden_channels=24,
+        num_blocks=3,
+        dropout=0.1,
         conv=ConvConfig(horizon=29, kernel_net={"hidden_channels": 16}),
     )
 
@@ -283,7 +299,9 @@ def flexnet_fashion_mnist() -> FlexNetConfig:
 @register_model
 def flexnet_fashion_mnist_conv3() -> FlexNetConfig:
     """The Fashion-MNIST FlexNet's topology with 3x3 convolutions, 24 channels: 32,074 parameters, about the 16-channel FlexNet's 35,766."""
-    return FlexNetConfig(in_channels=1, num_classes=10, hidden_channels=24, num_blocks=3, dropout=0.1, conv=ConvConfig(**PLAIN3))
+    return FlexNetConfig(
+        in_channels=1, num_classes=10, hidden_channels=24, num_blocks=3, dropout=0.1, conv=ConvConfig(**PLAIN3)
+    )
 
 
 @register_model

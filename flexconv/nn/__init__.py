@@ -11,25 +11,56 @@ training).
 """
 
 from flexconv.nn.ckconv import CKConv, FlexConv
-from flexconv.nn.recording import recording_kernels
 from flexconv.nn.convert import continuous_counterpart, convert
 from flexconv.nn.dropout import Dropout, ReLUDropout
 from flexconv.nn.export import export
 from flexconv.nn.hints import named_hints, param_groups, set_hint
 from flexconv.nn.kernels import (
-    KERNEL_NETS, MLP, SIREN, FourierNet, GaborNet, KernelNet, MAGNet, kernel_net_class, register_kernel_net,
+    KERNEL_NETS,
+    MLP,
+    SIREN,
+    FourierNet,
+    GaborNet,
+    KernelNet,
+    MAGNet,
+    kernel_net_class,
+    register_kernel_net,
 )
 from flexconv.nn.mask import GaussianMask
 from flexconv.nn.plain import PaddedConv, nd_class
+from flexconv.nn.recording import recording_kernels
 from flexconv.nn.resolution import change_resolution, reestimate_batch_norm
 from flexconv.nn.static import StaticCrops
 from flexconv.nn.stream import Stream, register_stream, stream
 
 __all__ = [
-    "CKConv", "FlexConv", "GaussianMask", "recording_kernels",
-    "KernelNet", "MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP", "KERNEL_NETS", "kernel_net_class",
-    "register_kernel_net", "PaddedConv", "nd_class",
-    "param_groups", "set_hint", "named_hints", "change_resolution", "reestimate_batch_norm", "export",
-    "stream", "Stream", "register_stream", "Dropout", "ReLUDropout", "convert", "continuous_counterpart",
+    "CKConv",
+    "FlexConv",
+    "GaussianMask",
+    "recording_kernels",
+    "KernelNet",
+    "MAGNet",
+    "GaborNet",
+    "FourierNet",
+    "SIREN",
+    "MLP",
+    "KERNEL_NETS",
+    "kernel_net_class",
+    "register_kernel_net",
+    "PaddedConv",
+    "nd_class",
+    "param_groups",
+    "set_hint",
+    "named_hints",
+    "change_resolution",
+    "reestimate_batch_norm",
+    "export",
+    "stream",
+    "Stream",
+    "register_stream",
+    "Dropout",
+    "ReLUDropout",
+    "convert",
+    "continuous_counterpart",
     "StaticCrops",
 ]

@@ -19,8 +19,9 @@ The penalty ``fn`` of the excess ``e = f - target`` is summed over filters and l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Optional
 
 import torch
 from torch import nn
@@ -78,7 +79,11 @@ class AntiAliasing:
     horizon: Optional[int] = None
 
     def __post_init__(self) -> None:
-        for value, allowed, what in ((self.target, TARGETS, "target"), (self.method, METHODS, "method"), (self.fn, PENALTIES, "fn")):
+        for value, allowed, what in (
+            (self.target, TARGETS, "target"),
+            (self.method, METHODS, "method"),
+            (self.fn, PENALTIES, "fn"),
+        ):
             if value not in allowed:
                 raise ValueError(f"anti-aliasing {what} must be one of {list(allowed)}, got {value!r}")
 

@@ -25,7 +25,8 @@ they mean there for a kernel of ``grid_size`` taps; cropping never changes the o
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any, Optional, Union
 
 import torch
 from torch import nn
@@ -44,6 +45,7 @@ MaskFactory = Union[str, Callable[..., GaussianMask]]
 
 # FlexConv initialises the kernel network in a region 1.667x wider than the mask (paper code).
 SPATIAL_EXTENT_PER_WIDTH = 1.667
+
 
 def _factory(factory: Union[str, Callable], lookup: Callable[[str], Callable], what: str) -> Callable:
     """A factory given as a registered name is looked up; anything else must be callable."""
@@ -157,10 +159,14 @@ class CKConv(nn.Module):
         # Static cropping (see make_kernel): taps per axis of the static crop; None = the whole grid.
         self.static_crop = False
         self._crop_sizes: Optional[tuple[int, ...]] = None
-        self._kernel_record: Optional[dict["CKConv", torch.Tensor]] = None  # see recording_kernels()
+        self._kernel_record: Optional[dict[CKConv, torch.Tensor]] = None  # see recording_kernels()
 
     def _set_conv_arguments(
-        self, stride: Union[int, Sequence[int]], padding: Ca.Padding, dilation: Union[int, Sequence[int]], groups: int,
+        self,
+        stride: Union[int, Sequence[int]],
+        padding: Ca.Padding,
+        dilation: Union[int, Sequence[int]],
+        groups: int,
         padding_mode: str,
     ) -> None:
         """Check and store ``nn.Conv``'s arguments (see the class docstring)."""
@@ -172,8 +178,12 @@ class CKConv(nn.Module):
         self.groups = Ca.check_groups(groups, self.in_channels, self.out_channels, self.separable, name)
         # False for the paper's convolution ("same" zero padding, stride and dilation 1, no groups: the
         # functional.conv path), True when any argument differs (the conv_args.conv_padded path).
-        self.uses_conv_arguments = not (padding == "same" and padding_mode == "zeros" and groups == 1
-                                        and self.stride == self.dilation == (1,) * self.data_dim)
+        self.uses_conv_arguments = not (
+            padding == "same"
+            and padding_mode == "zeros"
+            and groups == 1
+            and self.stride == self.dilation == (1,) * self.data_dim
+        )
 
     def extra_repr(self) -> str:
         text = (
@@ -181,9 +191,13 @@ class CKConv(nn.Module):
             f"causal={self.causal}, separable={self.separable}, conv_method={self.conv_method!r}"
         )
         ones = (1,) * self.data_dim
-        for name, value, default in (("stride", self.stride, ones), ("padding", self.padding, "same"),
-                                     ("dilation", self.dilation, ones), ("groups", self.groups, 1),
-                                     ("padding_mode", self.padding_mode, "zeros")):
+        for name, value, default in (
+            ("stride", self.stride, ones),
+            ("padding", self.padding, "same"),
+            ("dilation", self.dilation, ones),
+            ("groups", self.groups, 1),
+            ("padding_mode", self.padding_mode, "zeros"),
+        ):
             text += f", {name}={value!r}" if value != default else ""
         return text
 
@@ -267,7 +281,9 @@ class CKConv(nn.Module):
         """
         if sizes is not None:
             grid = self.grid_sizes()
-            if len(sizes) != self.data_dim or any(not 1 <= k <= n or (not self.causal and (n - k) % 2) for k, n in zip(sizes, grid)):
+            if len(sizes) != self.data_dim or any(
+                not 1 <= k <= n or (not self.causal and (n - k) % 2) for k, n in zip(sizes, grid)
+            ):
                 raise ValueError(f"static crop sizes {sizes} do not fit the grid {grid} (causal={self.causal})")
             sizes = tuple(int(k) for k in sizes)
         self._crop_sizes = sizes
@@ -296,8 +312,10 @@ class CKConv(nn.Module):
             window = self.static_window()
             positions = full[(slice(None), *window)]  # (D, *K)
             if self.mask.dynamic_cropping:
-                axes = [full[d][tuple(slice(None) if a == d else 0 for a in range(self.data_dim))]
-                        for d in range(self.data_dim)]
+                axes = [
+                    full[d][tuple(slice(None) if a == d else 0 for a in range(self.data_dim))]
+                    for d in range(self.data_dim)
+                ]
                 weights = self.mask.window_weights(axes, window)  # (*K)
         else:
             positions = self.kernel_positions(input_shape)  # (D, *K)
@@ -362,8 +380,15 @@ class CKConv(nn.Module):
             out = Fc.conv(x, kernel, kernel_bias, causal=self.causal, groups=groups, method=method)
         else:
             out = Ca.conv_padded(
-                x, kernel, kernel_bias, pads=self.padding_amounts(kernel.shape[2:]), padding_mode=self.padding_mode,
-                stride=self.stride, dilation=self.dilation, groups=groups, method=method,
+                x,
+                kernel,
+                kernel_bias,
+                pads=self.padding_amounts(kernel.shape[2:]),
+                padding_mode=self.padding_mode,
+                stride=self.stride,
+                dilation=self.dilation,
+                groups=groups,
+                method=method,
             )
         if not self.separable:
             return out

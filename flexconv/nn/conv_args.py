@@ -10,7 +10,8 @@ side (:func:`crop_padding`, negative where input is skipped), so cropping change
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Literal, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,9 @@ def per_axis(value: Union[int, Sequence[int]], name: str, data_dim: int, minimum
     return values
 
 
-def check_padding(padding: Padding, padding_mode: str, data_dim: int, causal: bool, name: str) -> Union[str, tuple[int, ...]]:
+def check_padding(
+    padding: Padding, padding_mode: str, data_dim: int, causal: bool, name: str
+) -> Union[str, tuple[int, ...]]:
     """``padding`` checked ("same", "valid", or one int per axis) with ``padding_mode``; causal layers pad their
     past only ("same" or "valid"), with zeros."""
     if isinstance(padding, str):
@@ -46,7 +49,9 @@ def check_padding(padding: Padding, padding_mode: str, data_dim: int, causal: bo
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
     if causal and padding_mode != "zeros":
-        raise ValueError(f"{name}: a causal layer pads with zeros (before the sequence), got padding_mode={padding_mode!r}")
+        raise ValueError(
+            f"{name}: a causal layer pads with zeros (before the sequence), got padding_mode={padding_mode!r}"
+        )
     return padding
 
 
@@ -62,7 +67,10 @@ def check_groups(groups: int, in_channels: int, out_channels: int, separable: bo
 
 
 def crop_padding(
-    grid: Sequence[int], kernel_size: Sequence[int], padding: Union[str, tuple[int, ...]], dilation: Sequence[int],
+    grid: Sequence[int],
+    kernel_size: Sequence[int],
+    padding: Union[str, tuple[int, ...]],
+    dilation: Sequence[int],
     causal: bool,
 ) -> list[tuple[int, int]]:
     """(left, right) padding per axis for the cropped kernel of ``kernel_size`` taps: the whole grid's
@@ -82,11 +90,18 @@ def crop_padding(
     return pads
 
 
-def output_size(input_size: Sequence[int], pads: Sequence[tuple[int, int]], kernel_size: Sequence[int],
-                dilation: Sequence[int], stride: Sequence[int]) -> tuple[int, ...]:
+def output_size(
+    input_size: Sequence[int],
+    pads: Sequence[tuple[int, int]],
+    kernel_size: Sequence[int],
+    dilation: Sequence[int],
+    stride: Sequence[int],
+) -> tuple[int, ...]:
     """Output steps per axis, as ``nn.ConvNd``'s: ``(S + left + right - d (k - 1) - 1) // stride + 1``."""
-    return tuple((s + left + right - d * (k - 1) - 1) // step + 1
-                 for s, (left, right), k, d, step in zip(input_size, pads, kernel_size, dilation, stride))
+    return tuple(
+        (s + left + right - d * (k - 1) - 1) // step + 1
+        for s, (left, right), k, d, step in zip(input_size, pads, kernel_size, dilation, stride)
+    )
 
 
 def pad_axes(x: torch.Tensor, pads: Sequence[tuple[int, int]], mode: PaddingMode = "zeros") -> torch.Tensor:

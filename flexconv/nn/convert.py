@@ -25,7 +25,8 @@ rejects.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any, Optional, Union
 
 from torch import nn
 
@@ -45,7 +46,7 @@ def _selected(include: Optional[Include], name: str, module: nn.Module) -> bool:
 
 def convertible(conv: nn.Module) -> bool:
     """Whether :func:`convert` replaces ``conv``: an ``nn.Conv1d/2d/3d`` of odd kernel sizes, one above 1."""
-    return (type(conv) in _CONVS and max(conv.kernel_size) > 1 and all(k % 2 for k in conv.kernel_size))
+    return type(conv) in _CONVS and max(conv.kernel_size) > 1 and all(k % 2 for k in conv.kernel_size)
 
 
 def continuous_counterpart(
@@ -68,10 +69,21 @@ def continuous_counterpart(
         padding = tuple(p + d * (n - k) // 2 for p, d, n, k in zip(base, conv.dilation, grid, conv.kernel_size))
     weight = conv.weight
     return layer(
-        conv.in_channels, conv.out_channels, data_dim=data_dim, horizon=grid, causal=False,
-        separable=conv.groups == 1 if separable is None else separable, stride=tuple(conv.stride), padding=padding,
-        dilation=tuple(conv.dilation), groups=conv.groups, padding_mode=conv.padding_mode,
-        bias=conv.bias is not None, device=weight.device, dtype=weight.dtype, **layer_kwargs,
+        conv.in_channels,
+        conv.out_channels,
+        data_dim=data_dim,
+        horizon=grid,
+        causal=False,
+        separable=conv.groups == 1 if separable is None else separable,
+        stride=tuple(conv.stride),
+        padding=padding,
+        dilation=tuple(conv.dilation),
+        groups=conv.groups,
+        padding_mode=conv.padding_mode,
+        bias=conv.bias is not None,
+        device=weight.device,
+        dtype=weight.dtype,
+        **layer_kwargs,
     )
 
 
@@ -96,12 +108,22 @@ def convert(
     layer_kwargs: passed on to every layer (``kernel_net=``, ``mask=``, ``conv_method=``, ...).
     """
     if isinstance(model, _CONVS):
-        raise TypeError("convert() replaces the convolutions inside a model; for one layer use continuous_counterpart()")
-    targets = [(name, module) for name, module in model.named_modules()
-               if convertible(module) and _selected(include, name, module)]
+        raise TypeError(
+            "convert() replaces the convolutions inside a model; for one layer use continuous_counterpart()"
+        )
+    targets = [
+        (name, module)
+        for name, module in model.named_modules()
+        if convertible(module) and _selected(include, name, module)
+    ]
     for name, conv in targets:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, continuous_counterpart(
-            conv, horizon=horizon, layer=layer, separable=separable if conv.groups == 1 else False, **layer_kwargs))
+        setattr(
+            parent,
+            child,
+            continuous_counterpart(
+                conv, horizon=horizon, layer=layer, separable=separable if conv.groups == 1 else False, **layer_kwargs
+            ),
+        )
     return model

@@ -24,7 +24,9 @@ from torch import nn
 _BITS = 15  # uniform integers in [0, 2^15): the four 16-bit quarters of a non-negative int64 draw
 
 
-def keep_mask(shape: torch.Size | tuple[int, ...], keep_prob: float, device: torch.device | str = "cpu") -> torch.Tensor:
+def keep_mask(
+    shape: torch.Size | tuple[int, ...], keep_prob: float, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Boolean tensor of ``shape``, each entry True with probability ``keep_prob`` (to within 2^-16).
 
     One 64-bit draw of torch's generator gives four 15-bit uniform integers (its quarters, the
@@ -56,7 +58,13 @@ class Dropout(nn.Dropout):
     """``nn.Dropout`` with fast CPU masks (see the module docstring); same arguments and state."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.inplace or x.device.type != "cpu" or self.p in (0.0, 1.0) or torch.compiler.is_compiling():
+        if (
+            not self.training
+            or self.inplace
+            or x.device.type != "cpu"
+            or self.p in (0.0, 1.0)
+            or torch.compiler.is_compiling()
+        ):
             return super().forward(x)
         return _MaskedScale.apply(x, keep_mask(x.shape, 1.0 - self.p, x.device), 1.0 / (1.0 - self.p))
 

@@ -45,9 +45,14 @@ def _plain_conv(kernel: torch.Tensor, bias: torch.Tensor | None, causal: bool, g
     pads = padding_amounts(ksize, causal)
     symmetric = all(left == right for left, right in pads)
     conv = nd_class("Conv", data_dim)(
-        in_per_group * groups, out_channels, tuple(ksize), groups=groups, bias=bias is not None,
+        in_per_group * groups,
+        out_channels,
+        tuple(ksize),
+        groups=groups,
+        bias=bias is not None,
         padding=tuple(left for left, _ in pads) if symmetric else 0,
-        device=kernel.device, dtype=kernel.dtype,
+        device=kernel.device,
+        dtype=kernel.dtype,
     )
     with torch.no_grad():
         conv.weight.copy_(kernel)
@@ -59,8 +64,15 @@ def _plain_conv(kernel: torch.Tensor, bias: torch.Tensor | None, causal: bool, g
 def _conv_with_arguments(layer: CKConv, kernel: torch.Tensor, bias: torch.Tensor | None, groups: int) -> nn.Module:
     """The ConvNd of ``layer``'s stride, dilation and ``groups`` with weight ``kernel``, after its padding."""
     conv = nd_class("Conv", layer.data_dim)(
-        kernel.shape[1] * groups, kernel.shape[0], tuple(kernel.shape[2:]), stride=layer.stride,
-        dilation=layer.dilation, groups=groups, bias=bias is not None, device=kernel.device, dtype=kernel.dtype,
+        kernel.shape[1] * groups,
+        kernel.shape[0],
+        tuple(kernel.shape[2:]),
+        stride=layer.stride,
+        dilation=layer.dilation,
+        groups=groups,
+        bias=bias is not None,
+        device=kernel.device,
+        dtype=kernel.dtype,
     )
     with torch.no_grad():
         conv.weight.copy_(kernel)

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Literal, Optional, Sequence
+from collections.abc import Sequence
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -70,12 +71,7 @@ def _conv_fn(data_dim: int):
 
 
 def spatial_conv(
-    x: torch.Tensor,
-    kernel: torch.Tensor,
-    bias: Optional[torch.Tensor] = None,
-    *,
-    causal: bool = False,
-    groups: int = 1,
+    x: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor] = None, *, causal: bool = False, groups: int = 1
 ) -> torch.Tensor:
     """Direct convolution. x: (B, C_in, *S), kernel: (C_out, C_in / groups, *K) -> (B, C_out, *S)."""
     pads = padding_amounts(kernel.shape[2:], causal)
@@ -166,8 +162,10 @@ class _FFTPlan:
         for parts in itertools.product(*([(0, left), (left, k)] for left, k in zip(self.lefts, kept.shape[2:]))):
             if all(lo < hi for lo, hi in parts):
                 src = tuple(slice(lo, hi) for lo, hi in parts)
-                dst = tuple(slice((lo - left) % n, (lo - left) % n + hi - lo)
-                            for (lo, hi), left, n in zip(parts, self.lefts, self.sizes))
+                dst = tuple(
+                    slice((lo - left) % n, (lo - left) % n + hi - lo)
+                    for (lo, hi), left, n in zip(parts, self.lefts, self.sizes)
+                )
                 rolled[(Ellipsis, *dst)] = kept[(Ellipsis, *src)]
         k_f = torch.fft.rfftn(rolled, dim=self.axes)
         return k_f[:, 0] if self.depthwise else k_f.flatten(2).permute(2, 1, 0).contiguous()
@@ -263,7 +261,7 @@ class _FFTConv(torch.autograd.Function):
         return grad_x, grad_k, grad_bias, None, None
 
 
-def save_spectra_by_size(x: torch.Tensor, plan: "_FFTPlan") -> bool:
+def save_spectra_by_size(x: torch.Tensor, plan: _FFTPlan) -> bool:
     """The default of ``save_spectra`` (:data:`SAVE_SPECTRA` None): store while the input spectrum
     takes at most :data:`SAVE_SPECTRA_MAX_BYTES`."""
     spectrum_bytes = 2 * x.element_size() * x.shape[0] * x.shape[1] * math.prod(plan.freq_shape)
@@ -306,11 +304,7 @@ def fft_conv(
 
 
 def prefer_fft(
-    input_shape: Sequence[int],
-    kernel_shape: Sequence[int],
-    causal: bool,
-    groups: int = 1,
-    device_type: str = "cpu",
+    input_shape: Sequence[int], kernel_shape: Sequence[int], causal: bool, groups: int = 1, device_type: str = "cpu"
 ) -> bool:
     """Cost model for :func:`conv` with ``method="auto"``: True when the FFT path is cheaper.
 

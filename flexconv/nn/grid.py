@@ -7,7 +7,8 @@ coordinate along axis ``d`` (as in the FlexConv paper's code).
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import torch
 
@@ -15,10 +16,7 @@ Horizon = Union[int, str, Sequence[int]]
 
 
 def relative_positions(
-    sizes: Sequence[int],
-    *,
-    device: torch.device | None = None,
-    dtype: torch.dtype | None = None,
+    sizes: Sequence[int], *, device: torch.device | None = None, dtype: torch.dtype | None = None
 ) -> torch.Tensor:
     """Positions grid (D, *sizes) with values in [-1, 1] along each axis."""
     axes = [torch.linspace(-1.0, 1.0, int(n), device=device, dtype=dtype) for n in sizes]

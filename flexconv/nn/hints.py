@@ -15,7 +15,9 @@ from torch import nn
 _HINT_ATTR = "_optim_hints"
 
 
-def set_hint(module: nn.Module, param_name: str, *, lr_factor: float | None = None, weight_decay: float | None = None) -> None:
+def set_hint(
+    module: nn.Module, param_name: str, *, lr_factor: float | None = None, weight_decay: float | None = None
+) -> None:
     """Record optimiser hints for ``module``'s own parameter ``param_name``."""
     if param_name not in dict(module.named_parameters(recurse=False)):
         raise KeyError(f"{type(module).__name__} has no parameter {param_name!r}")

@@ -28,7 +28,8 @@ original's, so results where the original runs are unchanged.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import nn
@@ -148,7 +149,9 @@ class GaussianMask(nn.Module):
         """
         return self.window_from(self.mean.detach().tolist(), self.width.detach().tolist(), axis_positions)
 
-    def window_from(self, means: Sequence[float], widths: Sequence[float], axis_positions: Sequence[torch.Tensor]) -> tuple[slice, ...]:
+    def window_from(
+        self, means: Sequence[float], widths: Sequence[float], axis_positions: Sequence[torch.Tensor]
+    ) -> tuple[slice, ...]:
         """:meth:`crop_window` for given means and widths (one float per axis), already on the host."""
         for what, values in (("width", widths), ("mean", means)):
             for v in values:

@@ -4,7 +4,7 @@ so that a loss on the kernels reuses them instead of evaluating every kernel net
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn

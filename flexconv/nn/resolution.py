@@ -10,7 +10,7 @@ The Gaussian mask lives in the same continuous coordinates, so the learned kerne
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn

@@ -57,12 +57,13 @@ class StaticCrops:
         """Every layer's exact window sizes, from one host read of all masks."""
         if not self.layers:
             return []
-        values = torch.cat([torch.cat((m.mask.mean.detach(), m.mask.width.detach())).double().cpu()
-                            for m in self.layers]).tolist()
+        values = torch.cat(
+            [torch.cat((m.mask.mean.detach(), m.mask.width.detach())).double().cpu() for m in self.layers]
+        ).tolist()
         sizes, at = [], 0
         for layer in self.layers:
             d = layer.data_dim
-            means, widths = values[at:at + d], values[at + d:at + 2 * d]
+            means, widths = values[at : at + d], values[at + d : at + 2 * d]
             at += 2 * d
             _, axes = layer._grid_positions(layer.grid_sizes(), layer._reference_param())
             window = layer.mask.window_from(means, widths, axes)

@@ -32,7 +32,8 @@ leak into their training loop). Streams run without gradients.
 from __future__ import annotations
 
 import copy
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -198,7 +199,7 @@ class RollingConv(StreamLayer):
                 f"size {self.buffer.shape[0]}; call reset() to start a new stream"
             )
         window = torch.cat([self.buffer, x], dim=-1)  # (B, C_in, k - 1 + n)
-        self.buffer = window[..., x.shape[-1]:].clone()  # a copy: the window itself is not kept
+        self.buffer = window[..., x.shape[-1] :].clone()  # a copy: the window itself is not kept
         if self.pointwise is None:
             return _unpadded_conv(window, self.kernel, self.bias, self.groups)
         out = _unpadded_conv(window, self.kernel, None, self.groups)  # (B, C_in, n)
@@ -244,8 +245,9 @@ def _ckconv_stream(layer: CKConv, path: str) -> RollingConv:
             "full-length input, or call set_grid_size(), before streaming"
         ) from None
     if layer.separable:
-        return RollingConv(layer.kernel, layer.bias, layer.in_channels, groups=layer.in_channels,
-                           pointwise=layer.pointwise, path=path)
+        return RollingConv(
+            layer.kernel, layer.bias, layer.in_channels, groups=layer.in_channels, pointwise=layer.pointwise, path=path
+        )
     return RollingConv(layer.kernel, layer.bias, layer.in_channels, path=path)
 
 
@@ -254,8 +256,12 @@ def _padded_conv_stream(module: PaddedConv, path: str) -> RollingConv:
     pad, conv = module
     k = conv.kernel_size[0] if isinstance(conv, nn.Conv1d) else 0
     if not (
-        isinstance(pad, nn.ConstantPad1d) and pad.padding == (k - 1, 0) and pad.value == 0.0
-        and conv.stride == (1,) and conv.dilation == (1,) and conv.padding == (0,)
+        isinstance(pad, nn.ConstantPad1d)
+        and pad.padding == (k - 1, 0)
+        and pad.value == 0.0
+        and conv.stride == (1,)
+        and conv.dilation == (1,)
+        and conv.padding == (0,)
     ):
         raise ValueError(
             f"stream(): {_where(path)} is a {pad} then {conv}; only causal 1D convolutions "
@@ -321,8 +327,18 @@ def stream(model: nn.Module) -> Stream:
 for _type in (CKConv, FlexConv):
     register_stream(_type, _ckconv_stream)
 for _type in (
-    nn.Identity, nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU,
-    nn.Dropout, nn.Dropout1d, Dropout, ReLUDropout,
+    nn.Identity,
+    nn.ReLU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.Dropout,
+    nn.Dropout1d,
+    Dropout,
+    ReLUDropout,
 ):
     register_stream(_type, Pointwise)
 register_stream(PaddedConv, _padded_conv_stream)

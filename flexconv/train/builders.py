@@ -69,19 +69,24 @@ def build_loggers(cfg: DictConfig, run_dir: Path, history: Optional[Path] = None
     if cfg.logger.csv:
         loggers.append(RunCSVLogger(run_dir, history))
     if cfg.logger.tensorboard:
-        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False))
+        loggers.append(
+            TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False)
+        )
     if cfg.logger.wandb:
         if importlib.util.find_spec("wandb") is None:
             log.warning("logger.wandb=true but wandb is not installed: not logging to W&B")
         else:
             from lightning.pytorch.loggers import WandbLogger
 
-            loggers.append(WandbLogger(project=cfg.logger.wandb_project, save_dir=str(run_dir), name=cfg.experiment_name))
+            loggers.append(
+                WandbLogger(project=cfg.logger.wandb_project, save_dir=str(run_dir), name=cfg.experiment_name)
+            )
     return loggers
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[L.Callback], history: Optional[Path] = None,
-                  **changes: Any) -> L.Trainer:
+def build_trainer(
+    cfg: DictConfig, run_dir: Path, callbacks: list[L.Callback], history: Optional[Path] = None, **changes: Any
+) -> L.Trainer:
     """lightning.Trainer from ``cfg.trainer`` (with ``changes``) plus loggers, a progress bar, the
     parameter summary, atomic checkpoint writes and BatchNorm synchronised on CPUs too (when
     ``sync_batchnorm``); ``callbacks``: the run's own (checkpoints, pictures, ...)."""
@@ -108,8 +113,12 @@ def build_test_trainer(cfg: DictConfig, progress_bar: bool = False) -> L.Trainer
     ``progress_bar``: show one when the output is a terminal."""
     shown = progress_bar and sys.stdout.isatty()
     return L.Trainer(
-        accelerator=cfg.trainer.accelerator, devices=1, logger=False, enable_checkpointing=False,
-        limit_test_batches=cfg.trainer.limit_test_batches, enable_progress_bar=shown,
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        limit_test_batches=cfg.trainer.limit_test_batches,
+        enable_progress_bar=shown,
         callbacks=[RichProgressBar()] if shown else None,
     )
 
@@ -121,20 +130,35 @@ def checkpoint_monitor(cfg: DictConfig, has_val: bool) -> Optional[str]:
     if has_val or monitor is None or not monitor.startswith("val/"):
         return monitor
     switched = f"train/{monitor.removeprefix('val/')}_epoch"
-    log.warning("no validation split (data.val_fraction=%s): best.ckpt follows %s instead of %s",
-                cfg.data.val_fraction, switched, monitor)
+    log.warning(
+        "no validation split (data.val_fraction=%s): best.ckpt follows %s instead of %s",
+        cfg.data.val_fraction,
+        switched,
+        monitor,
+    )
     return switched
 
 
-def build_checkpoints(cfg: DictConfig, run_dir: Path, monitor: Optional[str]) -> tuple[ModelCheckpoint, ModelCheckpoint]:
+def build_checkpoints(
+    cfg: DictConfig, run_dir: Path, monitor: Optional[str]
+) -> tuple[ModelCheckpoint, ModelCheckpoint]:
     """(best by ``monitor``, last: also every n training steps when configured, and at the end)."""
     directory = str(run_dir / CHECKPOINTS)
     best = ModelCheckpoint(
-        dirpath=directory, filename="best", monitor=monitor,
-        mode=cfg.checkpoint.mode, save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
+        dirpath=directory,
+        filename="best",
+        monitor=monitor,
+        mode=cfg.checkpoint.mode,
+        save_top_k=1,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
     )
     last = LastCheckpoint(
-        dirpath=directory, filename="last", save_top_k=0, save_last=True,
-        every_n_train_steps=cfg.checkpoint.every_n_train_steps, enable_version_counter=False,
+        dirpath=directory,
+        filename="last",
+        save_top_k=0,
+        save_last=True,
+        every_n_train_steps=cfg.checkpoint.every_n_train_steps,
+        enable_version_counter=False,
     )
     return best, last

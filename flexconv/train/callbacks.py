@@ -21,8 +21,9 @@ import json
 import logging
 import time
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional
 
 import lightning as L
 import torch
@@ -51,7 +52,10 @@ def kernel_extents(model: nn.Module) -> dict[str, list[float]]:
 
 def kernel_taps(model: nn.Module) -> dict[str, tuple[list[int], list[int]]]:
     """Per layer name, (taps after cropping, grid taps) per axis."""
-    return {name: (list(layer.effective_kernel_size()), list(layer.grid_sizes())) for name, layer in continuous_layers(model)}
+    return {
+        name: (list(layer.effective_kernel_size()), list(layer.grid_sizes()))
+        for name, layer in continuous_layers(model)
+    }
 
 
 def plot_kernel_sizes(model: nn.Module, path: Path, initial: Optional[dict[str, list[int]]] = None) -> None:
@@ -79,8 +83,15 @@ def plot_kernel_sizes(model: nn.Module, path: Path, initial: Optional[dict[str, 
             ax.bar(xs, start, width=width * 0.9, fill=False, hatch="//", edgecolor="0.3", label=f"at start{axis}")
             labels = [f"{s} \u2192 {k}" for s, k in zip(start, learned)]
         ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
-        ax.scatter(xs, [taps[n][1][d] for n in names], marker="_", s=200, color="black",
-                   label="grid size" if d == 0 else None, zorder=3)
+        ax.scatter(
+            xs,
+            [taps[n][1][d] for n in names],
+            marker="_",
+            s=200,
+            color="black",
+            label="grid size" if d == 0 else None,
+            zorder=3,
+        )
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("kernel size (taps)")
@@ -104,8 +115,9 @@ def plot_kernels(model: nn.Module, path: Path, count: int = 6) -> None:
 
     layers = continuous_layers(model)
     chosen = [layers[0], layers[-1]] if len(layers) > 1 else layers
-    fig, axes = plt.subplots(len(chosen), count, figsize=(2.0 * count + 1.0, 2.4 * len(chosen)), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        len(chosen), count, figsize=(2.0 * count + 1.0, 2.4 * len(chosen)), squeeze=False, layout="constrained"
+    )
     for row, (name, layer) in zip(axes, chosen):
         kernel = layer.make_kernel().float().cpu()  # (out, in, *K)
         shown = kernel[:count, 0]  # (<=count, *K)
@@ -154,13 +166,16 @@ class KernelPictures(L.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.initial = state_dict.get("initial")
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self.initial is None and self._start is None and trainer.global_step == 0:
             self._start = [[p.detach().clone() for p in _mask_parameters(layer)] for layer in _layers(pl_module)]
 
     @torch.no_grad()
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if self._start is None:
             return
         self.initial = {}
@@ -223,7 +238,9 @@ class RunSummary(L.Callback):
         self.write(trainer)
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.summary["test_metrics"] = {k: _plain(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        self.summary["test_metrics"] = {
+            k: _plain(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")
+        }
         self.write(trainer)
 
 
@@ -282,7 +299,7 @@ def joined_devices(devices: Sequence[str]) -> str:
 
 
 def device_name(device: torch.device) -> str:
-    """"cpu", or the name of a CUDA device ("NVIDIA H200")."""
+    """ "cpu", or the name of a CUDA device ("NVIDIA H200")."""
     return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
 
 
@@ -299,8 +316,9 @@ class LastCheckpoint(ModelCheckpoint):
     (:mod:`flexconv.train.resumable`). Epochs of a single step get no such save.
     """
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         first_step_of_epoch = batch_idx + 1 == trainer.accumulate_grad_batches
         if first_step_of_epoch and trainer.num_training_batches > trainer.accumulate_grad_batches:
@@ -319,12 +337,19 @@ class ParameterSummary(ModelSummary):
     through an ``example_input_array`` and otherwise prints 0, which is not a measurement."""
 
     @staticmethod
-    def summarize(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,
-                  model_size: float, total_training_modes: dict[str, int], total_flops: int,
-                  **summarize_kwargs: Any) -> None:
+    def summarize(
+        summary_data: list[tuple[str, list[str]]],
+        total_parameters: int,
+        trainable_parameters: int,
+        model_size: float,
+        total_training_modes: dict[str, int],
+        total_flops: int,
+        **summarize_kwargs: Any,
+    ) -> None:
         columns = [column for column in summary_data if column[0] != "FLOPs"]
-        table = format_summary_table(total_parameters, trainable_parameters, model_size, total_training_modes,
-                                     total_flops, *columns)
+        table = format_summary_table(
+            total_parameters, trainable_parameters, model_size, total_training_modes, total_flops, *columns
+        )
         log.info("\n%s", table.rsplit("\n", 1)[0])  # the last line is "Total Flops"
 
 
@@ -358,8 +383,14 @@ def quiet_lightning(resuming: bool = False) -> Iterator[None]:
     known message; every other message passes.
     """
     tips = _DropTips()
-    loggers = [logging.getLogger(name) for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch",
-                                                    "lightning.fabric.utilities.rank_zero")]
+    loggers = [
+        logging.getLogger(name)
+        for name in (
+            "lightning.pytorch.utilities.rank_zero",
+            "lightning.pytorch",
+            "lightning.fabric.utilities.rank_zero",
+        )
+    ]
     for logger in loggers:
         logger.addFilter(tips)
     try:

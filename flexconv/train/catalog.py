@@ -8,8 +8,8 @@ records (task, input shape, classes, whether the files must be fetched).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 KINDS = ("experiments", "models", "datasets")

@@ -36,7 +36,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's ``torch.save`` checkpoints, written to a temporary file in the same folder and renamed
     over the target (local paths)."""
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Optional[Any] = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Optional[Any] = None
+    ) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options (got {storage_options!r})")
         path = Path(path)
@@ -57,17 +59,23 @@ def read_checkpoint(path: str | Path, for_resume: bool = False) -> dict[str, Any
     except Exception as error:  # noqa: BLE001 - torch.load fails in many ways on a wrong file
         # (EOFError, RuntimeError "PytorchStreamReader failed", UnpicklingError, KeyError, ...)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated, or not written by torch.save): "
-                              f"{type(error).__name__}: {reason[:200]}") from error
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated, or not written by torch.save): "
+            f"{type(error).__name__}: {reason[:200]}"
+        ) from error
     required = TRAINING_KEYS + (RESUME_KEYS if for_resume else ())
     missing = [key for key in required if not isinstance(checkpoint, dict) or key not in checkpoint]
     if missing:
-        raise CheckpointError(f"{path} is not a flexconv training checkpoint: it has no {', '.join(missing)} "
-                              "(expected a checkpoints/last.ckpt or best.ckpt of a flexconv run)")
+        raise CheckpointError(
+            f"{path} is not a flexconv training checkpoint: it has no {', '.join(missing)} "
+            "(expected a checkpoints/last.ckpt or best.ckpt of a flexconv run)"
+        )
     hyper = checkpoint["hyper_parameters"]
     if not isinstance(hyper, dict) or "model_name" not in hyper or "run_config" not in hyper:
-        raise CheckpointError(f"{path} is a Lightning checkpoint but not of a flexconv run "
-                              "(no model_name / run_config in its hyper_parameters)")
+        raise CheckpointError(
+            f"{path} is a Lightning checkpoint but not of a flexconv run "
+            "(no model_name / run_config in its hyper_parameters)"
+        )
     return checkpoint
 
 
@@ -81,8 +89,11 @@ def release_module(release: dict[str, Any]) -> TaskModule:
     """A :class:`TaskModule` holding a release file's model and weights (for testing it)."""
     run_config = release["run_config"]
     module = TaskModule(
-        model_name=release["model_name"], model_options=release["model_config"], optim=run_config["optim"],
-        objective=release["objective"], run_config=run_config,
+        model_name=release["model_name"],
+        model_options=release["model_config"],
+        optim=run_config["optim"],
+        objective=release["objective"],
+        run_config=run_config,
     )
     module.model.load_state_dict(release["state_dict"])
     return module
@@ -95,8 +106,10 @@ def evaluation_module(checkpoint: str | Path) -> TaskModule:
     if not path.exists() and str(checkpoint) in RELEASES:
         path = RELEASES[str(checkpoint)].path
     if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}, and no released checkpoint of that name "
-                              f"(released: {', '.join(list_pretrained()) or 'none'})")
+        raise CheckpointError(
+            f"no checkpoint at {path}, and no released checkpoint of that name "
+            f"(released: {', '.join(list_pretrained()) or 'none'})"
+        )
     if path.suffix == RELEASE_SUFFIX:
         return release_module(read_release(path))
     return load_module(path)

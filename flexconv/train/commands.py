@@ -25,8 +25,9 @@ import itertools
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import lightning as L
 import torch
@@ -36,14 +37,26 @@ from torch.utils.data import DataLoader
 from flexconv.atomic import write_text
 from flexconv.data.datamodule import FlexDataModule
 from flexconv.nn.resolution import reestimate_batch_norm
-from flexconv.train.builders import (build_checkpoints, build_module, build_test_trainer, build_trainer, checkpoint_monitor,
-                                     datamodule_from_config)
+from flexconv.train.builders import (
+    build_checkpoints,
+    build_module,
+    build_test_trainer,
+    build_trainer,
+    checkpoint_monitor,
+    datamodule_from_config,
+)
 from flexconv.train.callbacks import FitClock, KernelPictures, RunSummary, quiet_lightning
 from flexconv.train.checkpoints import evaluation_module
 from flexconv.train.module import TaskModule
 from flexconv.train.resumable import DataOrder, with_epoch_sampler
-from flexconv.train.run_dir import (CHECKPOINTS, RUN_DIR_ENV, RunLock, clear_stale_checkpoints, is_first_process,
-                                    resolve_run_dir)
+from flexconv.train.run_dir import (
+    CHECKPOINTS,
+    RUN_DIR_ENV,
+    RunLock,
+    clear_stale_checkpoints,
+    is_first_process,
+    resolve_run_dir,
+)
 from flexconv.train.validate import validate_config
 
 log = logging.getLogger(__name__)
@@ -86,24 +99,48 @@ def train(
     val_loader = datamodule.val_dataloader()
     has_val = val_loader is not None and len(val_loader) > 0
     if has_val and len(val_loader.dataset) < MIN_VAL_EXAMPLES:
-        log.warning("the validation split holds only %d examples: val/acc and best.ckpt will be noisy "
-                    "(raise data.val_fraction or data.limit_train)", len(val_loader.dataset))
+        log.warning(
+            "the validation split holds only %d examples: val/acc and best.ckpt will be noisy "
+            "(raise data.val_fraction or data.limit_train)",
+            len(val_loader.dataset),
+        )
     monitor = checkpoint_monitor(cfg, has_val)
     run_dir, ckpt_path = resolve_run_dir(cfg)  # the first thing written: after every check above
     os.environ[RUN_DIR_ENV] = str(run_dir)
     lock = RunLock(run_dir) if is_first_process() else contextlib.nullcontext()
     with lock:
-        return _fit_and_test(cfg, module, datamodule, train_loader, val_loader if has_val else None, monitor,
-                             run_dir, ckpt_path, callbacks, start)
+        return _fit_and_test(
+            cfg,
+            module,
+            datamodule,
+            train_loader,
+            val_loader if has_val else None,
+            monitor,
+            run_dir,
+            ckpt_path,
+            callbacks,
+            start,
+        )
 
 
-def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModule, train_loader: DataLoader,
-                  val_loader: Optional[DataLoader], monitor: Optional[str], run_dir: Path, ckpt_path: Optional[Path],
-                  callbacks: Sequence[L.Callback], start: float) -> dict[str, Any]:
+def _fit_and_test(
+    cfg: DictConfig,
+    module: TaskModule,
+    datamodule: FlexDataModule,
+    train_loader: DataLoader,
+    val_loader: Optional[DataLoader],
+    monitor: Optional[str],
+    run_dir: Path,
+    ckpt_path: Optional[Path],
+    callbacks: Sequence[L.Callback],
+    start: float,
+) -> dict[str, Any]:
     """The part of :func:`train` that writes into ``run_dir``."""
     best, last = build_checkpoints(cfg, run_dir, monitor)
-    summary = RunSummary(run_dir, {"experiment": cfg.experiment_name, "model": cfg.model.name, "dataset": cfg.data.name,
-                                   "run_dir": str(run_dir)})
+    summary = RunSummary(
+        run_dir,
+        {"experiment": cfg.experiment_name, "model": cfg.model.name, "dataset": cfg.data.name, "run_dir": str(run_dir)},
+    )
     clock = FitClock(start)
     all_callbacks = [best, last, DataOrder(train_loader), KernelPictures(run_dir), summary, clock, *callbacks]
     history = ckpt_path.parent.parent / "metrics.csv" if ckpt_path is not None else None
@@ -113,19 +150,27 @@ def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModul
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         if ckpt_path is None and (stale := clear_stale_checkpoints(run_dir)):
-            log.warning("%s held checkpoints of an earlier run: deleted (%s)", run_dir / CHECKPOINTS,
-                        ", ".join(p.name for p in stale))
+            log.warning(
+                "%s held checkpoints of an earlier run: deleted (%s)",
+                run_dir / CHECKPOINTS,
+                ", ".join(p.name for p in stale),
+            )
         write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     with quiet_lightning(resuming=ckpt_path is not None):
-        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                    ckpt_path=str(ckpt_path) if ckpt_path else None)
+        trainer.fit(
+            module,
+            train_dataloaders=train_loader,
+            val_dataloaders=val_loader,
+            ckpt_path=str(ckpt_path) if ckpt_path else None,
+        )
 
     results: dict[str, Any] = {"test_acc": None}
     if cfg.test:
         datamodule.setup("test")
         with quiet_lightning():
-            tested = trainer.test(module, dataloaders=datamodule.test_dataloader(),
-                                  ckpt_path=best.best_model_path or None, verbose=False)
+            tested = trainer.test(
+                module, dataloaders=datamodule.test_dataloader(), ckpt_path=best.best_model_path or None, verbose=False
+            )
         results.update(tested[0] if tested else {})
         results["test_acc"] = results.get("test/acc")
     score = best.best_model_score
@@ -135,7 +180,9 @@ def _fit_and_test(cfg: DictConfig, module: TaskModule, datamodule: FlexDataModul
         last_checkpoint=str(run_dir / CHECKPOINTS / "last.ckpt"),
         params=sum(p.numel() for p in module.model.parameters()),
         wall_time_s=None if clock.seconds is None else round(clock.seconds, 1),  # across interruptions
-        step_time_s=None if clock.seconds is None or not trainer.global_step else round(clock.seconds / trainer.global_step, 3),
+        step_time_s=None
+        if clock.seconds is None or not trainer.global_step
+        else round(clock.seconds / trainer.global_step, 3),
         device=clock.device,
         run_dir=str(run_dir),
     )
@@ -183,5 +230,9 @@ def evaluate(checkpoint_path: str | Path, overrides: Sequence[str] = ()) -> dict
     OmegaConf.set_struct(cfg, True)
     cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
     tested = measure_test_metrics(module, cfg, progress_bar=True)
-    return {"test_acc": tested.get("test/acc"), **tested, "checkpoint": str(checkpoint_path),
-            "params": sum(p.numel() for p in module.model.parameters())}
+    return {
+        "test_acc": tested.get("test/acc"),
+        **tested,
+        "checkpoint": str(checkpoint_path),
+        "params": sum(p.numel() for p in module.model.parameters()),
+    }

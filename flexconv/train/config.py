@@ -8,8 +8,8 @@ key or a value of the wrong type fails with a :class:`~flexconv.train.validate.C
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore

@@ -51,7 +51,9 @@ DIAGNOSTICS = ("frequency_over_nyquist", "out_of_the_box_bn_acc")
 """The result keys of the diagnostics (:func:`diagnose` adds them to a protocol that finished without them)."""
 
 
-def _stage_config(cfg: DictConfig, run_dir: Path, stage: str, resolution: int, epochs: Optional[int] = None) -> DictConfig:
+def _stage_config(
+    cfg: DictConfig, run_dir: Path, stage: str, resolution: int, epochs: Optional[int] = None
+) -> DictConfig:
     staged = copy.deepcopy(cfg)
     with open_dict(staged):
         staged.run_dir = str(run_dir / stage)
@@ -105,14 +107,19 @@ def largest_frequency_over_nyquist(model: nn.Module) -> Optional[float]:
     return max(known) if known else None
 
 
-def transfer(checkpoint: str | Path, target_cfg: DictConfig, source: int, target: int) -> tuple[TaskModule, dict[str, Any]]:
+def transfer(
+    checkpoint: str | Path, target_cfg: DictConfig, source: int, target: int
+) -> tuple[TaskModule, dict[str, Any]]:
     """The source model of ``checkpoint`` moved to the ``target`` resolution, with its out-of-the-box
     accuracy and the two diagnostics on ``target_cfg``'s data (the :data:`DIAGNOSTICS` keys)."""
     module = load_module(checkpoint)
     ratio = largest_frequency_over_nyquist(module.model)  # on the grid the model was trained on
     change_resolution(module.model, source, target)
-    figures = {"out_of_the_box_acc": measure_test_accuracy(module, target_cfg), "frequency_over_nyquist": ratio,
-               "out_of_the_box_bn_acc": float(measure_test_metrics_batch_norm_reestimated(module, target_cfg)["test/acc"])}
+    figures = {
+        "out_of_the_box_acc": measure_test_accuracy(module, target_cfg),
+        "frequency_over_nyquist": ratio,
+        "out_of_the_box_bn_acc": float(measure_test_metrics_batch_norm_reestimated(module, target_cfg)["test/acc"]),
+    }
     return module, figures
 
 
@@ -142,8 +149,10 @@ def diagnose(cfg: DictConfig) -> Optional[dict[str, Any]]:
 
 def _resolutions(cfg: DictConfig) -> tuple[int, int]:
     if cfg.crossres is None:
-        raise ValueError("crossres needs an experiment with a `crossres` node {source, target, finetune_epochs}, "
-                         "e.g. experiment=cifar10_crossres_16_32")
+        raise ValueError(
+            "crossres needs an experiment with a `crossres` node {source, target, finetune_epochs}, "
+            "e.g. experiment=cifar10_crossres_16_32"
+        )
     return int(cfg.crossres.source), int(cfg.crossres.target)
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import torch
 from omegaconf import OmegaConf
@@ -55,10 +56,14 @@ def write_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> None:
     with torch.no_grad():
         axes = dynamic_axes(x, model(x))
     try:
-        torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["x"], output_names=["y"], dynamic_axes=axes)
+        torch.onnx.export(
+            model, (x,), str(path), dynamo=False, input_names=["x"], output_names=["y"], dynamic_axes=axes
+        )
     except TypeError:  # a torch without the TorchScript exporter switch
         shapes = {"x": {axis: torch.export.Dim.AUTO for axis in axes["x"]}}
-        torch.onnx.export(model, (x,), str(path), dynamo=True, input_names=["x"], output_names=["y"], dynamic_shapes=shapes)
+        torch.onnx.export(
+            model, (x,), str(path), dynamo=True, input_names=["x"], output_names=["y"], dynamic_shapes=shapes
+        )
 
 
 def onnx_outputs(path: Path, x: torch.Tensor) -> Optional[torch.Tensor]:
@@ -99,8 +104,9 @@ def export_checkpoint(checkpoint: str | Path, onnx: Optional[Path] = None, batch
         out = onnx_outputs(onnx, x)
         if out is not None:
             results["onnx_max_abs_diff"] = float((reference - out).abs().max())
-            other = torch.randn(batch + 3, *x.shape[1:2], *(s + 4 for s in x.shape[2:]),
-                                generator=torch.Generator().manual_seed(1))
+            other = torch.randn(
+                batch + 3, *x.shape[1:2], *(s + 4 for s in x.shape[2:]), generator=torch.Generator().manual_seed(1)
+            )
             with torch.no_grad():
                 expected = plain(other)
             results["onnx_other_shape"] = tuple(other.shape)
@@ -113,8 +119,11 @@ def main(argv: Sequence[str]) -> None:
     from flexconv.train.checkpoints import CheckpointError
 
     parser = argparse.ArgumentParser(prog="flexconv export", description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", help="a best.ckpt or last.ckpt of a flexconv run, a release file (.pt) or a "
-                        "released name (flextcn_mnist1d, ...)")
+    parser.add_argument(
+        "checkpoint",
+        help="a best.ckpt or last.ckpt of a flexconv run, a release file (.pt) or a "
+        "released name (flextcn_mnist1d, ...)",
+    )
     parser.add_argument("--onnx", type=Path, help="write the plain-convolution model to this ONNX file")
     parser.add_argument("--batch", type=int, default=2, help="batch size of the parity check (and the ONNX input)")
     args = parser.parse_args(list(argv))
@@ -126,12 +135,15 @@ def main(argv: Sequence[str]) -> None:
     checks = [("plain convolutions", results["max_abs_diff"])]
     if results["onnx_max_abs_diff"] is not None:
         checks.append(("ONNX (onnxruntime)", results["onnx_max_abs_diff"]))
-        checks.append((f"ONNX at input {results['onnx_other_shape']} (dynamic axes)",
-                       results["onnx_other_shape_max_abs_diff"]))
+        checks.append(
+            (f"ONNX at input {results['onnx_other_shape']} (dynamic axes)", results["onnx_other_shape_max_abs_diff"])
+        )
     print(f"input {results['input_shape']}, largest output {results['scale']:.4g}")
     for name, diff in checks:
-        print(f"parity {name}: max |difference| = {diff:.3g} ({'ok' if diff <= tolerance else 'MISMATCH'}, "
-              f"tolerance {tolerance:.1g})")
+        print(
+            f"parity {name}: max |difference| = {diff:.3g} ({'ok' if diff <= tolerance else 'MISMATCH'}, "
+            f"tolerance {tolerance:.1g})"
+        )
     if results["onnx"]:
         note = "" if results["onnx_max_abs_diff"] is not None else " (onnxruntime not installed: not checked)"
         print(f"wrote {results['onnx']}{note}")

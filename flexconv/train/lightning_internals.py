@@ -32,9 +32,16 @@ def save_last_checkpoint(callback: ModelCheckpoint, trainer: L.Trainer) -> None:
         callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
 
 
-def format_summary_table(total_parameters: int, trainable_parameters: int, model_size: float,
-                         total_training_modes: dict[str, int], total_flops: int, *columns: tuple[str, list[str]]) -> str:
+def format_summary_table(
+    total_parameters: int,
+    trainable_parameters: int,
+    model_size: float,
+    total_training_modes: dict[str, int],
+    total_flops: int,
+    *columns: tuple[str, list[str]],
+) -> str:
     """Lightning's model-summary table of ``columns`` (name, values) with its totals, as ModelSummary
     prints it; flexconv drops the FLOPs column, which Lightning cannot measure without an example input."""
-    return _format_summary_table(total_parameters, trainable_parameters, model_size, total_training_modes,
-                                 total_flops, *columns)
+    return _format_summary_table(
+        total_parameters, trainable_parameters, model_size, total_training_modes, total_flops, *columns
+    )

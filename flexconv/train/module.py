@@ -20,8 +20,9 @@ every optimiser step, as in the paper), "plateau", "multistep", "exponential" (p
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
 
 import lightning as L
 import torch
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from flexconv.models.conv_config import nest_flat_conv_config
-from flexconv.models.registry import config_dict, model_config, build_model
+from flexconv.models.registry import build_model, config_dict, model_config
 from flexconv.nn import StaticCrops, param_groups
 from flexconv.nn.antialias import AntiAliasing
 from flexconv.nn.ckconv import CKConv
@@ -170,8 +171,10 @@ class TaskModule(L.LightningModule):
         self.model_config = config_dict(config)
         self.model: nn.Module = build_model(config)
         if objective == "per_step" and not isinstance(self.model, StepwiseModel):
-            raise ValueError(f"objective 'per_step' needs a model with outputs at every step (forward_steps); "
-                             f"{model_name} ({type(self.model).__name__}) has none")
+            raise ValueError(
+                f"objective 'per_step' needs a model with outputs at every step (forward_steps); "
+                f"{model_name} ({type(self.model).__name__}) has none"
+            )
         self.optim = OptimConfig(**optim)
         self.objective = objective
         self.antialias = AntiAliasing(**antialias) if antialias else None
@@ -257,14 +260,23 @@ class TaskModule(L.LightningModule):
                 loss, metrics = self._compiled(x)(x, y, stage == "train")
             except torch._dynamo.exc.TorchDynamoException as error:
                 first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise RuntimeError(f"compile=true: torch.compile cannot compile {type(self.model).__name__}'s "
-                                   f"{stage} step: {first_line} (run with compile=false)") from error
+                raise RuntimeError(
+                    f"compile=true: torch.compile cannot compile {type(self.model).__name__}'s "
+                    f"{stage} step: {first_line} (run with compile=false)"
+                ) from error
         else:
             loss, metrics = self._losses(x, y, stage == "train")
         on_step = stage == "train"
         for name, value in metrics.items():
-            self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=True, prog_bar=name in ("loss", "acc"),
-                     sync_dist=stage != "train", batch_size=x.shape[0])
+            self.log(
+                f"{stage}/{name}",
+                value,
+                on_step=on_step,
+                on_epoch=True,
+                prog_bar=name in ("loss", "acc"),
+                sync_dist=stage != "train",
+                batch_size=x.shape[0],
+            )
         return loss
 
     def training_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -294,8 +306,9 @@ class TaskModule(L.LightningModule):
         if cfg.optimizer == "sgd":
             optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, foreach=True)
         else:
-            optimizer = (torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW)(groups, lr=cfg.lr,
-                                                                                             foreach=True)
+            optimizer = (torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW)(
+                groups, lr=cfg.lr, foreach=True
+            )
         if cfg.scheduler == "none":
             return optimizer
         if cfg.scheduler == "cosine":
@@ -305,8 +318,10 @@ class TaskModule(L.LightningModule):
             total = int(total)
             steps_per_epoch = self.trainer.num_training_batches / self.trainer.accumulate_grad_batches
             if math.isinf(steps_per_epoch):  # max_epochs=-1: Lightning never counts the batches of an epoch
-                raise ValueError("the cosine schedule's warm-up is in epochs: with trainer.max_steps, bound "
-                                 "trainer.max_epochs too (e.g. 100000), not -1")
+                raise ValueError(
+                    "the cosine schedule's warm-up is in epochs: with trainer.max_steps, bound "
+                    "trainer.max_epochs too (e.g. 100000), not -1"
+                )
             warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
             floor = cfg.min_lr / cfg.lr
             scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -36,8 +37,10 @@ def release_data(module: TaskModule, name: str, command: str, test_acc: float) -
         "name": name,
         "model_name": module.hparams.model_name,
         "model_config": module.model_config,
-        "state_dict": {key: value.detach().float().clone() if value.is_floating_point() else value.clone()
-                       for key, value in module.model.state_dict().items()},
+        "state_dict": {
+            key: value.detach().float().clone() if value.is_floating_point() else value.clone()
+            for key, value in module.model.state_dict().items()
+        },
         "objective": module.objective,
         "run_config": run_config,
         "dataset": run_config["data"]["name"],
@@ -62,9 +65,17 @@ def release(checkpoint: str | Path, name: str, command: str, out_dir: str | Path
         torch.save(data, file)
     again = evaluate(path)["test_acc"]
     if again != test_acc:
-        raise RuntimeError(f"{path} tests at {again:.4%}, its checkpoint at {test_acc:.4%}: the release is not faithful")
-    return Release(name=name, model_name=data["model_name"], dataset=data["dataset"], test_acc=test_acc,
-                   params=data["params"], command=command)
+        raise RuntimeError(
+            f"{path} tests at {again:.4%}, its checkpoint at {test_acc:.4%}: the release is not faithful"
+        )
+    return Release(
+        name=name,
+        model_name=data["model_name"],
+        dataset=data["dataset"],
+        test_acc=test_acc,
+        params=data["params"],
+        command=command,
+    )
 
 
 def main(argv: Sequence[str]) -> None:

@@ -16,7 +16,8 @@ batch differs. Under DDP the RNG states of rank 0 are restored on every rank.
 from __future__ import annotations
 
 import random
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 import lightning as L
 import numpy as np
@@ -69,7 +70,7 @@ class EpochSampler(Sampler[int]):
         order = order + order[: per_rank * world - len(order)]  # pad by wrapping around
         mine = order[rank::world]
         if self._skip is not None and self._skip[0] == self.epoch:
-            mine = mine[self._skip[1]:]
+            mine = mine[self._skip[1] :]
         self._skip = None
         return iter(mine)
 
@@ -114,8 +115,11 @@ def _epoch_sums(trainer: L.Trainer) -> dict[str, dict[str, torch.Tensor]]:
     """The accumulators (``value``, ``cumulated_batch_size``) of the training epoch metrics so far."""
     results = epoch_metric_results(trainer)
     return {
-        key: {name: getattr(metric, name).detach().cpu().clone() for name in ("value", "cumulated_batch_size")
-              if hasattr(metric, name)}
+        key: {
+            name: getattr(metric, name).detach().cpu().clone()
+            for name in ("value", "cumulated_batch_size")
+            if hasattr(metric, name)
+        }
         for key, metric in results.items()
         if metric.is_tensor and metric.meta.on_epoch and not metric.has_reset
     }
@@ -135,7 +139,8 @@ def _add_epoch_sums(trainer: L.Trainer, sums: dict[str, dict[str, torch.Tensor]]
             metric.value = metric.meta.reduce_fx(metric.value, value)
         if "cumulated_batch_size" in saved and hasattr(metric, "cumulated_batch_size"):
             metric.cumulated_batch_size = metric.cumulated_batch_size + saved["cumulated_batch_size"].to(
-                metric.cumulated_batch_size.device)
+                metric.cumulated_batch_size.device
+            )
 
 
 class DataOrder(L.Callback):
@@ -179,8 +184,9 @@ class DataOrder(L.Callback):
             _set_rng_states(self._rng)
             self._rng = None
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if self._sums is not None:
             epoch, sums = self._sums
             self._sums = None

@@ -135,8 +135,9 @@ class RunLock:
             with os.fdopen(descriptor, "w") as file:
                 file.write(self.owner + "\n")
             return
-        raise RunDirInUseError(f"run folder {self.path.parent} is being claimed by another run at the same moment; "
-                               "choose another run_dir")
+        raise RunDirInUseError(
+            f"run folder {self.path.parent} is being claimed by another run at the same moment; choose another run_dir"
+        )
 
     def _check_holder(self) -> None:
         """Raise if the lock's holder is alive; remove the lock if its holder is gone."""
@@ -160,7 +161,7 @@ class RunLock:
         except OSError:
             pass
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         self.acquire()
         return self
 
@@ -189,8 +190,10 @@ def resolve_run_dir(cfg: DictConfig) -> tuple[Path, Optional[Path]]:
     if run_dir is None and not is_first_process():
         run_dir = os.environ.get(RUN_DIR_ENV)  # set by the first process when Lightning launched this one
         if run_dir is None:
-            raise ValueError("this process is not the first of a distributed run (torchrun, srun) and no run_dir "
-                             "is given: pass run_dir=<a folder every node sees>, the same in every process")
+            raise ValueError(
+                "this process is not the first of a distributed run (torchrun, srun) and no run_dir "
+                "is given: pass run_dir=<a folder every node sees>, the same in every process"
+            )
     if run_dir is None:
         run_dir = new_run_dir(Path("runs") / cfg.experiment_name)
     return Path(run_dir), ckpt_path

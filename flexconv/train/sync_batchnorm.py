@@ -31,9 +31,17 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     original: the BatchNorm class it replaces (given back by :func:`revert_batch_norm`).
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, original: type[nn.modules.batchnorm._BatchNorm] = nn.BatchNorm2d,
-                 device: torch.device | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        original: type[nn.modules.batchnorm._BatchNorm] = nn.BatchNorm2d,
+        device: torch.device | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype)
         self.original = original
 
@@ -95,7 +103,9 @@ def convert_batch_norm(module: nn.Module) -> nn.Module:
     """``module`` with every BatchNorm layer replaced by a :class:`GlobalBatchNorm` sharing its parameters
     and running statistics (as :meth:`torch.nn.SyncBatchNorm.convert_sync_batchnorm` does)."""
     converted = module
-    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, (nn.SyncBatchNorm, GlobalBatchNorm)):
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(
+        module, (nn.SyncBatchNorm, GlobalBatchNorm)
+    ):
         converted = _moved(module, GlobalBatchNorm(*_options(module), original=type(module)))
     for name, child in module.named_children():
         converted.add_module(name, convert_batch_norm(child))

@@ -16,7 +16,8 @@ import dataclasses
 import difflib
 import inspect
 import typing
-from typing import Any, Iterable, Literal, Optional, Union
+from collections.abc import Iterable
+from typing import Any, Literal, Optional, Union
 
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
@@ -39,8 +40,15 @@ ROOT_TYPES: dict[str, Any] = {
     "checkpoint.mode": Literal["min", "max"],
     "checkpoint.every_n_train_steps": Optional[int],
 }
-MIN_VALUES = {"seed": 0, "num_threads": 1, "checkpoint.every_n_train_steps": 1, "data.batch_size": 1,
-              "data.limit_train": 1, "data.limit_test": 1, "data.num_workers": 0}
+MIN_VALUES = {
+    "seed": 0,
+    "num_threads": 1,
+    "checkpoint.every_n_train_steps": 1,
+    "data.batch_size": 1,
+    "data.limit_train": 1,
+    "data.limit_test": 1,
+    "data.num_workers": 0,
+}
 
 
 class ConfigError(ValueError):
@@ -87,8 +95,14 @@ def describe(annotation: Any) -> str:
         return f"one of {list(args)}"
     if origin in (list, tuple):
         return f"a list of {describe(args[0]).removeprefix('a ').removeprefix('an ')}s" if args else "a list"
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null",
-             dict: "a mapping"}
+    names = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        type(None): "null",
+        dict: "a mapping",
+    }
     if annotation in names:
         return names[annotation]
     if dataclasses.is_dataclass(annotation) or origin is dict:
@@ -137,7 +151,9 @@ def _model_problems(node: dict[str, Any], config_type: type, where: str) -> list
             problems.append(_unknown(f"{where}.{key}", hints))
         elif dataclasses.is_dataclass(hints[key]) and isinstance(value, dict):
             problems += _model_problems(value, hints[key], f"{where}.{key}")
-        elif not matches(value, hints[key]) and not (value is None and key in ("in_channels", "num_classes", "data_dim")):
+        elif not matches(value, hints[key]) and not (
+            value is None and key in ("in_channels", "num_classes", "data_dim")
+        ):
             problems.append(f"{where}.{key}={value!r}: expected {describe(hints[key])}")
     return problems
 
@@ -156,8 +172,11 @@ def config_problems(cfg: DictConfig) -> list[str]:
         annotations = section_annotations(section)
         for key, value in plain[section].items():
             if key not in annotations:
-                problems.append(_unknown(f"{section}.{key}", annotations) if section != "trainer" or
-                                key not in TRAINER_SET_BY_FLEXCONV else f"trainer.{key} is set by flexconv itself")
+                problems.append(
+                    _unknown(f"{section}.{key}", annotations)
+                    if section != "trainer" or key not in TRAINER_SET_BY_FLEXCONV
+                    else f"trainer.{key} is set by flexconv itself"
+                )
             elif not matches(value, annotations[key]):
                 problems.append(f"{section}.{key}={value!r}: expected {describe(annotations[key])}")
     model = dict(plain["model"])
@@ -185,8 +204,10 @@ def _validation_problems(plain: dict[str, Any]) -> list[str]:
     no_val = data.get("val_fraction") == 0 and not _has_official_val(str(data.get("name", "")))
     if no_val and optim.get("scheduler") == "plateau" and str(optim.get("monitor", "")).startswith("val/"):
         metric = optim["monitor"].removeprefix("val/")
-        return [f"optim.scheduler=plateau watches optim.monitor={optim['monitor']!r}, but data.val_fraction=0 "
-                f"leaves no validation split: set data.val_fraction > 0, or optim.monitor=train/{metric}_epoch"]
+        return [
+            f"optim.scheduler=plateau watches optim.monitor={optim['monitor']!r}, but data.val_fraction=0 "
+            f"leaves no validation split: set data.val_fraction > 0, or optim.monitor=train/{metric}_epoch"
+        ]
     return []
 
 

@@ -88,5 +88,16 @@ def test_signature_is_config_friendly() -> None:
     for p in parameters.values():
         if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "name":
             assert p.default is None or isinstance(p.default, (bool, int, float, str)), p.name
-    assert {"root", "batch_size", "num_workers", "val_fraction", "augment", "resolution", "drop_rate", "seed",
-            "limit_train", "limit_test", "download"} <= set(parameters)
+    assert {
+        "root",
+        "batch_size",
+        "num_workers",
+        "val_fraction",
+        "augment",
+        "resolution",
+        "drop_rate",
+        "seed",
+        "limit_train",
+        "limit_test",
+        "download",
+    } <= set(parameters)

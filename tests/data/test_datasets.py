@@ -59,15 +59,23 @@ def test_missing_root_names_dataset_root_and_fix(name: str, tmp_path: Path, monk
     fix = message.split("To fix:", 1)[1]
     assert "<root>" not in fix and str(root.resolve()) in fix
     command = {
-        "cifar10": "torchvision.datasets.CIFAR10(", "cifar100": "torchvision.datasets.CIFAR100(",
-        "mnist": "torchvision.datasets.MNIST(", "stl10": "torchvision.datasets.STL10(",
+        "cifar10": "torchvision.datasets.CIFAR10(",
+        "cifar100": "torchvision.datasets.CIFAR100(",
+        "mnist": "torchvision.datasets.MNIST(",
+        "stl10": "torchvision.datasets.STL10(",
         "fashion_mnist": "apt-get install dataset-fashion-mnist",
         "speech_commands": "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz",
         "char_trajectories": "load_classification('CharacterTrajectories'",
         "imagenet": "https://image-net.org/",
     }
-    source = {"smnist": "mnist", "pmnist": "mnist", "scifar10": "cifar10", "npcifar10": "cifar10",
-              "sfashion_mnist": "fashion_mnist", "pfashion_mnist": "fashion_mnist"}.get(name, name)
+    source = {
+        "smnist": "mnist",
+        "pmnist": "mnist",
+        "scifar10": "cifar10",
+        "npcifar10": "cifar10",
+        "sfashion_mnist": "fashion_mnist",
+        "pfashion_mnist": "fashion_mnist",
+    }.get(name, name)
     key = re.sub(r"(\d\d)?(_raw|_mfcc)$|\d\d$", "", source) if source.startswith(("speech", "imagenet")) else source
     assert command[key] in fix
 
@@ -83,9 +91,30 @@ def test_generated_or_bundled_dataset(name: str) -> None:
 
 def test_required_keys_are_registered() -> None:
     required = {
-        "cifar10", "cifar100", "mnist", "fashion_mnist", "stl10", "imagenet16", "imagenet32", "imagenet64",
-        "smnist", "pmnist", "scifar10", "npcifar10", "speech_commands_raw", "speech_commands_mfcc",
-        "char_trajectories", "copy_memory", "adding_problem", "mnist1d", "sfashion_mnist", "pfashion_mnist",
-        "uea_japanesevowels", "uea_basicmotions", "uea_arrowhead", "uea_gunpoint", "uea_italypowerdemand",
+        "cifar10",
+        "cifar100",
+        "mnist",
+        "fashion_mnist",
+        "stl10",
+        "imagenet16",
+        "imagenet32",
+        "imagenet64",
+        "smnist",
+        "pmnist",
+        "scifar10",
+        "npcifar10",
+        "speech_commands_raw",
+        "speech_commands_mfcc",
+        "char_trajectories",
+        "copy_memory",
+        "adding_problem",
+        "mnist1d",
+        "sfashion_mnist",
+        "pfashion_mnist",
+        "uea_japanesevowels",
+        "uea_basicmotions",
+        "uea_arrowhead",
+        "uea_gunpoint",
+        "uea_italypowerdemand",
     }
     assert required <= set(DATASETS)

@@ -20,8 +20,9 @@ from flexconv.data.images import FASHION_SYSTEM_DIR, ImageDataset
 STATS = {name: get_record(name).stats for name in ("cifar10", "fashion_mnist")}
 
 
-def image_dataset(name: str, root: str, train: bool, resolution: Optional[tuple[int, int]] = None,
-                  **options: Any) -> ImageDataset:
+def image_dataset(
+    name: str, root: str, train: bool, resolution: Optional[tuple[int, int]] = None, **options: Any
+) -> ImageDataset:
     """The training or test images of ``name`` through its record's loader."""
     record = get_record(name).with_resolution(resolution)
     return record.load("train" if train else "test", LoadOptions(root=root, **options))
@@ -103,18 +104,22 @@ def test_resize_is_antialiased_bilinear(tmp_path: Path) -> None:
     small, _ = stack(image_dataset("fashion_mnist", str(tmp_path), train=False, resolution=(14, 14)))
     assert small.shape == (4, 1, 14, 14)
     mean, std = STATS["fashion_mnist"]
-    expected = F.interpolate(full * std[0] + mean[0], size=(14, 14), mode="bilinear", antialias=True, align_corners=False)
+    expected = F.interpolate(
+        full * std[0] + mean[0], size=(14, 14), mode="bilinear", antialias=True, align_corners=False
+    )
     torch.testing.assert_close(small, (expected - mean[0]) / std[0], atol=1e-5, rtol=1e-5)
     dm = FlexDataModule("fashion_mnist", root=str(tmp_path), resolution=(14, 14), batch_size=4)
     dm.setup()
     assert dm.record.resolution == (14, 14) and next(iter(dm.train_dataloader()))[0].shape[-2:] == (14, 14)
 
 
-@pytest.mark.parametrize("name, resolution, augment", [("fashion_mnist", (14, 14), "none"), ("fashion_mnist", None, "none"),
-                                                        ("cifar10", (24, 24), "resnet")])
-def test_a_batch_fetched_at_once_equals_its_items_fetched_one_by_one(tmp_path: Path, name: str,
-                                                                     resolution: Optional[tuple[int, int]],
-                                                                     augment: str) -> None:
+@pytest.mark.parametrize(
+    "name, resolution, augment",
+    [("fashion_mnist", (14, 14), "none"), ("fashion_mnist", None, "none"), ("cifar10", (24, 24), "resnet")],
+)
+def test_a_batch_fetched_at_once_equals_its_items_fetched_one_by_one(
+    tmp_path: Path, name: str, resolution: Optional[tuple[int, int]], augment: str
+) -> None:
     make_fake_tree(name, tmp_path, n_train=12, n_test=4)
     dataset = image_dataset(name, str(tmp_path), train=True, resolution=resolution, augment=augment)
     indices = [7, 0, 3, 3, 11]

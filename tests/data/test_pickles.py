@@ -47,8 +47,14 @@ def test_imagenet_pickles_load(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_every_pickle_protocol_of_numpy_arrays_loads(protocol: int, tmp_path: Path) -> None:
-    entry = {"data": np.arange(12, dtype=np.uint8).reshape(2, 6), b"labels": [3, 4], "mean": np.zeros(3),
-             "batch_label": "training batch 1 of 5", "filenames": [b"a.png"], "count": np.int64(2)}
+    entry = {
+        "data": np.arange(12, dtype=np.uint8).reshape(2, 6),
+        b"labels": [3, 4],
+        "mean": np.zeros(3),
+        "batch_label": "training batch 1 of 5",
+        "filenames": [b"a.png"],
+        "count": np.int64(2),
+    }
     path = tmp_path / "batch"
     path.write_bytes(pickle.dumps(entry, protocol=protocol))
     loaded = load_data_pickle(path)
@@ -59,9 +65,11 @@ def test_every_pickle_protocol_of_numpy_arrays_loads(protocol: int, tmp_path: Pa
 def test_a_python2_cifar_batch_loads(tmp_path: Path) -> None:
     # What CIFAR-10's files hold: protocol 2, numpy 1 module names, the image bytes as a Python 2 str.
     data = bytes(range(6))
-    py2 = (b"\x80\x02}q\x00(U\x06labelsq\x01]q\x02(K\x01K\x02eU\x04dataq\x03cnumpy.core.multiarray\n_reconstruct\n"
-           b"q\x04cnumpy\nndarray\nq\x05K\x00\x85U\x01b\x87Rq\x06(K\x01K\x02K\x03\x86cnumpy\ndtype\nq\x07U\x02u1K\x00K\x01"
-           b"\x87Rq\x08(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89U\x06" + data + b"tbu.")
+    py2 = (
+        b"\x80\x02}q\x00(U\x06labelsq\x01]q\x02(K\x01K\x02eU\x04dataq\x03cnumpy.core.multiarray\n_reconstruct\n"
+        b"q\x04cnumpy\nndarray\nq\x05K\x00\x85U\x01b\x87Rq\x06(K\x01K\x02K\x03\x86cnumpy\ndtype\nq\x07U\x02u1K\x00K\x01"
+        b"\x87Rq\x08(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89U\x06" + data + b"tbu."
+    )
     path = tmp_path / "data_batch_1"
     path.write_bytes(py2)
     loaded = load_data_pickle(path, encoding="latin1")

@@ -36,14 +36,20 @@ def test_record_is_consistent(name: str) -> None:
 
 def test_objective_comes_from_the_task() -> None:
     objectives = {name: get_record(name).objective for name in ("copy_memory", "adding_problem", "mnist1d", "cifar10")}
-    assert objectives == {"copy_memory": "per_step", "adding_problem": "regression", "mnist1d": "classification",
-                          "cifar10": "classification"}
+    assert objectives == {
+        "copy_memory": "per_step",
+        "adding_problem": "regression",
+        "mnist1d": "classification",
+        "cifar10": "classification",
+    }
 
 
 def test_importing_the_records_imports_no_torch_aeon_or_loader() -> None:
     """records.py is a leaf: reading the table costs no torch import and no scan of aeon's folder."""
-    code = ("import json, sys; import flexconv.data.records as r; r.get_record('cifar10'); "
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'aeon', 'flexconv'))))")
+    code = (
+        "import json, sys; import flexconv.data.records as r; r.get_record('cifar10'); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'aeon', 'flexconv'))))"
+    )
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert loaded == ["flexconv", "flexconv.data", "flexconv.data.records"]
 
@@ -53,12 +59,17 @@ def test_registry_finds_on_first_listing_and_rejects_taken_names() -> None:
 
     def find() -> list[DatasetRecord]:
         calls.append(1)
-        return [DatasetRecord(name=name, task="sequence", in_channels=1, num_classes=2, data_dim=1, length=8, loader=print)
-                for name in ("found", "mine")]
+        return [
+            DatasetRecord(name=name, task="sequence", in_channels=1, num_classes=2, data_dim=1, length=8, loader=print)
+            for name in ("found", "mine")
+        ]
 
     registry = DatasetRegistry(finders=(find,))
-    mine = registry.add(DatasetRecord(name="mine", task="image", in_channels=3, num_classes=5, data_dim=2,
-                                      resolution=(8, 8), loader=print))
+    mine = registry.add(
+        DatasetRecord(
+            name="mine", task="image", in_channels=3, num_classes=5, data_dim=2, resolution=(8, 8), loader=print
+        )
+    )
     assert registry["mine"] is mine and not calls  # an added name needs no finder
     assert sorted(registry) == ["found", "mine"] and registry["mine"] is mine and len(calls) == 1
     assert len(registry) == 2 and len(calls) == 1  # the finders run once
@@ -70,21 +81,42 @@ def test_registry_finds_on_first_listing_and_rejects_taken_names() -> None:
 
 def test_a_record_loads_through_its_loader() -> None:
     seen = []
-    record = DatasetRecord(name="probe", task="sequence", in_channels=1, num_classes=2, data_dim=1, length=4,
-                           loader=lambda rec, split, options: seen.append((rec, split, options)) or "data")
+    record = DatasetRecord(
+        name="probe",
+        task="sequence",
+        in_channels=1,
+        num_classes=2,
+        data_dim=1,
+        length=4,
+        loader=lambda rec, split, options: seen.append((rec, split, options)) or "data",
+    )
     assert record.load("test", LoadOptions(seed=3)) == "data" and seen == [(record, "test", LoadOptions(seed=3))]
     assert resolve("flexconv.data.synthetic:load_copy_memory").__name__ == "load_copy_memory"
 
 
 def test_paper_datasets_have_the_papers_shapes() -> None:
     expected = {
-        "cifar10": (3, 10, (32, 32)), "cifar100": (3, 100, (32, 32)), "mnist": (1, 10, (28, 28)),
-        "fashion_mnist": (1, 10, (28, 28)), "stl10": (3, 10, (96, 96)), "imagenet16": (3, 1000, (16, 16)),
-        "imagenet32": (3, 1000, (32, 32)), "imagenet64": (3, 1000, (64, 64)),
-        "smnist": (1, 10, 784), "pmnist": (1, 10, 784), "sfashion_mnist": (1, 10, 784), "pfashion_mnist": (1, 10, 784),
-        "scifar10": (3, 10, 1024), "npcifar10": (96, 10, 1000), "speech_commands_raw": (1, 10, 16000),
-        "speech_commands_mfcc": (20, 10, 161), "char_trajectories": (3, 20, 182), "copy_memory": (1, 10, 1020),
-        "adding_problem": (2, 1, 1000), "mnist1d": (1, 10, 40), "uea_japanesevowels": (12, 9, 29),
+        "cifar10": (3, 10, (32, 32)),
+        "cifar100": (3, 100, (32, 32)),
+        "mnist": (1, 10, (28, 28)),
+        "fashion_mnist": (1, 10, (28, 28)),
+        "stl10": (3, 10, (96, 96)),
+        "imagenet16": (3, 1000, (16, 16)),
+        "imagenet32": (3, 1000, (32, 32)),
+        "imagenet64": (3, 1000, (64, 64)),
+        "smnist": (1, 10, 784),
+        "pmnist": (1, 10, 784),
+        "sfashion_mnist": (1, 10, 784),
+        "pfashion_mnist": (1, 10, 784),
+        "scifar10": (3, 10, 1024),
+        "npcifar10": (96, 10, 1000),
+        "speech_commands_raw": (1, 10, 16000),
+        "speech_commands_mfcc": (20, 10, 161),
+        "char_trajectories": (3, 20, 182),
+        "copy_memory": (1, 10, 1020),
+        "adding_problem": (2, 1, 1000),
+        "mnist1d": (1, 10, 40),
+        "uea_japanesevowels": (12, 9, 29),
     }
     for name, (channels, classes, size) in expected.items():
         record = get_record(name)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from torch.utils.data import Dataset
 
 from flexconv.data import DatasetNotFoundError, LoadOptions, get_record
@@ -26,8 +25,10 @@ def test_permutation_is_fixed_and_documented() -> None:
     assert not torch.equal(first, torch.arange(784))
 
 
-@pytest.mark.parametrize(("sequential", "permuted", "source"), [("smnist", "pmnist", "mnist"),
-                                                                  ("sfashion_mnist", "pfashion_mnist", "fashion_mnist")])
+@pytest.mark.parametrize(
+    ("sequential", "permuted", "source"),
+    [("smnist", "pmnist", "mnist"), ("sfashion_mnist", "pfashion_mnist", "fashion_mnist")],
+)
 def test_raster_and_permuted_pixels(tmp_path: Path, sequential: str, permuted: str, source: str) -> None:
     make_fake_tree(source, tmp_path, n_train=4, n_test=3)
     image, label = load(source, str(tmp_path), train=False)[1]

@@ -46,8 +46,13 @@ def test_npz_without_test_split_holds_out_a_stratified_quarter(tmp_path: Path) -
 def test_npz_two_splits_univariate_and_shorter_series(tmp_path: Path) -> None:
     x_train = np.arange(24, dtype=np.float32).reshape(4, 6)  # (N, T): one channel
     x_train[0, 4:] = np.nan  # a series of 4 steps
-    path = _npz(tmp_path / "both.npz", X_train=x_train, y_train=np.array([10, 9, 10, 9]),
-                X_test=np.ones((3, 6), dtype=np.float32), y_test=np.array([9, 9, 10]))
+    path = _npz(
+        tmp_path / "both.npz",
+        X_train=x_train,
+        y_train=np.array([10, 9, 10, 9]),
+        X_test=np.ones((3, 6), dtype=np.float32),
+        y_test=np.array([9, 9, 10]),
+    )
     train = build_dataset("series", "train", path=path, val_fraction=0.0)
     test = build_dataset("series", "test", path=path)
     x, y = train.dataset[:]  # all training series, in file order
@@ -71,8 +76,10 @@ def test_csv_with_train_test_files(tmp_path: Path) -> None:
 
 def test_ts_file_and_explicit_test_path(tmp_path: Path) -> None:
     pytest.importorskip("aeon")
-    header = "@problemName toy\n@timeStamps false\n@univariate false\n@dimensions 2\n@equalLength true\n" \
-             "@seriesLength 3\n@classLabel true up down\n@data\n"
+    header = (
+        "@problemName toy\n@timeStamps false\n@univariate false\n@dimensions 2\n@equalLength true\n"
+        "@seriesLength 3\n@classLabel true up down\n@data\n"
+    )
     (tmp_path / "a.ts").write_text(header + "1,2,3:3,2,1:up\n3,2,1:1,2,3:down\n1,2,4:3,2,2:up\n")
     (tmp_path / "b.ts").write_text(header + "1,1,1:2,2,2:down\n")
     dm = FlexDataModule("series", path=str(tmp_path / "a.ts"), test_path=str(tmp_path / "b.ts"), val_fraction=0.0)

@@ -13,7 +13,15 @@ import torch
 from flexconv.data import FlexDataModule
 from flexconv.data.fake import make_fake_tree
 from flexconv.data.records import get_record
-from flexconv.data.speech import PAPER_WORDS, _mfcc_torch, _split_files, mel_filterbank, read_wav, speech_commands, speech_folder
+from flexconv.data.speech import (
+    PAPER_WORDS,
+    _mfcc_torch,
+    _split_files,
+    mel_filterbank,
+    read_wav,
+    speech_commands,
+    speech_folder,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +52,10 @@ def test_35_words_keep_every_clip(root: str) -> None:
 
 def test_records_and_datamodule_default_to_ten_classes(root: str) -> None:
     assert (get_record("speech_commands_raw").num_classes, get_record("speech_commands_mfcc").num_classes) == (10, 10)
-    assert (get_record("speech_commands35_raw").num_classes, get_record("speech_commands35_mfcc").num_classes) == (35, 35)
+    assert (get_record("speech_commands35_raw").num_classes, get_record("speech_commands35_mfcc").num_classes) == (
+        35,
+        35,
+    )
     dm = FlexDataModule("speech_commands35_raw", root=root, batch_size=4)
     dm.setup()
     assert len(dm.val_set) == 35 and int(dm.train_set[:][1].max()) == 34
@@ -70,7 +81,9 @@ def test_mfcc_features(root: str) -> None:
 
 def test_mfcc_fallback_matches_the_definition() -> None:
     t = torch.arange(16000) / 16000
-    waves = torch.stack([torch.sin(2 * math.pi * 1000 * t), 0.1 * torch.randn(16000, generator=torch.Generator().manual_seed(0))])
+    waves = torch.stack(
+        [torch.sin(2 * math.pi * 1000 * t), 0.1 * torch.randn(16000, generator=torch.Generator().manual_seed(0))]
+    )
     features = _mfcc_torch(waves)
     assert features.shape == (2, 20, 161)
     # Reference: power spectrum per frame with numpy, mel filterbank, log, orthonormal DCT-II (scipy).
@@ -78,7 +91,7 @@ def test_mfcc_fallback_matches_the_definition() -> None:
 
     padded = np.pad(waves.numpy(), ((0, 0), (100, 100)), mode="reflect")
     window = np.hanning(201)[:-1]  # periodic Hann
-    frames = np.stack([padded[:, i * 100: i * 100 + 200] * window for i in range(161)], axis=-1)
+    frames = np.stack([padded[:, i * 100 : i * 100 + 200] * window for i in range(161)], axis=-1)
     power = np.abs(np.fft.rfft(frames, axis=1)) ** 2  # (2, 101, 161)
     mel = np.einsum("nft,fm->nmt", power, mel_filterbank(101, 64, 16000).numpy())
     expected = dct(np.log(mel + 1e-6), type=2, norm="ortho", axis=1)[:, :20]

@@ -16,8 +16,8 @@ def test_copy_memory_layout() -> None:
     assert x.shape == (8, 1, 50) and x.dtype == torch.float32 and y.shape == (8, 50) and y.dtype == torch.long
     symbols = x[:, 0, :MEMORY_SYMBOLS]
     assert bool(((symbols >= 1) & (symbols <= 8)).all())
-    assert bool((x[:, 0, MEMORY_SYMBOLS: MEMORY_SYMBOLS + blank - 1] == 0).all())
-    assert bool((x[:, 0, MEMORY_SYMBOLS + blank - 1:] == DELIMITER).all())  # delimiter, then 9s while recalling
+    assert bool((x[:, 0, MEMORY_SYMBOLS : MEMORY_SYMBOLS + blank - 1] == 0).all())
+    assert bool((x[:, 0, MEMORY_SYMBOLS + blank - 1 :] == DELIMITER).all())  # delimiter, then 9s while recalling
     assert bool((y[:, : blank + MEMORY_SYMBOLS] == 0).all()) and torch.equal(y[:, -MEMORY_SYMBOLS:], symbols.long())
     assert torch.equal(x, copy_memory(8, 50, seed=0)[:][0]) and not torch.equal(x, copy_memory(8, 50, seed=1)[:][0])
     with pytest.raises(ValueError):

@@ -13,7 +13,10 @@ from flexconv.data.uea import drop_samples, load_ts_pair, uea_files
 
 
 def test_japanese_vowels_loads_offline() -> None:
-    train, test = build_dataset("uea_japanesevowels", "train", val_fraction=0.0), build_dataset("uea_japanesevowels", "test")
+    train, test = (
+        build_dataset("uea_japanesevowels", "train", val_fraction=0.0),
+        build_dataset("uea_japanesevowels", "test"),
+    )
     assert len(train) == 270 and len(test) == 370
     x, y = test[:]
     assert x.shape == (370, 12, 29) and x.dtype == torch.float32 and y.dtype == torch.long
@@ -25,7 +28,9 @@ def test_japanese_vowels_loads_offline() -> None:
     train_x, _ = train.dataset[:]
     real = train_x.abs().sum(1, keepdim=True).expand_as(train_x) != 0
     values = train_x.transpose(0, 1)[real.transpose(0, 1)].view(12, -1)
-    assert torch.allclose(values.mean(1), torch.zeros(12), atol=1e-4) and torch.allclose(values.std(1), torch.ones(12), atol=1e-2)
+    assert torch.allclose(values.mean(1), torch.zeros(12), atol=1e-4) and torch.allclose(
+        values.std(1), torch.ones(12), atol=1e-2
+    )
 
 
 def test_every_bundled_set_matches_its_record() -> None:

@@ -6,8 +6,8 @@ synchronisation (and, under load, OpenMP spin-waiting that makes a 10 s test tak
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch

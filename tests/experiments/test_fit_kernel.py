@@ -76,8 +76,24 @@ def test_magnet_beats_siren_on_gabor_kernels() -> None:
 
 
 def test_command_writes_table_json_and_pictures(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    fk.main(["--targets", "gabor,image", "--nets", "MAGNet,SIREN", "--iterations", "5", "--lr", "0.01",
-             "--hidden", "8", "--size", "9", "--out", str(tmp_path)])
+    fk.main(
+        [
+            "--targets",
+            "gabor,image",
+            "--nets",
+            "MAGNet,SIREN",
+            "--iterations",
+            "5",
+            "--lr",
+            "0.01",
+            "--hidden",
+            "8",
+            "--size",
+            "9",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     printed = capsys.readouterr().out
     assert "Kernel fitting" in printed and "MAGNet" in printed
     data = json.loads((tmp_path / "fit_kernel.json").read_text())

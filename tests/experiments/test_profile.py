@@ -20,8 +20,26 @@ def test_profile_writes_table_and_trace(tmp_path: Path) -> None:
 
 
 def test_profile_command_on_a_sequence_model(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    main(["--model", "flextcn_mnist1d_conv3", "--batch", "2", "--length", "16", "--steps", "1", "--warmup", "0",
-          "--device", "cpu", "--rows", "5", "--out", str(tmp_path)])
+    main(
+        [
+            "--model",
+            "flextcn_mnist1d_conv3",
+            "--batch",
+            "2",
+            "--length",
+            "16",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--device",
+            "cpu",
+            "--rows",
+            "5",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert "(2, 1, 16)" in out and "profile.txt" in out
     assert (tmp_path / "trace.json").is_file()

@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from flexconv.nn import CKConv, FlexConv, FourierNet, GaborNet, GaussianMask, MAGNet, SIREN
+from flexconv.nn import SIREN, CKConv, FlexConv, FourierNet, GaborNet, GaussianMask, MAGNet
 from flexconv.nn.antialias import AntiAliasing, frequency_over_nyquist, nyquist_frequency
 from flexconv.nn.kernels.mfn import GaborFilter
 
@@ -54,7 +54,9 @@ def hand_value(model, target, method, fn, factor, stddevs=2.0, horizon=None, use
             mask_freq = layer.mask.frequency_bounds(stddevs) if target == "gabor+mask" else None
         else:
             freqs = hand_filter_bounds(layer, stddevs)
-            mask_freq = (1.0 / layer.mask.width.abs()).max() * stddevs / (2 * math.pi) if target == "gabor+mask" else None
+            mask_freq = (
+                (1.0 / layer.mask.width.abs()).max() * stddevs / (2 * math.pi) if target == "gabor+mask" else None
+            )
         k = horizon if horizon is not None else max(int(n) for n in layer.grid_size)
         nyq = (k - 1) / 2 * 0.5
         n_filters = len(freqs)

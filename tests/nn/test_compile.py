@@ -23,15 +23,27 @@ from flexconv.train.module import kernel_norm_penalty
 MAGNET = {"name": "MAGNet", "hidden_channels": 4, "num_layers": 1}
 FAMILIES = {
     "flexnet_2d": (dict(data_dim=2, conv=ConvConfig(horizon=9, kernel_net=MAGNET)), (2, 2, 9, 9)),
-    "flextcn_1d_causal": (dict(data_dim=1, block="tcn", head="last", conv=ConvConfig(horizon="same", kernel_net=MAGNET)),
-                          (2, 2, 16)),
-    "flextcn_1d_fft": (dict(data_dim=1, block="tcn", head="last",
-                            conv=ConvConfig(horizon="full", conv_method="fft", kernel_net=MAGNET)), (2, 2, 16)),
-    "ckcnn_2d": (dict(data_dim=2, conv=ConvConfig(type="CKConv", horizon=9,
-                                                  kernel_net={"name": "SIREN", "omega_0": 30.0, "num_layers": 2})),
-                 (2, 2, 9, 9)),
-    "cktcn_1d": (dict(data_dim=1, block="tcn", head="last", conv=ConvConfig(type="CKConv", horizon="same", kernel_net=MAGNET)),
-                 (2, 2, 16)),
+    "flextcn_1d_causal": (
+        dict(data_dim=1, block="tcn", head="last", conv=ConvConfig(horizon="same", kernel_net=MAGNET)),
+        (2, 2, 16),
+    ),
+    "flextcn_1d_fft": (
+        dict(
+            data_dim=1, block="tcn", head="last", conv=ConvConfig(horizon="full", conv_method="fft", kernel_net=MAGNET)
+        ),
+        (2, 2, 16),
+    ),
+    "ckcnn_2d": (
+        dict(
+            data_dim=2,
+            conv=ConvConfig(type="CKConv", horizon=9, kernel_net={"name": "SIREN", "omega_0": 30.0, "num_layers": 2}),
+        ),
+        (2, 2, 9, 9),
+    ),
+    "cktcn_1d": (
+        dict(data_dim=1, block="tcn", head="last", conv=ConvConfig(type="CKConv", horizon="same", kernel_net=MAGNET)),
+        (2, 2, 16),
+    ),
     "separable_2d": (dict(data_dim=2, conv=ConvConfig(horizon=9, separable=True, kernel_net=MAGNET)), (2, 2, 9, 9)),
     "flexnet_3d": (dict(data_dim=3, conv=ConvConfig(horizon=5, kernel_net=MAGNET)), (2, 2, 5, 5, 5)),
 }
@@ -55,8 +67,7 @@ def loss_fn(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     with recording_kernels(net) as kernels:
         out = net(x)
     loss = nn.functional.cross_entropy(out, y) + 1e-2 * kernel_norm_penalty(net, kernels)
-    if all(hasattr(m.kernel_net, "frequency_bounds") and m.kernel_net.frequency_bounds() is not None
-           for m in kernels):
+    if all(hasattr(m.kernel_net, "frequency_bounds") and m.kernel_net.frequency_bounds() is not None for m in kernels):
         loss = loss + AntiAliasing(factor=1e-3)(net)
     return loss
 
@@ -86,7 +97,8 @@ def train(net: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, backend:
 # AOTAutograd traces forward and backward (what fullgraph and "no host read" depend on) without generating
 # code; inductor, which takes minutes to build a FlexNet's kernels on a small CPU, builds one family here.
 CASES = [(family, "aot_eager") for family in sorted(FAMILIES)] + [
-    pytest.param("flextcn_1d_fft", "inductor", marks=pytest.mark.slow)]
+    pytest.param("flextcn_1d_fft", "inductor", marks=pytest.mark.slow)
+]
 
 
 @pytest.mark.parametrize("family, backend", CASES)
@@ -109,8 +121,16 @@ def test_static_crop_equals_exact_crop(causal, grid, crop_margin):
     """Eagerly, in float64, the static crop (wider sizes + zeroed taps) gives the exact crop's outputs and gradients."""
     data_dim = 1 if causal else 2
     mask = functools.partial(GaussianMask, crop_margin=crop_margin)
-    layer = FlexConv(2, 3, data_dim=data_dim, causal=causal, horizon=grid if grid % 2 else "same", mask=mask,
-                     conv_method="spatial", dtype=torch.float64)
+    layer = FlexConv(
+        2,
+        3,
+        data_dim=data_dim,
+        causal=causal,
+        horizon=grid if grid % 2 else "same",
+        mask=mask,
+        conv_method="spatial",
+        dtype=torch.float64,
+    )
     x = torch.randn(2, 2, *([grid] * data_dim), dtype=torch.float64)
     layer(x)
     widths = torch.linspace(0.02, 1.2, 9, dtype=torch.float64)

@@ -25,10 +25,10 @@ CASES: list[tuple[int, bool, dict[str, Any]]] = [
     (1, True, dict(stride=2)),
     (1, True, dict(dilation=3)),
     (1, True, dict(padding="valid", dilation=2)),
-    (2, False, dict(stride=2, padding=1)),          # a ResNet's strided 3x3 (horizon 3)
+    (2, False, dict(stride=2, padding=1)),  # a ResNet's strided 3x3 (horizon 3)
     (2, False, dict(stride=(1, 2), padding="same")),
     (2, False, dict(dilation=2, padding_mode="replicate")),
-    (2, False, dict(groups=4)),                       # depthwise: in = out = groups
+    (2, False, dict(groups=4)),  # depthwise: in = out = groups
     (2, False, dict(padding="valid", stride=2)),
     (3, False, dict(stride=2, dilation=(1, 2, 1))),
     (3, False, dict(padding=(1, 0, 2), groups=2)),
@@ -52,8 +52,15 @@ def full_grid_conv(layer: CKConv) -> torch.nn.Module:
     else:
         padding = layer.padding
     conv = nd_class("Conv", layer.data_dim)(
-        layer.in_channels, layer.out_channels, grid, stride=layer.stride, padding=0 if layer.causal else padding,
-        dilation=layer.dilation, groups=layer.groups, padding_mode=layer.padding_mode, dtype=torch.float64,
+        layer.in_channels,
+        layer.out_channels,
+        grid,
+        stride=layer.stride,
+        padding=0 if layer.causal else padding,
+        dilation=layer.dilation,
+        groups=layer.groups,
+        padding_mode=layer.padding_mode,
+        dtype=torch.float64,
     )
     with torch.no_grad():
         conv.weight.copy_(zeroed)
@@ -70,8 +77,9 @@ def test_outputs_are_nn_conv_of_the_whole_grid(data_dim, causal, kwargs, horizon
     torch.manual_seed(0)
     if data_dim == 3 and horizon == 33:
         horizon = 9
-    layer = FlexConv(4, 4, data_dim=data_dim, horizon=horizon, causal=causal, conv_method=method, dtype=torch.float64,
-                     **kwargs)
+    layer = FlexConv(
+        4, 4, data_dim=data_dim, horizon=horizon, causal=causal, conv_method=method, dtype=torch.float64, **kwargs
+    )
     # nn.ConvNd's rules for the whole grid: the padded input must hold the (dilated) grid, and reflect or
     # circular padding must not reach further than the input.
     whole_grid = kwargs.get("padding", "same") != "same" or kwargs.get("padding_mode", "zeros") != "zeros"
@@ -116,16 +124,19 @@ def test_groups_divide_the_kernel_network_outputs() -> None:
     assert depthwise.kernel_net.output.out_features * 8 == dense.kernel_net.output.out_features
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(causal=True, padding=2), "a causal layer pads its past only"),
-    (dict(causal=True, padding_mode="circular"), "a causal layer pads with zeros"),
-    (dict(padding="full"), "padding must be 'same', 'valid', an int"),
-    (dict(stride=0), "stride must be an int >= 1"),
-    (dict(dilation=(1, 2)), r"dilation must be an int >= 1 or 1 of them"),
-    (dict(groups=3), "groups=3 must divide in_channels=4 and out_channels=6"),
-    (dict(groups=2, separable=True), "separable layers are depthwise then 1x1 already"),
-    (dict(padding_mode="mirror"), "padding_mode must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(causal=True, padding=2), "a causal layer pads its past only"),
+        (dict(causal=True, padding_mode="circular"), "a causal layer pads with zeros"),
+        (dict(padding="full"), "padding must be 'same', 'valid', an int"),
+        (dict(stride=0), "stride must be an int >= 1"),
+        (dict(dilation=(1, 2)), r"dilation must be an int >= 1 or 1 of them"),
+        (dict(groups=3), "groups=3 must divide in_channels=4 and out_channels=6"),
+        (dict(groups=2, separable=True), "separable layers are depthwise then 1x1 already"),
+        (dict(padding_mode="mirror"), "padding_mode must be one of"),
+    ],
+)
 def test_bad_arguments_name_the_problem(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         FlexConv(4, 6, data_dim=1, horizon=9, **kwargs)
@@ -136,8 +147,9 @@ def test_export_keeps_the_arguments(data_dim, causal, kwargs) -> None:
     from flexconv.nn import export
 
     torch.manual_seed(0)
-    layer = FlexConv(4, 4, data_dim=data_dim, horizon=9, causal=causal, separable=kwargs.get("groups", 1) == 1,
-                     **kwargs).eval()
+    layer = FlexConv(
+        4, 4, data_dim=data_dim, horizon=9, causal=causal, separable=kwargs.get("groups", 1) == 1, **kwargs
+    ).eval()
     x = torch.randn(2, 4, *(20 + d for d in range(data_dim)))
     with torch.no_grad():
         assert torch.allclose(export(layer)(x), layer(x), rtol=1e-4, atol=1e-5)

@@ -84,12 +84,15 @@ def test_our_own_models() -> None:
         assert model(x).shape == plain(x).shape
 
 
-@pytest.mark.parametrize("conv", [
-    nn.Conv2d(3, 8, 3, stride=2, padding=1),
-    nn.Conv2d(4, 8, 5, padding="same", dilation=2, padding_mode="circular"),
-    nn.Conv1d(4, 4, 3, padding="valid", groups=2),
-    nn.Conv3d(2, 4, (3, 1, 5), stride=(1, 2, 1), padding=(1, 0, 2)),
-])
+@pytest.mark.parametrize(
+    "conv",
+    [
+        nn.Conv2d(3, 8, 3, stride=2, padding=1),
+        nn.Conv2d(4, 8, 5, padding="same", dilation=2, padding_mode="circular"),
+        nn.Conv1d(4, 4, 3, padding="valid", groups=2),
+        nn.Conv3d(2, 4, (3, 1, 5), stride=(1, 2, 1), padding=(1, 0, 2)),
+    ],
+)
 @pytest.mark.parametrize("horizon", [None, 9])
 def test_a_converted_layer_gives_the_convolution_s_output_shape(conv, horizon) -> None:
     layer = continuous_counterpart(conv, horizon=horizon)
@@ -99,13 +102,24 @@ def test_a_converted_layer_gives_the_convolution_s_output_shape(conv, horizon) -
 
 
 def test_selection_by_name_or_predicate_and_layer_options() -> None:
-    names = {name for name, m in convert(torchvision.models.resnet18(), include=r"layer4").named_modules()
-             if isinstance(m, FlexConv)}
+    names = {
+        name
+        for name, m in convert(torchvision.models.resnet18(), include=r"layer4").named_modules()
+        if isinstance(m, FlexConv)
+    }
     assert names == {"layer4.0.conv1", "layer4.0.conv2", "layer4.1.conv1", "layer4.1.conv2"}
-    model = convert(torchvision.models.resnet18(), include=lambda name, conv: conv.stride == (2, 2), layer=CKConv,
-                    separable=False, kernel_net="SIREN", horizon=7)
+    model = convert(
+        torchvision.models.resnet18(),
+        include=lambda name, conv: conv.stride == (2, 2),
+        layer=CKConv,
+        separable=False,
+        kernel_net="SIREN",
+        horizon=7,
+    )
     converted = [m for m in model.modules() if isinstance(m, CKConv)]
-    assert len(converted) == 4 and all(m.mask is None and not m.separable and m.grid_sizes() == (7, 7) for m in converted)
+    assert len(converted) == 4 and all(
+        m.mask is None and not m.separable and m.grid_sizes() == (7, 7) for m in converted
+    )
     assert type(converted[0].kernel_net).__name__ == "SIREN"
     with pytest.raises(ValueError, match="horizon must be odd and at least the kernel size"):
         convert(torchvision.models.resnet18(), horizon=5)  # the 7x7 stem

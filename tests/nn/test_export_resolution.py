@@ -23,15 +23,28 @@ SMALL_MAGNET = functools.partial(MAGNet, hidden_channels=8, num_layers=2)
 
 def image_net(**conv) -> FlexNet:
     torch.manual_seed(0)
-    config = FlexNetConfig(in_channels=3, num_classes=5, hidden_channels=4, num_blocks=2,
-                           conv=ConvConfig(horizon=9, **SMALL_KERNEL, **conv))
+    config = FlexNetConfig(
+        in_channels=3,
+        num_classes=5,
+        hidden_channels=4,
+        num_blocks=2,
+        conv=ConvConfig(horizon=9, **SMALL_KERNEL, **conv),
+    )
     return FlexNet(config).eval()
 
 
 def sequence_net() -> FlexNet:
     torch.manual_seed(0)
-    config = FlexNetConfig(data_dim=1, block="tcn", head="last", in_channels=1, num_classes=4, hidden_channels=4,
-                           num_blocks=2, conv=ConvConfig(horizon="same", **SMALL_KERNEL))
+    config = FlexNetConfig(
+        data_dim=1,
+        block="tcn",
+        head="last",
+        in_channels=1,
+        num_classes=4,
+        hidden_channels=4,
+        num_blocks=2,
+        conv=ConvConfig(horizon="same", **SMALL_KERNEL),
+    )
     return FlexNet(config).eval()
 
 
@@ -183,19 +196,30 @@ def flexnet_2d() -> FlexNet:
 
 
 def flexnet_tcn() -> FlexNet:
-    config = FlexNetConfig(in_channels=1, num_classes=10, data_dim=1, block="tcn", head="last", hidden_channels=8,
-                           num_blocks=2, conv=ConvConfig(horizon=41))
+    config = FlexNetConfig(
+        in_channels=1,
+        num_classes=10,
+        data_dim=1,
+        block="tcn",
+        head="last",
+        hidden_channels=8,
+        num_blocks=2,
+        conv=ConvConfig(horizon=41),
+    )
     return _flexnet(config, {"blocks.0.conv1": 0.3, "blocks.1.conv2": 0.6})
 
 
 def flexnet_separable() -> FlexNet:
-    config = FlexNetConfig(in_channels=3, num_classes=10, hidden_channels=8, num_blocks=2, conv=ConvConfig(separable=True))
+    config = FlexNetConfig(
+        in_channels=3, num_classes=10, hidden_channels=8, num_blocks=2, conv=ConvConfig(separable=True)
+    )
     return _flexnet(config, {"stem.0": 0.25, "blocks.0.conv2": 0.15})
 
 
 def flexnet_ckconv() -> FlexNet:
-    config = FlexNetConfig(in_channels=3, num_classes=10, hidden_channels=8, num_blocks=2,
-                           conv=ConvConfig(type="CKConv", horizon=11))
+    config = FlexNetConfig(
+        in_channels=3, num_classes=10, hidden_channels=8, num_blocks=2, conv=ConvConfig(type="CKConv", horizon=11)
+    )
     return _flexnet(config)
 
 
@@ -292,8 +316,9 @@ def test_export_of_unfixed_grid_layer() -> None:
 # change_resolution.
 def _layer_17(dtype=torch.float64, cropping: bool = False) -> FlexConv:
     torch.manual_seed(0)
-    layer = FlexConv(2, 3, data_dim=2, horizon=17, dtype=dtype,
-                     mask=functools.partial(GaussianMask, dynamic_cropping=cropping))
+    layer = FlexConv(
+        2, 3, data_dim=2, horizon=17, dtype=dtype, mask=functools.partial(GaussianMask, dynamic_cropping=cropping)
+    )
     with torch.no_grad():
         layer(torch.randn(1, 2, 16, 16, dtype=dtype))
     return layer

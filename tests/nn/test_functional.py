@@ -205,29 +205,35 @@ def test_padding_and_fft_sizes():
 
 # ---------------------------------------------------------------------------------------------
 # conv(): method dispatch and bias.
-@pytest.mark.parametrize("x_shape, k_shape, causal, fft", [
-    # The faster path of a forward+backward pass on a 2-core CPU (benchmarks/layer_speed.py sweep).
-    ((64, 24, 32, 32), (24, 24, 33, 33), False, True),
-    ((64, 24, 32, 32), (24, 24, 5, 5), False, True),  # FFT 35 ms, spatial 51 ms
-    ((64, 24, 32, 32), (24, 24, 3, 3), False, False),  # spatial 23 ms, FFT 34 ms
-    ((64, 48, 32, 32), (48, 48, 3, 3), False, False),  # spatial 47 ms, FFT 108 ms
-    ((64, 30, 784), (30, 30, 16), True, True),  # FFT 19 ms, spatial 41 ms
-    ((64, 30, 784), (30, 30, 4), True, False),  # spatial 13 ms, FFT 20 ms
-    ((16, 32, 1460), (32, 32, 8), True, False),  # spatial 8 ms, FFT 16 ms
-])
+@pytest.mark.parametrize(
+    "x_shape, k_shape, causal, fft",
+    [
+        # The faster path of a forward+backward pass on a 2-core CPU (benchmarks/layer_speed.py sweep).
+        ((64, 24, 32, 32), (24, 24, 33, 33), False, True),
+        ((64, 24, 32, 32), (24, 24, 5, 5), False, True),  # FFT 35 ms, spatial 51 ms
+        ((64, 24, 32, 32), (24, 24, 3, 3), False, False),  # spatial 23 ms, FFT 34 ms
+        ((64, 48, 32, 32), (48, 48, 3, 3), False, False),  # spatial 47 ms, FFT 108 ms
+        ((64, 30, 784), (30, 30, 16), True, True),  # FFT 19 ms, spatial 41 ms
+        ((64, 30, 784), (30, 30, 4), True, False),  # spatial 13 ms, FFT 20 ms
+        ((16, 32, 1460), (32, 32, 8), True, False),  # spatial 8 ms, FFT 16 ms
+    ],
+)
 def test_prefer_fft_cost_model(x_shape, k_shape, causal, fft):
     assert Fc.prefer_fft(x_shape, k_shape, causal=causal) is fft
 
 
-@pytest.mark.parametrize("x_shape, k_shape, causal, fft", [
-    # The faster path of a forward+backward pass on an H200 (benchmarks/gpu_check.py sweep, docs/benchmarks.md).
-    ((64, 24, 32, 32), (24, 24, 5, 5), False, False),  # spatial 0.46 ms, FFT 1.42 ms (the CPU rule picks FFT)
-    ((64, 24, 32, 32), (24, 24, 9, 9), False, False),  # spatial 0.67 ms, FFT 1.28 ms
-    ((64, 24, 32, 32), (24, 24, 17, 17), False, True),  # FFT 1.60 ms, spatial 1.83 ms
-    ((64, 48, 32, 32), (48, 48, 5, 5), False, False),  # spatial 1.19 ms, FFT 1.49 ms
-    ((64, 30, 784), (30, 30, 33), True, False),  # spatial 0.61 ms, FFT 1.28 ms
-    ((64, 30, 784), (30, 30, 129), True, True),  # FFT 1.36 ms, spatial 1.55 ms
-])
+@pytest.mark.parametrize(
+    "x_shape, k_shape, causal, fft",
+    [
+        # The faster path of a forward+backward pass on an H200 (benchmarks/gpu_check.py sweep, docs/benchmarks.md).
+        ((64, 24, 32, 32), (24, 24, 5, 5), False, False),  # spatial 0.46 ms, FFT 1.42 ms (the CPU rule picks FFT)
+        ((64, 24, 32, 32), (24, 24, 9, 9), False, False),  # spatial 0.67 ms, FFT 1.28 ms
+        ((64, 24, 32, 32), (24, 24, 17, 17), False, True),  # FFT 1.60 ms, spatial 1.83 ms
+        ((64, 48, 32, 32), (48, 48, 5, 5), False, False),  # spatial 1.19 ms, FFT 1.49 ms
+        ((64, 30, 784), (30, 30, 33), True, False),  # spatial 0.61 ms, FFT 1.28 ms
+        ((64, 30, 784), (30, 30, 129), True, True),  # FFT 1.36 ms, spatial 1.55 ms
+    ],
+)
 def test_prefer_fft_cost_model_on_a_cuda_gpu(x_shape, k_shape, causal, fft):
     assert Fc.prefer_fft(x_shape, k_shape, causal=causal, device_type="cuda") is fft
 

@@ -9,7 +9,16 @@ import math
 import pytest
 import torch
 
-from flexconv.nn import KERNEL_NETS, FlexConv, GaborNet, GaussianMask, KernelNet, MAGNet, kernel_net_class, register_kernel_net
+from flexconv.nn import (
+    KERNEL_NETS,
+    FlexConv,
+    GaborNet,
+    GaussianMask,
+    KernelNet,
+    MAGNet,
+    kernel_net_class,
+    register_kernel_net,
+)
 from flexconv.nn.ckconv import SPATIAL_EXTENT_PER_WIDTH
 
 BUILT_IN = {"MAGNet", "GaborNet", "FourierNet", "SIREN", "MLP"}
@@ -91,7 +100,10 @@ def test_gabornet_gamma_init():
 def test_flexconv_initialises_mu_near_the_mask(init_width, data_dim):
     torch.manual_seed(0)
     layer = FlexConv(
-        1, 1, data_dim=data_dim, horizon=9,
+        1,
+        1,
+        data_dim=data_dim,
+        horizon=9,
         kernel_net=functools.partial(MAGNet, hidden_channels=256),
         mask=functools.partial(GaussianMask, init_width=init_width, min_taps=1),  # the width as given
     )

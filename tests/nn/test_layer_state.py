@@ -124,7 +124,9 @@ def _mask_hint_names(module):
 def _hinted_model():
     torch.manual_seed(0)
     return torch.nn.Sequential(
-        FlexConv(2, 3, data_dim=2, horizon=9), torch.nn.ReLU(), CKConv(3, 3, data_dim=2, horizon=9),
+        FlexConv(2, 3, data_dim=2, horizon=9),
+        torch.nn.ReLU(),
+        CKConv(3, 3, data_dim=2, horizon=9),
         FlexConv(3, 2, data_dim=2, horizon=9),
     )
 

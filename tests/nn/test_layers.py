@@ -167,8 +167,15 @@ def test_a_mask_cropped_to_one_tap_grows_only_with_a_crop_margin(causal):
     torch.manual_seed(0)
     grads, sizes = {}, {}
     for margin in (0, 1):
-        layer = FlexConv(2, 3, data_dim=1, horizon=33, causal=causal, dtype=torch.float64,
-                         mask=functools.partial(GaussianMask, init_width=0.01, crop_margin=margin, min_taps=1))
+        layer = FlexConv(
+            2,
+            3,
+            data_dim=1,
+            horizon=33,
+            causal=causal,
+            dtype=torch.float64,
+            mask=functools.partial(GaussianMask, init_width=0.01, crop_margin=margin, min_taps=1),
+        )
         x = torch.randn(2, 2, 40, dtype=torch.float64)
         layer(x).square().sum().backward()
         grads[margin], sizes[margin] = layer.mask.width.grad.abs().item(), layer.effective_kernel_size()[0]

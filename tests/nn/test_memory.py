@@ -50,10 +50,14 @@ def test_save_spectra_keeps_the_spectra_instead():
     saved, out = saved_storages(lambda: Fc.fft_conv(x, kernel, causal=True, save_spectra=True))
     assert _address(x) not in saved and _address(kernel) not in saved
     n_freq = Fc.fft_sizes((500,), (500,), causal=True)[0] // 2 + 1
-    assert sorted(saved.values()) == [4 * 3 * n_freq * 8, 5 * 3 * n_freq * 8]  # complex64 (F, B, C_in), (F, C_in, C_out)
+    assert sorted(saved.values()) == [
+        4 * 3 * n_freq * 8,
+        5 * 3 * n_freq * 8,
+    ]  # complex64 (F, B, C_in), (F, C_in, C_out)
     grads = torch.autograd.grad(out, (x, kernel), torch.ones_like(out))
-    expected = torch.autograd.grad(Fc.fft_conv(x, kernel, causal=True, save_spectra=False), (x, kernel),
-                                   torch.ones_like(out))
+    expected = torch.autograd.grad(
+        Fc.fft_conv(x, kernel, causal=True, save_spectra=False), (x, kernel), torch.ones_like(out)
+    )
     for a, b in zip(grads, expected):
         torch.testing.assert_close(a, b)
 
@@ -73,8 +77,9 @@ def test_default_saves_spectra_up_to_a_size(monkeypatch):
 def _flextcn(length: int) -> torch.nn.Module:
     """A two-block FlexTCN (widths 8 and 16) whose kernels span the whole sequence (full-length masks)."""
     torch.manual_seed(0)
-    model = get_model("flextcn_smnist", hidden_channels=8, num_blocks=2, block_width_factors=[1.0, 2],
-                      conv={"conv_method": "fft"})
+    model = get_model(
+        "flextcn_smnist", hidden_channels=8, num_blocks=2, block_width_factors=[1.0, 2], conv={"conv_method": "fft"}
+    )
     with torch.no_grad():
         model(torch.randn(1, 1, length))  # fixes the grids at `length` taps
         for layer in model.modules():

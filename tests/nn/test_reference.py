@@ -48,7 +48,11 @@ FLOAT32 = 1e-5  # a float32 module against the float64 reference: float32 roundi
 
 def test_the_repository_holds_the_reference_files() -> None:
     assert len(list(REPOSITORY_DIR.glob("*.npz"))) >= 17
-    assert {p.name for p in FILES} >= {"flexnet2d_small.npz", "flexconv2d_magnet_init.npz", "antialias_gabor_together.npz"}
+    assert {p.name for p in FILES} >= {
+        "flexnet2d_small.npz",
+        "flexconv2d_magnet_init.npz",
+        "antialias_gabor_together.npz",
+    }
 
 
 def rel_error(ours: torch.Tensor, reference: np.ndarray) -> float:
@@ -61,7 +65,7 @@ def rel_error(ours: torch.Tensor, reference: np.ndarray) -> float:
 def load(path: Path) -> tuple[dict, dict[str, torch.Tensor], np.lib.npyio.NpzFile]:
     data = np.load(path)
     config = json.loads(str(data["config"]))
-    state = {k[len("state/"):]: torch.as_tensor(data[k]) for k in data.files if k.startswith("state/")}
+    state = {k[len("state/") :]: torch.as_tensor(data[k]) for k in data.files if k.startswith("state/")}
     return config, state, data
 
 

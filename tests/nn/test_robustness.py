@@ -12,7 +12,7 @@ import functools
 import pytest
 import torch
 
-from flexconv.nn import CKConv, FlexConv, FourierNet, GaborNet, GaussianMask, MAGNet, SIREN
+from flexconv.nn import SIREN, CKConv, FlexConv, FourierNet, GaborNet, GaussianMask, MAGNet
 from flexconv.nn import functional as Fc
 from flexconv.nn.antialias import AntiAliasing, _penalty
 from flexconv.nn.grid import relative_positions
@@ -35,8 +35,7 @@ def full_kernel_zeroed_outside_window(layer: FlexConv) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 # 1. horizon="same" on even sizes: the centred crop of an even grid keeps its two central taps.
 @pytest.mark.parametrize(
-    "data_dim, causal, size",
-    [(2, False, 2), (2, False, 4), (2, False, 6), (3, False, 4), (1, False, 6), (1, True, 6)],
+    "data_dim, causal, size", [(2, False, 2), (2, False, 4), (2, False, 6), (3, False, 4), (1, False, 6), (1, True, 6)]
 )
 @pytest.mark.parametrize("method", ["spatial", "fft"])
 def test_same_horizon_on_even_input(data_dim, causal, size, method):
@@ -97,7 +96,9 @@ def test_centred_tiny_width_keeps_the_centre():
 @pytest.mark.parametrize("data_dim", [1, 2])
 @pytest.mark.parametrize("cropping", [True, False])
 def test_diverged_mask_mean_raises_at_forward(bad, data_dim, cropping):
-    layer = FlexConv(2, 3, data_dim=data_dim, horizon=9, mask=functools.partial(GaussianMask, dynamic_cropping=cropping))
+    layer = FlexConv(
+        2, 3, data_dim=data_dim, horizon=9, mask=functools.partial(GaussianMask, dynamic_cropping=cropping)
+    )
     with torch.no_grad():
         layer.mask.mean[0] = bad
     with pytest.raises(FloatingPointError, match=f"learned mean became {bad}; training diverged"):

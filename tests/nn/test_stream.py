@@ -37,8 +37,14 @@ def flextcn(head: str = "last", **conv) -> nn.Module:
     or zero; one convolution is a CKConv (no mask: the whole 250-tap kernel).
     """
     config = model_config(
-        "flextcn_smnist", in_channels=2, num_classes=3, hidden_channels=6, num_blocks=3,
-        block_width_factors=[1, 1, 1.5, 2], head=head, conv={"kernel_net": {"hidden_channels": 8}, **conv},
+        "flextcn_smnist",
+        in_channels=2,
+        num_classes=3,
+        hidden_channels=6,
+        num_blocks=3,
+        block_width_factors=[1, 1, 1.5, 2],
+        head=head,
+        conv={"kernel_net": {"hidden_channels": 8}, **conv},
     )
     model = build_model(config)
     layers = [m for m in model.modules() if isinstance(m, FlexConv)]
@@ -171,8 +177,13 @@ def causal(in_channels: int = 2, out_channels: int = 2, **kwargs) -> FlexConv:
 def test_plain_layers_stream() -> None:
     torch.manual_seed(3)
     model = nn.Sequential(
-        causal(2, 4), nn.BatchNorm1d(4), nn.GELU(), nn.Dropout(0.5), nn.Conv1d(4, 3, 1),
-        CKConv(3, 3, data_dim=1, horizon=5, separable=True), nn.Identity(),
+        causal(2, 4),
+        nn.BatchNorm1d(4),
+        nn.GELU(),
+        nn.Dropout(0.5),
+        nn.Conv1d(4, 3, 1),
+        CKConv(3, 3, data_dim=1, horizon=5, separable=True),
+        nn.Identity(),
     ).eval()
     x = torch.randn(3, 2, 30)
     with torch.no_grad():
@@ -183,7 +194,12 @@ def test_plain_layers_stream() -> None:
 def test_plain_conv_tcn_with_layer_norm_streams() -> None:
     torch.manual_seed(4)
     config = model_config(
-        "flextcn_smnist", in_channels=2, num_classes=3, hidden_channels=5, num_blocks=2, norm="layer",
+        "flextcn_smnist",
+        in_channels=2,
+        num_classes=3,
+        hidden_channels=5,
+        num_blocks=2,
+        norm="layer",
         conv={"type": "Conv", "kernel_size": 4, "kernel_net": None, "mask": None},
     )
     model = build_model(config).eval()
@@ -224,16 +240,20 @@ def test_registered_user_modules_stream() -> None:
 @pytest.mark.parametrize(
     "model, message",
     [
-        (nn.Sequential(causal(), causal(mask=functools.partial(GaussianMask, causal=False), causal=False)),
-         r"'1' is a FlexConv with data_dim=1, causal=False; only causal 1D"),
+        (
+            nn.Sequential(causal(), causal(mask=functools.partial(GaussianMask, causal=False), causal=False)),
+            r"'1' is a FlexConv with data_dim=1, causal=False; only causal 1D",
+        ),
         (nn.Sequential(FlexConv(2, 2, data_dim=2, horizon=3)), r"'0' is a FlexConv with data_dim=2"),
         (nn.Sequential(causal(), nn.AvgPool1d(3)), r"'1' is a AvgPool1d, which has no streaming counterpart"),
         (nn.Sequential(causal(), nn.Conv1d(2, 2, 3, padding=1)), r"'1' is a Conv1d with kernel_size=\(3,\)"),
         (nn.Sequential(nn.BatchNorm1d(2, track_running_stats=False)), r"without running statistics"),
         (nn.Sequential(FlexConv(2, 2, data_dim=1, horizon="same")), r"'0' has no kernel grid yet"),
         (nn.LSTM(2, 2), r"the model is a LSTM, which has no streaming counterpart"),
-        (nn.Sequential(PaddedConv(nn.Conv1d(2, 2, 3), causal=False)),
-         r"'0' is a ConstantPad1d\(padding=\(1, 1\).*only causal 1D"),
+        (
+            nn.Sequential(PaddedConv(nn.Conv1d(2, 2, 3), causal=False)),
+            r"'0' is a ConstantPad1d\(padding=\(1, 1\).*only causal 1D",
+        ),
     ],
 )
 def test_unstreamable_modules_raise(model: nn.Module, message: str) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_overrides
 from hydra.errors import HydraException
 
-from conftest import tiny_overrides
 from flexconv.cli import main as cli
 from flexconv.data import DatasetNotFoundError
 from flexconv.train.checkpoints import CheckpointError
@@ -57,7 +57,12 @@ def test_wrong_types_are_named_before_anything_is_written(tmp_path: Path, overri
 
 def test_plateau_on_validation_without_validation_split_is_rejected_up_front(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as info:
-        cli(["train", *tiny_overrides(tmp_path / "run", "optim=adam_plateau", "data.val_fraction=0", "trainer.max_steps=-1")])
+        cli(
+            [
+                "train",
+                *tiny_overrides(tmp_path / "run", "optim=adam_plateau", "data.val_fraction=0", "trainer.max_steps=-1"),
+            ]
+        )
     err = str(info.value.code)
     assert "optim.scheduler=plateau" in err and "data.val_fraction=0" in err and "train/acc_epoch" in err
     assert not (tmp_path / "run").exists()
@@ -104,7 +109,9 @@ def test_unknown_option_value_fails(tmp_path: Path) -> None:
 
 def test_missing_dataset_root_is_reported(tmp_path: Path) -> None:
     missing = tmp_path / "no_such_folder"
-    cfg = compose_config(tiny_overrides(tmp_path / "run", "model=flexnet_fashion_mnist", "data=cifar10", f"data.root={missing}"))
+    cfg = compose_config(
+        tiny_overrides(tmp_path / "run", "model=flexnet_fashion_mnist", "data=cifar10", f"data.root={missing}")
+    )
     with pytest.raises(DatasetNotFoundError) as info:
         train(cfg)
     message = str(info.value)
@@ -145,8 +152,14 @@ def test_evaluate_and_resume_name_a_bad_checkpoint(tmp_path: Path, real_checkpoi
 def test_cli_prints_the_message_without_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "empty.ckpt").write_bytes(b"")
     for args in (["train", "model=nope"], ["evaluate", str(tmp_path / "empty.ckpt")]):
-        done = subprocess.run([sys.executable, "-m", "flexconv.cli", *args], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "flexconv.cli", *args], capture_output=True, text=True, timeout=120
+        )
         assert done.returncode != 0
         assert f"flexconv {args[0]}:" in done.stderr and "Traceback" not in done.stderr
-    assert "model/nope" in subprocess.run([sys.executable, "-m", "flexconv.cli", "train", "model=nope"],
-                                          capture_output=True, text=True, timeout=120).stderr
+    assert (
+        "model/nope"
+        in subprocess.run(
+            [sys.executable, "-m", "flexconv.cli", "train", "model=nope"], capture_output=True, text=True, timeout=120
+        ).stderr
+    )

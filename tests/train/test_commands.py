@@ -12,8 +12,8 @@ from pathlib import Path
 import matplotlib
 import pytest
 import torch
-
 from conftest import TINY_MODEL, tiny_overrides
+
 from flexconv.cli import main as cli
 from flexconv.train.callbacks import plot_kernel_sizes, plot_kernels
 from flexconv.train.checkpoints import load_module
@@ -27,8 +27,14 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("cli")
     run_dir = folder / "runs" / "tiny"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "flexconv.cli", "train", *tiny_overrides(run_dir, "trainer.max_steps=6")],
-                          cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "flexconv.cli", "train", *tiny_overrides(run_dir, "trainer.max_steps=6")],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir, done.stdout + done.stderr
 
@@ -93,6 +99,15 @@ def test_profile_a_checkpoint_and_an_experiment(cli_run: tuple[Path, str], tmp_p
     common = ["--batch", "2", "--steps", "1", "--warmup", "0", "--rows", "3", "--device", "cpu"]
     cli(["profile", "--checkpoint", str(run_dir / "checkpoints" / "last.ckpt"), *common, "--out", str(tmp_path / "a")])
     assert "input (2, 1, 40)" in capsys.readouterr().out  # MNIST-1D: the dataset's shape
-    cli(["profile", "--experiment", "main_job", *[f"--override={o}" for o in TINY_MODEL], *common,
-         "--out", str(tmp_path / "b")])
+    cli(
+        [
+            "profile",
+            "--experiment",
+            "main_job",
+            *[f"--override={o}" for o in TINY_MODEL],
+            *common,
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
     assert "main_job:" in capsys.readouterr().out and (tmp_path / "b" / "trace.json").is_file()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import tiny_overrides
+
 from flexconv.train.commands import evaluate, train
 from flexconv.train.config import compose_config
 from flexconv.train.module import TaskModule
@@ -29,9 +29,9 @@ def test_compiled_run_checkpoints_evaluate_and_resume(tmp_path: Path) -> None:
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert checkpoint["state_dict"] and not any("_orig_mod" in key for key in checkpoint["state_dict"])
     assert evaluate(run_dir / "checkpoints" / "last.ckpt", ["data.limit_test=32"])["test_acc"] == pytest.approx(
-        results["test_acc"])
-    resumed = train(compose_config(tiny_overrides(run_dir, "compile=true", "trainer.max_steps=3",
-                                                  f"resume={run_dir}")))
+        results["test_acc"]
+    )
+    resumed = train(compose_config(tiny_overrides(run_dir, "compile=true", "trainer.max_steps=3", f"resume={run_dir}")))
     assert resumed["test_acc"] is not None
 
 

@@ -12,9 +12,21 @@ PRESETS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 
 
 def test_presets_cover_the_paper_and_offline_runs() -> None:
-    for name in ("cifar10_flexnet7", "cifar10_resnet110", "imagenet32_flexnet5", "cifar10_crossres_16_32_gabor",
-                 "smnist_flextcn", "speech_raw_flextcn", "chartraj_flextcn_drop70", "copy_memory", "adding_problem",
-                 "main_job", "mnist1d_cktcn", "fashion_crossres_14_28", "uea_japanesevowels_flextcn_drop50"):
+    for name in (
+        "cifar10_flexnet7",
+        "cifar10_resnet110",
+        "imagenet32_flexnet5",
+        "cifar10_crossres_16_32_gabor",
+        "smnist_flextcn",
+        "speech_raw_flextcn",
+        "chartraj_flextcn_drop70",
+        "copy_memory",
+        "adding_problem",
+        "main_job",
+        "mnist1d_cktcn",
+        "fashion_crossres_14_28",
+        "uea_japanesevowels_flextcn_drop50",
+    ):
         assert name in PRESETS
 
 
@@ -39,8 +51,19 @@ def test_preset_instantiates(preset: str) -> None:
 
 def test_paper_recipe_of_cifar10_flexnet7() -> None:
     cfg = compose_config(["experiment=cifar10_flexnet7"])
-    assert (cfg.optim.optimizer, cfg.optim.lr, cfg.optim.scheduler, cfg.optim.warmup_epochs, cfg.optim.min_lr) == ("adam", 0.01, "cosine", 5, 1e-6)
-    assert (cfg.data.batch_size, cfg.data.augment, cfg.trainer.max_epochs, cfg.optim.weight_decay) == (64, "resnet", 350, 0.0)
+    assert (cfg.optim.optimizer, cfg.optim.lr, cfg.optim.scheduler, cfg.optim.warmup_epochs, cfg.optim.min_lr) == (
+        "adam",
+        0.01,
+        "cosine",
+        5,
+        1e-6,
+    )
+    assert (cfg.data.batch_size, cfg.data.augment, cfg.trainer.max_epochs, cfg.optim.weight_decay) == (
+        64,
+        "resnet",
+        350,
+        0.0,
+    )
     assert cfg.optim.kernel_norm_decay == 0.0
     seq = compose_config(["experiment=smnist_flextcn"])
     assert (seq.optim.lr, seq.optim.scheduler, seq.optim.factor, seq.optim.patience) == (0.001, "plateau", 0.2, 20)
@@ -50,7 +73,9 @@ def test_paper_recipe_of_cifar10_flexnet7() -> None:
     assert compose_config(["experiment=cifar10_crossres_16_32_gabor_mask"]).antialias.target == "gabor+mask"
 
 
-SEQUENTIAL_PAPER_PRESETS = [p for p in PRESETS if p.split("_")[0] in ("smnist", "pmnist", "scifar10", "npcifar10", "speech", "chartraj")]
+SEQUENTIAL_PAPER_PRESETS = [
+    p for p in PRESETS if p.split("_")[0] in ("smnist", "pmnist", "scifar10", "npcifar10", "speech", "chartraj")
+]
 
 
 @pytest.mark.parametrize("preset", SEQUENTIAL_PAPER_PRESETS)
@@ -60,12 +85,19 @@ def test_sequential_presets_use_the_kernel_norm_decay(preset: str) -> None:
     assert (cfg.optim.optimizer, cfg.optim.weight_decay, cfg.optim.kernel_norm_decay) == ("adam", 0.0, 1e-4)
 
 
-@pytest.mark.parametrize("preset", ["cifar10_crossres_16_32", "cifar10_crossres_16_32_gabor", "cifar10_crossres_16_32_gabor_mask"])
+@pytest.mark.parametrize(
+    "preset", ["cifar10_crossres_16_32", "cifar10_crossres_16_32_gabor", "cifar10_crossres_16_32_gabor_mask"]
+)
 def test_cross_resolution_presets_are_the_papers(preset: str) -> None:
     """Table 4: MAGNet kernels ("gabor" names the anti-aliasing target), 100 epochs at 16x16 + 100 fine-tuning at 32x32."""
     cfg = compose_config([f"experiment={preset}"])
     assert cfg.model.conv.kernel_net.name == "MAGNet" and cfg.model.conv.horizon == 17
-    assert (cfg.trainer.max_epochs, cfg.crossres.finetune_epochs, cfg.crossres.source, cfg.crossres.target) == (100, 100, 16, 32)
+    assert (cfg.trainer.max_epochs, cfg.crossres.finetune_epochs, cfg.crossres.source, cfg.crossres.target) == (
+        100,
+        100,
+        16,
+        32,
+    )
 
 
 @pytest.mark.parametrize("preset", ["speech_raw_flextcn", "speech_mfcc_ckcnn"])
@@ -77,16 +109,33 @@ def test_speech_presets_default_to_the_papers_ten_words(preset: str) -> None:
 
 
 # -- two-step runs of the changed families (fake data in the real on-disk formats) ---------------------------
-TINY = ["model.hidden_channels=4", "model.num_blocks=1", "model.block_width_factors=[]", "model.conv.kernel_net.hidden_channels=4"]
-SHORT = ["data.batch_size=4", "data.limit_train=8", "data.limit_test=4", "trainer.max_epochs=1", "trainer.max_steps=2",
-         "trainer.limit_val_batches=1", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1",
-         "logger.tensorboard=false", "num_threads=1"]
+TINY = [
+    "model.hidden_channels=4",
+    "model.num_blocks=1",
+    "model.block_width_factors=[]",
+    "model.conv.kernel_net.hidden_channels=4",
+]
+SHORT = [
+    "data.batch_size=4",
+    "data.limit_train=8",
+    "data.limit_test=4",
+    "trainer.max_epochs=1",
+    "trainer.max_steps=2",
+    "trainer.limit_val_batches=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.log_every_n_steps=1",
+    "logger.tensorboard=false",
+    "num_threads=1",
+]
 
 
 @pytest.mark.parametrize(
     "preset, dataset, regularizer",
-    [("smnist_flextcn", "smnist", "kernel_norm"), ("speech_raw_flextcn", "speech_commands_raw", "kernel_norm"),
-     ("imagenet32_flexnet5", "imagenet32", "kernel_norm")],
+    [
+        ("smnist_flextcn", "smnist", "kernel_norm"),
+        ("speech_raw_flextcn", "speech_commands_raw", "kernel_norm"),
+        ("imagenet32_flexnet5", "imagenet32", "kernel_norm"),
+    ],
 )
 def test_changed_presets_train_two_steps(preset: str, dataset: str, regularizer: str, tmp_path: Path) -> None:
     from flexconv.data.fake import make_fake_tree
@@ -105,17 +154,30 @@ def test_cross_resolution_preset_runs(tmp_path: Path) -> None:
     from flexconv.train.crossres import crossres
 
     root = make_fake_tree("cifar10", tmp_path / "data", n_train=8, n_test=4)
-    cfg = compose_config(["experiment=cifar10_crossres_16_32_gabor_mask", f"run_dir={tmp_path / 'run'}", f"data.root={root}",
-                          *TINY, *[o for o in SHORT if not o.startswith("trainer.max_steps")], "crossres.finetune_epochs=1"])
+    cfg = compose_config(
+        [
+            "experiment=cifar10_crossres_16_32_gabor_mask",
+            f"run_dir={tmp_path / 'run'}",
+            f"data.root={root}",
+            *TINY,
+            *[o for o in SHORT if not o.startswith("trainer.max_steps")],
+            "crossres.finetune_epochs=1",
+        ]
+    )
     results = crossres(cfg)
     assert all(isinstance(results[k], float) for k in ("source_acc", "out_of_the_box_acc", "finetuned_acc"))
 
 
 def test_kernel_net_and_mask_arguments_are_overridable_keys() -> None:
-    cfg = compose_config(["model=flexnet_fashion_mnist", "model.conv.kernel_net.hidden_channels=8",
-                          "model.conv.mask.init_width=0.2"])
+    cfg = compose_config(
+        ["model=flexnet_fashion_mnist", "model.conv.kernel_net.hidden_channels=8", "model.conv.mask.init_width=0.2"]
+    )
     layer = build_module(cfg, datamodule_from_config(cfg).record).model.stem[0]
     assert layer.kernel_net.hidden[0].in_features == 8 and float(layer.mask.width[0].detach()) == pytest.approx(0.2)
-    replaced = compose_config(["model=flexnet_fashion_mnist", "~model.conv.kernel_net",
-                               "+model.conv.kernel_net={name: SIREN, omega_0: 10.0}"])
-    assert type(build_module(replaced, datamodule_from_config(replaced).record).model.stem[0].kernel_net).__name__ == "SIREN"
+    replaced = compose_config(
+        ["model=flexnet_fashion_mnist", "~model.conv.kernel_net", "+model.conv.kernel_net={name: SIREN, omega_0: 10.0}"]
+    )
+    assert (
+        type(build_module(replaced, datamodule_from_config(replaced).record).model.stem[0].kernel_net).__name__
+        == "SIREN"
+    )

@@ -9,14 +9,20 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import TINY_MODEL
+
 from flexconv.train import crossres as crossres_module
-from flexconv.train.config import compose_config
 from flexconv.train.checkpoints import load_module
 from flexconv.train.commands import measure_test_metrics_batch_norm_reestimated
-from flexconv.train.crossres import (DIAGNOSTICS, STAGE_RESULT, crossres, diagnose,
-                                     largest_frequency_over_nyquist, training_clock)
+from flexconv.train.config import compose_config
+from flexconv.train.crossres import (
+    DIAGNOSTICS,
+    STAGE_RESULT,
+    crossres,
+    diagnose,
+    largest_frequency_over_nyquist,
+    training_clock,
+)
 from flexconv.train.run_dir import LOCK_NAME, RunDirInUseError
 
 pytest.importorskip("flexconv.nn.resolution", reason="change_resolution (flexconv/nn/resolution.py) is not there yet")
@@ -25,12 +31,23 @@ fake_tree = pytest.importorskip("flexconv.data.fake", reason="no fake Fashion-MN
 
 def tiny_crossres_config(tmp_path: Path):
     root = fake_tree.make_fake_tree("fashion_mnist", tmp_path / "data")
-    return compose_config([
-        "experiment=fashion_crossres_14_28_gabor", f"run_dir={tmp_path / 'run'}", f"data.root={root}",
-        "data.batch_size=8", "data.limit_train=32", "data.limit_test=16", "trainer.max_epochs=1",
-        "trainer.limit_val_batches=1", "trainer.enable_progress_bar=false", "logger.tensorboard=false",
-        "crossres.finetune_epochs=1", "model.conv.horizon=15", *TINY_MODEL,
-    ])
+    return compose_config(
+        [
+            "experiment=fashion_crossres_14_28_gabor",
+            f"run_dir={tmp_path / 'run'}",
+            f"data.root={root}",
+            "data.batch_size=8",
+            "data.limit_train=32",
+            "data.limit_test=16",
+            "trainer.max_epochs=1",
+            "trainer.limit_val_batches=1",
+            "trainer.enable_progress_bar=false",
+            "logger.tensorboard=false",
+            "crossres.finetune_epochs=1",
+            "model.conv.horizon=15",
+            *TINY_MODEL,
+        ]
+    )
 
 
 def test_crossres_reports_four_figures_and_two_diagnostics(tmp_path: Path) -> None:
@@ -62,7 +79,7 @@ def test_batch_norm_reestimation_leaves_the_model_as_it_was(tmp_path: Path) -> N
 
 
 def test_crossres_reuses_a_finished_stage_and_resumes_an_interrupted_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = tiny_crossres_config(tmp_path)
     first = crossres(cfg)
@@ -72,7 +89,9 @@ def test_crossres_reuses_a_finished_stage_and_resumes_an_interrupted_one(
 
     trained = []
     real_train = crossres_module.train
-    monkeypatch.setattr(crossres_module, "train", lambda staged, **kw: trained.append(staged) or real_train(staged, **kw))
+    monkeypatch.setattr(
+        crossres_module, "train", lambda staged, **kw: trained.append(staged) or real_train(staged, **kw)
+    )
     again = crossres(cfg)
 
     assert [Path(staged.run_dir).name for staged in trained] == ["finetune"]  # the source stage is not retrained
@@ -88,10 +107,14 @@ def test_crossres_reuses_a_finished_stage_and_resumes_an_interrupted_one(
 def test_the_protocols_clock_sums_its_stages_and_lists_their_devices_in_order() -> None:
     gpu_then_cpu = {"wall_time_s": 30.0, "device": "NVIDIA H200 then cpu"}
     assert training_clock(gpu_then_cpu, {"wall_time_s": 5.0, "device": "cpu"}) == {
-        "wall_time_s": 35.0, "device": "NVIDIA H200 then cpu"}
+        "wall_time_s": 35.0,
+        "device": "NVIDIA H200 then cpu",
+    }
     kept_no_time = {"wall_time_s": None, "device": "unknown then cpu"}  # resumed from a checkpoint without a clock
     assert training_clock(kept_no_time, {"wall_time_s": 5.0, "device": "NVIDIA H200"}) == {
-        "wall_time_s": None, "device": "unknown then cpu then NVIDIA H200"}
+        "wall_time_s": None,
+        "device": "unknown then cpu then NVIDIA H200",
+    }
     assert training_clock({"wall_time_s": 1.0}, {"wall_time_s": 2.0}) == {"wall_time_s": 3.0, "device": "unknown"}
 
 

@@ -19,14 +19,15 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
-
 from conftest import tiny_overrides
+
 from flexconv.data.fake import make_fake_tree
 from flexconv.train.commands import train
 from flexconv.train.config import compose_config
 
-pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
-                                reason="torch.distributed with gloo is not available")
+pytestmark = pytest.mark.skipif(
+    not dist.is_available() or not dist.is_gloo_available(), reason="torch.distributed with gloo is not available"
+)
 
 TIMEOUT_S = 400  # generous: a shared CPU may be busy; a run past it fails the test
 EXACT = ["trainer.precision=64-true", "model.dropout=0", "trainer.max_steps=3"]  # float64, no random masks
@@ -42,7 +43,9 @@ def free_port() -> int:
 def start(command: list[str], log: Path, **env: str) -> subprocess.Popen:
     """``command`` running in ``log``'s folder, its output going to ``log``."""
     with log.open("w") as out:
-        return subprocess.Popen(command, cwd=log.parent, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            command, cwd=log.parent, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def finish(processes: dict[Path, subprocess.Popen], what: str) -> None:
@@ -87,11 +90,19 @@ def assert_same_weights(one: dict[str, torch.Tensor], two: dict[str, torch.Tenso
 def test_two_processes_at_half_the_batch_train_a_flextcn_as_one_process(tmp_path: Path) -> None:
     train(compose_config(tiny_overrides(tmp_path / "one", *EXACT, "test=false")))
 
-    overrides = tiny_overrides(tmp_path / "two", *EXACT, "data.batch_size=8", "trainer.strategy=ddp",
-                               "trainer.devices=2", "trainer.accelerator=cpu")
+    overrides = tiny_overrides(
+        tmp_path / "two",
+        *EXACT,
+        "data.batch_size=8",
+        "trainer.strategy=ddp",
+        "trainer.devices=2",
+        "trainer.accelerator=cpu",
+    )
     log = tmp_path / "ddp.log"
-    finish({log: start([*CLI, "train", *overrides], log, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))},
-           "flexconv train with trainer.strategy=ddp trainer.devices=2")
+    finish(
+        {log: start([*CLI, "train", *overrides], log, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))},
+        "flexconv train with trainer.strategy=ddp trainer.devices=2",
+    )
 
     assert "test_acc" in log.read_text()
     assert_same_weights(weights(tmp_path / "one"), weights(tmp_path / "two"))
@@ -99,18 +110,49 @@ def test_two_processes_at_half_the_batch_train_a_flextcn_as_one_process(tmp_path
 
 def test_two_nodes_at_half_the_batch_train_a_flexnet_with_batch_norm_as_one_process(tmp_path: Path) -> None:
     root = make_fake_tree("fashion_mnist", tmp_path / "data", n_train=48, n_test=4)
-    flexnet = ["model=flexnet_fashion_mnist", "data=fashion_mnist", f"data.root={root}", "data.val_fraction=0",
-               "data.limit_train=48", "model.conv.horizon=9", *EXACT, "test=false"]
+    flexnet = [
+        "model=flexnet_fashion_mnist",
+        "data=fashion_mnist",
+        f"data.root={root}",
+        "data.val_fraction=0",
+        "data.limit_train=48",
+        "model.conv.horizon=9",
+        *EXACT,
+        "test=false",
+    ]
     train(compose_config(tiny_overrides(tmp_path / "one", *flexnet, "data.batch_size=16")))
     assert any("norm" in key and "running_var" in key for key in weights(tmp_path / "one"))
 
-    overrides = tiny_overrides(tmp_path / "two", *flexnet, "data.batch_size=8", "trainer.strategy=ddp",
-                               "trainer.num_nodes=2", "trainer.devices=1", "trainer.accelerator=cpu")
+    overrides = tiny_overrides(
+        tmp_path / "two",
+        *flexnet,
+        "data.batch_size=8",
+        "trainer.strategy=ddp",
+        "trainer.num_nodes=2",
+        "trainer.devices=1",
+        "trainer.accelerator=cpu",
+    )
     port = str(free_port())
-    nodes = {tmp_path / f"node{node}.log": start(
-        [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={node}", "--nproc-per-node=1",
-         "--master-addr=127.0.0.1", f"--master-port={port}", "-m", "flexconv.cli", "train", *overrides],
-        tmp_path / f"node{node}.log") for node in (0, 1)}
+    nodes = {
+        tmp_path / f"node{node}.log": start(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes=2",
+                f"--node-rank={node}",
+                "--nproc-per-node=1",
+                "--master-addr=127.0.0.1",
+                f"--master-port={port}",
+                "-m",
+                "flexconv.cli",
+                "train",
+                *overrides,
+            ],
+            tmp_path / f"node{node}.log",
+        )
+        for node in (0, 1)
+    }
     finish(nodes, "torchrun --nnodes=2 (2 nodes of 1 process on this machine)")
 
     assert_same_weights(weights(tmp_path / "one"), weights(tmp_path / "two"))

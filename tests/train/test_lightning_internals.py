@@ -39,8 +39,14 @@ class _Logs(L.LightningModule):
 def test_the_epoch_accumulators_hold_the_running_sum_and_count(tmp_path: Path) -> None:
     module = _Logs()
     data = DataLoader(TensorDataset(torch.tensor([[1.0], [3.0], [5.0]])), batch_size=2)
-    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(module, data)
     # batches [1, 3] (mean 2, 2 examples) and [5] (mean 5, 1 example): a weighted sum of 2*2 + 5*1 = 9 over 3
     assert module.seen == {"value": 9.0, "cumulated_batch_size": 3}
@@ -57,14 +63,21 @@ def test_save_last_checkpoint_writes_last_ckpt_now(tmp_path: Path) -> None:
 
     module = SavesAfterFirstStep()
     data = DataLoader(TensorDataset(torch.ones(4, 1)), batch_size=2)
-    L.Trainer(max_epochs=1, logger=False, callbacks=[checkpoint], enable_progress_bar=False,
-              enable_model_summary=False, default_root_dir=tmp_path).fit(module, data)
+    L.Trainer(
+        max_epochs=1,
+        logger=False,
+        callbacks=[checkpoint],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    ).fit(module, data)
     assert module.seen == 1
 
 
 def test_the_summary_table_is_where_flexconv_reaches_it() -> None:
-    table = internals.format_summary_table(10, 8, 0.00004, {"train": 1, "eval": 0}, 0, (" ", ["0"]),
-                                           ("Name", ["conv"]), ("Params", ["10"]))
+    table = internals.format_summary_table(
+        10, 8, 0.00004, {"train": 1, "eval": 0}, 0, (" ", ["0"]), ("Name", ["conv"]), ("Params", ["10"])
+    )
     assert "conv" in table and "Trainable params" in table and "Total Flops" in table.rsplit("\n", 1)[1]
 
 

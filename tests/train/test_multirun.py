@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import tiny_overrides
-from flexconv.cli.train import train_main
+
 from flexconv.cli.multirun import SweepResult
+from flexconv.cli.train import train_main
 from flexconv.train.validate import ConfigError
 
 
@@ -63,11 +63,19 @@ def test_submitit_local_launcher_runs_the_job_in_its_own_process() -> None:
 
 @pytest.mark.slow
 def test_optuna_sweeper_maximises_the_validation_accuracy() -> None:
-    train_main(["-m", *sweep_overrides(
-        "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.direction=maximize",
-        "hydra.sweeper.sampler.seed=0", "optim.lr=tag(log, interval(1e-4, 1e-2))",
-        "trainer.max_steps=4",  # a whole epoch (64 examples, batch 16): the validation runs
-    )])
+    train_main(
+        [
+            "-m",
+            *sweep_overrides(
+                "hydra/sweeper=optuna",
+                "hydra.sweeper.n_trials=2",
+                "hydra.sweeper.direction=maximize",
+                "hydra.sweeper.sampler.seed=0",
+                "optim.lr=tag(log, interval(1e-4, 1e-2))",
+                "trainer.max_steps=4",  # a whole epoch (64 examples, batch 16): the validation runs
+            ),
+        ]
+    )
     runs = finished_runs()
     assert len(runs) == 2 and len({config["optim"]["lr"] for _, config, _ in runs}) == 2
     (sweep,) = Path("runs/multirun").iterdir()

@@ -31,8 +31,17 @@ def test_released_checkpoint_reproduces_its_test_accuracy(name: str) -> None:
     entry = RELEASES[name]
     assert entry.path.stat().st_size < 2 * 2**20
     stored = read_release(entry.path)
-    assert Release(name=stored["name"], model_name=stored["model_name"], dataset=stored["dataset"],
-                   test_acc=stored["test_acc"], params=stored["params"], command=stored["command"]) == entry
+    assert (
+        Release(
+            name=stored["name"],
+            model_name=stored["model_name"],
+            dataset=stored["dataset"],
+            test_acc=stored["test_acc"],
+            params=stored["params"],
+            command=stored["command"],
+        )
+        == entry
+    )
     assert all(t.dtype == torch.float32 for t in stored["state_dict"].values() if t.is_floating_point())
     model = get_model(name, pretrained=True)
     assert not model.training

@@ -12,8 +12,8 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-
 from conftest import tiny_overrides
+
 from flexconv.train.commands import train
 from flexconv.train.config import compose_config
 
@@ -65,7 +65,14 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path: Path) -> Non
         train(compose_config(tiny_overrides(killed_dir, *COMMON)), callbacks=[CrashAt(6)])
     assert checkpoint(killed_dir)["global_step"] == 5
     before_resume = rows(killed_dir)
-    assert {int(r["step"]) for r in before_resume if r["train/loss_step"]} == {0, 1, 2, 3, 4, 5}  # flushed before the kill
+    assert {int(r["step"]) for r in before_resume if r["train/loss_step"]} == {
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+    }  # flushed before the kill
 
     counter = CountSteps()
     train(compose_config(tiny_overrides(killed_dir, *COMMON, f"resume={killed_dir}")), callbacks=[counter])
@@ -104,8 +111,13 @@ def test_without_periodic_saves_a_killed_run_resumes_from_its_epochs_first_step(
 
 
 def test_last_checkpoint_is_the_final_step_between_periodic_saves(tmp_path: Path) -> None:
-    train(compose_config(tiny_overrides(tmp_path / "run", "trainer.max_steps=5", "trainer.max_epochs=3",
-                                        "checkpoint.every_n_train_steps=3")))
+    train(
+        compose_config(
+            tiny_overrides(
+                tmp_path / "run", "trainer.max_steps=5", "trainer.max_epochs=3", "checkpoint.every_n_train_steps=3"
+            )
+        )
+    )
     assert checkpoint(tmp_path / "run")["global_step"] == 5
 
 
@@ -136,8 +148,9 @@ def straight_and_interrupted(tmp_path: Path, signal_name: str) -> tuple[Path, Pa
     (straight run folder, interrupted run folder, the child's completed process)."""
     straight_dir, interrupted_dir = tmp_path / "straight", tmp_path / "interrupted"
     train(compose_config(tiny_overrides(straight_dir, *INTERRUPTED)))
-    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), run_dir=str(interrupted_dir), common=INTERRUPTED,
-                                signal=signal_name)
+    script = KILL_SCRIPT.format(
+        tests=str(Path(__file__).parent), run_dir=str(interrupted_dir), common=INTERRUPTED, signal=signal_name
+    )
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     return straight_dir, interrupted_dir, done
 

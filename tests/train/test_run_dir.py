@@ -8,13 +8,12 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import tiny_overrides
+
 from flexconv.train import run_dir as run_dir_module
 from flexconv.train.commands import train
 from flexconv.train.config import compose_config
-from flexconv.train.run_dir import resolve_run_dir
-from flexconv.train.run_dir import LOCK_NAME, RunDirInUseError, RunLock, new_run_dir
+from flexconv.train.run_dir import LOCK_NAME, RunDirInUseError, RunLock, new_run_dir, resolve_run_dir
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,15 +70,21 @@ def test_the_lock_of_a_dead_run_is_taken_over_and_released(tmp_path: Path) -> No
     assert not (tmp_path / LOCK_NAME).exists()
 
 
-@pytest.mark.parametrize("variables, first", [
-    ({}, True), ({"LOCAL_RANK": "0", "NODE_RANK": "0"}, True), ({"RANK": "0", "GROUP_RANK": "0", "LOCAL_RANK": "0"}, True),
-    ({"LOCAL_RANK": "1"}, False),                      # Lightning's second process on a node
-    ({"RANK": "1", "GROUP_RANK": "1", "LOCAL_RANK": "0"}, False),  # torchrun: the first process of node 1
-    ({"SLURM_PROCID": "4", "LOCAL_RANK": "0"}, False),  # srun: a task of another node
-    ({"NODE_RANK": "1"}, False),                       # Lightning's launcher started by hand on node 1
-])
-def test_only_the_first_process_of_the_first_node_is_first(variables: dict[str, str], first: bool,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "variables, first",
+    [
+        ({}, True),
+        ({"LOCAL_RANK": "0", "NODE_RANK": "0"}, True),
+        ({"RANK": "0", "GROUP_RANK": "0", "LOCAL_RANK": "0"}, True),
+        ({"LOCAL_RANK": "1"}, False),  # Lightning's second process on a node
+        ({"RANK": "1", "GROUP_RANK": "1", "LOCAL_RANK": "0"}, False),  # torchrun: the first process of node 1
+        ({"SLURM_PROCID": "4", "LOCAL_RANK": "0"}, False),  # srun: a task of another node
+        ({"NODE_RANK": "1"}, False),  # Lightning's launcher started by hand on node 1
+    ],
+)
+def test_only_the_first_process_of_the_first_node_is_first(
+    variables: dict[str, str], first: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in run_dir_module.RANK_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     for name, value in variables.items():
@@ -101,8 +106,10 @@ def test_a_key_added_later_defaults_only_in_configs_that_have_it() -> None:
     from flexconv.train.run_dir import same_config
 
     recorded = {"model": {"name": "m"}, "trainer": {"max_epochs": 1}, "seed": 0, "resume": None}
-    assert same_config(recorded, {**recorded, "compile": False, "compile_mode": None,
-                                  "trainer": {"max_epochs": 1, "sync_batchnorm": True}})
+    assert same_config(
+        recorded,
+        {**recorded, "compile": False, "compile_mode": None, "trainer": {"max_epochs": 1, "sync_batchnorm": True}},
+    )
     assert not same_config(recorded, {**recorded, "compile": True, "compile_mode": None})
     aeon_row = {"classifier": "minirocket", "data": "uea_gunpoint", "seed": 0, "resume": None}
     assert same_config(aeon_row, dict(aeon_row))

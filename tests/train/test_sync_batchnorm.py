@@ -13,7 +13,9 @@ def test_conversion_keeps_the_parameters_and_statistics_and_reverts_to_the_origi
     model = nn.Sequential(nn.Conv1d(2, 3, 1), nn.BatchNorm1d(3), nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3)))
     norms = [model[1], model[2][1]]
     converted = convert_batch_norm(model)
-    assert [type(m) for m in converted.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] == [GlobalBatchNorm] * 2
+    assert [type(m) for m in converted.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] == [
+        GlobalBatchNorm
+    ] * 2
     assert converted[1].weight is norms[0].weight and converted[2][1].running_var is norms[1].running_var
 
     reverted = revert_batch_norm(converted)

@@ -21,8 +21,13 @@ from flexconv.train.config import compose_config
 from flexconv.train.module import TaskModule
 
 SETS = ["uea_acsf1", "uea_gunpoint", "uea_italypowerdemand", "uea_pickupgesturewiimotez", "uea_japanesevowels"]
-QUICK = ["trainer.max_steps=2", "data.limit_test=16", "trainer.enable_progress_bar=false", "logger.tensorboard=false",
-         "num_threads=1"]
+QUICK = [
+    "trainer.max_steps=2",
+    "data.limit_test=16",
+    "trainer.enable_progress_bar=false",
+    "logger.tensorboard=false",
+    "num_threads=1",
+]
 needs_aeon = pytest.mark.skipif(aeon_data_dir() is None, reason="aeon (its bundled datasets) is not installed")
 
 
@@ -71,7 +76,9 @@ def test_preset_trains_two_steps_without_validation(dataset: str, tmp_path: Path
 @pytest.mark.parametrize("preset", ["timeseries", "timeseries_conv3"])
 def test_presets_train_on_a_user_npz(preset: str, tmp_path: Path) -> None:
     path = _user_npz(tmp_path / "mine.npz")
-    cfg = compose_config([f"experiment={preset}", "data=series", f"data.path={path}", f"run_dir={tmp_path / 'run'}", *QUICK])
+    cfg = compose_config(
+        [f"experiment={preset}", "data=series", f"data.path={path}", f"run_dir={tmp_path / 'run'}", *QUICK]
+    )
     result = train(cfg)
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["global_step"] == 2
     assert 0.0 <= result["test_acc"] <= 1.0
@@ -83,25 +90,40 @@ def test_presets_train_on_a_user_npz(preset: str, tmp_path: Path) -> None:
 def test_merging_a_study_keeps_the_other_sections() -> None:
     page = "# Results\n\nheader\n\n## A\n\nold a\n\n## B — skipped\n\nSkipped: no data\n\n## C\n\nold c\n"
     b = Section("b", "B", lines=["new b"])
-    merged = merge_into_page(page, [b, Section("d", "D", lines=["new d"])], invocation="flexconv bench results --studies b",
-                             fast=False, seeds=[0, 1, 2], seconds=60.0)
+    merged = merge_into_page(
+        page,
+        [b, Section("d", "D", lines=["new d"])],
+        invocation="flexconv bench results --studies b",
+        fast=False,
+        seeds=[0, 1, 2],
+        seconds=60.0,
+    )
     assert merged.startswith("# Results\n\nheader\n\n## A\n\nold a\n\n## B\n<!-- study: b -->\n\n")
     assert "`flexconv bench results --studies b` (1.0 min" in merged and "new b" in merged and "Skipped" not in merged
     assert "## C\n\nold c\n\n## D\n" in merged and merged.endswith("new d\n")
 
 
 def test_a_study_renamed_replaces_its_own_section() -> None:
-    page = merge_into_page("# Results\n\n## A\n\nold a\n", [Section("b", "B (length 1,000)", lines=["old b"])],
-                           invocation="", fast=False, seeds=[0], seconds=1.0)
-    merged = merge_into_page(page, [Section("b", "B, renamed", lines=["new b"])], invocation="", fast=False,
-                             seeds=[0], seconds=1.0)
+    page = merge_into_page(
+        "# Results\n\n## A\n\nold a\n",
+        [Section("b", "B (length 1,000)", lines=["old b"])],
+        invocation="",
+        fast=False,
+        seeds=[0],
+        seconds=1.0,
+    )
+    merged = merge_into_page(
+        page, [Section("b", "B, renamed", lines=["new b"])], invocation="", fast=False, seeds=[0], seconds=1.0
+    )
     assert "## B, renamed\n" in merged and "new b" in merged
     assert "old b" not in merged and "length 1,000" not in merged and "## A\n\nold a" in merged
 
 
 def test_claims_at_a_glance_lists_every_verdict_of_the_page_and_follows_it() -> None:
-    page = ("# Results\n\nheader\n\n## A: first study\n\n- **Claim:** a beats b. **Here:** holds (1 vs 0).\n"
-            "- A finding.\n\n## B, second\n\n- **Claim:** c beats d. **Here:** not tested yet (no run).\n")
+    page = (
+        "# Results\n\nheader\n\n## A: first study\n\n- **Claim:** a beats b. **Here:** holds (1 vs 0).\n"
+        "- A finding.\n\n## B, second\n\n- **Claim:** c beats d. **Here:** not tested yet (no run).\n"
+    )
     glance = with_claims_at_a_glance(page)
     assert glance.startswith("# Results\n\nheader\n\n## Claims at a glance\n")
     assert "| A | a beats b. | **holds** |\n| B | c beats d. | **not tested yet** |\n\n## A: first study" in glance
@@ -114,9 +136,11 @@ def test_claims_at_a_glance_lists_every_verdict_of_the_page_and_follows_it() -> 
 
 
 def test_claims_at_a_glance_copy_each_verdict_and_name_the_test() -> None:
-    cases = {"within": better(Stat.of([0.90, 0.94]), Stat.of([0.91, 0.91]), "a", "b"),  # gap 0.01 < std 0.028
-             "firm": better(Stat.of([0.95, 0.96]), Stat.of([0.90, 0.91]), "a", "b"),
-             "single": better(Stat.of([0.95]), Stat.of([0.90]), "a", "b")}
+    cases = {
+        "within": better(Stat.of([0.90, 0.94]), Stat.of([0.91, 0.91]), "a", "b"),  # gap 0.01 < std 0.028
+        "firm": better(Stat.of([0.95, 0.96]), Stat.of([0.90, 0.91]), "a", "b"),
+        "single": better(Stat.of([0.95]), Stat.of([0.90]), "a", "b"),
+    }
     lines = [verdict(f"{name} claim.", *cases[name]) for name in cases]
     lines.append(verdict("untested claim.", None, f"precondition unmet; measured: {cases['within'][1]}"))
     glance = with_claims_at_a_glance("# Results\n\n## S: study\n\n" + "\n".join(lines) + "\n")
@@ -141,14 +165,31 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "results.md").write_text("# Results\n\n## Other study\n\nkept\n")
-    bench(["results", "--studies", "timeseries", "--seeds", "1", "--out", str(docs), "--runs", str(tmp_path / "runs"),
-            "--override", "timeseries:trainer.max_steps=2", "--override", "timeseries:data.limit_test=16"])
+    bench(
+        [
+            "results",
+            "--studies",
+            "timeseries",
+            "--seeds",
+            "1",
+            "--out",
+            str(docs),
+            "--runs",
+            str(tmp_path / "runs"),
+            "--override",
+            "timeseries:trainer.max_steps=2",
+            "--override",
+            "timeseries:data.limit_test=16",
+        ]
+    )
     page = (docs / "results.md").read_text()
     assert "## Other study\n\nkept" in page
     assert "| GunPoint |" in page and "| ItalyPowerDemand |" in page and "99.3" in page
     assert "`flexconv train experiment=timeseries_conv3 data=uea_gunpoint" in page
     assert page.count("**Claim:**") == 5 and (docs / "figures" / "timeseries.png").stat().st_size > 0
-    assert sorted(fitted) == [(c, f"uea_{s}", 0) for c in ("minirocket", "multirocket") for s in ("gunpoint", "italypowerdemand")]
+    assert sorted(fitted) == [
+        (c, f"uea_{s}", 0) for c in ("minirocket", "multirocket") for s in ("gunpoint", "italypowerdemand")
+    ]
     assert "| 50.00 | 25.00 | 99.3 | 1 / 1 / 1 / 1 |" in page  # MiniRocket, MultiRocket, ResNet, seeds
     assert "`flexconv.experiments.baselines.fit_aeon('minirocket', 'uea_gunpoint', seed=S)`" in page
     assert "| **median** |" in page and " | 1.5 | 1.5 |" in page  # the fit-time table
@@ -162,8 +203,24 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
         raise AssertionError("--finished-only trained a row")
 
     monkeypatch.setattr("flexconv.train.commands.train", no_training)
-    bench(["results", "--studies", "timeseries", "--seeds", "2", "--finished-only", "--out", str(docs), "--runs",
-            str(tmp_path / "runs"), "--override", "timeseries:trainer.max_steps=2", "--override", "timeseries:data.limit_test=16"])
+    bench(
+        [
+            "results",
+            "--studies",
+            "timeseries",
+            "--seeds",
+            "2",
+            "--finished-only",
+            "--out",
+            str(docs),
+            "--runs",
+            str(tmp_path / "runs"),
+            "--override",
+            "timeseries:trainer.max_steps=2",
+            "--override",
+            "timeseries:data.limit_test=16",
+        ]
+    )
     page = (docs / "results.md").read_text()
     assert page.count(" | 1 / 1 / 1 / 1 | ") == 2 and "--finished-only" in page and "## Other study\n\nkept" in page
 
@@ -207,4 +264,7 @@ def test_aeon_rows_are_left_out_of_fast_invocations(tmp_path: Path, monkeypatch:
     rows = baseline_rows(TIMESERIES_SETS[1])
     runs = run_rows(rows, Context(fast=True, seeds=[0], out=tmp_path, runs=tmp_path / "runs"), "timeseries")
     assert runs.results == {"GunPoint/minirocket": [], "GunPoint/multirocket": []}
-    assert runs.commands["GunPoint/multirocket"] == "flexconv.experiments.baselines.fit_aeon('multirocket', 'uea_gunpoint', seed=S)"
+    assert (
+        runs.commands["GunPoint/multirocket"]
+        == "flexconv.experiments.baselines.fit_aeon('multirocket', 'uea_gunpoint', seed=S)"
+    )

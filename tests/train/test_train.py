@@ -6,9 +6,9 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from conftest import tiny_overrides
 from torch.utils.data import DataLoader, TensorDataset
 
-from conftest import tiny_overrides
 from flexconv.cli import main as cli
 from flexconv.train.commands import evaluate, train
 from flexconv.train.config import compose_config
@@ -21,8 +21,15 @@ def test_train_writes_a_complete_run_folder(tmp_path: Path) -> None:
     assert 0.0 <= results["test_acc"] <= 1.0
     assert results["params"] > 0 and results["wall_time_s"] > 0 and results["run_dir"] == str(run_dir)
     assert 0 < results["step_time_s"] <= results["wall_time_s"]  # wall time over the optimiser steps
-    for name in ("config.yaml", "metrics.csv", "summary.json", "kernel_sizes.png", "kernels.png",
-                 "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "summary.json",
+        "kernel_sizes.png",
+        "kernels.png",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+    ):
         assert (run_dir / name).is_file(), name
     assert any((run_dir / "tensorboard").iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -72,25 +79,45 @@ def test_antialiasing_term_is_logged(tmp_path: Path) -> None:
 
 
 IMAGE_FAMILIES = {
-    "flexnet7_cifar10": {"hidden_channels": 4, "num_blocks": 1, "block_width_factors": [], "conv": {"horizon": 9, "kernel_net": {"hidden_channels": 4}}},
-    "ckcnn7_cifar10": {"hidden_channels": 4, "num_blocks": 1, "block_width_factors": [], "conv": {"horizon": 9, "kernel_net": {"hidden_channels": 4}}},
+    "flexnet7_cifar10": {
+        "hidden_channels": 4,
+        "num_blocks": 1,
+        "block_width_factors": [],
+        "conv": {"horizon": 9, "kernel_net": {"hidden_channels": 4}},
+    },
+    "ckcnn7_cifar10": {
+        "hidden_channels": 4,
+        "num_blocks": 1,
+        "block_width_factors": [],
+        "conv": {"horizon": 9, "kernel_net": {"hidden_channels": 4}},
+    },
     "flexnet7_cifar10_conv3": {"hidden_channels": 4, "num_blocks": 1, "block_width_factors": []},
     "resnet32_cifar10": {"depth": 8},
 }
 
 
 def test_per_step_objective_uses_outputs_at_every_step() -> None:
-    """"per_step" needs a model with forward_steps (B, C, T) -> (B, T, K); a model without one is refused."""
-    tiny = {"hidden_channels": 4, "num_blocks": 1, "conv": {"kernel_net": {"hidden_channels": 4}}, "head": "last", "in_channels": 1,
-            "num_classes": 10}
+    """ "per_step" needs a model with forward_steps (B, C, T) -> (B, T, K); a model without one is refused."""
+    tiny = {
+        "hidden_channels": 4,
+        "num_blocks": 1,
+        "conv": {"kernel_net": {"hidden_channels": 4}},
+        "head": "last",
+        "in_channels": 1,
+        "num_classes": 10,
+    }
     module = TaskModule("flextcn_mnist1d", tiny, {}, objective="per_step").eval()
     x = torch.randn(2, 1, 40)
     out = module(x)
     assert out.shape == (2, 40, 10)
     assert torch.allclose(out[:, -1], module.model(x), atol=1e-6)  # the "last" head: the output at the last step
     with pytest.raises(ValueError, match="forward_steps"):
-        TaskModule("resnet32_cifar10", {**IMAGE_FAMILIES["resnet32_cifar10"], "in_channels": 3, "num_classes": 10}, {},
-                   objective="per_step")
+        TaskModule(
+            "resnet32_cifar10",
+            {**IMAGE_FAMILIES["resnet32_cifar10"], "in_channels": 3, "num_classes": 10},
+            {},
+            objective="per_step",
+        )
 
 
 @pytest.mark.parametrize("name", sorted(IMAGE_FAMILIES))
@@ -98,11 +125,24 @@ def test_per_step_objective_uses_outputs_at_every_step() -> None:
 def test_image_families_train_two_steps(tmp_path: Path, name: str, scheduler: str) -> None:
     """The LightningModule on synthetic 16x16 images (no dataset files needed)."""
     data = TensorDataset(torch.randn(16, 3, 16, 16), torch.randint(0, 10, (16,)))
-    optim = {"optimizer": "sgd" if scheduler == "multistep" else "adam", "scheduler": scheduler, "warmup_epochs": 1, "milestones": [1]}
+    optim = {
+        "optimizer": "sgd" if scheduler == "multistep" else "adam",
+        "scheduler": scheduler,
+        "warmup_epochs": 1,
+        "milestones": [1],
+    }
     module = TaskModule(name, {**IMAGE_FAMILIES[name], "in_channels": 3, "num_classes": 10}, optim)
     before = [p.detach().clone() for p in module.parameters()]
-    trainer = L.Trainer(max_steps=2, max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, accelerator="cpu", limit_val_batches=0)
+    trainer = L.Trainer(
+        max_steps=2,
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        limit_val_batches=0,
+    )
     trainer.fit(module, DataLoader(data, batch_size=8))
     assert any(not torch.equal(a, b) for a, b in zip(before, module.parameters()))
 
@@ -122,8 +162,13 @@ def test_kernel_norm_penalty_reuses_the_kernels_of_the_forward(monkeypatch: pyte
     from flexconv.nn import CKConv
     from flexconv.train.module import kernel_norm_penalty
 
-    tiny = {"hidden_channels": 4, "num_blocks": 1, "conv": {"kernel_net": {"hidden_channels": 4}}, "in_channels": 1,
-            "num_classes": 10}
+    tiny = {
+        "hidden_channels": 4,
+        "num_blocks": 1,
+        "conv": {"kernel_net": {"hidden_channels": 4}},
+        "in_channels": 1,
+        "num_classes": 10,
+    }
     torch.manual_seed(0)
     module = TaskModule("flextcn_mnist1d", tiny, {"kernel_norm_decay": 0.5}).double()
     x, y = torch.randn(3, 1, 40, dtype=torch.float64), torch.tensor([1, 2, 3])

@@ -26,7 +26,9 @@ from flexconv.nn import CKConv
 from flexconv.train.module import TaskModule, kernel_norm_penalty
 
 REPOSITORY_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
-SHARED_DIR = Path(os.environ.get("FLEXCONV_REFERENCE_DIR", Path(__file__).resolve().parents[3] / "shared" / "reference"))
+SHARED_DIR = Path(
+    os.environ.get("FLEXCONV_REFERENCE_DIR", Path(__file__).resolve().parents[3] / "shared" / "reference")
+)
 EXACT = 1e-8
 FLOAT32_FREQUENCIES = 1e-6
 
@@ -43,7 +45,7 @@ FILES = trajectory_files()
 def load(path: Path) -> tuple[dict, dict[str, torch.Tensor], np.lib.npyio.NpzFile]:
     data = np.load(path)
     config = json.loads(str(data["config"]))
-    state = {k[len("state/"):]: torch.as_tensor(data[k]) for k in data.files if k.startswith("state/")}
+    state = {k[len("state/") :]: torch.as_tensor(data[k]) for k in data.files if k.startswith("state/")}
     return config, state, data
 
 
@@ -113,18 +115,18 @@ def test_replay_original_training(path: Path) -> None:
         with torch.no_grad():
             regularizer = sum(module.regularizers().values(), torch.zeros_like(loss))
             bias_norms = sum(float(layer.bias.norm()) for layer in module.model.modules() if isinstance(layer, CKConv))
-        assert rel_error(loss - regularizer, data["task_loss"][step:step + 1]) <= tol, f"step {step}: task loss"
+        assert rel_error(loss - regularizer, data["task_loss"][step : step + 1]) <= tol, f"step {step}: task loss"
         # regulariser = kernel part (exact) + decay * sum ||bias|| (null direction: bounded)
         kernel_part = regularizer - decay * bias_norms
         original_bias_part = float(data["regularizer"][step]) - float(kernel_part)
         allowance = tol * abs(float(data["regularizer"][step])) + 1e-15
         assert -allowance <= original_bias_part <= decay * max_bias_norms(module, step) + allowance, f"step {step}"
         if step == 0 or decay == 0:  # the biases are still 0, or not in the loss: the total loss itself
-            assert rel_error(loss, data["loss"][step:step + 1]) <= tol, f"step {step}: loss"
+            assert rel_error(loss, data["loss"][step : step + 1]) <= tol, f"step {step}: loss"
         loss.backward()
         optimizer.step()
 
-    final = {k[len("final/"):]: torch.as_tensor(data[k]) for k in data.files if k.startswith("final/")}
+    final = {k[len("final/") :]: torch.as_tensor(data[k]) for k in data.files if k.startswith("final/")}
     expected = convert_state_dict(final, module.model)
     ours_state = module.model.state_dict()
     null = null_direction(module.model)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from flexconv.experiments.results.report import merge_entries, merge_into_page, render, with_claims_at_a_glance
 from flexconv.experiments.results.runner import Context
@@ -48,12 +49,23 @@ def parse_context(argv: Sequence[str]) -> tuple[Context, Optional[str]]:
     parser.add_argument("--out", type=Path, default=Path("docs"), help="folder of results.md and figures/")
     parser.add_argument("--runs", type=Path, default=Path("runs/results"), help="folder of the training runs")
     parser.add_argument("--data-root", help="dataset folder, passed to every run as data.root=...")
-    parser.add_argument("--finished-only", action="store_true",
-                        help="train nothing: tabulate only the rows and seeds that already finished (a partial page)")
-    parser.add_argument("--rows", help="comma-separated row keys of the named studies: train only these rows; the others "
-                                       "are tabulated as with --finished-only")
-    parser.add_argument("--override", action="append", default=[], metavar="[STUDY:]KEY=VALUE",
-                        help="extra training override for every row (or only STUDY's rows); quoted in each row's command")
+    parser.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="train nothing: tabulate only the rows and seeds that already finished (a partial page)",
+    )
+    parser.add_argument(
+        "--rows",
+        help="comma-separated row keys of the named studies: train only these rows; the others "
+        "are tabulated as with --finished-only",
+    )
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="[STUDY:]KEY=VALUE",
+        help="extra training override for every row (or only STUDY's rows); quoted in each row's command",
+    )
     args = parser.parse_args(list(argv))
     seeds = list(range(args.seeds if args.seeds is not None else (1 if args.fast else 3)))
     if not seeds:
@@ -68,9 +80,17 @@ def parse_context(argv: Sequence[str]) -> tuple[Context, Optional[str]]:
             study_extra[study] = (*study_extra.get(study, ()), rest)
         else:
             extra.append(override)
-    ctx = Context(fast=args.fast, seeds=seeds, out=args.out, runs=args.runs, extra=tuple(extra), study_extra=study_extra,
-                  invocation=" ".join(["flexconv bench", *argv]), finished_only=args.finished_only,
-                  trained_rows=parse_rows(args.rows, parse_studies(args.studies)))
+    ctx = Context(
+        fast=args.fast,
+        seeds=seeds,
+        out=args.out,
+        runs=args.runs,
+        extra=tuple(extra),
+        study_extra=study_extra,
+        invocation=" ".join(["flexconv bench", *argv]),
+        finished_only=args.finished_only,
+        trained_rows=parse_rows(args.rows, parse_studies(args.studies)),
+    )
     return ctx, args.studies
 
 
@@ -81,7 +101,9 @@ def parse_rows(text: Optional[str], studies: Sequence[str]) -> Optional[frozense
     keys = frozenset(k.strip() for k in text.split(",") if k.strip())
     known = {row.key for study in studies for row in STUDIES[study].rows}
     if unknown := sorted(keys - known):
-        raise SystemExit(f"bench results: unknown rows {unknown} in studies {', '.join(studies)}; known: {', '.join(sorted(known))}")
+        raise SystemExit(
+            f"bench results: unknown rows {unknown} in studies {', '.join(studies)}; known: {', '.join(sorted(known))}"
+        )
     return keys
 
 
@@ -100,11 +122,19 @@ def main(argv: Sequence[str]) -> None:
     seconds = time.perf_counter() - start
     page = ctx.out / "results.md"
     if studies and page.is_file():  # a subset of the studies: keep the others' sections of the page
-        text = merge_into_page(page.read_text(), sections, invocation=ctx.invocation, fast=ctx.fast, seeds=ctx.seeds,
-                               seconds=seconds)
+        text = merge_into_page(
+            page.read_text(), sections, invocation=ctx.invocation, fast=ctx.fast, seeds=ctx.seeds, seconds=seconds
+        )
     else:
-        text = render(sections, invocation=ctx.invocation, fast=ctx.fast, seeds=ctx.seeds, runs=ctx.runs,
-                      seconds=seconds, finished_only=ctx.finished_only)
+        text = render(
+            sections,
+            invocation=ctx.invocation,
+            fast=ctx.fast,
+            seeds=ctx.seeds,
+            runs=ctx.runs,
+            seconds=seconds,
+            finished_only=ctx.finished_only,
+        )
     page.write_text(with_claims_at_a_glance(text))
     table = ctx.out / "results.json"
     kept = json.loads(table.read_text()) if studies and table.is_file() else []

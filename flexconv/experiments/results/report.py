@@ -10,9 +10,10 @@ import math
 import os
 import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 Results = list[dict[str, Any]]  # one result dict per finished seed of a row
 
@@ -27,7 +28,7 @@ class Stat:
     n: int
 
     @classmethod
-    def of(cls, values: Sequence[Optional[float]]) -> Optional["Stat"]:
+    def of(cls, values: Sequence[Optional[float]]) -> Optional[Stat]:
         """The statistics of the values that are not None; None when there are none."""
         values = [float(v) for v in values if v is not None]
         if not values:
@@ -59,7 +60,10 @@ def fmt_time(results: Results) -> str:
     for r in results:
         if r.get("wall_time_s") is not None:
             by_device.setdefault(r.get("device", CPU), []).append(r["wall_time_s"])
-    parts = [f"{statistics.fmean(times):.0f}" + ("" if device == CPU else f" on {device}") for device, times in by_device.items()]
+    parts = [
+        f"{statistics.fmean(times):.0f}" + ("" if device == CPU else f" on {device}")
+        for device, times in by_device.items()
+    ]
     unknown = sum(1 for r in results if r.get("wall_time_s") is None and "device" in r)
     return "; ".join(parts + ([f"{unknown} unknown"] if unknown else [])) or "–"
 
@@ -68,10 +72,12 @@ CPU = "cpu"  # the device of a result trained without a GPU
 NOT_RUN = "no finished run at this budget yet"  # what a claim or row without numbers says
 HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_TESTED = "holds", "does not hold", "inconclusive", "not tested yet"
 ALPHA = 0.05
-TEST = (f"Welch's t-test over seeds (two-sided, α = {ALPHA}; against a fixed bound, the one-sample t-test): a claim "
-        f"holds when the difference goes its way and p < {ALPHA}, does not hold when it goes the other way and "
-        f"p < {ALPHA}, and is inconclusive when the difference is within the noise (p ≥ {ALPHA}, or one seed, which "
-        "has no spread to test against)")
+TEST = (
+    f"Welch's t-test over seeds (two-sided, α = {ALPHA}; against a fixed bound, the one-sample t-test): a claim "
+    f"holds when the difference goes its way and p < {ALPHA}, does not hold when it goes the other way and "
+    f"p < {ALPHA}, and is inconclusive when the difference is within the noise (p ≥ {ALPHA}, or one seed, which "
+    "has no spread to test against)"
+)
 
 
 @dataclass(frozen=True)
@@ -83,17 +89,17 @@ class SeedTest:
     p: Optional[float]
 
     @classmethod
-    def of(cls, difference: float, *samples: Stat) -> "SeedTest":
+    def of(cls, difference: float, *samples: Stat) -> SeedTest:
         """Welch's test (one-sample with one ``samples`` entry; a bound contributes no variance)."""
         from scipy import stats
 
         if any(sample.n < 2 for sample in samples):
             return cls(INCONCLUSIVE, None)
-        variances = [sample.std ** 2 / sample.n for sample in samples]
+        variances = [sample.std**2 / sample.n for sample in samples]
         error = math.sqrt(sum(variances))
         if error == 0.0:  # identical seeds: any difference is exact
             return cls(HOLDS if difference > 0 else DOES_NOT_HOLD if difference < 0 else INCONCLUSIVE, 0.0)
-        freedom = sum(variances) ** 2 / sum(v ** 2 / (sample.n - 1) for v, sample in zip(variances, samples))
+        freedom = sum(variances) ** 2 / sum(v**2 / (sample.n - 1) for v, sample in zip(variances, samples))
         p = float(2 * stats.t.sf(abs(difference) / error, freedom))
         if p >= ALPHA:
             return cls(INCONCLUSIVE, p)
@@ -113,8 +119,15 @@ def verdict(claim: str, outcome: Optional[bool] | str, evidence: str) -> str:
     return f"- **Claim:** {claim} **Here:** {outcome} ({evidence})."
 
 
-def better(a: Optional[Stat], b: Optional[Stat], name_a: str, name_b: str, higher: bool = True,
-           scale: float = 100.0, digits: int = 2) -> tuple[str, str]:
+def better(
+    a: Optional[Stat],
+    b: Optional[Stat],
+    name_a: str,
+    name_b: str,
+    higher: bool = True,
+    scale: float = 100.0,
+    digits: int = 2,
+) -> tuple[str, str]:
     """Whether ``a`` beats ``b`` (:class:`SeedTest` of the difference of their means) and the evidence;
     NOT_TESTED without numbers."""
     if a is None or b is None:
@@ -129,8 +142,10 @@ def against_reference(name: str, value: Optional[Stat], reference: str, accuracy
     if value is None:
         return f"- {name}: {NOT_RUN}, nothing to compare with {reference} ({100 * accuracy:.1f} %) yet."
     side = "above" if value.mean > accuracy else "below"
-    return (f"- {name} reaches {value.fmt()} %, {abs(100 * (value.mean - accuracy)):.1f} points {side} {reference} "
-            f"({100 * accuracy:.1f} %).")
+    return (
+        f"- {name} reaches {value.fmt()} %, {abs(100 * (value.mean - accuracy)):.1f} points {side} {reference} "
+        f"({100 * accuracy:.1f} %)."
+    )
 
 
 # -- tables and figures ---------------------------------------------------------------------------
@@ -166,13 +181,20 @@ def table(rows: Sequence[TableRow], metrics: Sequence[Metric] = (ACCURACY,)) -> 
         cells = [v.fmt(m.scale, m.digits) if v else "–" for v, m in zip(values, metrics)]
         if not row.results:
             cells[0] = NOT_RUN
-        lines.append(f"| {row.name} | {' | '.join(cells)} | {len(row.results)} | {fmt_params(row.results)} | "
-                     f"{fmt_time(row.results)} | `{row.command}` |")
+        lines.append(
+            f"| {row.name} | {' | '.join(cells)} | {len(row.results)} | {fmt_params(row.results)} | "
+            f"{fmt_time(row.results)} | `{row.command}` |"
+        )
     return lines
 
 
-def bar_figure(labels: Sequence[str], series: Sequence[tuple[str, Sequence[Optional[Stat]]]], path: Path, ylabel: str,
-               scale: float = 100.0) -> None:
+def bar_figure(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Optional[Stat]]]],
+    path: Path,
+    ylabel: str,
+    scale: float = 100.0,
+) -> None:
     """Mean +- std per row as bars, labelled with the rows' names; one bar per series and row, side by side.
 
     series: (legend label, one stat per row) each; with one series there is no legend. A missing stat draws no bar.
@@ -186,8 +208,14 @@ def bar_figure(labels: Sequence[str], series: Sequence[tuple[str, Sequence[Optio
     width = 0.8 / len(series)
     for index, (name, stats) in enumerate(series):
         offset = (index - (len(series) - 1) / 2) * width
-        ax.bar([position + offset for position in range(len(labels))], [s.mean * scale if s else 0 for s in stats],
-               width, yerr=[s.std * scale if s else 0 for s in stats], capsize=3, label=name)
+        ax.bar(
+            [position + offset for position in range(len(labels))],
+            [s.mean * scale if s else 0 for s in stats],
+            width,
+            yerr=[s.std * scale if s else 0 for s in stats],
+            capsize=3,
+            label=name,
+        )
     ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
     if legend:
@@ -213,15 +241,30 @@ class Section:
     entries: list[dict[str, Any]] = field(default_factory=list)  # its rows in results.json (see :func:`entry`)
 
 
-def entry(study: str, row: str, name: str, metric: str, results: Results, command: str,
-          baseline: Optional[tuple[str, float]] = None) -> dict[str, Any]:
+def entry(
+    study: str,
+    row: str,
+    name: str,
+    metric: str,
+    results: Results,
+    command: str,
+    baseline: Optional[tuple[str, float]] = None,
+) -> dict[str, Any]:
     """One row's metric for ``results.json``: ``{study, row, name, metric, mean, std, seeds, params, command}``
     (mean and std over the finished seeds, None without any), plus ``baseline`` ``{name, value}`` when the
     row's task has a published one."""
     value = stat(results, metric)
-    item = {"study": study, "row": row, "name": name, "metric": metric, "mean": value.mean if value else None,
-            "std": value.std if value else None, "seeds": len(results),
-            "params": results[0].get("params") if results else None, "command": command}
+    item = {
+        "study": study,
+        "row": row,
+        "name": name,
+        "metric": metric,
+        "mean": value.mean if value else None,
+        "std": value.std if value else None,
+        "seeds": len(results),
+        "params": results[0].get("params") if results else None,
+        "command": command,
+    }
     if baseline is not None:
         item["baseline"] = {"name": baseline[0], "value": baseline[1]}
     return item
@@ -244,26 +287,47 @@ def merge_entries(entries: Sequence[dict[str, Any]], sections: Sequence[Section]
     return [*merged, *(e for study in fresh if study in unplaced for e in fresh[study])]
 
 
-def render(sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int], runs: Path,
-           seconds: float, finished_only: bool = False) -> str:
+def render(
+    sections: Sequence[Section],
+    *,
+    invocation: str,
+    fast: bool,
+    seeds: Sequence[int],
+    runs: Path,
+    seconds: float,
+    finished_only: bool = False,
+) -> str:
     """The whole page: a header saying how it was made, then every section."""
-    mode = ("**Fast mode** (`--fast`): tiny subsets and one epoch, to check the pipeline. These numbers are noise, "
-            "not results; run without `--fast` for the real page.") if fast else (
+    mode = (
+        (
+            "**Fast mode** (`--fast`): tiny subsets and one epoch, to check the pipeline. These numbers are noise, "
+            "not results; run without `--fast` for the real page."
+        )
+        if fast
+        else (
             "Full mode within a CPU budget: the overrides in the command above (e.g. fewer epochs than the presets) "
-            "are part of each row's command.")
+            "are part of each row's command."
+        )
+    )
     if finished_only:
-        mode += (" `--finished-only`: this page tabulates the row/seeds that have finished so far (the `seeds` "
-                 "column); the same command without `--finished-only` trains the others, resuming interrupted runs.")
+        mode += (
+            " `--finished-only`: this page tabulates the row/seeds that have finished so far (the `seeds` "
+            "column); the same command without `--finished-only` trains the others, resuming interrupted runs."
+        )
     lines = [
-        "# Results", "",
+        "# Results",
+        "",
         f"Generated by `{invocation or 'flexconv bench results'}` ({seconds / 60:.1f} min on {os.cpu_count()} CPU cores). "
-        "Do not edit by hand.", "",
-        mode, "",
+        "Do not edit by hand.",
+        "",
+        mode,
+        "",
         f"Seeds: {', '.join(map(str, seeds))}; tables show mean ± std over seeds (S in a command = the seed). "
         "Accuracies are test accuracies in %; wall time is per seed, on this machine's CPU unless the cell names a GPU. "
         f"Run folders: `{runs}/<study>/<row>/seed<S>`; every finished row/seed is also recorded in "
         "`records/<study>/<row>/seed<S>.json` beside this page (config and result), which later invocations reuse "
-        f"on any machine. Every verdict sentence below is computed from the numbers in its table; verdicts on seeds: {TEST}.", "",
+        f"on any machine. Every verdict sentence below is computed from the numbers in its table; verdicts on seeds: {TEST}.",
+        "",
     ]
     for section in sections:
         lines += section_block(section)
@@ -304,8 +368,10 @@ def _join(blocks: Sequence[list[str]]) -> str:
 
 
 CLAIMS_KEY = "claims"
-CLAIM_LINE = re.compile(r"^- \*\*Claim:\*\* (?P<claim>.+?) \*\*Here:\*\* "
-                        r"(?P<outcome>holds|does not hold|inconclusive|not tested yet)\b")
+CLAIM_LINE = re.compile(
+    r"^- \*\*Claim:\*\* (?P<claim>.+?) \*\*Here:\*\* "
+    r"(?P<outcome>holds|does not hold|inconclusive|not tested yet)\b"
+)
 
 
 def with_claims_at_a_glance(page: str) -> str:
@@ -318,26 +384,38 @@ def with_claims_at_a_glance(page: str) -> str:
     for block in blocks[1:]:
         study = re.split(r":|, ", block[0].removeprefix("## "))[0]  # the heading up to its first colon or comma
         lines += [f"| {study} | {m['claim']} | **{m['outcome']}** |" for m in map(CLAIM_LINE.match, block) if m]
-    glance = ["## Claims at a glance", study_marker(CLAIMS_KEY), "",
-              f"Every verdict below is copied from its study's section, where the numbers and the p-value that decide "
-              f"it are. Verdicts on seeds: {TEST}.", "",
-              *lines, ""]
+    glance = [
+        "## Claims at a glance",
+        study_marker(CLAIMS_KEY),
+        "",
+        f"Every verdict below is copied from its study's section, where the numbers and the p-value that decide "
+        f"it are. Verdicts on seeds: {TEST}.",
+        "",
+        *lines,
+        "",
+    ]
     return _join([blocks[0], glance, *blocks[1:]])
 
 
-def merge_into_page(page: str, sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int],
-                    seconds: float) -> str:
+def merge_into_page(
+    page: str, sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int], seconds: float
+) -> str:
     """An existing page with the studies of ``sections`` replaced or appended; the other studies' sections and
     the header stay as they were. A study's section is found by its marker (:func:`study_marker`), or, on a page
     written before markers, by its heading. Each new section names the command that made it."""
-    note = (f"This section: `{invocation}` ({seconds / 60:.1f} min on {os.cpu_count()} CPU cores; seeds "
-            f"{', '.join(map(str, seeds))}{'; fast mode, numbers are noise' if fast else ''}).")
+    note = (
+        f"This section: `{invocation}` ({seconds / 60:.1f} min on {os.cpu_count()} CPU cores; seeds "
+        f"{', '.join(map(str, seeds))}{'; fast mode, numbers are noise' if fast else ''})."
+    )
     blocks = _blocks(page)
     for section in sections:
         new = section_block(section, note)
         titles = {f"## {section.title}", f"## {section.title} — skipped", f"## {section.key} — skipped"}
-        where = [i for i, block in enumerate(blocks)
-                 if block and (block[0] in titles or study_marker(section.key) in block[1:2])]
+        where = [
+            i
+            for i, block in enumerate(blocks)
+            if block and (block[0] in titles or study_marker(section.key) in block[1:2])
+        ]
         if where:
             blocks[where[0]] = new
         else:

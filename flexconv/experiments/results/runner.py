@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from flexconv.experiments.results import records
 from flexconv.experiments.results.report import Results, TableRow
@@ -29,12 +30,7 @@ from flexconv.train.run_dir import CHECKPOINTS, RunDirInUseError, saved_config_m
 log = logging.getLogger(__name__)
 
 # Overrides of every training row in --fast mode: tiny subsets, one epoch, quiet.
-FAST_TRAIN = (
-    "trainer.max_epochs=1",
-    "data.limit_train=256",
-    "data.limit_test=256",
-    "trainer.limit_val_batches=2",
-)
+FAST_TRAIN = ("trainer.max_epochs=1", "data.limit_train=256", "data.limit_test=256", "trainer.limit_val_batches=2")
 # Bookkeeping overrides of every row (outputs only, never the result); left out of the quoted command.
 QUIET = ("trainer.enable_progress_bar=false", "logger.tensorboard=false")
 ROW_CONFIG, ROW_RESULT = "row_config.yaml", "row_result.json"
@@ -113,8 +109,13 @@ def command(row: Row, ctx: Context, study: str) -> list[str]:
     Later groups win per key (a row's ``fast`` overrides replace the common --fast ones; ``--override``
     replaces both); ``study`` selects the ``--override study:k=v`` overrides.
     """
-    groups = [(f"experiment={row.experiment}",), row.overrides, *((FAST_TRAIN, row.fast) if ctx.fast else ()), ctx.extra,
-              ctx.study_extra.get(study, ())]
+    groups = [
+        (f"experiment={row.experiment}",),
+        row.overrides,
+        *((FAST_TRAIN, row.fast) if ctx.fast else ()),
+        ctx.extra,
+        ctx.study_extra.get(study, ()),
+    ]
     merged: dict[str, str] = {}
     for override in (o for group in groups for o in group):
         merged[override.split("=", 1)[0]] = override
@@ -147,13 +148,26 @@ def compose(row: Row, ctx: Context, study: str, seed: int, program: str = "train
 
     run_dir = ctx.runs / study / folder_name(row.name) / f"seed{seed}"
     if program == AEON:
-        return OmegaConf.create({"classifier": row.experiment, **dict(o.split("=", 1) for o in row.overrides),
-                                 "seed": seed, "run_dir": str(run_dir), "resume": None})
+        return OmegaConf.create(
+            {
+                "classifier": row.experiment,
+                **dict(o.split("=", 1) for o in row.overrides),
+                "seed": seed,
+                "run_dir": str(run_dir),
+                "resume": None,
+            }
+        )
     return compose_config([*command(row, ctx, study), f"seed={seed}", f"run_dir={run_dir}", *QUIET])
 
 
-def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "train",
-             max_seeds: Optional[int] = None, batch_norm_reestimated: bool = False) -> Runs:
+def run_rows(
+    rows: Sequence[Row],
+    ctx: Context,
+    study: str,
+    program: str = "train",
+    max_seeds: Optional[int] = None,
+    batch_norm_reestimated: bool = False,
+) -> Runs:
     """Run every row once per seed (the context's seeds, at most ``max_seeds`` of them), reusing finished ones.
 
     study: the folder (``<runs>/<study>/<row>``) and the ``--override study:...`` overrides;
@@ -193,7 +207,8 @@ def run_rows(rows: Sequence[Row], ctx: Context, study: str, program: str = "trai
                     log.warning("%s / %s / seed %d: left out, %s", study, row.name, seed, error)
                     continue
             if (program == "crossres" and complete_diagnostics(cfg, result)) or (
-                    batch_norm_reestimated and complete_batch_norm_reestimated(cfg, result)):
+                batch_norm_reestimated and complete_batch_norm_reestimated(cfg, result)
+            ):
                 save_result(cfg, result)
                 recorded = False  # the record is written again with them
             if not (ctx.fast or recorded):  # --fast numbers are noise: never recorded
@@ -284,8 +299,11 @@ def kernel_sizes_of_run(run_dir: Path) -> Optional[dict[str, Any]]:
     fresh = build_model(model_config(module.hparams.model_name, **module.model_config)).eval()  # at its initial masks
     with torch.no_grad():
         fresh(torch.zeros(1, module.model_config["in_channels"], *grid))
-    return {"learned": [list(layer.effective_kernel_size()) for _, layer in layers],
-            "initial": [list(layer.effective_kernel_size()) for _, layer in continuous_layers(fresh)], "grid": grid}
+    return {
+        "learned": [list(layer.effective_kernel_size()) for _, layer in layers],
+        "initial": [list(layer.effective_kernel_size()) for _, layer in continuous_layers(fresh)],
+        "grid": grid,
+    }
 
 
 def resume_if_interrupted(cfg: Any) -> Any:

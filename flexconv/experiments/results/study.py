@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import Any, Optional, Protocol
 
-from flexconv.experiments.results.report import (ACCURACY, NOT_RUN, NOT_TESTED, Metric, SeedTest, Section,
-                                                 against_reference, bar_figure, better, entry, figure_line, stat, table,
-                                                 verdict)
+from flexconv.experiments.results.report import (
+    ACCURACY,
+    NOT_RUN,
+    NOT_TESTED,
+    Metric,
+    Section,
+    SeedTest,
+    against_reference,
+    bar_figure,
+    better,
+    entry,
+    figure_line,
+    stat,
+    table,
+    verdict,
+)
 from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
@@ -84,8 +98,11 @@ class Below:
         evidence = f"{self.label} {value.fmt(self.scale, self.digits)}"
         if value.mean >= self.bound and self.short_budget:
             return [verdict(self.claim, None, f"{evidence} {self.short_budget}: too short a budget to judge")]
-        return [verdict(self.claim, test.outcome, f"{evidence} against {self.bound * self.scale:.{self.digits}f}, "
-                                                  f"{test.fmt()}")]
+        return [
+            verdict(
+                self.claim, test.outcome, f"{evidence} against {self.bound * self.scale:.{self.digits}f}, {test.fmt()}"
+            )
+        ]
 
 
 @dataclass(frozen=True)
@@ -129,7 +146,9 @@ class Given:
         if value is not None and value.mean > self.bound:
             reason = self.unmet.format(value=value.fmt(1.0, 2))
             compared, evidence = self.claim.outcome(runs)
-            return [verdict(self.claim.claim, None, reason if compared == NOT_TESTED else f"{reason}; measured: {evidence}")]
+            return [
+                verdict(self.claim.claim, None, reason if compared == NOT_TESTED else f"{reason}; measured: {evidence}")
+            ]
         return self.claim.lines(runs)
 
 
@@ -144,8 +163,11 @@ class Change:
     rows: tuple[tuple[str, str], ...]  # (key, label)
 
     def lines(self, runs: Runs) -> list[str]:
-        changes = [f"{label} {b.fmt()} → {a.fmt()}" for key, label in self.rows
-                   if (b := stat(runs.results[key], self.before)) and (a := stat(runs.results[key], self.after))]
+        changes = [
+            f"{label} {b.fmt()} → {a.fmt()}"
+            for key, label in self.rows
+            if (b := stat(runs.results[key], self.before)) and (a := stat(runs.results[key], self.after))
+        ]
         return [f"- {self.finding} {'; '.join(changes)}."] if changes else []
 
 
@@ -178,8 +200,7 @@ class Figure(Protocol):
         ...
 
     @property
-    def caption(self) -> str:
-        ...
+    def caption(self) -> str: ...
 
     def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
         """Draw the figure of the measured ``rows`` into ``path``."""
@@ -261,9 +282,20 @@ def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
     :class:`Below` claim the task's baseline that claim names."""
     baselines = {(c.row, "test_acc"): (c.reference, c.accuracy) for c in study.claims if isinstance(c, Reference)}
     baselines |= {(c.row, c.metric): c.baseline for c in study.claims if isinstance(c, Below) and c.baseline}
-    return [entry(study.key, row.key, row.name, metric.key, runs.results[row.key], runs.commands[row.key],
-                  baselines.get((row.key, metric.key)))
-            for spec in study.tables for row in study.table_rows(spec) for metric in spec.metrics]
+    return [
+        entry(
+            study.key,
+            row.key,
+            row.name,
+            metric.key,
+            runs.results[row.key],
+            runs.commands[row.key],
+            baselines.get((row.key, metric.key)),
+        )
+        for spec in study.tables
+        for row in study.table_rows(spec)
+        for metric in spec.metrics
+    ]
 
 
 def tables_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
@@ -286,8 +318,9 @@ def run_study(study: Study, ctx: Context) -> Section:
     """Run ``study``'s rows and lay out its section; a missing dataset turns it into a skipped section."""
     start = time.perf_counter()
     try:
-        runs = run_rows(study.rows, ctx, study.runs_in or study.key, study.program, study.max_seeds,
-                        study.batch_norm_reestimated)
+        runs = run_rows(
+            study.rows, ctx, study.runs_in or study.key, study.program, study.max_seeds, study.batch_norm_reestimated
+        )
         lines, raw = (study.body or tables_body)(study, runs, ctx)
         section = Section(study.key, study.title, lines, raw, entries=entries(study, runs))
     except DataUnavailable as error:

@@ -5,10 +5,11 @@ each, and the kernel sizes the FlexTCN learns on each set."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from flexconv.experiments.results.report import NOT_RUN, Stat, figure_line, fmt_params, stat, verdict
 from flexconv.experiments.results.runner import AEON, Context, Row, Runs, kernel_sizes_of_run
@@ -40,15 +41,19 @@ FAST = ("data.limit_test=64",)
 def rows_of(series: SeriesSet) -> tuple[Row, Row]:
     """(FlexTCN row, k=3 row) of a set; keys ``<name>/flextcn`` and ``<name>/conv3``."""
     overrides = (series.data,)
-    return (Row(f"{series.name}/flextcn", f"{series.name} FlexTCN", "timeseries", overrides, FAST),
-            Row(f"{series.name}/conv3", f"{series.name} TCN k=3", "timeseries_conv3", overrides, FAST))
+    return (
+        Row(f"{series.name}/flextcn", f"{series.name} FlexTCN", "timeseries", overrides, FAST),
+        Row(f"{series.name}/conv3", f"{series.name} TCN k=3", "timeseries_conv3", overrides, FAST),
+    )
 
 
 def baseline_rows(series: SeriesSet) -> tuple[Row, Row]:
     """(MiniRocket row, MultiRocket row) of a set: aeon's classifiers with their defaults, ``random_state`` = the
     seed; keys ``<name>/minirocket`` and ``<name>/multirocket``."""
-    return tuple(Row(f"{series.name}/{key}", f"{series.name} {label}", key, (series.data,), program=AEON)
-                 for key, label in (("minirocket", "MiniRocket"), ("multirocket", "MultiRocket")))
+    return tuple(
+        Row(f"{series.name}/{key}", f"{series.name} {label}", key, (series.data,), program=AEON)
+        for key, label in (("minirocket", "MiniRocket"), ("multirocket", "MultiRocket"))
+    )
 
 
 MAX_GAP_TO_MINIROCKET = 1.5
@@ -71,8 +76,9 @@ def set_rows(series: SeriesSet) -> tuple[Row, Row, Row, Row]:
     return (*rows_of(series), *baseline_rows(series))
 
 
-def _figure(accs: dict[str, list[Optional[Stat]]], resnet: dict[str, float], sizes: dict[str, list[int]],
-            path: Path) -> None:
+def _figure(
+    accs: dict[str, list[Optional[Stat]]], resnet: dict[str, float], sizes: dict[str, list[int]], path: Path
+) -> None:
     """Accuracy per set (each of :data:`METHODS`, the published ResNet) and learned kernel size per layer per set."""
     from matplotlib.figure import Figure
 
@@ -83,9 +89,14 @@ def _figure(accs: dict[str, list[Optional[Stat]]], resnet: dict[str, float], siz
     bars.append(("ResNet (published)", [Stat.of([resnet[n]]) for n in names]))
     width = 0.8 / len(bars)
     for i, (label, values) in enumerate(bars):
-        left.bar([j + width * (i - (len(bars) - 1) / 2) for j in range(len(names))],
-                 [100 * v.mean if v else 0 for v in values], width=width,
-                 yerr=[100 * v.std if v else 0 for v in values], capsize=2, label=label)
+        left.bar(
+            [j + width * (i - (len(bars) - 1) / 2) for j in range(len(names))],
+            [100 * v.mean if v else 0 for v in values],
+            width=width,
+            yerr=[100 * v.std if v else 0 for v in values],
+            capsize=2,
+            label=label,
+        )
     left.set_xticks(range(len(names)), names, rotation=15, fontsize=8)
     left.set(ylabel="test accuracy (%)", ylim=(0, 100))
     left.legend(fontsize=7, loc="lower left")
@@ -112,9 +123,12 @@ def _seconds(value: Optional[Stat]) -> str:
 def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
     """The accuracy table (one line per set: each method, the published ResNet, seeds, initial -> learned kernel
     sizes), the fit-time table, the figure, the claims."""
-    lines = ["| dataset | FlexTCN (%) | TCN k=3 (%) | MiniRocket (%) | MultiRocket (%) | ResNet, published (%) | seeds "
-             "(FlexTCN / k=3 / MiniRocket / MultiRocket) | FlexTCN kernel sizes per layer (taps, first seed; initial → "
-             "learned) | grid |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | FlexTCN (%) | TCN k=3 (%) | MiniRocket (%) | MultiRocket (%) | ResNet, published (%) | seeds "
+        "(FlexTCN / k=3 / MiniRocket / MultiRocket) | FlexTCN kernel sizes per layer (taps, first seed; initial → "
+        "learned) | grid |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     accs: dict[str, list[Optional[Stat]]] = {}
     times: dict[str, list[Optional[Stat]]] = {}
     sizes: dict[str, list[int]] = {}
@@ -128,27 +142,39 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
             learned, initial, grid = learned_kernel_sizes(results[0][0], runs.run_dirs[rows[0].key][0])
             sizes[series.name] = learned
             kernels = f"{', '.join(map(str, initial))} → **{', '.join(map(str, learned))}**"
-        lines.append(f"| {series.name} | {' | '.join(_fmt(a) for a in accs[series.name])} | {100 * series.resnet:.1f} | "
-                     f"{' / '.join(str(len(r)) for r in results)} | {kernels} | {grid} |")
+        lines.append(
+            f"| {series.name} | {' | '.join(_fmt(a) for a in accs[series.name])} | {100 * series.resnet:.1f} | "
+            f"{' / '.join(str(len(r)) for r in results)} | {kernels} | {grid} |"
+        )
     averages = [_average([a[i] for a in accs.values()]) for i in range(len(METHODS))]
     flex_avg, conv_avg, mini_avg, multi_avg = averages
     ref_avg = Stat.of([statistics.fmean(series.resnet for series in sets)])
     lines.append(f"| **average** | {' | '.join(_fmt(a) for a in averages)} | {ref_avg.fmt(digits=1)} | | | |")
-    median_times = [Stat.of([statistics.median(t[i].mean for t in times.values())])
-                    if all(t[i] for t in times.values()) else None for i in range(len(METHODS))]
-    lines += ["", "Fit time in seconds, mean over seeds (the networks: training, one CPU thread; aeon's classifiers: "
-              "`fit`, one thread, after a first fit that compiled numba's kernels):", "",
-              f"| dataset | {' | '.join(METHODS)} |", "|---|" + "---|" * len(METHODS),
-              *(f"| {name} | {' | '.join(_seconds(t) for t in ts)} |" for name, ts in times.items()),
-              f"| **median** | {' | '.join(_seconds(t) for t in median_times)} |"]
+    median_times = [
+        Stat.of([statistics.median(t[i].mean for t in times.values())]) if all(t[i] for t in times.values()) else None
+        for i in range(len(METHODS))
+    ]
+    lines += [
+        "",
+        "Fit time in seconds, mean over seeds (the networks: training, one CPU thread; aeon's classifiers: "
+        "`fit`, one thread, after a first fit that compiled numba's kernels):",
+        "",
+        f"| dataset | {' | '.join(METHODS)} |",
+        "|---|" + "---|" * len(METHODS),
+        *(f"| {name} | {' | '.join(_seconds(t) for t in ts)} |" for name, ts in times.items()),
+        f"| **median** | {' | '.join(_seconds(t) for t in median_times)} |",
+    ]
     wins = [n for n, (f, c, *_) in accs.items() if f and c and f.mean > c.mean]
     distinct = {tuple(v) for v in sizes.values()}
     _figure(accs, {series.name: series.resnet for series in sets}, sizes, ctx.figures / "timeseries.png")
     first = set_rows(sets[0])
     commands = [f"- {row.name}: `{runs.commands[row.key]}`" for series in sets for row in set_rows(series)]
     gap = None if flex_avg is None or mini_avg is None else 100 * (mini_avg.mean - flex_avg.mean)
-    speed = ("" if median_times[0] is None or median_times[2] is None else
-             f"; median fit time: FlexTCN {_seconds(median_times[0])} s, MiniRocket {_seconds(median_times[2])} s")
+    speed = (
+        ""
+        if median_times[0] is None or median_times[2] is None
+        else f"; median fit time: FlexTCN {_seconds(median_times[0])} s, MiniRocket {_seconds(median_times[2])} s"
+    )
     lines += [
         "",
         f"Parameters on {sets[0].name}: FlexTCN {fmt_params(runs.results[first[0].key])}, TCN k=3 "
@@ -156,24 +182,43 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
         "defaults, `random_state` = the seed, fitted on the same preprocessed training series as the networks "
         "(standardised per channel, unequal lengths padded at the start). ResNet: Fawaz et al. 2019, results of the "
         "dl-4-tsc repository (ACSF1: 92-93 % over its runs, quoted as 92.5). The preset's choices and the "
-        "experiments behind them: docs/timeseries.md.", "",
-        figure_line("timeseries.png", "accuracy per set and learned kernel sizes"), "",
-        verdict("the FlexTCN preset matches or beats the published ResNet on average over the five sets.",
-                flex_avg is not None and flex_avg.mean >= ref_avg.mean,
-                f"averages: FlexTCN {_fmt(flex_avg)}, ResNet {ref_avg.fmt(digits=1)}"),
-        verdict("the FlexTCN preset beats the matched k=3 baseline on most sets.", len(wins) > len(sets) / 2,
-                f"higher mean accuracy on {len(wins)} of {len(sets)} sets: {', '.join(wins) or 'none'}"),
-        verdict("the learned kernel sizes differ between sets.", len(sizes) > 1 and len(distinct) == len(sizes),
-                f"{len(distinct)} distinct per-layer size lists over {len(sizes)} sets"),
-        verdict(f"the FlexTCN preset's average accuracy is within {MAX_GAP_TO_MINIROCKET} points of MiniRocket's "
-                "(the baseline a practitioner fits first).", None if gap is None else gap <= MAX_GAP_TO_MINIROCKET,
-                NOT_RUN if gap is None else f"averages: FlexTCN {_fmt(flex_avg)}, MiniRocket {_fmt(mini_avg)}, "
-                f"FlexTCN {abs(gap):.2f} points {'under' if gap > 0 else 'over'} MiniRocket{speed}"),
-        verdict("the FlexTCN preset matches or beats MultiRocket on average over the five sets.",
-                None if flex_avg is None or multi_avg is None else flex_avg.mean >= multi_avg.mean,
-                f"averages: FlexTCN {_fmt(flex_avg)}, MultiRocket {_fmt(multi_avg)}"),
+        "experiments behind them: docs/timeseries.md.",
+        "",
+        figure_line("timeseries.png", "accuracy per set and learned kernel sizes"),
+        "",
+        verdict(
+            "the FlexTCN preset matches or beats the published ResNet on average over the five sets.",
+            flex_avg is not None and flex_avg.mean >= ref_avg.mean,
+            f"averages: FlexTCN {_fmt(flex_avg)}, ResNet {ref_avg.fmt(digits=1)}",
+        ),
+        verdict(
+            "the FlexTCN preset beats the matched k=3 baseline on most sets.",
+            len(wins) > len(sets) / 2,
+            f"higher mean accuracy on {len(wins)} of {len(sets)} sets: {', '.join(wins) or 'none'}",
+        ),
+        verdict(
+            "the learned kernel sizes differ between sets.",
+            len(sizes) > 1 and len(distinct) == len(sizes),
+            f"{len(distinct)} distinct per-layer size lists over {len(sizes)} sets",
+        ),
+        verdict(
+            f"the FlexTCN preset's average accuracy is within {MAX_GAP_TO_MINIROCKET} points of MiniRocket's "
+            "(the baseline a practitioner fits first).",
+            None if gap is None else gap <= MAX_GAP_TO_MINIROCKET,
+            NOT_RUN
+            if gap is None
+            else f"averages: FlexTCN {_fmt(flex_avg)}, MiniRocket {_fmt(mini_avg)}, "
+            f"FlexTCN {abs(gap):.2f} points {'under' if gap > 0 else 'over'} MiniRocket{speed}",
+        ),
+        verdict(
+            "the FlexTCN preset matches or beats MultiRocket on average over the five sets.",
+            None if flex_avg is None or multi_avg is None else flex_avg.mean >= multi_avg.mean,
+            f"averages: FlexTCN {_fmt(flex_avg)}, MultiRocket {_fmt(multi_avg)}",
+        ),
         *(line for claim in study.claims for line in claim.lines(runs)),
-        "", "Commands:", *commands,
+        "",
+        "Commands:",
+        *commands,
     ]
     return lines, {"results": runs.results, "kernel_sizes": sizes}
 
@@ -182,9 +227,17 @@ def timeseries_study(sets: Sequence[SeriesSet] = TIMESERIES_SETS) -> Study:
     """The study over ``sets``. Its claims are the references to the published ResNet (the verdicts over
     all sets are made in :func:`timeseries_body`)."""
     rows = tuple(row for series in sets for row in set_rows(series))
-    references = tuple(Reference(rows_of(s)[0].key, f"FlexTCN on {s.name}", "the published ResNet", s.resnet) for s in sets)
-    return Study("timeseries", "Time series: experiment=timeseries (FlexTCN) vs the k=3 baseline vs MiniRocket and "
-                 "MultiRocket vs the published ResNet", rows=rows, claims=references, body=partial(timeseries_body, tuple(sets)))
+    references = tuple(
+        Reference(rows_of(s)[0].key, f"FlexTCN on {s.name}", "the published ResNet", s.resnet) for s in sets
+    )
+    return Study(
+        "timeseries",
+        "Time series: experiment=timeseries (FlexTCN) vs the k=3 baseline vs MiniRocket and "
+        "MultiRocket vs the published ResNet",
+        rows=rows,
+        claims=references,
+        body=partial(timeseries_body, tuple(sets)),
+    )
 
 
 TIMESERIES = timeseries_study()

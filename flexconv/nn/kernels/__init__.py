@@ -10,6 +10,14 @@ from flexconv.nn.kernels.mlp import MLP
 from flexconv.nn.kernels.siren import SIREN
 
 __all__ = [
-    "KernelNet", "MultiplicativeFilterNet", "FourierNet", "GaborNet", "MAGNet", "SIREN", "MLP",
-    "KERNEL_NETS", "kernel_net_class", "register_kernel_net",
+    "KernelNet",
+    "MultiplicativeFilterNet",
+    "FourierNet",
+    "GaborNet",
+    "MAGNet",
+    "SIREN",
+    "MLP",
+    "KERNEL_NETS",
+    "kernel_net_class",
+    "register_kernel_net",
 ]

@@ -94,7 +94,9 @@ def register_kernel_net(cls: K) -> K:
         raise TypeError(f"register_kernel_net takes a KernelNet subclass, got {cls!r}")
     taken = KERNEL_NETS.get(cls.__name__)
     if taken is not None and (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__):
-        raise ValueError(f"kernel network {cls.__name__!r} is already registered ({taken.__module__}.{taken.__qualname__})")
+        raise ValueError(
+            f"kernel network {cls.__name__!r} is already registered ({taken.__module__}.{taken.__qualname__})"
+        )
     KERNEL_NETS[cls.__name__] = cls
     return cls
 

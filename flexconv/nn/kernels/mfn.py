@@ -16,7 +16,8 @@ gives the bounds that the anti-aliasing regulariser keeps under the Nyquist freq
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import torch
 from torch import nn
@@ -171,8 +172,14 @@ class FourierNet(MultiplicativeFilterNet):
             return FourierFilter(data_dim, hidden_channels, scale, device=device, dtype=dtype)
 
         super().__init__(
-            data_dim, out_channels, hidden_channels=hidden_channels, num_layers=num_layers, input_scale=input_scale,
-            make_filter=make_filter, device=device, dtype=dtype,
+            data_dim,
+            out_channels,
+            hidden_channels=hidden_channels,
+            num_layers=num_layers,
+            input_scale=input_scale,
+            make_filter=make_filter,
+            device=device,
+            dtype=dtype,
         )
 
 
@@ -194,12 +201,26 @@ class GaborNet(MultiplicativeFilterNet):
         dtype=None,
     ) -> None:
         def make_filter(layer: int, scale: float) -> nn.Module:
-            return GaborFilter(data_dim, hidden_channels, scale, alpha / (num_layers + 1), beta, anisotropic=False,
-                               device=device, dtype=dtype)
+            return GaborFilter(
+                data_dim,
+                hidden_channels,
+                scale,
+                alpha / (num_layers + 1),
+                beta,
+                anisotropic=False,
+                device=device,
+                dtype=dtype,
+            )
 
         super().__init__(
-            data_dim, out_channels, hidden_channels=hidden_channels, num_layers=num_layers, input_scale=input_scale,
-            make_filter=make_filter, device=device, dtype=dtype,
+            data_dim,
+            out_channels,
+            hidden_channels=hidden_channels,
+            num_layers=num_layers,
+            input_scale=input_scale,
+            make_filter=make_filter,
+            device=device,
+            dtype=dtype,
         )
 
 
@@ -226,10 +247,25 @@ class MAGNet(MultiplicativeFilterNet):
         dtype=None,
     ) -> None:
         def make_filter(layer: int, scale: float) -> nn.Module:
-            return GaborFilter(data_dim, hidden_channels, scale, alpha / (layer + 1), beta, anisotropic=True,
-                               steerable=steerable, device=device, dtype=dtype)
+            return GaborFilter(
+                data_dim,
+                hidden_channels,
+                scale,
+                alpha / (layer + 1),
+                beta,
+                anisotropic=True,
+                steerable=steerable,
+                device=device,
+                dtype=dtype,
+            )
 
         super().__init__(
-            data_dim, out_channels, hidden_channels=hidden_channels, num_layers=num_layers, input_scale=input_scale,
-            make_filter=make_filter, device=device, dtype=dtype,
+            data_dim,
+            out_channels,
+            hidden_channels=hidden_channels,
+            num_layers=num_layers,
+            input_scale=input_scale,
+            make_filter=make_filter,
+            device=device,
+            dtype=dtype,
         )
