@@ -47,7 +47,7 @@ COMMANDS = {
     "profile": ("flexconv.experiments.profile", "main", "profile training steps of a model, experiment or checkpoint"),
     "fit-kernel": ("flexconv.experiments.fit_kernel", "main", "fit Gabor/random/image kernels with kernel networks"),
     "bench": (
-        "flexconv.experiments.results.command",
+        "flexconv.cli.results",
         "main",
         "run the results study (`flexconv bench results --fast`)",
     ),

@@ -250,21 +250,18 @@ class FitClock(L.Callback):
     to the checkpoint it resumed from; work redone after it is not counted twice) plus the current one, and
     every device (a run started on a GPU may finish on a CPU).
 
-    start: ``time.perf_counter()`` when the current segment began. :attr:`seconds` is None, and the devices
-    start with "unknown", when the run resumed from a checkpoint written without a clock (before clocks
-    were kept).
+    start: ``time.perf_counter()`` when the current segment began.
     """
 
     def __init__(self, start: float) -> None:
         self.start = start
-        self.earlier: Optional[float] = 0.0
+        self.earlier = 0.0
         self.devices: list[str] = []
-        self.restored = False  # whether the checkpoint resumed from held a clock
         self.training = False  # from then on, checkpoints loaded (the best one, to test it) keep other runs' times
 
     @property
-    def seconds(self) -> Optional[float]:
-        return None if self.earlier is None else self.earlier + time.perf_counter() - self.start
+    def seconds(self) -> float:
+        return self.earlier + time.perf_counter() - self.start
 
     @property
     def device(self) -> str:
@@ -276,12 +273,9 @@ class FitClock(L.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if not self.training:
-            self.earlier, self.restored = state_dict.get("seconds"), True
-            self.devices = list(state_dict.get("devices", ["unknown"]))  # clocks kept no devices at first
+            self.earlier, self.devices = float(state_dict["seconds"]), list(state_dict["devices"])
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.global_step > 0 and not self.restored:  # resumed (the step and the callbacks are restored by now)
-            self.earlier, self.devices = None, ["unknown"]
         device = device_name(trainer.strategy.root_device)
         if not self.devices or self.devices[-1] != device:
             self.devices.append(device)

@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from flexconv.models.conv_config import nest_flat_conv_config
 from flexconv.models.registry import build_model, config_dict, model_config
 from flexconv.nn import StaticCrops, param_groups
 from flexconv.nn.antialias import AntiAliasing
@@ -165,8 +164,6 @@ class TaskModule(L.LightningModule):
         if compile_mode not in COMPILE_MODES:
             raise ValueError(f"compile_mode must be one of {list(COMPILE_MODES)}, got {compile_mode!r}")
         self.save_hyperparameters()
-        if "conv" in model_options:  # checkpoints written before the nested kernel_net/mask keys
-            model_options = {**model_options, "conv": nest_flat_conv_config(model_options["conv"])}
         config = model_config(model_name, **model_options)
         self.model_config = config_dict(config)
         self.model: nn.Module = build_model(config)

@@ -11,7 +11,6 @@ process that no longer exists (a killed run) is taken over, so resuming after a 
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import errno
 import os
@@ -68,30 +67,9 @@ def clear_stale_checkpoints(run_dir: Path) -> list[Path]:
     return stale
 
 
-# Config keys added after runs were recorded, with the value that reproduces what those runs did: a
-# recorded config without the key is the same config as one with this value (finished rows stay reusable).
-ADDED_KEYS: dict[tuple[str, ...], Any] = {
-    ("model", "conv", "mask", "crop_margin"): 0,
-    ("trainer", "sync_batchnorm"): True,  # no effect on one process, where every recorded run trained
-    ("compile",): False,  # every recorded run trained eagerly
-    ("compile_mode",): None,
-    # The grid-aware initial width widens no mask of any committed record (docs/records: all 71 FlexConv
-    # configs checked against their data's grid when the rule came in), so those runs are the default's.
-    ("model", "conv", "mask", "min_taps"): 3,
-}
-
-
 def same_config(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    """Whether a recorded resolved config is ``wanted`` (``resume`` ignored; see :data:`ADDED_KEYS`, whose keys
-    are filled in on both sides)."""
-    saved, wanted = copy.deepcopy(saved), copy.deepcopy(wanted)
-    for config in (saved, wanted):
-        for path, value in ADDED_KEYS.items():
-            node = config
-            for key in path[:-1]:
-                node = node.get(key) if isinstance(node, dict) else None
-            if isinstance(node, dict) and path[-1] not in node:
-                node[path[-1]] = value
+    """Whether a saved resolved config is ``wanted``, ``resume`` aside (where a run continues from is not what it
+    computes). Plain equality: a config missing a key is another config."""
     return {**saved, "resume": None} == {**wanted, "resume": None}
 
 

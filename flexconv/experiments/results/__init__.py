@@ -1,14 +1,13 @@
-"""The results page (``flexconv bench results``, ``docs/results.md``): studies of the paper's claims.
+"""The results page (``flexconv bench results``, ``docs/results.md``): studies of the paper's claims, a thin pipeline.
 
-Each study runs rows (experiment presets plus overrides) with several seeds through
-:func:`flexconv.train.commands.train`; the page reports mean ± std over seeds, parameter counts,
-wall time and the exact command of every row, quotes published reference points, and checks the
-paper's claims against the measured numbers (every verdict sentence is generated from them).
-Studies whose data is missing are listed as skipped with the reason.
+- sweep (:mod:`.sweep`): run each study's rows (presets plus overrides) with several seeds through
+  :func:`flexconv.train.commands.train`, reusing finished row/seeds and resuming interrupted ones;
+- collect (:mod:`.table`): the table of finished row/seeds, from run folders and committed records under one
+  schema (``schema_version``);
+- judge (:mod:`.judge`): each claim is a pure function of its study's rows returning a :class:`.judge.Verdict`
+  (holds / does not hold / inconclusive / not tested yet, with its test, t, p, difference and seeds);
+- render (:mod:`.render`): ``results.md`` and ``results.json``, each written once.
 
-- :mod:`.runner`: compose a row's config per seed, train it or reuse a finished run;
-- :mod:`.report`: numbers over seeds, verdict sentences, tables, figures, the page;
-- :mod:`.study`: what a study is (``Study(key, title, rows, claims, ...)``, as data);
-- :mod:`.studies`, :mod:`.timeseries`: the studies of the page;
-- :mod:`.command`: ``flexconv bench results``.
+What a study is: :mod:`.study`; the studies: :mod:`.studies`, :mod:`.synthetic`, :mod:`.timeseries`; the
+command: :mod:`flexconv.cli.results`.
 """

@@ -8,22 +8,18 @@ Overrides are plain strings, quoted on the page as they are. Rows are found by t
 
 from __future__ import annotations
 
-import inspect
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from flexconv.experiments.results import records
-from flexconv.experiments.results.report import ACCURACY, Metric, figure_line, stat, verdict
-from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs
+from flexconv.experiments.results.judge import stat
+from flexconv.experiments.results.kernels import FIT_KERNEL, kernel_sizes_study
+from flexconv.experiments.results.render import ACCURACY, Metric
 from flexconv.experiments.results.study import Bars, Beats, Change, Given, Reference, SmallLoss, Study, Table
+from flexconv.experiments.results.sweep import Row, Runs
 from flexconv.experiments.results.synthetic import SYNTHETIC
 from flexconv.experiments.results.timeseries import TIMESERIES
-from flexconv.models.pretrained import RELEASES, Release
-from flexconv.models.registry import get_model
 from flexconv.train.commands import BATCH_NORM_BATCHES
 
 log = logging.getLogger(__name__)
@@ -58,8 +54,8 @@ MNIST1D = Study(
             "FlexTCN",
             "wider TCN k=3",
         ),
-        Reference("flextcn", "FlexTCN", "the published CNN", 0.94),
     ),
+    findings=(Reference("flextcn", "FlexTCN", "the published CNN", 0.94),),
 )
 
 FASHION_FLEXNET = Row("flexnet", "FlexNet", "fashion_mnist_flexnet")
@@ -98,8 +94,8 @@ FASHION = Study(
             "FlexNet",
             "wider 3x3",
         ),
-        Reference("flexnet", "FlexNet", "the benchmark's < 100K-parameter CNN", 0.925, with_params=True),
     ),
+    findings=(Reference("flexnet", "FlexNet", "the benchmark's < 100K-parameter CNN", 0.925, with_params=True),),
 )
 
 CROSSRES_FAST = ("crossres.finetune_epochs=1",)
@@ -167,8 +163,8 @@ CROSSRES = Study(
     notes=(
         "Out of the box = the 14x14 model with its kernels re-sampled on the 28x28 grid (scaled by (14/28)^2), "
         f"no training; BatchNorm re-estimated = the same, with the BatchNorm statistics re-estimated on the first "
-        f"{BATCH_NORM_BATCHES} training batches at 28x28 (no labels, no gradient); fine-tuned = then trained at 28x28 for "
-        "`crossres.finetune_epochs` epochs.",
+        f"{BATCH_NORM_BATCHES} training batches at 28x28 (no labels, no gradient); fine-tuned = then trained at "
+        "28x28 for `crossres.finetune_epochs` epochs.",
         "Kernel frequency / Nyquist: the largest, over layers, sum of the kernel network's analytic filter "
         "frequencies divided by the Nyquist frequency of the 15-tap grid the model was trained on "
         "(`flexconv.nn.antialias.frequency_over_nyquist`). At most 1, the kernels are band-limited to that grid, "
@@ -227,6 +223,8 @@ CROSSRES = Study(
             ),
             "after 60 epochs",
         ),
+    ),
+    findings=(
         Change(
             "Re-estimating the BatchNorm statistics at 28x28 (out of the box → re-estimated):",
             "out_of_the_box_acc",
@@ -343,170 +341,6 @@ UEA = Study(
 )
 
 
-def fitted_report(ctx: Context, **settings: Any) -> dict:
-    """:func:`flexconv.experiments.fit_kernel.run` of every target and network with these settings, saved in
-    ``<runs>/fit_kernel/`` and reused by a later invocation with the same settings (as finished rows are).
-
-    A full (not ``--fast``) report is also recorded under ``<out>/records/fit_kernel/`` (the report itself,
-    with its curves and kernels for the figures; a few hundred KB), so that any machine redraws the section
-    from it, as row records let it redraw a table.
-    """
-    import torch
-
-    from flexconv.experiments import fit_kernel as fk
-
-    name = "_".join(f"{key}{value}" for key, value in sorted(settings.items())).replace(" ", "").replace(",", "-")
-    file_name = f"report_{'fast_' if ctx.fast else ''}{name}.pt"
-    path = ctx.runs / "fit_kernel" / file_name
-    record = ctx.out / records.RECORDS / "fit_kernel" / file_name
-    keywords = inspect.signature(fk.run).parameters.values()
-    wanted = {p.name: p.default for p in keywords if p.kind is p.KEYWORD_ONLY} | settings
-    for saved in (path, record):
-        report = torch.load(saved, weights_only=True) if saved.is_file() else None
-        if report is not None and report["settings"] == wanted:  # not one fitted with other defaults
-            log.info("fit_kernel: reusing %s", saved)
-            return report
-    if ctx.finished_only:
-        raise DataUnavailable(f"kernel fitting has not run with these settings ({path} is missing; --finished-only)")
-    report = fk.run(list(fk.TARGETS), list(fk.DEFAULT_NETS), **settings)
-    for saved in (path,) if ctx.fast else (path, record):  # --fast numbers are noise: never recorded
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(report, saved)
-    return report
-
-
-def fit_kernel_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
-    """Kernel fitting (paper Fig. 3): every kernel network on every target (at its best learning rate when several are tried)."""
-    from flexconv.experiments import fit_kernel as fk
-
-    # Full mode: the original fitting protocol (fit_kernel's defaults: 3,000 Adam steps at lr 0.01, input scale 256)
-    settings = (
-        {"iterations": 60, "lrs": [0.01, 0.001]}
-        if ctx.fast
-        else {"iterations": fk.ORIGINAL_ITERATIONS, "lrs": [fk.ORIGINAL_LR]}
-    )
-    report = fitted_report(ctx, seed=ctx.seeds[0], **settings)
-    fk.plot_curves(report, ctx.figures / "fit_kernel.png")
-    fk.plot_kernels(report, ctx.figures / "fit_kernel_kernels.png")
-    lrs = ",".join(f"{lr:g}" for lr in settings["lrs"])
-    cmd = f"`flexconv fit-kernel --iterations {settings['iterations']} --lr {lrs} --seed {ctx.seeds[0]}`"
-    protocol = (
-        f"each pair at its best learning rate of {lrs.replace(',', ', ')}"
-        if len(settings["lrs"]) > 1
-        else "the original fitting protocol: Adam at this learning rate, input scale 256, the fit at its lowest loss"
-    )
-    lines = [
-        f"Command: {cmd} ({protocol}).",
-        "",
-        "| target | network | parameters | best lr | MSE | PSNR (dB) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in report["results"]:
-        lines.append(
-            f"| {r['target']} | {r['net']} | {r['params']:,} | {r['lr']:g} | {r['mse']:.3g} | {r['psnr']:.2f} |"
-        )
-    lines += [
-        "",
-        figure_line("fit_kernel.png", "MSE vs iteration"),
-        "",
-        figure_line("fit_kernel_kernels.png", "targets and fitted kernels"),
-        "",
-    ]
-    for target in report["targets"]:
-        fits = [r for r in report["results"] if r["target"] == target]
-        best = min(fits, key=lambda r: r["mse"] if math.isfinite(r["mse"]) else math.inf)
-        magnet = next((r for r in fits if r["net"] == "MAGNet"), None)
-        if magnet is None:
-            continue
-        evidence = f"best {best['net']} {best['psnr']:.1f} dB, MAGNet {magnet['psnr']:.1f} dB"
-        lines.append(verdict(f"MAGNet fits the `{target}` target best.", best["net"] == "MAGNet", evidence))
-    return lines, [{k: v for k, v in r.items() if k not in ("kernel", "curve")} for r in report["results"]]
-
-
-def kernel_sizes_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
-    """The learned kernel size, grid and mask width of every layer of the first seed's FlexNet.
-
-    Its weights come from the run folder's best checkpoint, or, where the result was reused from a committed
-    record (the run folder stays on the machine that trained it), from the released checkpoint that this very
-    run became (:data:`flexconv.models.pretrained.RELEASES`, matched by its command): a fresh clone
-    regenerates the section.
-    """
-    import torch
-
-    from flexconv.train.callbacks import continuous_layers, plot_kernel_sizes, plot_kernels
-    from flexconv.train.module import TaskModule
-
-    if not runs.run_dirs["flexnet"]:
-        raise DataUnavailable("no finished run of the Fashion-MNIST FlexNet (--finished-only)")
-    command = runs.commands["flexnet"]
-    seed_command = command.replace("seed=S", f"seed={ctx.seeds[0]}")
-    checkpoints = [runs.run_dirs["flexnet"][0] / "checkpoints" / name for name in ("best.ckpt", "last.ckpt")]
-    checkpoint = next((path for path in checkpoints if path.is_file()), None)
-    release = _release_of(seed_command)
-    if checkpoint is not None:
-        model = TaskModule.load_from_checkpoint(checkpoint, map_location="cpu").model
-        source = f"From `{checkpoint}` (`{command}` with S = {ctx.seeds[0]})."
-    elif release is not None:
-        model = get_model(release.name, pretrained=True)
-        source = f"From the released checkpoint `{release.name}`, the best checkpoint of `{seed_command}`."
-    else:
-        raise DataUnavailable(
-            f"the FlexNet's result was reused from its record, its checkpoint is on the machine "
-            f"that trained it, not here ({checkpoints[0]}), and no released checkpoint was "
-            f"trained by `{seed_command}`"
-        )
-    with torch.no_grad():
-        plot_kernel_sizes(model, ctx.figures / "kernel_sizes.png")
-        plot_kernels(model, ctx.figures / "kernels_fashion_mnist.png")
-    lines = [source, "", "| layer | kernel size (taps) | grid | mask width σ per axis |", "|---|---|---|---|"]
-    sizes = []
-    for name, layer in continuous_layers(model):
-        size = layer.effective_kernel_size()
-        sizes.append(size)
-        widths = (
-            ", ".join(f"{w:.3f}" for w in layer.mask.width.detach().abs().tolist()) if layer.mask is not None else "–"
-        )
-        lines.append(
-            f"| {name} | {' x '.join(map(str, size))} | {' x '.join(map(str, layer.grid_sizes()))} | {widths} |"
-        )
-    figures = [
-        figure_line("kernel_sizes.png", "learned kernel extent per layer"),
-        figure_line("kernels_fashion_mnist.png", "learned kernels, first and last layer"),
-    ]
-    distinct = sorted(set(sizes))
-    evidence = (
-        f"{len(distinct)} distinct sizes over {len(sizes)} layers, from {distinct[0]} to {distinct[-1]}"
-        if sizes
-        else "no layers"
-    )
-    lines += [
-        "",
-        *figures,
-        "",
-        verdict("FlexConv learns a different kernel size per layer.", len(distinct) > 1, evidence),
-    ]
-    return lines, {"checkpoint": str(checkpoint or release.path), "sizes": sizes}
-
-
-def _release_of(command: str) -> Release | None:
-    """The released checkpoint trained by exactly ``command`` (seed included), if any."""
-    return next((release for release in RELEASES.values() if release.command == command), None)
-
-
-FIT_KERNEL = Study(
-    "fit_kernel", "Kernel fitting: MAGNet vs GaborNet vs FourierNet vs SIREN (33x33 targets)", body=fit_kernel_body
-)
-# The Fashion-MNIST study's FlexNet run itself (its folder and overrides): reused when that study ran.
-KERNEL_SIZES = Study(
-    "kernel_sizes",
-    "Learned kernel sizes of the Fashion-MNIST FlexNet",
-    rows=(FASHION_FLEXNET,),
-    tables=(),
-    runs_in="fashion_mnist",
-    max_seeds=1,
-    body=kernel_sizes_body,
-)
-
 DROPIN_FAST = ("data.limit_train=64", "data.limit_test=64")  # ResNet-18 steps take seconds on one core
 DROPIN = Study(
     "dropin",
@@ -526,7 +360,8 @@ DROPIN = Study(
         "`flexconv.nn.convert` puts a FlexConv in place of each of the network's 17 convolutions of kernel size 3 "
         "(the 1x1 shortcuts stay), separable by default, with a 9x9 grid that each kernel can grow into from its "
         "initial 3x3 (the masks train at 0.1 x the learning rate, the paper's factor; each run's learned kernel sizes "
-        "are in its record, docs/records/dropin). A short budget, not a converged comparison: 2 epochs of a 6,400-image training subset (200 "
+        "are in its record, docs/records/dropin). A short budget, not a converged comparison: 2 epochs of a "
+        "6,400-image training subset (200 "
         "steps of 64), Adam at lr 0.001 on a cosine schedule; the validation split (10 % of the training set, 6,000 "
         "images) picks the tested epoch; tested on the whole test split. One CPU thread per run, on a 2-core machine "
         "shared with other jobs (load average about 8 while these ran): the time per step, the run's wall time over "
@@ -534,6 +369,7 @@ DROPIN = Study(
     ),
 )
 
+KERNEL_SIZES = kernel_sizes_study(FASHION_FLEXNET)
 STUDIES: dict[str, Study] = {
     study.key: study
     for study in (MNIST1D, FASHION, CROSSRES, SEQUENTIAL, UEA, FIT_KERNEL, KERNEL_SIZES, SYNTHETIC, TIMESERIES, DROPIN)

@@ -16,31 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
-from flexconv.experiments.results.report import (
-    ACCURACY,
-    NOT_RUN,
-    NOT_TESTED,
-    Metric,
-    Section,
-    SeedTest,
-    against_reference,
-    bar_figure,
-    better,
-    entry,
-    figure_line,
-    stat,
-    table,
-    verdict,
-)
-from flexconv.experiments.results.runner import Context, DataUnavailable, Row, Runs, run_rows
+from flexconv.experiments.results.judge import NOT_RUN, NOT_TESTED, Stat, Verdict, beats, greater, stat
+from flexconv.experiments.results.render import ACCURACY, Line, Metric, Section, bar_figure, entry, figure_line, table
+from flexconv.experiments.results.sweep import Context, DataUnavailable, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
 
 
-# -- claims: each turns the measured rows into sentences of the page -------------------------------
+# -- claims: each judges the measured rows (a pure function of them) -------------------------------
 class Claim(Protocol):
-    def lines(self, runs: Runs) -> list[str]:
-        """The claim's sentences (usually one verdict) from the measured rows."""
+    def judge(self, runs: Runs) -> Verdict:
+        """The claim's verdict on the measured rows."""
         ...
 
 
@@ -58,18 +44,14 @@ class Beats:
     scale: float = 100.0  # the metric as shown: accuracies in %, losses as they are (scale 1, more digits)
     digits: int = 2
 
-    def outcome(self, runs: Runs) -> tuple[str, str]:
-        """Whether ``a`` beats ``b`` (a verdict of :class:`SeedTest`; NOT_TESTED: a row has no numbers) and the evidence."""
+    def judge(self, runs: Runs) -> Verdict:
         a, b = stat(runs.results[self.a], self.metric), stat(runs.results[self.b], self.metric)
-        return better(a, b, self.label_a, self.label_b, self.higher, self.scale, self.digits)
-
-    def lines(self, runs: Runs) -> list[str]:
-        return [verdict(self.claim, *self.outcome(runs))]
+        return beats(self.claim, a, b, (self.label_a, self.label_b), self.higher, self.scale, self.digits)
 
 
 @dataclass(frozen=True)
 class Below:
-    """The claim that ``row``'s mean ``metric`` is below ``bound`` (one-sample :class:`SeedTest`); the evidence is
+    """The claim that ``row``'s mean ``metric`` is below ``bound`` (one-sample t-test); the evidence is
     ``<label> <value> against <bound>`` and the p-value.
 
     short_budget: set when the row trains for less than the paper's budget; it says how much (e.g. "after 10 of
@@ -90,27 +72,22 @@ class Below:
     short_budget: str = ""
     baseline: Optional[tuple[str, float]] = None
 
-    def lines(self, runs: Runs) -> list[str]:
+    def judge(self, runs: Runs) -> Verdict:
         value = stat(runs.results[self.row], self.metric)
         if value is None:
-            return [verdict(self.claim, None, NOT_RUN)]
-        test = SeedTest.of(self.bound - value.mean, value)
+            return Verdict(self.claim, NOT_TESTED, NOT_RUN)
         evidence = f"{self.label} {value.fmt(self.scale, self.digits)}"
         if value.mean >= self.bound and self.short_budget:
-            return [verdict(self.claim, None, f"{evidence} {self.short_budget}: too short a budget to judge")]
-        return [
-            verdict(
-                self.claim, test.outcome, f"{evidence} against {self.bound * self.scale:.{self.digits}f}, {test.fmt()}"
-            )
-        ]
+            return Verdict(self.claim, NOT_TESTED, f"{evidence} {self.short_budget}: too short a budget to judge")
+        return greater(self.claim, self.bound, value, f"{evidence} against {self.bound * self.scale:.{self.digits}f}")
 
 
 @dataclass(frozen=True)
 class SmallLoss:
-    """The claim that row ``b`` loses less than ``max_points`` accuracy points against row ``a`` (:class:`SeedTest` of
+    """The claim that row ``b`` loses less than ``max_points`` accuracy points against row ``a`` (Welch's t-test of
     the difference of their means against the margin).
 
-    evidence: a format string of ``loss`` (the points lost). No sentence when a row has no numbers.
+    evidence: a format string of ``loss`` (the points lost).
     """
 
     claim: str
@@ -119,13 +96,13 @@ class SmallLoss:
     max_points: float
     evidence: str
 
-    def lines(self, runs: Runs) -> list[str]:
+    def judge(self, runs: Runs) -> Verdict:
         a, b = stat(runs.results[self.a], "test_acc"), stat(runs.results[self.b], "test_acc")
         if not (a and b):
-            return []
-        loss = 100 * (a.mean - b.mean)
-        test = SeedTest.of(self.max_points / 100 - (a.mean - b.mean), a, b)
-        return [verdict(self.claim, test.outcome, f"{self.evidence.format(loss=loss)}, {test.fmt()}")]
+            return Verdict(self.claim, NOT_TESTED, NOT_RUN)
+        margin = self.max_points / 100
+        shifted = Stat(b.mean + margin, b.std, b.n, tuple(v + margin for v in b.values))
+        return greater(self.claim, shifted, a, self.evidence.format(loss=100 * (a.mean - b.mean)))
 
 
 @dataclass(frozen=True)
@@ -141,15 +118,19 @@ class Given:
     bound: float
     unmet: str
 
-    def lines(self, runs: Runs) -> list[str]:
+    def judge(self, runs: Runs) -> Verdict:
         value = stat(runs.results[self.row], self.metric)
+        verdict = self.claim.judge(runs)
         if value is not None and value.mean > self.bound:
             reason = self.unmet.format(value=value.fmt(1.0, 2))
-            compared, evidence = self.claim.outcome(runs)
-            return [
-                verdict(self.claim.claim, None, reason if compared == NOT_TESTED else f"{reason}; measured: {evidence}")
-            ]
-        return self.claim.lines(runs)
+            measured = reason if verdict.verdict == NOT_TESTED else f"{reason}; measured: {verdict.evidence}"
+            return Verdict(self.claim.claim, NOT_TESTED, measured)
+        return verdict
+
+
+# -- findings: sentences about the numbers that are not claims of the paper ------------------------
+class Finding(Protocol):
+    def lines(self, runs: Runs) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -173,7 +154,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Reference:
-    """A sentence placing ``row``'s test accuracy against a published ``accuracy`` (no verdict).
+    """A sentence placing ``row``'s test accuracy against a published ``accuracy`` (a finding, no verdict).
 
     with_params: the label names the row's parameter count.
     """
@@ -189,7 +170,15 @@ class Reference:
         label = self.label
         if self.with_params:
             label += f" ({(results[0].get('params') if results else None) or 0:,} parameters)"
-        return [against_reference(label, stat(results, "test_acc"), self.reference, self.accuracy)]
+        value = stat(results, "test_acc")
+        if value is None:
+            return [
+                f"- {label}: {NOT_RUN}, nothing to compare with {self.reference} ({100 * self.accuracy:.1f} %) yet."
+            ]
+        side = "above" if value.mean > self.accuracy else "below"
+        gap = abs(100 * (value.mean - self.accuracy))
+        reference = f"{self.reference} ({100 * self.accuracy:.1f} %)"
+        return [f"- {label} reaches {value.fmt()} %, {gap:.1f} points {side} {reference}."]
 
 
 # -- figures --------------------------------------------------------------------------------------
@@ -233,7 +222,7 @@ class Table:
     metrics: tuple[Metric, ...] = (ACCURACY,)
 
 
-Body = Callable[["Study", Runs, Context], tuple[list[str], Any]]  # (page lines, raw numbers for results.json)
+Body = Callable[["Study", Runs, Context], list[Line]]  # the page part of a study that is not tables of rows
 
 
 @dataclass(frozen=True)
@@ -241,7 +230,8 @@ class Study:
     """One section of the results page.
 
     key: the name in ``--studies``, the run folder ``<runs>/<key>/`` and ``--override key:...``.
-    title: the section heading.  rows: what is run, with every seed.  claims: sentences after the figure.
+    title: the section heading.  rows: what is run, with every seed.  claims: judged after the figure, then
+        the findings' sentences.
     tables, notes, figure: the page part of the default body (tables, then each note as a paragraph,
         then the figure, then the claims); the tables' rows and metrics are also the study's entries
         in ``results.json``.
@@ -258,6 +248,7 @@ class Study:
     title: str
     rows: tuple[Row, ...] = ()
     claims: tuple[Claim, ...] = ()
+    findings: tuple[Finding, ...] = ()
     tables: tuple[Table, ...] = (Table(),)
     notes: tuple[str, ...] = ()
     figure: Optional[Figure] = None
@@ -280,7 +271,7 @@ def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
     """The study's ``results.json`` entries: one per row and metric of its tables; a row's test accuracy
     carries the published reference of its :class:`Reference` claim as its baseline, the metric of a
     :class:`Below` claim the task's baseline that claim names."""
-    baselines = {(c.row, "test_acc"): (c.reference, c.accuracy) for c in study.claims if isinstance(c, Reference)}
+    baselines = {(c.row, "test_acc"): (c.reference, c.accuracy) for c in study.findings if isinstance(c, Reference)}
     baselines |= {(c.row, c.metric): c.baseline for c in study.claims if isinstance(c, Below) and c.baseline}
     return [
         entry(
@@ -298,9 +289,9 @@ def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
     ]
 
 
-def tables_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
-    """The default page part: tables, notes, figure, claims; the raw numbers are the results by row key."""
-    lines: list[str] = []
+def tables_body(study: Study, runs: Runs, ctx: Context) -> list[Line]:
+    """The default page part: tables, notes, figure, claims' verdicts, findings."""
+    lines: list[Line] = []
     for spec in study.tables:
         lines += [*table(runs.table_rows(study.table_rows(spec)), spec.metrics), ""]
     for note in study.notes:
@@ -309,9 +300,8 @@ def tables_body(study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]
     if study.figure is not None and finished:
         study.figure.draw(finished, runs, ctx.figures / study.figure.file)
         lines += [figure_line(study.figure.file, study.figure.caption), ""]
-    for claim in study.claims:
-        lines += claim.lines(runs)
-    return lines, runs.results
+    lines += [claim.judge(runs) for claim in study.claims]
+    return lines + [line for finding in study.findings for line in finding.lines(runs)]
 
 
 def run_study(study: Study, ctx: Context) -> Section:
@@ -321,8 +311,8 @@ def run_study(study: Study, ctx: Context) -> Section:
         runs = run_rows(
             study.rows, ctx, study.runs_in or study.key, study.program, study.max_seeds, study.batch_norm_reestimated
         )
-        lines, raw = (study.body or tables_body)(study, runs, ctx)
-        section = Section(study.key, study.title, lines, raw, entries=entries(study, runs))
+        lines = (study.body or tables_body)(study, runs, ctx)
+        section = Section(study.key, study.title, lines, entries=entries(study, runs))
     except DataUnavailable as error:
         log.warning("study %s skipped: %s", study.key, error)
         section = Section(study.key, study.key, skipped=str(error))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flexconv.data.records import get_record
 from flexconv.data.synthetic import MEMORY_SYMBOLS, copy_memory_memoryless_loss
-from flexconv.experiments.results.report import Metric
-from flexconv.experiments.results.runner import BATCH_NORM_REESTIMATED, Row
+from flexconv.experiments.results.render import Metric
 from flexconv.experiments.results.study import Beats, Below, Study, Table
+from flexconv.experiments.results.sweep import BATCH_NORM_REESTIMATED, Row
 from flexconv.train.commands import BATCH_NORM_BATCHES
 
 COPY_LENGTH = get_record("copy_memory").length

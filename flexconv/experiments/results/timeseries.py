@@ -11,9 +11,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
-from flexconv.experiments.results.report import NOT_RUN, Stat, figure_line, fmt_params, stat, verdict
-from flexconv.experiments.results.runner import AEON, Context, Row, Runs, kernel_sizes_of_run
+from flexconv.experiments.results.judge import NOT_RUN, Stat, decided, stat
+from flexconv.experiments.results.render import Line, figure_line, fmt_params
 from flexconv.experiments.results.study import Reference, Study
+from flexconv.experiments.results.sweep import AEON, Context, Row, Runs
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,9 @@ MAX_GAP_TO_MINIROCKET = 1.5
 """Points of average accuracy within which the FlexTCN preset counts as level with MiniRocket."""
 
 
-def learned_kernel_sizes(result: dict[str, Any], run_dir: Path) -> tuple[list[int], list[int], int]:
-    """(taps per layer after training, taps per layer at initialisation, grid size) of a 1D run: from its
-    recorded result, or from its run folder's last checkpoint for a result recorded without them."""
-    sizes = result.get("kernel_sizes") or kernel_sizes_of_run(run_dir)
+def learned_kernel_sizes(result: dict[str, Any]) -> tuple[list[int], list[int], int]:
+    """(taps per layer after training, taps per layer at initialisation, grid size) of a 1D run's result."""
+    sizes = result["kernel_sizes"]
     return [taps[0] for taps in sizes["learned"]], [taps[0] for taps in sizes["initial"]], sizes["grid"][0]
 
 
@@ -120,10 +120,10 @@ def _seconds(value: Optional[Stat]) -> str:
     return "–" if value is None else f"{value.mean:.1f}" if value.mean >= 1 else f"{value.mean:.2f}"
 
 
-def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Context) -> tuple[list[str], Any]:
+def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Context) -> list[Line]:
     """The accuracy table (one line per set: each method, the published ResNet, seeds, initial -> learned kernel
     sizes), the fit-time table, the figure, the claims."""
-    lines = [
+    lines: list[Line] = [
         "| dataset | FlexTCN (%) | TCN k=3 (%) | MiniRocket (%) | MultiRocket (%) | ResNet, published (%) | seeds "
         "(FlexTCN / k=3 / MiniRocket / MultiRocket) | FlexTCN kernel sizes per layer (taps, first seed; initial → "
         "learned) | grid |",
@@ -139,7 +139,7 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
         times[series.name] = [stat(r, "wall_time_s") for r in results]
         kernels, grid = "–", "–"
         if results[0]:
-            learned, initial, grid = learned_kernel_sizes(results[0][0], runs.run_dirs[rows[0].key][0])
+            learned, initial, grid = learned_kernel_sizes(results[0][0])
             sizes[series.name] = learned
             kernels = f"{', '.join(map(str, initial))} → **{', '.join(map(str, learned))}**"
         lines.append(
@@ -186,22 +186,22 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
         "",
         figure_line("timeseries.png", "accuracy per set and learned kernel sizes"),
         "",
-        verdict(
+        decided(
             "the FlexTCN preset matches or beats the published ResNet on average over the five sets.",
             flex_avg is not None and flex_avg.mean >= ref_avg.mean,
             f"averages: FlexTCN {_fmt(flex_avg)}, ResNet {ref_avg.fmt(digits=1)}",
         ),
-        verdict(
+        decided(
             "the FlexTCN preset beats the matched k=3 baseline on most sets.",
             len(wins) > len(sets) / 2,
             f"higher mean accuracy on {len(wins)} of {len(sets)} sets: {', '.join(wins) or 'none'}",
         ),
-        verdict(
+        decided(
             "the learned kernel sizes differ between sets.",
             len(sizes) > 1 and len(distinct) == len(sizes),
             f"{len(distinct)} distinct per-layer size lists over {len(sizes)} sets",
         ),
-        verdict(
+        decided(
             f"the FlexTCN preset's average accuracy is within {MAX_GAP_TO_MINIROCKET} points of MiniRocket's "
             "(the baseline a practitioner fits first).",
             None if gap is None else gap <= MAX_GAP_TO_MINIROCKET,
@@ -210,17 +210,17 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
             else f"averages: FlexTCN {_fmt(flex_avg)}, MiniRocket {_fmt(mini_avg)}, "
             f"FlexTCN {abs(gap):.2f} points {'under' if gap > 0 else 'over'} MiniRocket{speed}",
         ),
-        verdict(
+        decided(
             "the FlexTCN preset matches or beats MultiRocket on average over the five sets.",
             None if flex_avg is None or multi_avg is None else flex_avg.mean >= multi_avg.mean,
             f"averages: FlexTCN {_fmt(flex_avg)}, MultiRocket {_fmt(multi_avg)}",
         ),
-        *(line for claim in study.claims for line in claim.lines(runs)),
+        *(line for finding in study.findings for line in finding.lines(runs)),
         "",
         "Commands:",
         *commands,
     ]
-    return lines, {"results": runs.results, "kernel_sizes": sizes}
+    return lines
 
 
 def timeseries_study(sets: Sequence[SeriesSet] = TIMESERIES_SETS) -> Study:
@@ -235,7 +235,7 @@ def timeseries_study(sets: Sequence[SeriesSet] = TIMESERIES_SETS) -> Study:
         "Time series: experiment=timeseries (FlexTCN) vs the k=3 baseline vs MiniRocket and "
         "MultiRocket vs the published ResNet",
         rows=rows,
-        claims=references,
+        findings=references,
         body=partial(timeseries_body, tuple(sets)),
     )
 

@@ -1,17 +1,14 @@
-"""Running the rows of a study: compose each row's config per seed, train (or reuse), record.
+"""Sweep: run the rows of a study once per seed, reusing finished row/seeds and resuming interrupted ones.
 
-A row is an experiment preset plus overrides, run in-process through
-:func:`flexconv.train.commands.train` (or :func:`flexconv.train.crossres.crossres`), so every table
-row is literally ``flexconv train experiment=<preset> key=value ... seed=<s>``. A row/seed that
-finished with exactly the same resolved config (``row_config.yaml`` + ``row_result.json`` in its run
-folder) is reused instead of trained again, and a row/seed stopped mid-training (its ``config.yaml``
-equal to the row's config, a ``checkpoints/last.ckpt`` beside it) continues from its last checkpoint
-(``resume=<run folder>``), so an interrupted study resumes where it stopped and loses at most an epoch.
-A row may name another program: "aeon" fits one of aeon's classifiers
-(:func:`flexconv.experiments.baselines.fit_aeon`) on the row's ``data=``; such rows are left out of
-``--fast`` invocations (numba compiles their kernels for minutes on a fresh machine).
-A full invocation also records every finished row/seed under ``<out>/records/``
-(:mod:`~flexconv.experiments.results.records`, committed), and reuses those records on any machine.
+A row is an experiment preset plus overrides, run in-process through :func:`flexconv.train.commands.train`
+(or :func:`flexconv.train.crossres.crossres`), so every table row is literally
+``flexconv train experiment=<preset> key=value ... seed=<s>``. A row/seed whose resolved config equals a record
+of the table (:mod:`~flexconv.experiments.results.table`: its run folder's, or a committed one) is reused instead
+of trained again; one stopped mid-training (its ``config.yaml`` equal to the row's config, a
+``checkpoints/last.ckpt`` beside it) continues from its last checkpoint (``resume=<run folder>``), so an
+interrupted study resumes where it stopped and loses at most an epoch. A row may name another program: "aeon"
+fits one of aeon's classifiers (:func:`flexconv.experiments.baselines.fit_aeon`) on the row's ``data=``; such
+rows are left out of ``--fast`` invocations (numba compiles their kernels for minutes on a fresh machine).
 """
 
 from __future__ import annotations
@@ -23,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from flexconv.experiments.results import records
-from flexconv.experiments.results.report import Results, TableRow
+from flexconv.experiments.results.judge import Results
+from flexconv.experiments.results.render import TableRow
+from flexconv.experiments.results.table import RUN_RECORD, Record, environment, read_record, record_path, write_record
 from flexconv.train.run_dir import CHECKPOINTS, RunDirInUseError, saved_config_matches
 
 log = logging.getLogger(__name__)
@@ -33,7 +31,6 @@ log = logging.getLogger(__name__)
 FAST_TRAIN = ("trainer.max_epochs=1", "data.limit_train=256", "data.limit_test=256", "trainer.limit_val_batches=2")
 # Bookkeeping overrides of every row (outputs only, never the result); left out of the quoted command.
 QUIET = ("trainer.enable_progress_bar=false", "logger.tensorboard=false")
-ROW_CONFIG, ROW_RESULT = "row_config.yaml", "row_result.json"
 AEON = "aeon"
 """The program of rows that fit one of aeon's classifiers instead of training a network."""
 
@@ -172,9 +169,11 @@ def run_rows(
 
     study: the folder (``<runs>/<study>/<row>``) and the ``--override study:...`` overrides;
     program: "train" or "crossres" (a row's own ``program`` wins); batch_norm_reestimated: also test each
-    trained checkpoint with its BatchNorm statistics re-estimated (:func:`complete_batch_norm_reestimated`).
+    trained checkpoint with its BatchNorm statistics re-estimated (:func:`batch_norm_reestimated_metrics`).
     A missing dataset raises :class:`DataUnavailable`.
     """
+    from omegaconf import OmegaConf
+
     runs = Runs()
     seeds = ctx.seeds[:max_seeds] if max_seeds is not None else ctx.seeds
     for row in rows:
@@ -186,98 +185,72 @@ def run_rows(
             continue
         for seed in seeds:
             cfg = compose(row, ctx, study, seed, row_program)
-            record = records.record_path(ctx.out, study, folder_name(row.name), seed)
-            recorded = False
-            result = finished_result(cfg)
-            if result is not None:  # an earlier (interrupted) invocation already ran this exact config
-                log.info("%s / %s / seed %d: reusing %s", study, row.name, seed, cfg.run_dir)
-                # its record, written when it finished, keeps the versions that computed it (the run folder
-                # may come from another machine): not rewritten with this one's
-                recorded = records.read_record(record, cfg) is not None
-            elif (result := records.read_record(record, cfg)) is not None:  # ... on this or another machine
-                log.info("%s / %s / seed %d: reusing the record %s", study, row.name, seed, record)
-                recorded = True
+            config = OmegaConf.to_container(cfg, resolve=True)
+            where = (study, folder_name(row.name), seed)
+            run_record, committed = Path(cfg.run_dir) / RUN_RECORD, record_path(ctx.out, *where)
+            record = reusable(run_record, config) or reusable(committed, config)
+            if record is not None:
+                log.info("%s / %s / seed %d: reusing its record", study, row.name, seed)
             elif not ctx.trains(row):
                 log.info("%s / %s / seed %d: not finished, left out (--finished-only or --rows)", study, row.name, seed)
                 continue
             else:
                 try:
-                    result = run_one(resume_if_interrupted(cfg), row_program)
+                    result = run_one(resume_if_interrupted(cfg), row_program, batch_norm_reestimated)
                 except RunDirInUseError as error:  # another study process trains it: it is reused once finished
                     log.warning("%s / %s / seed %d: left out, %s", study, row.name, seed, error)
                     continue
-            if (program == "crossres" and complete_diagnostics(cfg, result)) or (
-                batch_norm_reestimated and complete_batch_norm_reestimated(cfg, result)
-            ):
-                save_result(cfg, result)
-                recorded = False  # the record is written again with them
-            if not (ctx.fast or recorded):  # --fast numbers are noise: never recorded
-                records.write_record(record, cfg, result)
-            runs.results[row.key].append(result)
+                record = Record(*where, {**config, "resume": None}, result, environment())
+                write_record(run_record, record)
+            if not (ctx.fast or reusable(committed, config)):  # --fast numbers are noise: never recorded
+                write_record(committed, record)
+            runs.results[row.key].append(record.result)
             runs.run_dirs[row.key].append(Path(cfg.run_dir))
     return runs
 
 
-def run_one(cfg: Any, program: str) -> dict[str, Any]:
-    """Train (or run the cross-resolution protocol on) one row/seed and record its result."""
+def reusable(path: Path, config: dict[str, Any]) -> Optional[Record]:
+    """The record at ``path`` when it holds the result of ``config`` (outputs aside), else None."""
+    return record if path.is_file() and (record := read_record(path)).computed(config) else None
+
+
+def run_one(cfg: Any, program: str, batch_norm_reestimated: bool = False) -> dict[str, Any]:
+    """Train (or run the cross-resolution protocol on, or fit an aeon classifier on) one row/seed: its result,
+    with the kernel sizes of a trained model and, with ``batch_norm_reestimated``, its test metrics once the
+    BatchNorm statistics are re-estimated."""
     from flexconv.data.records import DatasetNotFoundError
     from flexconv.experiments.baselines import fit_aeon
     from flexconv.train import commands, crossres
 
     try:
         if program == AEON:
-            result = fit_aeon(cfg.classifier, cfg.data, cfg.seed)
-        elif program == "crossres":
+            return fit_aeon(cfg.classifier, cfg.data, cfg.seed)
+        if program == "crossres":
             result = crossres.crossres(cfg)
-            result["params"] = params_of_run(Path(result["source_run"]))
-        else:
-            result = commands.train(cfg)
+            return {**result, "params": params_of_run(Path(result["source_run"]))}
+        result = commands.train(cfg)
     except DatasetNotFoundError as error:
         raise DataUnavailable(str(error)) from error
-    save_result(cfg, result)  # first: the result stays recorded should the kernel sizes below fail
-    if program == "train":
-        result["kernel_sizes"] = kernel_sizes_of_run(Path(cfg.run_dir))
-        save_result(cfg, result)
+    result["kernel_sizes"] = kernel_sizes_of_run(Path(cfg.run_dir))
+    if batch_norm_reestimated:
+        result.update(batch_norm_reestimated_metrics(cfg, result))
     return result
-
-
-def complete_diagnostics(cfg: Any, result: dict[str, Any]) -> bool:
-    """Add the cross-resolution diagnostics to a ``result`` that finished before they existed, measured on
-    the source model still in its run folder (no training); whether ``result`` changed."""
-    from flexconv.train import crossres
-
-    if all(key in result for key in crossres.DIAGNOSTICS):
-        return False
-    figures = crossres.diagnose(cfg)
-    if figures is None:
-        log.info("%s: no source checkpoint here to measure the diagnostics on", cfg.run_dir)
-        return False
-    result.update(figures)
-    return True
 
 
 BATCH_NORM_REESTIMATED = "bn_reestimated/"
 """Prefix of the test metrics measured with re-estimated BatchNorm statistics (``bn_reestimated/test/loss``)."""
 
 
-def complete_batch_norm_reestimated(cfg: Any, result: dict[str, Any]) -> bool:
-    """Add to ``result`` the test metrics of its checkpoint (the best, else the last) once the BatchNorm
-    statistics are re-estimated on training batches
-    (:func:`flexconv.train.commands.measure_test_metrics_batch_norm_reestimated`), each key prefixed with
-    :data:`BATCH_NORM_REESTIMATED`; whether ``result`` changed (not when they are there already, or the
-    checkpoint is not on this machine: a record from another one)."""
+def batch_norm_reestimated_metrics(cfg: Any, result: dict[str, Any]) -> dict[str, float]:
+    """The test metrics of the run's checkpoint (the best, else the last) once its BatchNorm statistics are
+    re-estimated on training batches (:func:`flexconv.train.commands.measure_test_metrics_batch_norm_reestimated`),
+    each key prefixed with :data:`BATCH_NORM_REESTIMATED`."""
     from flexconv.train.checkpoints import load_module
     from flexconv.train.commands import measure_test_metrics_batch_norm_reestimated
 
-    if any(key.startswith(BATCH_NORM_REESTIMATED) for key in result):
-        return False
-    checkpoint = result.get("best_checkpoint") or result.get("last_checkpoint")
-    if not (checkpoint and Path(checkpoint).is_file()):
-        log.info("%s: no checkpoint here to re-estimate the BatchNorm statistics of", cfg.run_dir)
-        return False
+    checkpoint = result.get("best_checkpoint") or result["last_checkpoint"]
     metrics = measure_test_metrics_batch_norm_reestimated(load_module(checkpoint), cfg)
-    result.update({BATCH_NORM_REESTIMATED + key: float(value) for key, value in metrics.items()})
-    return True
+    return {BATCH_NORM_REESTIMATED + key: float(value) for key, value in metrics.items()}
 
 
 def kernel_sizes_of_run(run_dir: Path) -> Optional[dict[str, Any]]:
@@ -320,26 +293,6 @@ def resume_if_interrupted(cfg: Any) -> Any:
     resumed = cfg.copy()
     resumed.resume = str(run_dir)
     return resumed
-
-
-def save_result(cfg: Any, result: dict[str, Any]) -> None:
-    """Record a finished row/seed (its resolved config, without ``resume``, and result) so a re-run can reuse it."""
-    from omegaconf import OmegaConf
-
-    run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved = cfg.copy()
-    saved.resume = None
-    OmegaConf.save(saved, run_dir / ROW_CONFIG, resolve=True)
-    (run_dir / ROW_RESULT).write_text(json.dumps(result, indent=1, default=str))
-
-
-def finished_result(cfg: Any) -> Optional[dict[str, Any]]:
-    """The saved result of ``cfg``'s run when it finished with exactly this config, else None."""
-    run_dir = Path(cfg.run_dir)
-    if not ((run_dir / ROW_RESULT).is_file() and saved_config_matches(run_dir, cfg, ROW_CONFIG)):
-        return None
-    return json.loads((run_dir / ROW_RESULT).read_text())
 
 
 def params_of_run(run_dir: Path) -> Optional[int]:

@@ -1,13 +1,12 @@
-"""``flexconv bench results``: run the results study and write ``docs/results.md``.
+"""``flexconv bench results``: sweep the studies, collect the table, judge the claims, render the page.
 
     flexconv bench results [--fast] [--studies mnist1d,fit_kernel] [--seeds 3] [--out docs]
 
-Runs every study of :data:`~flexconv.experiments.results.studies.STUDIES` (or those named) and
-writes the page and, beside it, ``results.json``: one entry per row and metric (see
-:func:`~flexconv.experiments.results.report.entry`). The raw numbers go to ``<runs>/results.json``. With ``--studies``, an existing page
-keeps its other studies' sections: only the named studies' sections are replaced (or appended),
-each naming the command that produced it. ``--finished-only`` trains nothing and tabulates the
-row/seeds that have finished; ``--rows a,b`` trains only those rows of the named studies.
+Trains the rows of every study of :data:`~flexconv.experiments.results.studies.STUDIES` (or of those named)
+that no record holds, then writes ``<out>/results.md`` and ``<out>/results.json`` (every table row's metric and
+every claim's verdict, test and statistic) once, from the table of all finished row/seeds: the run folders and
+the committed records. With ``--studies``, the other studies are tabulated from what has finished, as with
+``--finished-only``, which trains nothing; ``--rows a,b`` trains only those rows of the named studies.
 
 ``--fast`` shrinks every study (one seed, a few hundred samples, one epoch; all of it runs in a
 few minutes on 2 CPU cores) and checks the pipeline, not the paper: its numbers are noise.
@@ -16,16 +15,17 @@ few minutes on 2 CPU cores) and checks the pipeline, not the paper: its numbers 
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-from flexconv.experiments.results.report import merge_entries, merge_into_page, render, with_claims_at_a_glance
-from flexconv.experiments.results.runner import Context
+from flexconv.atomic import write_text
+from flexconv.experiments.results.render import page, results_json
 from flexconv.experiments.results.studies import STUDIES
 from flexconv.experiments.results.study import run_study
+from flexconv.experiments.results.sweep import Context
 
 
 def parse_studies(text: Optional[str]) -> list[str]:
@@ -115,36 +115,26 @@ def main(argv: Sequence[str]) -> None:
     from flexconv.cli.common import setup_logging
 
     setup_logging()
-    keys = parse_studies(studies)
+    named = parse_studies(studies)
     ctx.figures.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    sections = [run_study(STUDIES[key], ctx) for key in keys]
+    tabulated = dataclasses.replace(ctx, finished_only=True)  # the studies not named train nothing
+    sections = [run_study(study, ctx if key in named else tabulated) for key, study in STUDIES.items()]
     seconds = time.perf_counter() - start
-    page = ctx.out / "results.md"
-    if studies and page.is_file():  # a subset of the studies: keep the others' sections of the page
-        text = merge_into_page(
-            page.read_text(), sections, invocation=ctx.invocation, fast=ctx.fast, seeds=ctx.seeds, seconds=seconds
-        )
-    else:
-        text = render(
-            sections,
-            invocation=ctx.invocation,
-            fast=ctx.fast,
-            seeds=ctx.seeds,
-            runs=ctx.runs,
-            seconds=seconds,
-            finished_only=ctx.finished_only,
-        )
-    page.write_text(with_claims_at_a_glance(text))
-    table = ctx.out / "results.json"
-    kept = json.loads(table.read_text()) if studies and table.is_file() else []
-    table.write_text(json.dumps(merge_entries(kept, sections), indent=1) + "\n")
-    raw = {s.key: {"skipped": s.skipped} if s.skipped else s.raw for s in sections}
-    ctx.runs.mkdir(parents=True, exist_ok=True)
-    (ctx.runs / "results.json").write_text(json.dumps(raw, indent=1, default=str))
-
+    text = page(
+        sections,
+        invocation=ctx.invocation,
+        fast=ctx.fast,
+        seeds=ctx.seeds,
+        runs=ctx.runs,
+        finished_only=ctx.finished_only,
+    )
+    write_text(ctx.out / "results.md", text)
+    write_text(ctx.out / "results.json", results_json(sections))
     console = Console()
     for section in sections:
         status = f"[yellow]skipped[/]: {section.skipped}" if section.skipped else "[green]done[/]"
         console.print(f"{section.key:<14} {status}")
-    console.print(f"wrote {page}, {table} and figures in {ctx.figures} ({seconds:.0f} s)")
+    console.print(
+        f"wrote {ctx.out / 'results.md'}, {ctx.out / 'results.json'} and figures in {ctx.figures} ({seconds:.0f} s)"
+    )

@@ -1,0 +1,229 @@
+"""Rendering: the study sections as markdown (tables, figures, verdict sentences) and the whole page and
+``results.json``, each written once from the sections (nothing is merged into, or read back from, an earlier page).
+
+Nothing here runs anything: every function takes measured results (one dict per seed, as
+:func:`flexconv.train.commands.train` returns them) and returns markdown lines, or draws a figure.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from flexconv.experiments.results.judge import DESCRIPTION, NOT_RUN, Stat, Verdict, stat
+
+Results = list[dict[str, Any]]  # one result dict per finished seed of a row
+
+
+def fmt_params(results: Results) -> str:
+    params = results[0].get("params") if results else None
+    return f"{params:,}" if params else "–"
+
+
+def fmt_time(results: Results) -> str:
+    """Mean wall time per seed, per device that trained the seeds: plain for the CPU ("1234"), named for a GPU
+    ("250 on NVIDIA H200"), and how many seeds have no known time ("2 unknown")."""
+    by_device: dict[str, list[float]] = {}
+    for r in results:
+        if r["wall_time_s"] is not None:
+            by_device.setdefault(r["device"], []).append(r["wall_time_s"])
+    parts = [f"{statistics.fmean(t):.0f}" + ("" if d == "cpu" else f" on {d}") for d, t in by_device.items()]
+    unknown = sum(1 for r in results if r["wall_time_s"] is None)
+    return "; ".join(parts + ([f"{unknown} unknown"] if unknown else [])) or "–"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A column: the key in a row's result dict, its header, and how it is printed."""
+
+    key: str
+    header: str
+    scale: float = 100.0
+    digits: int = 2
+
+
+ACCURACY = Metric("test_acc", "test accuracy (%)")
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """What a table shows of one row: its display name, its results per seed and its command."""
+
+    name: str
+    results: Results
+    command: str
+
+
+def table(rows: Sequence[TableRow], metrics: Sequence[Metric] = (ACCURACY,)) -> list[str]:
+    """Markdown table: one line per row with its metrics (mean ± std), finished seeds, parameters, wall time,
+    command. A row without a finished seed says so in its first metric's cell."""
+    headers = ["model", *(m.header for m in metrics), "seeds", "parameters", "wall time (s)", "command"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows:
+        values = [stat(row.results, m.key) for m in metrics]
+        cells = [v.fmt(m.scale, m.digits) if v else "–" for v, m in zip(values, metrics)]
+        if not row.results:
+            cells[0] = NOT_RUN
+        lines.append(
+            f"| {row.name} | {' | '.join(cells)} | {len(row.results)} | {fmt_params(row.results)} | "
+            f"{fmt_time(row.results)} | `{row.command}` |"
+        )
+    return lines
+
+
+def bar_figure(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Optional[Stat]]]],
+    path: Path,
+    ylabel: str,
+    scale: float = 100.0,
+) -> None:
+    """Mean +- std per row as bars, labelled with the rows' names; one bar per series and row, side by side.
+
+    series: (legend label, one stat per row) each; with one series there is no legend. A missing stat draws no bar.
+    """
+    from matplotlib.figure import Figure
+
+    legend = len(series) > 1
+    per_row = 0.35 * len(series) + 0.5 if legend else 1.3
+    fig = Figure(figsize=(per_row * len(labels) + (4.0 if legend else 2.0), 3.2), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(series)
+    for index, (name, stats) in enumerate(series):
+        offset = (index - (len(series) - 1) / 2) * width
+        ax.bar(
+            [position + offset for position in range(len(labels))],
+            [s.mean * scale if s else 0 for s in stats],
+            width,
+            yerr=[s.std * scale if s else 0 for s in stats],
+            capsize=3,
+            label=name,
+        )
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    if legend:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.savefig(path, dpi=110)
+
+
+def figure_line(name: str, caption: str) -> str:
+    """The markdown image of ``figures/<name>`` (the page's figures folder)."""
+    return f"![{caption}](figures/{name})"
+
+
+# -- the page -------------------------------------------------------------------------------------
+Line = Union[str, Verdict]  # a section's line: markdown, or a verdict that the page states as a sentence
+
+
+@dataclass
+class Section:
+    """A study's part of the page: title, lines, its ``results.json`` entries; ``skipped`` = the reason."""
+
+    key: str
+    title: str
+    lines: list[Line] = field(default_factory=list)
+    skipped: Optional[str] = None
+    entries: list[dict[str, Any]] = field(default_factory=list)  # its rows in results.json (see :func:`entry`)
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [line for line in self.lines if isinstance(line, Verdict)]
+
+    @property
+    def short_title(self) -> str:
+        """The title up to its first colon or comma (the claims table's study column)."""
+        return self.title.split(":")[0].split(", ")[0]
+
+    def markdown(self) -> list[str]:
+        """Its heading, its lines (verdicts as sentences) or why it was skipped, and a blank line."""
+        if self.skipped:
+            return [f"## {self.title} — skipped", "", f"Skipped: {self.skipped}", ""]
+        body = [line.sentence() if isinstance(line, Verdict) else line for line in self.lines]
+        return [f"## {self.title}", "", *body, ""]
+
+
+def entry(
+    study: str, row: str, name: str, metric: str, results: Results, command: str, baseline: Optional[tuple[str, float]]
+) -> dict[str, Any]:
+    """One row's metric for ``results.json``: ``{study, row, name, metric, mean, std, seeds, params, command}``
+    (mean and std over the finished seeds, None without any), plus ``baseline`` ``{name, value}`` when the
+    row's task has a published one."""
+    value = stat(results, metric)
+    item = {
+        "study": study,
+        "row": row,
+        "name": name,
+        "metric": metric,
+        "mean": value.mean if value else None,
+        "std": value.std if value else None,
+        "seeds": len(results),
+        "params": results[0].get("params") if results else None,
+        "command": command,
+    }
+    if baseline is not None:
+        item["baseline"] = {"name": baseline[0], "value": baseline[1]}
+    return item
+
+
+def page(
+    sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int], runs: Path, finished_only: bool
+) -> str:
+    """The whole page: a header saying how it was made, the claims at a glance, then every section."""
+    if fast:
+        mode = (
+            "**Fast mode** (`--fast`): tiny subsets and one epoch, to check the pipeline. These numbers are noise, "
+            "not results; run without `--fast` for the real page."
+        )
+    else:
+        mode = (
+            "Full mode within a CPU budget: the overrides in the command above (e.g. fewer epochs than the presets) "
+            "are part of each row's command."
+        )
+    if finished_only:
+        mode += (
+            " `--finished-only`: this page tabulates the row/seeds that have finished so far (the `seeds` "
+            "column); the same command without `--finished-only` trains the others, resuming interrupted runs."
+        )
+    glance = [f"| {s.short_title} | {v.claim} | **{v.verdict}** |" for s in sections for v in s.verdicts]
+    lines = [
+        "# Results",
+        "",
+        f"Generated by `{invocation}`. Do not edit by hand.",
+        "",
+        mode,
+        "",
+        f"Seeds: {', '.join(map(str, seeds))}; tables show mean ± std over seeds (S in a command = the seed). "
+        "Accuracies are test accuracies in %; wall time is per seed, on this machine's CPU unless the cell names a "
+        "GPU. "
+        f"Run folders: `{runs}/<study>/<row>/seed<S>`; every finished row/seed is also recorded in "
+        "`records/<study>/<row>/seed<S>.json` beside this page (config and result), which later invocations reuse "
+        f"on any machine. Every verdict sentence below is computed from the numbers in its table; verdicts on seeds: "
+        f"{DESCRIPTION}.",
+        "",
+        "## Claims at a glance",
+        "",
+        "Every verdict below is copied from its study's section, where the numbers and the p-value that decide "
+        f"it are. Verdicts on seeds: {DESCRIPTION}.",
+        "",
+        "| study | claim | here |",
+        "|---|---|---|",
+        *glance,
+        "",
+    ]
+    for section in sections:
+        lines += section.markdown()
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def results_json(sections: Sequence[Section]) -> str:
+    """``results.json``: every table row's metric (:func:`entry`) and every claim's verdict with its test."""
+    table = {
+        "schema_version": 1,
+        "entries": [item for section in sections for item in section.entries],
+        "claims": [verdict.entry(section.key) for section in sections for verdict in section.verdicts],
+    }
+    return json.dumps(table, indent=1) + "\n"
