@@ -1,5 +1,5 @@
 """experiment=timeseries and its k=3 baseline: they compose, train without a validation split on the
-five development sets and on a user's .npz, and the results study writes its table into an existing page."""
+five development sets and on a user's .npz, and the results study writes its table into the page."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from flexconv.cli.results import main as bench
 from flexconv.data.uea import aeon_data_dir
 from flexconv.experiments.results import studies
-from flexconv.experiments.results.command import main as bench
-from flexconv.experiments.results.report import Section, Stat, better, merge_into_page, verdict, with_claims_at_a_glance
+from flexconv.experiments.results.table import RUN_RECORD, read_record
 from flexconv.experiments.results.timeseries import TIMESERIES_SETS, timeseries_study
 from flexconv.train.callbacks import continuous_layers
 from flexconv.train.commands import train
@@ -87,70 +87,6 @@ def test_presets_train_on_a_user_npz(preset: str, tmp_path: Path) -> None:
     assert bool(continuous_layers(model)) == (preset == "timeseries")
 
 
-def test_merging_a_study_keeps_the_other_sections() -> None:
-    page = "# Results\n\nheader\n\n## A\n\nold a\n\n## B — skipped\n\nSkipped: no data\n\n## C\n\nold c\n"
-    b = Section("b", "B", lines=["new b"])
-    merged = merge_into_page(
-        page,
-        [b, Section("d", "D", lines=["new d"])],
-        invocation="flexconv bench results --studies b",
-        fast=False,
-        seeds=[0, 1, 2],
-        seconds=60.0,
-    )
-    assert merged.startswith("# Results\n\nheader\n\n## A\n\nold a\n\n## B\n<!-- study: b -->\n\n")
-    assert "`flexconv bench results --studies b` (1.0 min" in merged and "new b" in merged and "Skipped" not in merged
-    assert "## C\n\nold c\n\n## D\n" in merged and merged.endswith("new d\n")
-
-
-def test_a_study_renamed_replaces_its_own_section() -> None:
-    page = merge_into_page(
-        "# Results\n\n## A\n\nold a\n",
-        [Section("b", "B (length 1,000)", lines=["old b"])],
-        invocation="",
-        fast=False,
-        seeds=[0],
-        seconds=1.0,
-    )
-    merged = merge_into_page(
-        page, [Section("b", "B, renamed", lines=["new b"])], invocation="", fast=False, seeds=[0], seconds=1.0
-    )
-    assert "## B, renamed\n" in merged and "new b" in merged
-    assert "old b" not in merged and "length 1,000" not in merged and "## A\n\nold a" in merged
-
-
-def test_claims_at_a_glance_lists_every_verdict_of_the_page_and_follows_it() -> None:
-    page = (
-        "# Results\n\nheader\n\n## A: first study\n\n- **Claim:** a beats b. **Here:** holds (1 vs 0).\n"
-        "- A finding.\n\n## B, second\n\n- **Claim:** c beats d. **Here:** not tested yet (no run).\n"
-    )
-    glance = with_claims_at_a_glance(page)
-    assert glance.startswith("# Results\n\nheader\n\n## Claims at a glance\n")
-    assert "| A | a beats b. | **holds** |\n| B | c beats d. | **not tested yet** |\n\n## A: first study" in glance
-    assert glance.count("|") == 4 * 4 and with_claims_at_a_glance(glance) == glance
-    b = Section("b", "B, second", lines=["- **Claim:** c beats d. **Here:** does not hold (0 vs 1)."])
-    merged = merge_into_page(glance, [b], invocation="", fast=False, seeds=[0], seconds=1.0)
-    again = with_claims_at_a_glance(merged)
-    assert "| B | c beats d. | **does not hold** |" in again and "not tested yet" not in again
-    assert again.count("## Claims at a glance") == 1
-
-
-def test_claims_at_a_glance_copy_each_verdict_and_name_the_test() -> None:
-    cases = {
-        "within": better(Stat.of([0.90, 0.94]), Stat.of([0.91, 0.91]), "a", "b"),  # gap 0.01 < std 0.028
-        "firm": better(Stat.of([0.95, 0.96]), Stat.of([0.90, 0.91]), "a", "b"),
-        "single": better(Stat.of([0.95]), Stat.of([0.90]), "a", "b"),
-    }
-    lines = [verdict(f"{name} claim.", *cases[name]) for name in cases]
-    lines.append(verdict("untested claim.", None, f"precondition unmet; measured: {cases['within'][1]}"))
-    glance = with_claims_at_a_glance("# Results\n\n## S: study\n\n" + "\n".join(lines) + "\n")
-    assert "| S | untested claim. | **not tested yet** |" in glance
-    assert "| S | within claim. | **inconclusive** |" in glance
-    assert "| S | firm claim. | **holds** |" in glance
-    assert "| S | single claim. | **inconclusive** |" in glance
-    assert "Welch's t-test over seeds" in glance
-
-
 @needs_aeon
 def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     two_sets = [s for s in TIMESERIES_SETS if s.name in ("GunPoint", "ItalyPowerDemand")]
@@ -163,8 +99,6 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
 
     monkeypatch.setattr("flexconv.experiments.baselines.fit_aeon", fit_aeon)
     docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "results.md").write_text("# Results\n\n## Other study\n\nkept\n")
     bench(
         [
             "results",
@@ -183,10 +117,11 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
         ]
     )
     page = (docs / "results.md").read_text()
-    assert "## Other study\n\nkept" in page
+    assert page.count("\n## ") == len(studies.STUDIES) + 1  # the others from what has finished (nothing here)
     assert "| GunPoint |" in page and "| ItalyPowerDemand |" in page and "99.3" in page
     assert "`flexconv train experiment=timeseries_conv3 data=uea_gunpoint" in page
-    assert page.count("**Claim:**") == 5 and (docs / "figures" / "timeseries.png").stat().st_size > 0
+    section = page.split("\n## Time series")[1].split("\n## ")[0]
+    assert section.count("**Claim:**") == 5 and (docs / "figures" / "timeseries.png").stat().st_size > 0
     assert sorted(fitted) == [
         (c, f"uea_{s}", 0) for c in ("minirocket", "multirocket") for s in ("gunpoint", "italypowerdemand")
     ]
@@ -195,8 +130,8 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
     assert "| **median** |" in page and " | 1.5 | 1.5 |" in page  # the fit-time table
     assert "within 1.5 points of MiniRocket's" in page
     assert (docs / "records" / "timeseries" / "GunPoint_MiniRocket" / "seed0.json").is_file()
-    sizes = json.loads((tmp_path / "runs" / "results.json").read_text())["timeseries"]["kernel_sizes"]
-    assert set(sizes) == {"GunPoint", "ItalyPowerDemand"} and len(sizes["GunPoint"]) == 8
+    run = tmp_path / "runs" / "timeseries" / "GunPoint_FlexTCN" / "seed0"
+    assert len(read_record(run / RUN_RECORD).result["kernel_sizes"]["learned"]) == 8
 
     # --finished-only trains nothing: asked for two seeds, the page shows the one that finished.
     def no_training(*_args, **_kwargs):
@@ -222,11 +157,12 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
         ]
     )
     page = (docs / "results.md").read_text()
-    assert page.count(" | 1 / 1 / 1 / 1 | ") == 2 and "--finished-only" in page and "## Other study\n\nkept" in page
+    assert page.count(" | 1 / 1 / 1 / 1 | ") == 2 and "--finished-only" in page
 
 
 def test_timeseries_verdicts_against_minirocket_and_multirocket_follow_the_numbers(tmp_path: Path) -> None:
-    from flexconv.experiments.results.runner import Context, Runs
+    from flexconv.experiments.results.judge import Verdict
+    from flexconv.experiments.results.sweep import Context, Runs
     from flexconv.experiments.results.timeseries import set_rows, timeseries_body
 
     one_set = [s for s in TIMESERIES_SETS if s.name == "GunPoint"]
@@ -241,7 +177,10 @@ def test_timeseries_verdicts_against_minirocket_and_multirocket_follow_the_numbe
         for row, acc in zip(set_rows(one_set[0]), accuracy.values()):
             runs.results[row.key] = [{"test_acc": acc, "wall_time_s": 10.0, "kernel_sizes": sizes, "params": 1}]
             runs.run_dirs[row.key], runs.commands[row.key] = [tmp_path], "cmd"
-        return "\n".join(timeseries_body(one_set, study, runs, ctx)[0])
+        return "\n".join(
+            line.sentence() if isinstance(line, Verdict) else line
+            for line in timeseries_body(one_set, study, runs, ctx)
+        )
 
     close = page(flex=0.95, minirocket=0.96, multirocket=0.94)  # 1 point under MiniRocket, 1 over MultiRocket
     assert "within 1.5 points of MiniRocket's (the baseline a practitioner fits first). **Here:** holds" in close
@@ -254,7 +193,7 @@ def test_timeseries_verdicts_against_minirocket_and_multirocket_follow_the_numbe
 
 
 def test_aeon_rows_are_left_out_of_fast_invocations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flexconv.experiments.results.runner import Context, run_rows
+    from flexconv.experiments.results.sweep import Context, run_rows
     from flexconv.experiments.results.timeseries import baseline_rows
 
     def fit_aeon(*_args, **_kwargs):

@@ -1,7 +1,7 @@
 """What a study is: rows to run, tables, notes, a figure and claims, all data.
 
 A :class:`Study` is written as data (``Study(key, title, rows, claims, ...)``); :func:`run_study`
-runs its rows (:mod:`~flexconv.experiments.results.runner`) and lays out its section of the page:
+runs its rows (:mod:`~flexconv.experiments.results.sweep`) and lays out its section of the page:
 tables, notes, the figure, then one generated sentence per claim. Rows are named by their key
 everywhere in a study (tables, claims, figures), never by their displayed name. A study whose page
 part is not tables of rows (kernel fitting, learned kernel sizes) gives its own ``body``.
