@@ -114,10 +114,13 @@ def greater(claim: str, a: Side, b: Side, evidence: str) -> Verdict:
     if isinstance(a, Stat) and isinstance(b, Stat):
         result = stats.ttest_ind(a.values, b.values, equal_var=False)
         t = float(result.statistic)
+    elif isinstance(a, Stat):
+        result = stats.ttest_1samp(a.values, b)
+        t = float(result.statistic)
     else:
-        sample, constant = (a, b) if isinstance(a, Stat) else (b, a)
-        result = stats.ttest_1samp(sample.values, constant)
-        t = float(result.statistic) * (1 if isinstance(a, Stat) else -1)  # a's mean minus b's, as ``difference``
+        assert isinstance(b, Stat)
+        result = stats.ttest_1samp(b.values, a)
+        t = -float(result.statistic)  # a's mean minus b's, as ``difference``
     p = float(result.pvalue)
     outcome = INCONCLUSIVE if p >= ALPHA else HOLDS if difference > 0 else DOES_NOT_HOLD
     return Verdict(claim, outcome, f"{evidence}, p = {p:.3f}", name, t, p, difference, n)

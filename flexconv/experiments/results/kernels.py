@@ -57,7 +57,7 @@ def fit_kernel_body(study: Study, runs: Runs, ctx: Context) -> list[Line]:
     from flexconv.experiments import fit_kernel as fk
 
     # Full mode: the original fitting protocol (fit_kernel's defaults: 3,000 Adam steps at lr 0.01, input scale 256)
-    settings = (
+    settings: dict[str, Any] = (
         {"iterations": 60, "lrs": [0.01, 0.001]}
         if ctx.fast
         else {"iterations": fk.ORIGINAL_ITERATIONS, "lrs": [fk.ORIGINAL_LR]}

@@ -281,8 +281,8 @@ class Curves:
         fig = Figure(figsize=(4.5, 3.2), layout="constrained")
         ax = fig.subplots()
         for label, keys in self.lines:
-            points = [(x, stat(runs.results[key], "test_acc")) for x, key in zip(self.x, keys)]
-            points = [(x, s) for x, s in points if s is not None]  # rows without a finished seed are left out
+            measured = [(x, stat(runs.results[key], "test_acc")) for x, key in zip(self.x, keys)]
+            points = [(x, s) for x, s in measured if s is not None]  # rows without a finished seed are left out
             ax.errorbar(
                 [x for x, _ in points],
                 [100 * s.mean for _, s in points],

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from flexconv.experiments.results.judge import Results
 from flexconv.experiments.results.render import TableRow
@@ -185,7 +185,7 @@ def run_rows(
             continue
         for seed in seeds:
             cfg = compose(row, ctx, study, seed, row_program)
-            config = OmegaConf.to_container(cfg, resolve=True)
+            config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
             where = (study, folder_name(row.name), seed)
             run_record, committed = Path(cfg.run_dir) / RUN_RECORD, record_path(ctx.out, *where)
             record = reusable(run_record, config) or reusable(committed, config)
@@ -269,7 +269,9 @@ def kernel_sizes_of_run(run_dir: Path) -> Optional[dict[str, Any]]:
     if not layers:
         return None
     grid = list(layers[0][1].grid_sizes())
-    fresh = build_model(model_config(module.hparams.model_name, **module.model_config)).eval()  # at its initial masks
+    fresh = build_model(
+        model_config(module.hparams["model_name"], **module.model_config)
+    ).eval()  # at its initial masks
     with torch.no_grad():
         fresh(torch.zeros(1, module.model_config["in_channels"], *grid))
     return {

@@ -3,6 +3,8 @@ core affords) and at the longest lengths that 3 seeds afford, each against its t
 
 from __future__ import annotations
 
+from typing import cast
+
 from flexconv.data.records import get_record
 from flexconv.data.synthetic import MEMORY_SYMBOLS, copy_memory_memoryless_loss
 from flexconv.experiments.results.render import Metric
@@ -10,8 +12,8 @@ from flexconv.experiments.results.study import Beats, Below, Study, Table
 from flexconv.experiments.results.sweep import BATCH_NORM_REESTIMATED, Row
 from flexconv.train.commands import BATCH_NORM_BATCHES
 
-COPY_LENGTH = get_record("copy_memory").length
-ADDING_LENGTH = get_record("adding_problem").length
+COPY_LENGTH = cast(int, get_record("copy_memory").length)  # both records fix their length
+ADDING_LENGTH = cast(int, get_record("adding_problem").length)
 SHORT_COPY_LENGTH = 120  # 100 blank steps: a short task on which the initial mask's effect is measured
 LONG_COPY_LENGTH = 520  # 500 blank steps, trained for LONG_COPY_EPOCHS (at 10 its loss was still falling)
 MEMORYLESS = copy_memory_memoryless_loss(COPY_LENGTH)

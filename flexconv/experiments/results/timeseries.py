@@ -51,9 +51,10 @@ def rows_of(series: SeriesSet) -> tuple[Row, Row]:
 def baseline_rows(series: SeriesSet) -> tuple[Row, Row]:
     """(MiniRocket row, MultiRocket row) of a set: aeon's classifiers with their defaults, ``random_state`` = the
     seed; keys ``<name>/minirocket`` and ``<name>/multirocket``."""
-    return tuple(
-        Row(f"{series.name}/{key}", f"{series.name} {label}", key, (series.data,), program=AEON)
-        for key, label in (("minirocket", "MiniRocket"), ("multirocket", "MultiRocket"))
+    name, data = series.name, (series.data,)
+    return (
+        Row(f"{name}/minirocket", f"{name} MiniRocket", "minirocket", data, program=AEON),
+        Row(f"{name}/multirocket", f"{name} MultiRocket", "multirocket", data, program=AEON),
     )
 
 
@@ -109,7 +110,8 @@ def _figure(
 
 def _average(stats: Sequence[Optional[Stat]]) -> Optional[Stat]:
     """The mean of the sets' means (None unless every set has a number)."""
-    return Stat.of([statistics.fmean(s.mean for s in stats)]) if all(stats) else None
+    means = [s.mean for s in stats if s is not None]
+    return Stat.of([statistics.fmean(means)]) if len(means) == len(stats) else None
 
 
 def _fmt(value: Optional[Stat], digits: int = 2) -> str:
@@ -139,8 +141,8 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
         times[series.name] = [stat(r, "wall_time_s") for r in results]
         kernels, grid = "–", "–"
         if results[0]:
-            learned, initial, grid = learned_kernel_sizes(results[0][0])
-            sizes[series.name] = learned
+            learned, initial, taps = learned_kernel_sizes(results[0][0])
+            sizes[series.name], grid = learned, str(taps)
             kernels = f"{', '.join(map(str, initial))} → **{', '.join(map(str, learned))}**"
         lines.append(
             f"| {series.name} | {' | '.join(_fmt(a) for a in accs[series.name])} | {100 * series.resnet:.1f} | "
@@ -148,12 +150,13 @@ def timeseries_body(sets: Sequence[SeriesSet], study: Study, runs: Runs, ctx: Co
         )
     averages = [_average([a[i] for a in accs.values()]) for i in range(len(METHODS))]
     flex_avg, conv_avg, mini_avg, multi_avg = averages
-    ref_avg = Stat.of([statistics.fmean(series.resnet for series in sets)])
+    resnet = statistics.fmean(series.resnet for series in sets)
+    ref_avg = Stat(resnet, 0.0, 1, (resnet,))
     lines.append(f"| **average** | {' | '.join(_fmt(a) for a in averages)} | {ref_avg.fmt(digits=1)} | | | |")
-    median_times = [
-        Stat.of([statistics.median(t[i].mean for t in times.values())]) if all(t[i] for t in times.values()) else None
-        for i in range(len(METHODS))
-    ]
+    median_times: list[Optional[Stat]] = []
+    for i in range(len(METHODS)):
+        column = [s.mean for t in times.values() if (s := t[i]) is not None]
+        median_times.append(Stat.of([statistics.median(column)]) if len(column) == len(times) else None)
     lines += [
         "",
         "Fit time in seconds, mean over seeds (the networks: training, one CPU thread; aeon's classifiers: "
