@@ -60,6 +60,9 @@ def parse_context(argv: Sequence[str]) -> tuple[Context, Optional[str]]:
         "are tabulated as with --finished-only",
     )
     parser.add_argument(
+        "--jobs", type=int, default=1, help="row/seeds trained at once, each in its own process (joblib; default 1)"
+    )
+    parser.add_argument(
         "--override",
         action="append",
         default=[],
@@ -89,6 +92,7 @@ def parse_context(argv: Sequence[str]) -> tuple[Context, Optional[str]]:
         study_extra=study_extra,
         invocation=" ".join(["flexconv bench", *argv]),
         finished_only=args.finished_only,
+        jobs=args.jobs,
         trained_rows=parse_rows(args.rows, parse_studies(args.studies)),
     )
     return ctx, args.studies

@@ -75,7 +75,10 @@ def test_a_reversed_difference_does_not_hold() -> None:
 def test_a_difference_within_the_noise_is_inconclusive_and_one_seed_has_no_spread() -> None:
     verdict = CLAIM.judge(runs_of(a=NOISY[0], b=NOISY[1]))
     assert verdict.verdict == INCONCLUSIVE
-    assert verdict.p == pytest.approx(stats.ttest_ind(*NOISY, equal_var=False).pvalue, rel=1e-12) and 0.05 < verdict.p < 0.5
+    assert (
+        verdict.p == pytest.approx(stats.ttest_ind(*NOISY, equal_var=False).pvalue, rel=1e-12)
+        and 0.05 < verdict.p < 0.5
+    )
     single = CLAIM.judge(runs_of(a=[0.9], b=[0.5]))
     assert single.verdict == INCONCLUSIVE and single.p is None and "one seed" in single.evidence
 
@@ -203,6 +206,21 @@ def test_a_row_stopped_mid_training_resumes_from_its_last_checkpoint(
     other = Context(fast=True, seeds=[0], out=ctx.out, runs=ctx.runs, extra=(*ctx.extra, "model.dropout=0.2"))
     sweep.run_rows([ROW], other, "toy")
     assert seen == [str(run_dir), None]
+
+
+def test_jobs_train_the_row_seeds_in_worker_processes_and_keep_seed_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_training_here(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("trained in this process, not in a worker")
+
+    monkeypatch.setattr("flexconv.train.commands.train", no_training_here)  # a worker process has the real one
+    ctx = Context(fast=False, seeds=[0, 1], out=tmp_path / "docs", runs=tmp_path / "runs", extra=TINY, jobs=2)
+    runs = sweep.run_rows([ROW], ctx, "toy")
+    assert runs.run_dirs["flextcn"] == [tmp_path / "runs" / "toy" / "FlexTCN" / f"seed{seed}" for seed in (0, 1)]
+    committed = [read_record(tmp_path / "docs" / "records" / "toy" / "FlexTCN" / f"seed{s}.json") for s in (0, 1)]
+    assert [record.result for record in committed] == runs.results["flextcn"]
+    assert [record.config["seed"] for record in committed] == [0, 1]
 
 
 def test_the_command_refuses_unknown_studies_and_rows(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, cast
+from typing import Any, Optional, Union, cast
 
 from flexconv.experiments.results.judge import Results
 from flexconv.experiments.results.render import TableRow
@@ -60,7 +60,8 @@ class Context:
     extra: overrides of every row (``--data-root``, ``--override k=v``); study_extra: overrides of
     one study's rows (``--override study:k=v``); finished_only: train nothing, tabulate the row/seeds
     that finished; trained_rows: the keys of the only rows that may train (None: all), the others as
-    with finished_only.
+    with finished_only; jobs: how many row/seeds train at once (joblib's processes; 1: one after the other, in
+    this process).
     """
 
     fast: bool
@@ -72,6 +73,7 @@ class Context:
     invocation: str = ""
     finished_only: bool = False
     trained_rows: Optional[frozenset[str]] = None
+    jobs: int = 1
 
     def trains(self, row: Row) -> bool:
         """Whether ``row``'s unfinished seeds are trained (else left out)."""
@@ -176,6 +178,7 @@ def run_rows(
 
     runs = Runs()
     seeds = ctx.seeds[:max_seeds] if max_seeds is not None else ctx.seeds
+    slots: list[tuple[str, Path, Union[Record, Job]]] = []  # (row key, run folder, its record or its job)
     for row in rows:
         runs.results[row.key], runs.run_dirs[row.key] = [], []
         row_program = row.program or program
@@ -187,26 +190,60 @@ def run_rows(
             cfg = compose(row, ctx, study, seed, row_program)
             config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
             where = (study, folder_name(row.name), seed)
-            run_record, committed = Path(cfg.run_dir) / RUN_RECORD, record_path(ctx.out, *where)
-            record = reusable(run_record, config) or reusable(committed, config)
+            committed = record_path(ctx.out, *where)
+            record = reusable(Path(cfg.run_dir) / RUN_RECORD, config) or reusable(committed, config)
+            if not ctx.fast and record is not None and not reusable(committed, config):
+                write_record(committed, record)  # --fast numbers are noise: never recorded
             if record is not None:
                 log.info("%s / %s / seed %d: reusing its record", study, row.name, seed)
-            elif not ctx.trains(row):
-                log.info("%s / %s / seed %d: not finished, left out (--finished-only or --rows)", study, row.name, seed)
-                continue
+                slots.append((row.key, Path(cfg.run_dir), record))
+            elif ctx.trains(row):
+                job = Job(where, cfg, config, row_program, batch_norm_reestimated, None if ctx.fast else committed)
+                slots.append((row.key, Path(cfg.run_dir), job))
             else:
-                try:
-                    result = run_one(resume_if_interrupted(cfg), row_program, batch_norm_reestimated)
-                except RunDirInUseError as error:  # another study process trains it: it is reused once finished
-                    log.warning("%s / %s / seed %d: left out, %s", study, row.name, seed, error)
-                    continue
-                record = Record(*where, {**config, "resume": None}, result, environment())
-                write_record(run_record, record)
-            if not (ctx.fast or reusable(committed, config)):  # --fast numbers are noise: never recorded
-                write_record(committed, record)
-            runs.results[row.key].append(record.result)
-            runs.run_dirs[row.key].append(Path(cfg.run_dir))
+                log.info("%s / %s / seed %d: not finished, left out (--finished-only or --rows)", study, row.name, seed)
+    jobs = [slot for _, _, slot in slots if isinstance(slot, Job)]
+    if ctx.jobs > 1 and len(jobs) > 1:
+        from joblib import Parallel, delayed
+
+        trained = Parallel(n_jobs=ctx.jobs)(delayed(train_job)(job) for job in jobs)
+    else:
+        trained = [train_job(job) for job in jobs]
+    done = dict(zip(map(id, jobs), trained))
+    for key, run_dir, slot in slots:
+        finished = done[id(slot)] if isinstance(slot, Job) else slot
+        if finished is not None:
+            runs.results[key].append(finished.result)
+            runs.run_dirs[key].append(run_dir)
     return runs
+
+
+@dataclass(frozen=True)
+class Job:
+    """A row/seed to train: where it belongs (study, row folder, seed), its config (and resolved), what runs
+    it, and where its committed record goes (None: not recorded, --fast)."""
+
+    where: tuple[str, str, int]
+    cfg: Any
+    config: dict[str, Any]
+    program: str
+    batch_norm_reestimated: bool
+    committed: Optional[Path]
+
+
+def train_job(job: Job) -> Optional[Record]:
+    """Train one row/seed (resuming it if it was interrupted) and write its records; None when another process
+    holds its run folder (it is reused once finished). Runs in a worker process with ``--jobs``."""
+    try:
+        result = run_one(resume_if_interrupted(job.cfg), job.program, job.batch_norm_reestimated)
+    except RunDirInUseError as error:
+        log.warning("%s: left out, %s", job.cfg.run_dir, error)
+        return None
+    record = Record(*job.where, {**job.config, "resume": None}, result, environment())
+    write_record(Path(job.cfg.run_dir) / RUN_RECORD, record)
+    if job.committed is not None:
+        write_record(job.committed, record)
+    return record
 
 
 def reusable(path: Path, config: dict[str, Any]) -> Optional[Record]:
