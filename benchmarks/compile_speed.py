@@ -1,6 +1,6 @@
 """Compiled against eager training steps, and what compiling costs while the masks widen.
 
-    .venv/bin/python benchmarks/compile_speed.py [--models flextcn_smnist ...] [--repeats 5] [--threads 1]
+    .venv/bin/python benchmarks/compile_speed.py [--models flextcn ...] [--repeats 5] [--threads 1]
         [--widen-steps 24] [--plain]
 
 Per model (registered names; defaults FlexNet-7 on CIFAR-10 batch 64x3x32x32, the Fashion-MNIST FlexNet on
@@ -46,7 +46,7 @@ from flexconv.nn import FlexConv, StaticCrops
 sys.path.insert(0, str(Path(__file__).parent))
 from page import min_times, write_block  # noqa: E402
 
-INPUTS = {"flexnet7_cifar10": (3, 32, 32), "flexnet_fashion_mnist": (1, 28, 28), "flextcn_smnist": (1, 784)}
+INPUTS = {"flexnet7": (3, 32, 32), "flexnet_fashion_mnist": (1, 28, 28), "flextcn": (1, 784)}
 
 
 class CountingInductor:

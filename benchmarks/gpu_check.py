@@ -195,7 +195,7 @@ def adam_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: str
 
 def network_rows(repeats: int) -> list[dict]:
     """Adam steps of FlexNet-7 (batch 64, 32x32) and FlexTCN-6 (batch 64, 784 steps): ours against plain torch.fft."""
-    workloads = (("FlexNet-7", "flexnet7_cifar10", (64, 3, 32, 32)), ("FlexTCN-6", "flextcn_smnist", (64, 1, 784)))
+    workloads = (("FlexNet-7", "flexnet7", (64, 3, 32, 32)), ("FlexTCN-6", "flextcn", (64, 1, 784)))
     rows = []
     for name, model_name, shape in workloads:
         for masks in ("initial", "full"):

@@ -145,7 +145,7 @@ def conv_path_rows(repeats: int) -> list[dict]:
 def flexnet7() -> nn.Module:
     """The registered FlexNet-7 of the paper's CIFAR-10 table (671,650 parameters), seeded."""
     torch.manual_seed(0)
-    return get_model("flexnet7_cifar10")
+    return get_model("flexnet7")
 
 
 def plain_twin(model: nn.Module) -> nn.Module:

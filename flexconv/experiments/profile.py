@@ -10,7 +10,7 @@ dataset's) and random labels, runs ``--warmup`` untimed and ``--steps`` profiled
 ``profile.txt`` (that table) and ``trace.json`` (a Chrome trace: open it in chrome://tracing or
 https://ui.perfetto.dev) into ``--out``.
 
-    flexconv profile --model flexnet7_cifar10 --batch 16 --resolution 32 --out outputs/profile
+    flexconv profile --model flexnet7 --batch 16 --resolution 32 --out outputs/profile
     flexconv profile --experiment main_job --steps 5
     flexconv profile --checkpoint runs/main_job/<run>/checkpoints/last.ckpt
 
@@ -168,7 +168,7 @@ def main(argv: Sequence[str]) -> None:
     """``flexconv profile [--model NAME | --experiment NAME | --checkpoint PATH] [--batch B] [--steps N] [--out DIR]``."""
     parser = argparse.ArgumentParser(prog="flexconv profile", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", help="registered model name (see --list; default flexnet7_cifar10)")
+    source.add_argument("--model", help="registered model name (see --list; default flexnet7)")
     source.add_argument("--experiment", help="an experiment preset: its model, on its dataset's input shape")
     source.add_argument("--checkpoint", type=Path, help="a run's checkpoint: its model, on its dataset's input shape")
     parser.add_argument(
@@ -194,7 +194,7 @@ def main(argv: Sequence[str]) -> None:
         return
     options = dict(steps=args.steps, warmup=args.warmup, out=args.out, sort_by=args.sort, row_limit=args.rows)
     if args.experiment is None and args.checkpoint is None:
-        name = args.model or "flexnet7_cifar10"
+        name = args.model or "flexnet7"
         if name not in list_models():
             raise SystemExit(f"profile: unknown model {name!r}; known: {', '.join(list_models())}")
         result = profile_model(

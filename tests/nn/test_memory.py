@@ -78,7 +78,7 @@ def _flextcn(length: int) -> torch.nn.Module:
     """A two-block FlexTCN (widths 8 and 16) whose kernels span the whole sequence (full-length masks)."""
     torch.manual_seed(0)
     model = get_model(
-        "flextcn_smnist", hidden_channels=8, num_blocks=2, block_width_factors=[1.0, 2], conv={"conv_method": "fft"}
+        "flextcn", hidden_channels=8, num_blocks=2, block_width_factors=[1.0, 2], conv={"conv_method": "fft"}
     )
     with torch.no_grad():
         model(torch.randn(1, 1, length))  # fixes the grids at `length` taps
