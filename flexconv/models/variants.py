@@ -85,8 +85,9 @@ def ckcnn7_magnet() -> FlexNetConfig:
 
 @register_model
 def flexnet5() -> FlexNetConfig:
-    """FlexNet-5 for ImageNet-32, as the original's command (see the module docstring); its 1,000 classes come
-    from the dataset (10 for a standalone ``get_model``)."""
+    """FlexNet-5 for ImageNet-32, as the original's command (see the module docstring).
+
+    Its 1,000 classes come from the dataset (10 for a standalone ``get_model``)."""
     return FlexNetConfig(
         hidden_channels=22,
         num_blocks=5,
@@ -141,8 +142,9 @@ def _cktcn(**changes: Any) -> FlexNetConfig:
 
 @register_model
 def flextcn() -> FlexNetConfig:
-    """FlexTCN-6 of the paper's sequential tables (sMNIST, pMNIST, sCIFAR-10, Speech Commands, ...) and of the
-    copy-memory and adding problems: 373,324 parameters at 1 input channel and 10 classes."""
+    """FlexTCN-6 of the sequential tables, copy memory and adding problem: 373,324 parameters at 1 x 10.
+
+    The sequential tables: sMNIST, pMNIST, sCIFAR-10, npCIFAR-10, Speech Commands, CharacterTrajectories."""
     return _flextcn()
 
 
@@ -182,8 +184,9 @@ def flextcn_mnist1d_conv3() -> FlexNetConfig:
 
 @register_model
 def flexnet_fashion_mnist() -> FlexNetConfig:
-    """A small FlexNet for 28x28 Fashion-MNIST: 3 blocks x 24 channels, horizon 29, MAGNet 16 x 3 (68,790
-    parameters): the released checkpoint of the same name (the cross-resolution and main-job presets set 16
+    """A small FlexNet for 28x28 Fashion-MNIST: 3 blocks x 24 channels, horizon 29, MAGNet 16 x 3.
+
+    68,790 parameters: the released checkpoint of the same name (the cross-resolution and main-job presets set 16
     channels)."""
     return FlexNetConfig(
         in_channels=1,
@@ -197,8 +200,9 @@ def flexnet_fashion_mnist() -> FlexNetConfig:
 
 @register_model
 def flexnet_fashion_mnist_conv3() -> FlexNetConfig:
-    """The Fashion-MNIST FlexNet's topology with 3x3 convolutions, 24 channels: 32,074 parameters, about the
-    16-channel FlexNet's 35,766."""
+    """The Fashion-MNIST FlexNet's topology with 3x3 convolutions: 32,074 parameters at 24 channels.
+
+    About the 16-channel FlexNet's 35,766."""
     return FlexNetConfig(
         in_channels=1, num_classes=10, hidden_channels=24, num_blocks=3, dropout=0.1, conv=ConvConfig(**PLAIN3)
     )
@@ -212,8 +216,9 @@ def resnet18_fashion_mnist() -> ResNet18Config:
 
 @register_model
 def resnet18_fashion_mnist_flexconv() -> ResNet18Config:
-    """That ResNet-18 after ``flexconv.nn.convert(model, horizon=9)``: separable FlexConvs whose kernel sizes can
-    grow from 3x3 to 9x9 (the shapes of the 3x3 network kept)."""
+    """That ResNet-18 after ``flexconv.nn.convert(model, horizon=9)``: separable FlexConvs.
+
+    Their kernel sizes can grow from 3x3 to 9x9 (the shapes of the 3x3 network kept)."""
     return ResNet18Config(in_channels=1, num_classes=10, flexconv={"horizon": 9})
 
 

@@ -17,9 +17,7 @@ model's; the check runs it at batch ``B + 3`` with each spatial axis 4 steps lon
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -112,40 +110,3 @@ def export_checkpoint(checkpoint: str | Path, onnx: Optional[Path] = None, batch
             results["onnx_other_shape"] = tuple(other.shape)
             results["onnx_other_shape_max_abs_diff"] = float((expected - onnx_outputs(onnx, other)).abs().max())
     return results
-
-
-def main(argv: Sequence[str]) -> None:
-    """``flexconv export <checkpoint> [--onnx OUT] [--batch B]``."""
-    from flexconv.train.checkpoints import CheckpointError
-
-    parser = argparse.ArgumentParser(prog="flexconv export", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "checkpoint",
-        help="a best.ckpt or last.ckpt of a flexconv run, a release file (.pt) or a "
-        "released name (flextcn_mnist1d, ...)",
-    )
-    parser.add_argument("--onnx", type=Path, help="write the plain-convolution model to this ONNX file")
-    parser.add_argument("--batch", type=int, default=2, help="batch size of the parity check (and the ONNX input)")
-    args = parser.parse_args(list(argv))
-    try:
-        results = export_checkpoint(args.checkpoint, args.onnx, args.batch)
-    except (CheckpointError, ValueError) as error:
-        raise SystemExit(f"flexconv export: {error}") from None
-    tolerance = PARITY_TOLERANCE * max(results["scale"], 1.0)
-    checks = [("plain convolutions", results["max_abs_diff"])]
-    if results["onnx_max_abs_diff"] is not None:
-        checks.append(("ONNX (onnxruntime)", results["onnx_max_abs_diff"]))
-        checks.append(
-            (f"ONNX at input {results['onnx_other_shape']} (dynamic axes)", results["onnx_other_shape_max_abs_diff"])
-        )
-    print(f"input {results['input_shape']}, largest output {results['scale']:.4g}")
-    for name, diff in checks:
-        print(
-            f"parity {name}: max |difference| = {diff:.3g} ({'ok' if diff <= tolerance else 'MISMATCH'}, "
-            f"tolerance {tolerance:.1g})"
-        )
-    if results["onnx"]:
-        note = "" if results["onnx_max_abs_diff"] is not None else " (onnxruntime not installed: not checked)"
-        print(f"wrote {results['onnx']}{note}")
-    if any(diff > tolerance for _, diff in checks):
-        raise SystemExit("flexconv export: the exported model does not match the checkpoint's model")
