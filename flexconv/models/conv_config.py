@@ -134,7 +134,7 @@ def conv_factory(cfg: ConvConfig, data_dim: int) -> ConvFactory:
     return functools.partial(FlexConv, mask=spec_factory(cfg.mask, mask_class, "GaussianMask", "mask"), **common)
 
 
-# The flat keys of configurations stored before kernel_net and mask were nested (issue 10).
+# Flat keys of kernel_net and mask options that stored configurations may hold, and their nested names.
 _FLAT_KERNEL = {"kernel_hidden_channels": "hidden_channels", "kernel_num_layers": "num_layers"}
 _FLAT_MASK = {
     "mask_init_width": "init_width",
@@ -147,7 +147,7 @@ _OLD_KERNEL_NAMES = {"Gabor": "GaborNet", "Fourier": "FourierNet"}
 
 def nest_flat_conv_config(conv: Mapping[str, Any]) -> dict[str, Any]:
     """A stored ``conv`` configuration with the old flat keys (``kernel_hidden_channels``,
-    ``kernel_options``, ``mask_init_width``, ...) in today's nested form; others are returned as they are."""
+    ``kernel_options``, ``mask_init_width``, ...) in the nested form; others are returned as they are."""
     conv = dict(conv)
     if not isinstance(conv.get("kernel_net", {}), str):
         return conv
