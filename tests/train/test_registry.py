@@ -172,3 +172,21 @@ def test_stored_flat_conv_configs_are_nested() -> None:
     ck = nest_flat_conv_config({**flat, "type": "CKConv", "kernel_net": "SIREN", "kernel_options": {"omega_0": 30.0}})
     assert ck["mask"] is None and ck["kernel_net"]["omega_0"] == 30.0
     assert nest_flat_conv_config(nest_flat_conv_config(flat)) == nest_flat_conv_config(flat)
+
+
+def test_committed_records_name_registered_models() -> None:
+    """Every model a committed results record names (a ``name`` under any ``model`` key) is registered, so a
+    record can be rebuilt from its config; a renamed model needs its records renamed too."""
+    import json
+
+    def names(node: object) -> list[str]:
+        if isinstance(node, dict):
+            own = [node["model"]["name"]] if isinstance(node.get("model"), dict) and "name" in node["model"] else []
+            return own + [n for value in node.values() for n in names(value)]
+        return [n for value in node for n in names(value)] if isinstance(node, list) else []
+
+    records = Path(flexconv.__file__).parents[1] / "docs" / "records"
+    found = {str(p.relative_to(records)): names(json.loads(p.read_text())) for p in sorted(records.rglob("*.json"))}
+    assert any(found.values())
+    unknown = {path: n for path, ns in found.items() for n in ns if n not in list_models()}
+    assert not unknown, f"records naming unregistered models: {unknown}"
