@@ -9,6 +9,7 @@ import torch
 
 from flexconv.train.builders import build_module, datamodule_from_config, model_options
 from flexconv.train.config import CONFIG_DIR, compose_config
+from flexconv.train.validate import ConfigError
 
 PRESETS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 # Each preset's resolved model options (data fields filled from its dataset) and parameter count: a preset
@@ -102,7 +103,8 @@ def test_sequential_presets_use_the_kernel_norm_decay(preset: str) -> None:
     "preset", ["cifar10_crossres_16_32", "cifar10_crossres_16_32_gabor", "cifar10_crossres_16_32_gabor_mask"]
 )
 def test_cross_resolution_presets_are_the_papers(preset: str) -> None:
-    """Table 4: MAGNet kernels ("gabor" names the anti-aliasing target), 100 epochs at 16x16 + 100 fine-tuning at 32x32."""
+    """Table 4: MAGNet kernels ("gabor" names the anti-aliasing target), horizon 17, 100 epochs at 16x16 + 100
+    fine-tuning at 32x32."""
     cfg = compose_config([f"experiment={preset}"])
     assert cfg.model.conv.kernel_net.name == "MAGNet" and cfg.model.conv.horizon == 17
     assert (cfg.trainer.max_epochs, cfg.crossres.finetune_epochs, cfg.crossres.source, cfg.crossres.target) == (
@@ -194,3 +196,12 @@ def test_kernel_net_and_mask_arguments_are_overridable_keys() -> None:
         type(build_module(replaced, datamodule_from_config(replaced).record).model.stem[0].kernel_net).__name__
         == "SIREN"
     )
+
+
+def test_a_preset_runs_another_model_without_its_model_overrides() -> None:
+    """docs/experiments.md: the cross-resolution preset with ResNet-44, dropping the FlexNet's horizon override."""
+    with pytest.raises(ConfigError, match="unknown key model.conv"):
+        compose_config(["experiment=cifar10_crossres_16_32", "model=resnet44"])
+    cfg = compose_config(["experiment=cifar10_crossres_16_32", "model=resnet44", "~model.conv"])
+    module = build_module(cfg, datamodule_from_config(cfg).record)
+    assert sum(p.numel() for p in module.model.parameters()) == 658_586
