@@ -176,9 +176,7 @@ def original_workload(case: str, batch: int, checkout: Path):
 
     as_original = {"model": "SeqData_TCN", "in_channels": 1, "out_channels": 10, **ORIGINAL_CONFIG}
     if flexnet_config_from_original(as_original) != flextcn():
-        raise RuntimeError(
-            "ORIGINAL_CONFIG no longer maps to flextcn: the timings would compare different models"
-        )
+        raise RuntimeError("ORIGINAL_CONFIG no longer maps to flextcn: the timings would compare different models")
     sys.path.insert(0, str(checkout))
     # The original's models/__init__ imports its image ResNets, which need the authors' `srf` package; the TCN does not.
     sys.modules.setdefault("srf", types.ModuleType("srf"))

@@ -113,10 +113,7 @@ def test_per_step_objective_uses_outputs_at_every_step() -> None:
     assert torch.allclose(out[:, -1], module.model(x), atol=1e-6)  # the "last" head: the output at the last step
     with pytest.raises(ValueError, match="forward_steps"):
         TaskModule(
-            "resnet32",
-            {**IMAGE_FAMILIES["resnet32"], "in_channels": 3, "num_classes": 10},
-            {},
-            objective="per_step",
+            "resnet32", {**IMAGE_FAMILIES["resnet32"], "in_channels": 3, "num_classes": 10}, {}, objective="per_step"
         )
 
 
