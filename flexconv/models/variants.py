@@ -48,8 +48,8 @@ def flexnet() -> FlexNetConfig:
 
 
 # -- images --------------------------------------------------------------------------------------
-FLEXNET7 = dict(hidden_channels=24, num_blocks=7, block_width_factors=[1, 2, 1.5, 3, 2, 2], dropout=0.2)
-PLAIN3 = {"type": "Conv", "kernel_size": 3, "kernel_net": None, "mask": None}
+FLEXNET7: dict[str, Any] = dict(hidden_channels=24, num_blocks=7, block_width_factors=[1, 2, 1.5, 3, 2, 2], dropout=0.2)
+PLAIN3: dict[str, Any] = {"type": "Conv", "kernel_size": 3, "kernel_net": None, "mask": None}
 SIREN30 = {"name": "SIREN", "omega_0": 30.0}
 
 
