@@ -202,7 +202,8 @@ class CKConv(nn.Module):
         return text
 
     def padding_amounts(self, kernel_size: Sequence[int]) -> list[tuple[int, int]]:
-        """(left, right) padding per axis for a cropped kernel of ``kernel_size`` taps (:func:`~flexconv.nn.conv_args.crop_padding`)."""
+        """(left, right) padding per axis for a cropped kernel of ``kernel_size`` taps
+        (:func:`~flexconv.nn.conv_args.crop_padding`)."""
         return Ca.crop_padding(self.grid_sizes(), kernel_size, self.padding, self.dilation, self.causal)
 
     def output_size(self, input_size: Sequence[int]) -> tuple[int, ...]:
@@ -356,7 +357,8 @@ class CKConv(nn.Module):
 
     # -- forward ------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, in_channels, *S) -> (B, out_channels, *S') (S' = S unless stride, dilation or padding say otherwise)."""
+        """x: (B, in_channels, *S) -> (B, out_channels, *S') (S' = S unless stride, dilation or padding say
+        otherwise)."""
         check_input(x, type(self).__name__, self.data_dim, self.in_channels)
         dtype = compute_dtype(x, self._reference_param().dtype, type(self).__name__)
         kernel = self.kernel(x.shape)  # (out, in / groups, *K) or, separable, (in, 1, *K)
@@ -370,8 +372,9 @@ class CKConv(nn.Module):
         method = "spatial" if x.shape[0] == 0 else self.conv_method
         if self.uses_conv_arguments and min(self.output_size(x.shape[2:])) < 1:
             raise ValueError(
-                f"{type(self).__name__}: an input of size {tuple(x.shape[2:])} leaves no output for a {self.grid_sizes()} "
-                f"grid with padding={self.padding!r}, dilation={self.dilation} (nn.Conv's rule: the padded input must "
+                f"{type(self).__name__}: an input of size {tuple(x.shape[2:])} leaves no output for a "
+                f"{self.grid_sizes()} grid with padding={self.padding!r}, dilation={self.dilation} (nn.Conv's rule: "
+                "the padded input must "
                 "be at least dilation * (n - 1) + 1)"
             )
         groups = self.in_channels if self.separable else self.groups

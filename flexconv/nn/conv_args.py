@@ -144,8 +144,8 @@ def conv_padded(
     pads: (left, right) per axis, padded in ``padding_mode`` (negative: entries removed); stride,
     dilation: one int per axis (None: 1). Output size per axis: :func:`output_size`.
 
-    The FFT path ("fft", or "auto" when :func:`flexconv.nn.functional.prefer_fft` prefers it) computes stride-1 convolutions
-    with groups 1 or depthwise (on the dilated kernel); a strided convolution or any other grouping
+    The FFT path ("fft", or "auto" when :func:`flexconv.nn.functional.prefer_fft` prefers it) computes stride-1
+    convolutions with groups 1 or depthwise (on the dilated kernel); a strided convolution or any other grouping
     always runs as torch's direct convolution with that stride, so no output is computed only to be
     dropped.
     """

@@ -101,7 +101,10 @@ class GaussianMask(nn.Module):
     def extra_repr(self) -> str:
         margin = f", crop_margin={self.crop_margin}" if self.crop_margin else ""
         margin += f", min_taps={self.min_taps}" if self.min_taps != 3 else ""
-        return f"data_dim={self.data_dim}, causal={self.causal}, threshold={self.threshold}, cropping={self.dynamic_cropping}{margin}"
+        return (
+            f"data_dim={self.data_dim}, causal={self.causal}, threshold={self.threshold}, "
+            f"cropping={self.dynamic_cropping}{margin}"
+        )
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         """Mask values on a positions grid (D, *S) -> (*S)."""

@@ -234,8 +234,9 @@ def _ckconv_stream(layer: CKConv, path: str) -> RollingConv:
         )
     if layer.uses_conv_arguments:
         raise ValueError(
-            f"stream(): {_where(path)} has stride={layer.stride}, padding={layer.padding!r}, dilation={layer.dilation}, "
-            f"groups={layer.groups}; only the causal 'same' convolution with stride, dilation and groups 1 runs on a stream"
+            f"stream(): {_where(path)} has stride={layer.stride}, padding={layer.padding!r}, "
+            f"dilation={layer.dilation}, groups={layer.groups}; only the causal 'same' convolution with stride, "
+            "dilation and groups 1 runs on a stream"
         )
     try:
         layer.grid_sizes()
