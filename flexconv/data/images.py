@@ -41,7 +41,8 @@ FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 AUGMENTATIONS = ("none", "resnet")
 
 Reader = Callable[[Path, bool], tuple[np.ndarray, np.ndarray]]
-"""(folder, train) -> uint8 images (N, H, W, C) and int64 labels (N,); FileNotFoundError when absent (:mod:`readers`)."""
+"""(folder, train) -> uint8 images (N, H, W, C) and int64 labels (N,); FileNotFoundError when absent
+(:mod:`readers`)."""
 Fetcher = Callable[[Path], None]
 """Downloads a dataset's files into a root folder."""
 
@@ -187,7 +188,8 @@ def load_mnist(record: DatasetRecord, split: str, options: LoadOptions) -> Image
 
 
 def load_fashion_mnist(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
-    """Fashion-MNIST from ``<root>/FashionMNIST/raw``, ``<root>/fashion_mnist``, ``<root>`` or :data:`FASHION_SYSTEM_DIR`."""
+    """Fashion-MNIST from ``<root>/FashionMNIST/raw``, ``<root>/fashion_mnist``, ``<root>`` or
+    :data:`FASHION_SYSTEM_DIR`."""
     root = Path(options.root)
     folders = [root / "FashionMNIST" / "raw", root / "fashion_mnist", root, FASHION_SYSTEM_DIR]
     return image_dataset(record, split, options, folders, readers.read_mnist_like, _torchvision("FashionMNIST"))
