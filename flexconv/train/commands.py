@@ -192,7 +192,8 @@ def _fit_and_test(
 
 
 def measure_test_metrics(module: TaskModule, cfg: DictConfig, progress_bar: bool = False) -> dict[str, float]:
-    """The test metrics (``test/acc``, ``test/loss``, ...) of ``module`` on ``cfg``'s data: no logging, no checkpoints."""
+    """The test metrics (``test/acc``, ``test/loss``, ...) of ``module`` on ``cfg``'s data: no logging, no
+    checkpoints."""
     datamodule = datamodule_from_config(cfg)
     datamodule.prepare_data()
     datamodule.setup("test")

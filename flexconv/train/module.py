@@ -13,8 +13,9 @@ Optimiser: Adam, AdamW or SGD over :func:`flexconv.nn.param_groups` (mask parame
 x0.1 learning-rate hint). ``optim.weight_decay`` is the optimiser's weight decay (every parameter);
 ``optim.kernel_norm_decay`` is the FlexConv/CKConv papers' "weight decay", a loss term (see
 :func:`kernel_norm_penalty`). The loss a training step minimises is :meth:`TaskModule.training_loss`:
-the task loss plus every regulariser (kernel-norm decay, anti-aliasing). Schedulers: "cosine" (linear warm-up then cosine to ``min_lr``, stepped
-every optimiser step, as in the paper), "plateau", "multistep", "exponential" (per epoch), "none".
+the task loss plus every regulariser (kernel-norm decay, anti-aliasing). Schedulers: "cosine" (linear warm-up then
+cosine to ``min_lr``, stepped every optimiser step, as in the paper), "plateau", "multistep", "exponential" (per
+epoch), "none".
 """
 
 from __future__ import annotations
@@ -80,13 +81,15 @@ class OptimConfig:
             raise ValueError(f"optim.scheduler must be one of {list(SCHEDULERS)}, got {self.scheduler!r}")
         if self.weight_decay < 0 or self.kernel_norm_decay < 0:
             raise ValueError(
-                f"optim.weight_decay and optim.kernel_norm_decay must be >= 0, got {self.weight_decay}, {self.kernel_norm_decay}"
+                f"optim.weight_decay and optim.kernel_norm_decay must be >= 0, got {self.weight_decay}, "
+                f"{self.kernel_norm_decay}"
             )
 
 
 @runtime_checkable
 class StepwiseModel(Protocol):
-    """A model with outputs at every time step, for the "per_step" objective (e.g. :class:`~flexconv.models.FlexNet`)."""
+    """A model with outputs at every time step, for the "per_step" objective (e.g.
+    :class:`~flexconv.models.FlexNet`)."""
 
     def forward_steps(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, T, K): the model's output head applied at every step instead of once."""

@@ -228,5 +228,8 @@ def unknown_override_error(key: str, value: str, cfg: Optional[DictConfig]) -> C
         known = list(node.keys()) if isinstance(node, DictConfig) else []
     message = _unknown(key, known)
     if section == "trainer" and key.rpartition(".")[2] in trainer_arguments():
-        message = f"trainer.{key.rpartition('.')[2]} is a Trainer argument that the config does not list: add it with +{key}={value}"
+        message = (
+            f"trainer.{key.rpartition('.')[2]} is a Trainer argument that the config does not list: add it with "
+            f"+{key}={value}"
+        )
     return ConfigError(message)
