@@ -165,7 +165,8 @@ def model_and_record(
 
 
 def main(argv: Sequence[str]) -> None:
-    """``flexconv profile [--model NAME | --experiment NAME | --checkpoint PATH] [--batch B] [--steps N] [--out DIR]``."""
+    """``flexconv profile [--model NAME | --experiment NAME | --checkpoint PATH] [--batch B] [--steps N]
+    [--out DIR]``."""
     parser = argparse.ArgumentParser(prog="flexconv profile", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", help="registered model name (see --list; default flexnet7_cifar10)")

@@ -53,7 +53,8 @@ def complete_spec(spec: Optional[Mapping[str, Any]], lookup: Callable[[str], typ
     if unknown:
         raise ValueError(
             f"unknown {where} option {unknown[0]!r} of {name}; known: {sorted(['name', *options])} (a Hydra override "
-            f"of the name keeps the old class's keys: replace the node, ~model.conv.{where} '+model.conv.{where}={{name: ...}}')"
+            f"of the name keeps the old class's keys: replace the node, ~model.conv.{where} "
+            f"'+model.conv.{where}={{name: ...}}')"
         )
     defaults = {k: p.default for k, p in options.items() if p.default is not p.empty and isinstance(p.default, PLAIN)}
     return {"name": name, **defaults, **spec}

@@ -96,7 +96,8 @@ def config_dict(config: ModelConfig) -> dict[str, Any]:
 
 
 def model_from_release(release: dict[str, Any]) -> nn.Module:
-    """The model a release file (:func:`flexconv.models.pretrained.read_release`) describes, with its weights, in eval mode."""
+    """The model a release file (:func:`flexconv.models.pretrained.read_release`) describes, with its weights, in
+    eval mode."""
     model = build_model(model_config(release["model_name"], **release["model_config"]))
     model.load_state_dict(release["state_dict"])
     return model.eval()

@@ -285,7 +285,8 @@ def flextcn_mnist1d_conv3() -> FlexNetConfig:
 @register_model
 def flexnet_fashion_mnist() -> FlexNetConfig:
     """A small FlexNet for 28x28 Fashion-MNIST: 3 blocks x 24 channels, horizon 29, MAGNet 16 x 3 (68,790
-    parameters): the released checkpoint of the same name (the cross-resolution and main-job presets set 16 channels)."""
+    parameters): the released checkpoint of the same name (the cross-resolution and main-job presets set 16
+    channels)."""
     return FlexNetConfig(
         in_channels=1,
         num_classes=10,
@@ -298,7 +299,8 @@ def flexnet_fashion_mnist() -> FlexNetConfig:
 
 @register_model
 def flexnet_fashion_mnist_conv3() -> FlexNetConfig:
-    """The Fashion-MNIST FlexNet's topology with 3x3 convolutions, 24 channels: 32,074 parameters, about the 16-channel FlexNet's 35,766."""
+    """The Fashion-MNIST FlexNet's topology with 3x3 convolutions, 24 channels: 32,074 parameters, about the
+    16-channel FlexNet's 35,766."""
     return FlexNetConfig(
         in_channels=1, num_classes=10, hidden_channels=24, num_blocks=3, dropout=0.1, conv=ConvConfig(**PLAIN3)
     )
