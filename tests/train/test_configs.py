@@ -89,7 +89,8 @@ def test_sequential_presets_use_the_kernel_norm_decay(preset: str) -> None:
     "preset", ["cifar10_crossres_16_32", "cifar10_crossres_16_32_gabor", "cifar10_crossres_16_32_gabor_mask"]
 )
 def test_cross_resolution_presets_are_the_papers(preset: str) -> None:
-    """Table 4: MAGNet kernels ("gabor" names the anti-aliasing target), 100 epochs at 16x16 + 100 fine-tuning at 32x32."""
+    """Table 4: MAGNet kernels ("gabor" names the anti-aliasing target), 100 epochs at 16x16 + 100 fine-tuning at
+    32x32."""
     cfg = compose_config([f"experiment={preset}"])
     assert cfg.model.conv.kernel_net.name == "MAGNet" and cfg.model.conv.horizon == 17
     assert (cfg.trainer.max_epochs, cfg.crossres.finetune_epochs, cfg.crossres.source, cfg.crossres.target) == (
