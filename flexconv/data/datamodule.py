@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Optional
+from collections.abc import Sized
+from typing import Any, Optional, cast
 
 import torch
 from lightning import LightningDataModule
@@ -118,7 +119,7 @@ def _fit_splits(record: DatasetRecord, options: LoadOptions, val_fraction: float
         return record.load("train", options), record.load("val", dataclasses.replace(options, augment="none"))
     data = record.load("train", options)
     plain = data.without_augmentation() if isinstance(data, ImageDataset) else data
-    train_idx, val_idx = split_indices(len(data), val_fraction, seed)
+    train_idx, val_idx = split_indices(len(cast(Sized, data)), val_fraction, seed)
     return Subset(data, train_idx), Subset(plain, val_idx)
 
 
@@ -155,9 +156,9 @@ def build_dataset(
 
 def _limit(dataset: Dataset, limit: Optional[int], seed: int) -> Dataset:
     """A seeded random subset of ``limit`` examples (all when None or larger)."""
-    if limit is None or limit >= len(dataset):
+    if limit is None or limit >= len(cast(Sized, dataset)):
         return dataset
-    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    order = torch.randperm(len(cast(Sized, dataset)), generator=torch.Generator().manual_seed(seed))
     return Subset(dataset, order[:limit].tolist())
 
 
@@ -228,12 +229,14 @@ class FlexDataModule(LightningDataModule):
         if stage in (None, "fit", "validate") and self.train_set is None:
             train, val = _fit_splits(self.record, self.options, self.val_fraction, self.seed)
             self.train_set = _limit(train, self.limit_train, self.seed)
-            self.val_set = val if len(val) else None
-            log.info("%s: %d train / %d val examples", self.name, len(self.train_set), len(val))
+            self.val_set = val if len(cast(Sized, val)) else None
+            log.info(
+                "%s: %d train / %d val examples", self.name, len(cast(Sized, self.train_set)), len(cast(Sized, val))
+            )
         if stage in (None, "test", "predict") and self.test_set is None:
             test = self.record.load("test", dataclasses.replace(self.options, augment="none"))
             self.test_set = _limit(test, self.limit_test, self.seed + 1)
-            log.info("%s: %d test examples", self.name, len(self.test_set))
+            log.info("%s: %d test examples", self.name, len(cast(Sized, self.test_set)))
 
     def _loader(self, dataset: Optional[Dataset], shuffle: bool) -> DataLoader:
         if dataset is None:

@@ -160,6 +160,7 @@ def image_dataset(
         except (OSError, RuntimeError) as error:  # no network, bad checksum, ...
             raise _missing(record, root, folders, f"download failed ({error})") from error
         images, labels = _read(record, root, folders, read, train)
+    assert record.stats is not None and record.resolution is not None  # image records have both
     mean, std = record.stats
     size = record.resolution
     chw = np.ascontiguousarray(images.transpose(0, 3, 1, 2))  # (N, C, H, W); a copy unless C == 1
