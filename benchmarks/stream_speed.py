@@ -133,8 +133,8 @@ def main() -> None:
             results[case].append(row)
             print(
                 f"{case:8s} k={kernels[case]:4d} T={length:6d}  re-run {row['rerun_s'] * 1e3:9.2f} ms  "
-                f"stream step {row['stream_step_s'] * 1e3:7.3f} ms  chunk {row['stream_chunk_step_s'] * 1e3:7.3f} ms/step  "
-                f"x{row['speedup']:.0f}  error {row['rel_error']:.1e}  state {row['state_kib']:.0f} KiB",
+                f"stream step {row['stream_step_s'] * 1e3:7.3f} ms  chunk {row['stream_chunk_step_s'] * 1e3:7.3f} "
+                f"ms/step  x{row['speedup']:.0f}  error {row['rel_error']:.1e}  state {row['state_kib']:.0f} KiB",
                 flush=True,
             )
     load = os.getloadavg()[0]

@@ -113,9 +113,10 @@ def make_net(
     if input_scale <= 0:
         raise ValueError(f"input_scale must be > 0, got {input_scale}")
     torch.manual_seed(seed)
+    make: Callable[..., KernelNet] = cls  # each registered class takes its own keyword options
     if issubclass(cls, MultiplicativeFilterNet):
-        return cls(2, out_channels, hidden_channels=hidden, num_layers=layers, input_scale=input_scale)
-    return cls(2, out_channels, hidden_channels=hidden, num_layers=layers + 2)
+        return make(2, out_channels, hidden_channels=hidden, num_layers=layers, input_scale=input_scale)
+    return make(2, out_channels, hidden_channels=hidden, num_layers=layers + 2)
 
 
 def psnr(kernel: torch.Tensor, target: torch.Tensor) -> float:

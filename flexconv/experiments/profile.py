@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import torch
 import torch.nn.functional as F
@@ -148,7 +148,7 @@ def model_and_record(
     experiment: Optional[str], checkpoint: Optional[Path], overrides: Sequence[str]
 ) -> tuple[nn.Module, Any]:
     """(model, dataset record) of a preset (with ``overrides``) or of a checkpoint's run."""
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf
 
     from flexconv.train.builders import build_module, datamodule_from_config
     from flexconv.train.config import compose_config
@@ -157,7 +157,9 @@ def model_and_record(
         from flexconv.train.checkpoints import load_module
 
         module = load_module(checkpoint)
-        return module.model, datamodule_from_config(OmegaConf.create(module.hparams.run_config)).record
+        return module.model, datamodule_from_config(
+            cast(DictConfig, OmegaConf.create(module.hparams["run_config"]))
+        ).record
     cfg = compose_config([f"experiment={experiment}", *overrides])
     record = datamodule_from_config(cfg).record
     return build_module(cfg, record).model, record

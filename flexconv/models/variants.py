@@ -50,7 +50,7 @@ def flexnet() -> FlexNetConfig:
 # -- images --------------------------------------------------------------------------------------
 FLEXNET7: dict[str, Any] = dict(hidden_channels=24, num_blocks=7, block_width_factors=[1, 2, 1.5, 3, 2, 2], dropout=0.2)
 PLAIN3: dict[str, Any] = {"type": "Conv", "kernel_size": 3, "kernel_net": None, "mask": None}
-SIREN30 = {"name": "SIREN", "omega_0": 30.0}
+SIREN30: dict[str, Any] = {"name": "SIREN", "omega_0": 30.0}
 
 
 @register_model
@@ -155,13 +155,13 @@ def cktcn() -> FlexNetConfig:
 
 
 # -- small models for the offline data -------------------------------------------------------------
-_SMALL_TCN = dict(hidden_channels=32, num_blocks=4, dropout=0.1)
-_SMALL_KERNEL = {"kernel_net": {"hidden_channels": 16}}
+_SMALL_TCN: dict[str, Any] = dict(hidden_channels=32, num_blocks=4, dropout=0.1)
+_SMALL_KERNEL: dict[str, Any] = {"kernel_net": {"hidden_channels": 16}}
 # MNIST-1D is no causal task (digits are shifted at random): centred kernels over the whole
 # signal (horizon "full" = 79 taps for 40 steps) and global average pooling. 98.7 % test
 # accuracy against 91.4 % for the causal last-step FlexTCN in the same 40 epochs.
-_MNIST1D = dict(_SMALL_TCN, head="pool")
-_MNIST1D_CONV = dict(_SMALL_KERNEL, causal=False, horizon="full")
+_MNIST1D: dict[str, Any] = dict(_SMALL_TCN, head="pool")
+_MNIST1D_CONV: dict[str, Any] = dict(_SMALL_KERNEL, causal=False, horizon="full")
 
 
 @register_model

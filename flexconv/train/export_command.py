@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import torch
 from omegaconf import OmegaConf
@@ -33,10 +33,11 @@ def example_input(run_config: dict[str, Any], batch: int, seed: int = 0) -> torc
     from flexconv.train.builders import datamodule_from_config
 
     record = datamodule_from_config(OmegaConf.create(run_config)).record
-    spatial = tuple(record.resolution) if record.data_dim == 2 else (record.length,)
-    if any(s is None for s in spatial):
+    spatial = record.resolution if record.data_dim == 2 else (record.length,)
+    if spatial is None or None in spatial:
         raise ValueError(f"dataset {record.name} has no fixed input shape to export with")
-    return torch.randn(batch, record.in_channels, *spatial, generator=torch.Generator().manual_seed(seed))
+    sizes = cast("tuple[int, ...]", spatial)  # no None left
+    return torch.randn(batch, record.in_channels, *sizes, generator=torch.Generator().manual_seed(seed))
 
 
 def dynamic_axes(x: torch.Tensor, y: torch.Tensor) -> dict[str, dict[int, str]]:
@@ -83,7 +84,7 @@ def export_checkpoint(checkpoint: str | Path, onnx: Optional[Path] = None, batch
 
     module = evaluation_module(checkpoint)
     model = module.model.eval()
-    x = example_input(module.hparams.run_config, batch)
+    x = example_input(module.hparams["run_config"], batch)
     plain = export(model).eval()
     with torch.no_grad():
         reference, exported = model(x), plain(x)

@@ -28,12 +28,12 @@ from flexconv.train.module import TaskModule
 
 def release_data(module: TaskModule, name: str, command: str, test_acc: float) -> dict[str, Any]:
     """The release file's dict for a trained ``module`` (see :mod:`flexconv.models.pretrained`)."""
-    run_config = copy.deepcopy(module.hparams.run_config)
+    run_config = copy.deepcopy(module.hparams["run_config"])
     run_config["run_dir"] = None
     return {
         "format": FORMAT,
         "name": name,
-        "model_name": module.hparams.model_name,
+        "model_name": module.hparams["model_name"],
         "model_config": module.model_config,
         "state_dict": {
             key: value.detach().float().clone() if value.is_floating_point() else value.clone()

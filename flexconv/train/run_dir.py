@@ -18,7 +18,7 @@ import os
 import socket
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -87,7 +87,7 @@ def same_config(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
     saved, wanted = copy.deepcopy(saved), copy.deepcopy(wanted)
     for config in (saved, wanted):
         for path, value in ADDED_KEYS.items():
-            node = config
+            node: Optional[dict[str, Any]] = config
             for key in path[:-1]:
                 node = node.get(key) if isinstance(node, dict) else None
             if isinstance(node, dict) and path[-1] not in node:
@@ -100,8 +100,8 @@ def saved_config_matches(run_dir: Path, cfg: DictConfig, name: str = "config.yam
     saved_path = run_dir / name
     if not saved_path.is_file():
         return False
-    saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
-    return same_config(saved, OmegaConf.to_container(cfg, resolve=True))
+    saved = cast("dict[str, Any]", OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True))
+    return same_config(saved, cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True)))
 
 
 def _alive(pid: int) -> bool:

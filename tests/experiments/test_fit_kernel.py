@@ -1,4 +1,5 @@
-"""Kernel fitting: the original protocol by default; every network fits every target; MAGNet beats SIREN on Gabor kernels."""
+"""Kernel fitting: the original protocol by default; every network fits every target; MAGNet beats SIREN on
+Gabor kernels."""
 
 from __future__ import annotations
 

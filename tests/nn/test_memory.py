@@ -9,6 +9,8 @@ resident-memory measurements (``benchmarks/sequence_speed.py`` measures those).
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from flexconv.models.registry import get_model
@@ -104,7 +106,7 @@ def test_long_flextcn_step_stays_under_a_memory_budget_per_sequence(monkeypatch)
     monkeypatch.setattr(Fc, "SAVE_SPECTRA", False)  # the memory side of the switch
     totals = {}
     for batch in (8, 24):
-        saved, out = saved_storages(lambda: model(torch.randn(batch, 1, length)))
+        saved, out = saved_storages(partial(model, torch.randn(batch, 1, length)))
         totals[batch] = sum(saved.values())
     per_sequence = (totals[24] - totals[8]) / 16
     assert per_sequence <= 0.37e6, f"the step keeps {per_sequence / 1e6:.2f} MB per sequence for its backward"
