@@ -1,6 +1,6 @@
 """Compiled against eager training steps, and what compiling costs while the masks widen.
 
-    .venv/bin/python benchmarks/compile_speed.py [--models flextcn_smnist ...] [--repeats 5] [--threads 1]
+    .venv/bin/python benchmarks/compile_speed.py [--models flextcn ...] [--repeats 5] [--threads 1]
         [--widen-steps 24] [--plain]
 
 Per model (registered names; defaults FlexNet-7 on CIFAR-10 batch 64x3x32x32, the Fashion-MNIST FlexNet on
@@ -36,17 +36,18 @@ if not PLAIN:
 
     keep_freed_memory()  # as the flexconv command does: before torch allocates anything
 
-import torch
-import torch.nn.functional as F
-from torch._inductor.compile_fx import compile_fx
+# Imported after keep_freed_memory() on purpose (it must run before torch allocates), hence the noqa: E402.
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch._inductor.compile_fx import compile_fx  # noqa: E402
 
-from flexconv.models.registry import get_model
-from flexconv.nn import FlexConv, StaticCrops
+from flexconv.models.registry import get_model  # noqa: E402
+from flexconv.nn import FlexConv, StaticCrops  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from page import min_times, write_block  # noqa: E402
 
-INPUTS = {"flexnet7_cifar10": (3, 32, 32), "flexnet_fashion_mnist": (1, 28, 28), "flextcn_smnist": (1, 784)}
+INPUTS = {"flexnet7": (3, 32, 32), "flexnet_fashion_mnist": (1, 28, 28), "flextcn": (1, 784)}
 
 
 class CountingInductor:
@@ -129,21 +130,23 @@ def bench_model(name: str, batch: int, repeats: int, widen_steps: int) -> dict:
 
 def render(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
-        f"Compiled training steps (`benchmarks/compile_speed.py --models {' '.join(args.models)} --repeats {args.repeats} "
-        f"--threads {args.threads} --widen-steps {args.widen_steps}{' --plain' if PLAIN else ''}`; "
+        f"Compiled training steps (`benchmarks/compile_speed.py --models {' '.join(args.models)} --repeats "
+        f"{args.repeats} --threads {args.threads} --widen-steps {args.widen_steps}{' --plain' if PLAIN else ''}`; "
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} thread(s), "
         f"{'without' if PLAIN else 'with'} `keep_freed_memory()`). One Adam step at the initial masks, dropout on; "
         'minimum over interleaved rounds in one process. "Graphs while widening": graphs inductor built while '
         "every mask widened to its whole grid (forward+backward graphs of the loss, counted separately), and the "
         "seconds those steps took above a steady step.",
         "",
-        "| model | batch | eager step | compiled step | eager / compiled | first compile | graphs while widening | compile s while widening |",
+        "| model | batch | eager step | compiled step | eager / compiled | first compile | graphs while widening | "
+        "compile s while widening |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['batch']} | {r['eager_s'] * 1e3:.0f} ms | {r['compiled_s'] * 1e3:.0f} ms | "
-            f"{r['speedup']:.2f}x | {r['first_compile_s']:.0f} s | {r['widen_compilations']} | {r['widen_compile_s']:.0f} s |"
+            f"{r['speedup']:.2f}x | {r['first_compile_s']:.0f} s | {r['widen_compilations']} | "
+            f"{r['widen_compile_s']:.0f} s |"
         )
     return "\n".join(lines)
 

@@ -13,8 +13,8 @@ printed and written to ``<out>/gpu_check.json``, and the ``gpu`` block of ``docs
 3. Speed (CUDA-synchronised wall time, minimum over ``--repeats`` interleaved rounds after a warm-up):
    the spatial against the FFT path over kernel sizes (forward+backward; what ``prefer_fft`` picks on the
    GPU, whose ``FFT_COST_FACTOR_CUDA`` comes from this sweep), FlexNet-7 Adam steps (batch 64 at 32x32)
-   and FlexTCN-6 Adam steps (sMNIST, batch 64 at 784 steps), each ours against the plain ``torch.fft`` convolution, at the initial
-   masks and with full-size kernels, in float32 and bfloat16 autocast.
+   and FlexTCN-6 Adam steps (sMNIST, batch 64 at 784 steps), each ours against the plain ``torch.fft``
+   convolution, at the initial masks and with full-size kernels, in float32 and bfloat16 autocast.
 
 The training loop on the GPU (device placement, mixed precision, resuming with the CUDA random state) is
 checked with the command line, one epoch and then its resumption to two (both ran on an H200)::
@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
-from layer_speed import FULL_WIDTH, widen_masks
+from layer_speed import FULL_WIDTH, conv_backward, widen_masks
 from page import min_times, write_block
 from sequence_speed import fft_implementation
 from torch import nn
@@ -102,7 +102,8 @@ def exactness_rows() -> list[dict]:
                 }
             )
             print(
-                f"exact  {name:9s} {method:7s} kernel {rows[-1]['kernel']:9s} output {worst:.1e}  gradients {worst_grad:.1e}"
+                f"exact  {name:9s} {method:7s} kernel {rows[-1]['kernel']:9s} output {worst:.1e}  gradients "
+                f"{worst_grad:.1e}"
             )
     return rows
 
@@ -130,7 +131,8 @@ def mixed_precision_row() -> dict:
         "logits_rel_diff": relative_difference(reference.float(), logits.detach().float()),
     }
     print(
-        f"bf16   flexnet_fashion_mnist finite {finite}  logits differ by {row['logits_rel_diff']:.1e} of their largest value"
+        f"bf16   flexnet_fashion_mnist finite {finite}  logits differ by {row['logits_rel_diff']:.1e} of their "
+        "largest value"
     )
     return row
 
@@ -148,8 +150,8 @@ def conv_path_rows(repeats: int) -> list[dict]:
         grad = torch.randn(shape[0], c_out, *shape[2:], device=DEVICE)
         times = min_times(
             {
-                "spatial": synchronised(lambda: Fc.spatial_conv(x, kernel, causal=causal).backward(grad)),
-                "fft": synchronised(lambda: Fc.fft_conv(x, kernel, causal=causal).backward(grad)),
+                "spatial": synchronised(conv_backward(Fc.spatial_conv, x, kernel, causal, grad)),
+                "fft": synchronised(conv_backward(Fc.fft_conv, x, kernel, causal, grad)),
             },
             repeats,
         )
@@ -167,7 +169,8 @@ def conv_path_rows(repeats: int) -> list[dict]:
             }
         )
         print(
-            f"conv   {rows[-1]['input']:12s} k={k:<4d} spatial {rows[-1]['spatial_ms']:.3f} ms  fft {rows[-1]['fft_ms']:.3f} ms"
+            f"conv   {rows[-1]['input']:12s} k={k:<4d} spatial {rows[-1]['spatial_ms']:.3f} ms  fft "
+            f"{rows[-1]['fft_ms']:.3f} ms"
             f"  auto picks {auto}"
         )
     return rows
@@ -195,7 +198,7 @@ def adam_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: str
 
 def network_rows(repeats: int) -> list[dict]:
     """Adam steps of FlexNet-7 (batch 64, 32x32) and FlexTCN-6 (batch 64, 784 steps): ours against plain torch.fft."""
-    workloads = (("FlexNet-7", "flexnet7_cifar10", (64, 3, 32, 32)), ("FlexTCN-6", "flextcn_smnist", (64, 1, 784)))
+    workloads = (("FlexNet-7", "flexnet7", (64, 3, 32, 32)), ("FlexTCN-6", "flextcn", (64, 1, 784)))
     rows = []
     for name, model_name, shape in workloads:
         for masks in ("initial", "full"):
@@ -212,7 +215,7 @@ def network_rows(repeats: int) -> list[dict]:
                 steps = {}
                 for impl in ("ours", "plain") if precision == "fp32" else ("ours",):  # cuFFT has no bfloat16 transforms
 
-                    def run(impl: str = impl) -> None:
+                    def run(impl: str = impl, step: Callable[[], None] = step) -> None:
                         with fft_implementation(impl):
                             step()
 
@@ -273,8 +276,8 @@ def markdown(exact: list[dict], mixed: dict, paths: list[dict], networks: list[d
     ]
     lines += [
         "",
-        f"bfloat16 autocast, Fashion-MNIST FlexNet forward+backward: finite {mixed['finite']}; logits differ from float32 by "
-        f"{mixed['logits_rel_diff']:.1e} of their largest value.",
+        f"bfloat16 autocast, Fashion-MNIST FlexNet forward+backward: finite {mixed['finite']}; logits differ from "
+        f"float32 by {mixed['logits_rel_diff']:.1e} of their largest value.",
         "",
         "Adam training steps, ours against the same model with the plain `torch.fft` convolution:",
         "",
@@ -300,7 +303,8 @@ def markdown(exact: list[dict], mixed: dict, paths: list[dict], networks: list[d
         "| --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {r['input']}{' (causal)' if r['causal'] else ''} | {r['kernel']} | {r['spatial_ms']:.3f} | {r['fft_ms']:.3f} | "
+        f"| {r['input']}{' (causal)' if r['causal'] else ''} | {r['kernel']} | {r['spatial_ms']:.3f} | "
+        f"{r['fft_ms']:.3f} | "
         f"{r['faster']} | {r['auto']} |"
         for r in paths
     ]

@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/layer_speed.py [--repeats 3] [--out benchmarks/out]
 
-Prints tables and writes ``<out>/layer_speed.json`` and the ``layers`` block of ``docs/benchmarks.md``. Measured (median of
-``--repeats`` after one warm-up, 2 threads):
+Prints tables and writes ``<out>/layer_speed.json`` and the ``layers`` block of ``docs/benchmarks.md``.
+Measured (median of ``--repeats`` after one warm-up, 2 threads):
 
 1. A 24->24 FlexConv on a batch 64x24x32x32, horizon 33: forward and forward+backward at the initial
    mask (5x5 kernel) and with a full 33x33 kernel, for the spatial, FFT and automatic paths, and the
@@ -31,19 +31,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from flexconv.malloc import keep_freed_memory
 
 keep_freed_memory()  # as the flexconv command does: before torch allocates anything
 
-import torch
-from page import min_times, peak_memory_mib, write_block
-from sequence_speed import fft_implementation
-from torch import nn
+# Imported after keep_freed_memory() on purpose (it must run before torch allocates), hence the noqa: E402.
+import torch  # noqa: E402
+from page import min_times, peak_memory_mib, write_block  # noqa: E402
+from sequence_speed import fft_implementation  # noqa: E402
+from torch import nn  # noqa: E402
 
-import flexconv.nn as fnn
-from flexconv.models.registry import get_model
+import flexconv.nn as fnn  # noqa: E402
+from flexconv.models.registry import get_model  # noqa: E402
 
 ORIGINAL = {
     "layer_full_fwd": 0.64,
@@ -69,6 +71,13 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+def conv_backward(
+    conv: Callable[..., torch.Tensor], x: torch.Tensor, kernel: torch.Tensor, causal: bool, grad: torch.Tensor
+) -> Callable[[], None]:
+    """One forward and backward pass of ``conv`` on these tensors, as a function to time."""
+    return lambda: conv(x, kernel, causal=causal).backward(grad)
+
+
 def widen_masks(model: nn.Module, width: float) -> None:
     with torch.no_grad():
         for layer in model.modules():
@@ -86,9 +95,9 @@ def layer_rows(repeats: int) -> list[dict]:
             layer = fnn.FlexConv(24, 24, data_dim=2, horizon=33, conv_method=method)
             if width is not None:
                 widen_masks(layer, width)
-            forward = median_time(lambda: layer(x), repeats)
-            backward = median_time(lambda: layer(x_grad).sum().backward(), repeats)
-            kernel = median_time(lambda: layer.make_kernel(), repeats)
+            forward = median_time(partial(layer, x), repeats)
+            backward = median_time(lambda layer=layer: layer(x_grad).sum().backward(), repeats)
+            kernel = median_time(layer.make_kernel, repeats)
             rows.append(
                 {
                     "mask": mask,
@@ -100,7 +109,8 @@ def layer_rows(repeats: int) -> list[dict]:
                 }
             )
             print(
-                f"layer  {mask:14s} {method:8s} fwd {forward:.4f}s  fwd+bwd {backward:.4f}s  kernel {kernel / forward:5.1%}"
+                f"layer  {mask:14s} {method:8s} fwd {forward:.4f}s  fwd+bwd {backward:.4f}s  kernel "
+                f"{kernel / forward:5.1%}"
             )
     return rows
 
@@ -120,8 +130,8 @@ def conv_path_rows(repeats: int) -> list[dict]:
         grad = torch.randn(shape[0], c_out, *shape[2:])
         times = min_times(
             {
-                "spatial": lambda: Fc.spatial_conv(x, kernel, causal=causal).backward(grad),
-                "fft": lambda: Fc.fft_conv(x, kernel, causal=causal).backward(grad),
+                "spatial": conv_backward(Fc.spatial_conv, x, kernel, causal, grad),
+                "fft": conv_backward(Fc.fft_conv, x, kernel, causal, grad),
             },
             repeats,
         )
@@ -145,7 +155,7 @@ def conv_path_rows(repeats: int) -> list[dict]:
 def flexnet7() -> nn.Module:
     """The registered FlexNet-7 of the paper's CIFAR-10 table (671,650 parameters), seeded."""
     torch.manual_seed(0)
-    return get_model("flexnet7_cifar10")
+    return get_model("flexnet7")
 
 
 def plain_twin(model: nn.Module) -> nn.Module:
@@ -190,7 +200,7 @@ def network_rows(repeats: int, threads: int) -> list[dict]:
         steps = {}
         for impl in ("ours", "plain"):
 
-            def run(impl: str = impl) -> None:
+            def run(impl: str = impl, train_step: Callable[[], None] = train_step) -> None:
                 with fft_implementation(impl):
                     train_step()
 
@@ -201,9 +211,9 @@ def network_rows(repeats: int, threads: int) -> list[dict]:
         model.eval()
         exported, twin = fnn.export(model), plain_twin(model)
         with torch.no_grad():
-            cached = median_time(lambda: model(x), repeats)
-            exported_time = median_time(lambda: exported(x), max(1, repeats - 2) if width else repeats)
-            plain = median_time(lambda: twin(x), max(1, repeats - 2) if width else repeats)
+            cached = median_time(partial(model, x), repeats)
+            exported_time = median_time(partial(exported, x), max(1, repeats - 2) if width else repeats)
+            plain = median_time(partial(twin, x), max(1, repeats - 2) if width else repeats)
         rows.append(
             {
                 "masks": mask,
@@ -227,7 +237,8 @@ def network_rows(repeats: int, threads: int) -> list[dict]:
 def markdown(layers: list[dict], networks: list[dict], paths: list[dict], command: str) -> str:
     lines = [
         f"Machine: {torch.get_num_threads()} CPU threads ({platform.processor() or platform.machine()}), "
-        f"torch {torch.__version__}, float32, load average {os.getloadavg()[0]:.1f} when written. Command: `{command}`.",
+        f"torch {torch.__version__}, float32, load average {os.getloadavg()[0]:.1f} when written. Command: "
+        f"`{command}`.",
         "Medians after a warm-up (FlexNet-7 training steps: minimum of rounds alternating ours and plain torch.fft); "
         "the machine is shared, so figures vary by ~20 % (more under load: see the load note of the sequence block).",
         "The original code's figures were measured on the same kind of 2-core machine (shared/spec.md, Sec. 10).",
@@ -251,7 +262,9 @@ def markdown(layers: list[dict], networks: list[dict], paths: list[dict], comman
         "",
         "FlexNet-7 (batch of 64 CIFAR-sized images):",
         "",
-        "| masks | parameters | training step (s) | step, plain torch.fft (s) | step memory (MiB) | step memory, plain torch.fft (MiB) | inference, cached kernels (s) | inference, exported (s) | same net with plain nn.Conv2d (s) |",
+        "| masks | parameters | training step (s) | step, plain torch.fft (s) | step memory (MiB) | step memory, "
+        "plain torch.fft (MiB) | inference, cached kernels (s) | inference, exported (s) | same net with plain "
+        "nn.Conv2d (s) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in networks:
@@ -264,9 +277,10 @@ def markdown(layers: list[dict], networks: list[dict], paths: list[dict], comman
         "",
         f"Original code: training step {ORIGINAL['net_init_train_step']} s at the initial masks and "
         f"{ORIGINAL['net_full_train_step']} s with full masks; inference {ORIGINAL['net_init_inference']} s at the "
-        f"initial masks and about {ORIGINAL['net_full_inference']} s with full masks. Training-step memory (peak resident "
-        f"memory above the built model, measured earlier): original +{ORIGINAL['net_full_train_step_mib']:,} MiB, flexconv "
-        f'before this FFT path +{ORIGINAL["before_net_full_train_step_mib"]:,} MiB, with full masks. "plain torch.fft": the '
+        f"initial masks and about {ORIGINAL['net_full_inference']} s with full masks. Training-step memory (peak "
+        f"resident memory above the built model, measured earlier): original "
+        f"+{ORIGINAL['net_full_train_step_mib']:,} MiB, flexconv before this FFT path "
+        f'+{ORIGINAL["before_net_full_train_step_mib"]:,} MiB, with full masks. "plain torch.fft": the '
         "same model with the textbook FFT convolution (rfftn, einsum, irfftn, autograd through them), which flexconv "
         "used before, timed alternately with ours in the same process (minimum of the rounds).",
         "",

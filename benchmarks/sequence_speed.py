@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/sequence_speed.py [--repeats 5] [--threads 2] [--skip-long] [--original DIR]
 
-Workloads (one Adam step of FlexTCN-6, ``flextcn_smnist``, 373,324 parameters):
+Workloads (one Adam step of FlexTCN-6, ``flextcn``, 373,324 parameters):
 
 1. sMNIST, batch 64x1x784, at the initial masks (kernels of ~64 taps) and with full-length kernels
    (784 taps, every mask widened so that nothing is cropped).
@@ -20,7 +20,7 @@ True at 16,000), to show what the default buys.
 (its figures, measured in the issues beside the original code, are quoted as "measured earlier").
 
 "original" (with ``--original DIR``, a checkout of github.com/rjbruin/flexconv): the authors' own
-``SeqData_TCN`` built from the original config that ``flexconv.compat`` maps to ``flextcn_smnist``
+``SeqData_TCN`` built from the original config that ``flexconv.compat`` maps to ``flextcn``
 (checked equal before timing), same batch, same masks, timed in the same rounds as ours. Without it,
 the original's figures measured earlier (issues 8 and 13) are quoted.
 
@@ -50,16 +50,17 @@ from flexconv.malloc import keep_freed_memory
 
 keep_freed_memory()  # as the flexconv command does: before torch allocates anything
 
-import torch
-import torch.nn.functional as F
-from page import min_times, peak_memory_mib, write_block
-from torch import nn
+# Imported after keep_freed_memory() on purpose (it must run before torch allocates), hence the noqa: E402.
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from page import min_times, peak_memory_mib, write_block  # noqa: E402
+from torch import nn  # noqa: E402
 
-import flexconv.nn as fnn
-from flexconv.compat import flexnet_config_from_original
-from flexconv.models.registry import get_model
-from flexconv.models.variants import flextcn_smnist
-from flexconv.nn import functional as Fc
+import flexconv.nn as fnn  # noqa: E402
+from flexconv.compat import flexnet_config_from_original  # noqa: E402
+from flexconv.models.registry import get_model  # noqa: E402
+from flexconv.models.variants import flextcn  # noqa: E402
+from flexconv.nn import functional as Fc  # noqa: E402
 
 # Measured earlier on this kind of 2-core machine (issues 8 and 13): the original code and flexconv
 # before this FFT path ("before"), one Adam step.
@@ -74,7 +75,7 @@ CASES = {  # name: (sequence length, full-length kernels)
     "full_16000": (16000, True),
 }
 FULL_WIDTH = 100.0  # mask width so large that nothing is cropped
-# flextcn_smnist in the original code's config sections (models/cktcn.py SeqData_TCN); the other keys
+# flextcn in the original code's config sections (models/cktcn.py SeqData_TCN); the other keys
 # take the original's cfg/config.yaml defaults. ``original_workload`` checks that compat maps it to ours.
 ORIGINAL_CONFIG = {
     "net": {
@@ -160,7 +161,7 @@ def workload(case: str, batch: int):
     """(model, train_step) for one case; the model is built and its grids fixed."""
     length, full = CASES[case]
     torch.manual_seed(0)
-    model = get_model("flextcn_smnist")
+    model = get_model("flextcn")
     with torch.no_grad():
         model(torch.randn(1, 1, length))  # fixes the "same" grids at `length` taps
         if full:
@@ -175,10 +176,8 @@ def original_workload(case: str, batch: int, checkout: Path):
     from omegaconf import OmegaConf
 
     as_original = {"model": "SeqData_TCN", "in_channels": 1, "out_channels": 10, **ORIGINAL_CONFIG}
-    if flexnet_config_from_original(as_original) != flextcn_smnist():
-        raise RuntimeError(
-            "ORIGINAL_CONFIG no longer maps to flextcn_smnist: the timings would compare different models"
-        )
+    if flexnet_config_from_original(as_original) != flextcn():
+        raise RuntimeError("ORIGINAL_CONFIG no longer maps to flextcn: the timings would compare different models")
     sys.path.insert(0, str(checkout))
     # The original's models/__init__ imports its image ResNets, which need the authors' `srf` package; the TCN does not.
     sys.modules.setdefault("srf", types.ModuleType("srf"))
@@ -288,8 +287,9 @@ def markdown(results: list[dict], command: str) -> str:
     lines = [
         "## Sequences: FlexTCN-6 training step",
         "",
-        f"Command: `{command}` ({torch.get_num_threads()} CPU threads, {platform.machine()}, torch {torch.__version__}, "
-        'float32). One Adam step of FlexTCN-6 (`flextcn_smnist`, 373,324 parameters). "plain": the same model with '
+        f"Command: `{command}` ({torch.get_num_threads()} CPU threads, {platform.machine()}, torch "
+        f"{torch.__version__}, float32). "
+        'One Adam step of FlexTCN-6 (`flextcn`, 373,324 parameters). "plain": the same model with '
         "the textbook `torch.fft` convolution (rfftn, einsum over channels, irfftn, autograd through all of it; the "
         'FFT path flexconv had before). "ours": the default, which stores every layer\'s input and kernel spectra '
         "for the backward while the input spectrum takes at most 12 MiB (`SAVE_SPECTRA_MAX_BYTES`; the 784-step rows) "
@@ -299,7 +299,8 @@ def markdown(results: list[dict], command: str) -> str:
         "inflates absolute times, and the plain path, made of many small parallel operations, suffers most). "
         "Memory: peak resident memory of one step above the built model, each in a fresh process.",
         "",
-        "| workload | batch | kernel taps | ours (s) | flipped (s) | plain torch.fft (s) | plain / ours | ours (MiB) | flipped (MiB) | plain (MiB) |",
+        "| workload | batch | kernel taps | ours (s) | flipped (s) | plain torch.fft (s) | plain / ours | ours (MiB) "
+        "| flipped (MiB) | plain (MiB) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
@@ -310,15 +311,17 @@ def markdown(results: list[dict], command: str) -> str:
         earlier = " (measured earlier)" if row["case"] == "full_16000" else ""
         lines.append(
             f"| {labels[row['case']]} | {row['batch']} | {row['kernel_taps']} | {cell(row, 'ours_s', '.3f')} | "
-            f"{cell(row, 'flipped_s', '.3f')} | {cell(row, 'plain_s', '.3f')}{earlier} | {row['plain_s'] / row['ours_s']:.1f}x | "
-            f"{cell(row, 'ours_mib', ',.0f')} | {cell(row, 'flipped_mib', ',.0f')} | {cell(row, 'plain_mib', ',.0f')}{earlier} |"
+            f"{cell(row, 'flipped_s', '.3f')} | {cell(row, 'plain_s', '.3f')}{earlier} | "
+            f"{row['plain_s'] / row['ours_s']:.1f}x | "
+            f"{cell(row, 'ours_mib', ',.0f')} | {cell(row, 'flipped_mib', ',.0f')} | "
+            f"{cell(row, 'plain_mib', ',.0f')}{earlier} |"
         )
     live = any("original_s" in r for r in results)
     lines += [
         "",
         (
             'Against the original code: "original, same rounds" is the authors\' code (`--original`, their '
-            "`SeqData_TCN` with the config that `flexconv.compat` maps to `flextcn_smnist`, checked equal) timed in the "
+            "`SeqData_TCN` with the config that `flexconv.compat` maps to `flextcn`, checked equal) timed in the "
             "same interleaved rounds as ours, so both saw the same load; the ratio uses it where present. "
             if live
             else "Against the original code: "
@@ -328,8 +331,9 @@ def markdown(results: list[dict], command: str) -> str:
         "cross-check, the 784-step rows also give single-thread CPU times (`time.thread_time`, one torch thread, "
         "interleaved minimum).",
         "",
-        "| workload (batch 64) | original, same rounds (s) | original, measured earlier (s) | flexconv before, measured "
-        "earlier (s) | ours (s) | original / ours | 1-thread CPU time: ours / plain | 1-thread CPU time: original / ours "
+        "| workload (batch 64) | original, same rounds (s) | original, measured earlier (s) | flexconv before, "
+        "measured earlier (s) | ours (s) | original / ours | 1-thread CPU time: ours / plain | 1-thread CPU time: "
+        "original / ours "
         "| peak memory: original / ours (MiB) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -358,7 +362,8 @@ def markdown(results: list[dict], command: str) -> str:
         lines += [
             "",
             f"Peak memory of the 16,000-step batch-64 step: original {e['original_mib']:,} MiB, flexconv before "
-            f"{e['before_mib']:,} MiB, ours {long[0]['ours_mib']:,.0f} MiB (spectra stored: {long[0]['flipped_mib']:,.0f} MiB).",
+            f"{e['before_mib']:,} MiB, ours {long[0]['ours_mib']:,.0f} MiB (spectra stored: "
+            f"{long[0]['flipped_mib']:,.0f} MiB).",
         ]
     return "\n".join(lines)
 

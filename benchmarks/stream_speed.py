@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/stream_speed.py [--repeats 5] [--threads 1] [--out benchmarks/out]
 
-Model: FlexTCN-6 (``flextcn_smnist``: 6 TCN blocks of 30 channels, 373,324 parameters), eval
+Model: FlexTCN-6 (``flextcn``: 6 TCN blocks of 30 channels, 373,324 parameters), eval
 mode, batch 1, kernel grids fixed at 784 taps (sMNIST), at the initial masks (kernels of 64 taps)
 and with every mask covering the whole 784-tap grid. For streams of 100, 1,000 and 10,000 steps:
 
@@ -41,7 +41,7 @@ CHUNK = 100
 
 def flextcn(full_masks: bool) -> nn.Module:
     torch.manual_seed(0)
-    model = get_model("flextcn_smnist").eval()
+    model = get_model("flextcn").eval()
     if full_masks:
         for layer in model.modules():
             if isinstance(layer, fnn.FlexConv):
@@ -90,7 +90,7 @@ def markdown(results: dict[str, list[dict[str, float]]], command: str, kernels: 
         "",
         f"Command: `{command}` ({platform.machine()}, torch {torch.__version__}, float32, batch 1, "
         f"minimum of the repeats; the machine is shared: load average {load:.1f} at the end of the run). "
-        "FlexTCN-6 (`flextcn_smnist`, 373,324 parameters), grids of 784 taps; per new step of a stream of "
+        "FlexTCN-6 (`flextcn`, 373,324 parameters), grids of 784 taps; per new step of a stream of "
         "T steps: re-running the model on the T steps (no streaming) against one `flexconv.nn.stream` call "
         "of one step, and per step within a call of 100 steps.",
         "",
@@ -133,8 +133,8 @@ def main() -> None:
             results[case].append(row)
             print(
                 f"{case:8s} k={kernels[case]:4d} T={length:6d}  re-run {row['rerun_s'] * 1e3:9.2f} ms  "
-                f"stream step {row['stream_step_s'] * 1e3:7.3f} ms  chunk {row['stream_chunk_step_s'] * 1e3:7.3f} ms/step  "
-                f"x{row['speedup']:.0f}  error {row['rel_error']:.1e}  state {row['state_kib']:.0f} KiB",
+                f"stream step {row['stream_step_s'] * 1e3:7.3f} ms  chunk {row['stream_chunk_step_s'] * 1e3:7.3f} "
+                f"ms/step  x{row['speedup']:.0f}  error {row['rel_error']:.1e}  state {row['state_kib']:.0f} KiB",
                 flush=True,
             )
     load = os.getloadavg()[0]

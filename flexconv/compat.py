@@ -150,6 +150,7 @@ def layer_from_original(cfg: Mapping[str, Any]) -> CKConv:
     """Our layer for the original layer config (not loaded)."""
     data_dim = cfg.get("kernel_dim_linear", 2)
     layer = conv_factory(conv_config_from_original(cfg), data_dim)(cfg["in_channels"], cfg["out_channels"])
+    assert isinstance(layer, CKConv)  # the original layers are all continuous-kernel ones
     _apply_original_extras(layer, cfg)
     return layer
 
@@ -390,7 +391,11 @@ def module_from_original(config: Mapping[str, Any], state: Mapping[str, torch.Te
     model = flexnet_config_from_original(config)
     if model.conv.mask is not None:
         model.conv.mask["lr_factor"] = float(train.get("mask_params_lr_factor", 1.0))
-    if model.conv.kernel_net.get("learn_omega_0") and train.get("omega_0_lr_factor", 1.0) != 1.0:
+    if (
+        model.conv.kernel_net is not None
+        and model.conv.kernel_net.get("learn_omega_0")
+        and train.get("omega_0_lr_factor", 1.0) != 1.0
+    ):
         raise ValueError("a learnable omega_0 with train.omega_0_lr_factor != 1 is not supported")
     module = TaskModule(
         "flexnet", config_dict(model), optim=_optim_from_run(train), antialias=_antialias_from_run(kernel)

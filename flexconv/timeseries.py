@@ -25,7 +25,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import lightning as L
 import numpy as np
@@ -93,7 +93,7 @@ def _composed(overrides: tuple[str, ...]) -> dict[str, Any]:
     a second, which a grid search would otherwise pay at every fit)."""
     from flexconv.train.config import compose_config
 
-    return OmegaConf.to_container(compose_config(list(overrides)), resolve=True)
+    return cast("dict[str, Any]", OmegaConf.to_container(compose_config(list(overrides)), resolve=True))
 
 
 def _series(x: Any, method: str) -> list[np.ndarray]:

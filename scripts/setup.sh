@@ -11,7 +11,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -n
     .venv/bin/python -m pip install --quiet --upgrade pip
     # torch and torchvision first, as a matching pair (a CPU-only torch wheel cannot load PyPI's torchvision).
     .venv/bin/python -m pip install --quiet "torch>=2.4" "torchvision>=0.19"
-    .venv/bin/python -m pip install --quiet -e ".[experiments,test]"
+    .venv/bin/python -m pip install --quiet -e ".[experiments,test,dev]"
     touch "$stamp"
 fi
 # Fashion-MNIST (offline studies, the released FlexNet's accuracy test): Debian's package, when this

@@ -59,7 +59,7 @@ def test_unknown_option_is_named() -> None:
     "kind, name, words",
     [
         ("experiments", "cifar10_flexnet7", "Paper Table 2"),
-        ("models", "flexnet7_cifar10", "671,650 parameters"),
+        ("models", "flexnet7", "671,650 parameters"),
         ("datasets", "mnist1d", "sequence, input 1x40, 10 classes, offline"),
     ],
 )

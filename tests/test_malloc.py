@@ -15,7 +15,7 @@ if sys.argv[1] == "tuned":
     assert keep_freed_memory()
 from flexconv.models.registry import get_model
 torch.manual_seed(0)
-model = get_model("flextcn_smnist", num_blocks=2)
+model = get_model("flextcn", num_blocks=2)
 x, y = torch.randn(32, 1, 784), torch.randint(0, 10, (32,))
 optimizer = torch.optim.Adam(model.parameters())
 def step():

@@ -11,9 +11,9 @@
 
 Every command answers ``--help``.
 
-Each sub-command is a function ``(argv: list[str]) -> None`` in its own module (``train``,
-``evaluate`` and ``crossres``: :mod:`flexconv.cli.train`); this file only dispatches, so importing
-it stays cheap.
+Each sub-command is a function ``(argv: list[str]) -> None`` in its own module of this package
+(``train``, ``evaluate`` and ``crossres``: :mod:`flexconv.cli.train`), which parses the arguments and
+calls the library functions that do the work; this file only dispatches, so importing it stays cheap.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ COMMANDS = {
     "train": ("flexconv.cli.train", "train_main", "train a model (Hydra overrides, e.g. experiment=mnist1d_flextcn)"),
     "evaluate": ("flexconv.cli.train", "evaluate_main", "evaluate a checkpoint on its test set"),
     "release": (
-        "flexconv.train.release",
+        "flexconv.cli.release",
         "main",
         "turn a run's checkpoint into a released checkpoint (flexconv/checkpoints)",
     ),
@@ -38,19 +38,11 @@ COMMANDS = {
         "crossres_main",
         "cross-resolution protocol: train at source, test at target, fine-tune",
     ),
-    "list": ("flexconv.train.catalog", "main", "list experiments, models or datasets with one line each"),
-    "export": (
-        "flexconv.train.export_command",
-        "main",
-        "export a checkpoint to plain convolutions / ONNX, with a parity check",
-    ),
-    "profile": ("flexconv.experiments.profile", "main", "profile training steps of a model, experiment or checkpoint"),
-    "fit-kernel": ("flexconv.experiments.fit_kernel", "main", "fit Gabor/random/image kernels with kernel networks"),
-    "bench": (
-        "flexconv.cli.results",
-        "main",
-        "run the results study (`flexconv bench results --fast`)",
-    ),
+    "list": ("flexconv.cli.catalog", "main", "list experiments, models or datasets with one line each"),
+    "export": ("flexconv.cli.export", "main", "export a checkpoint to plain convolutions / ONNX, with a parity check"),
+    "profile": ("flexconv.cli.profile", "main", "profile training steps of a model, experiment or checkpoint"),
+    "fit-kernel": ("flexconv.cli.fit_kernel", "main", "fit Gabor/random/image kernels with kernel networks"),
+    "bench": ("flexconv.cli.results", "main", "run the results study (`flexconv bench results --fast`)"),
 }
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Optional
+from collections.abc import Sized
+from typing import Any, Optional, cast
 
 import torch
 from lightning import LightningDataModule
@@ -35,9 +36,11 @@ DEFAULT_VAL_FRACTION = 0.1
 
 SPLITS = ("train", "val", "test")
 SERIES = "series"
-"""The user's own time series (``path`` / ``test_path``; :mod:`flexconv.data.series`): not in DATASETS, its facts come from the files."""
+"""The user's own time series (``path`` / ``test_path``; :mod:`flexconv.data.series`): not in DATASETS, its facts
+come from the files."""
 DATASET_OPTIONS = ("num_train", "num_test", "path", "test_path")
-"""Extra options of :func:`build_dataset`: sizes of the generated (synthetic) training / test sets; files of ``series``."""
+"""Extra options of :func:`build_dataset`: sizes of the generated (synthetic) training / test sets; files of
+``series``."""
 
 
 def dataset_record(name: str, path: Optional[str] = None, test_path: Optional[str] = None) -> DatasetRecord:
@@ -52,7 +55,8 @@ def dataset_record(name: str, path: Optional[str] = None, test_path: Optional[st
 
 
 def split_indices(size: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """(train, val) indices of ``size`` examples: a permutation seeded by ``seed``, the first ``round(val_fraction * size)`` for validation."""
+    """(train, val) indices of ``size`` examples: a permutation seeded by ``seed``, the first
+    ``round(val_fraction * size)`` for validation."""
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     order = torch.randperm(size, generator=torch.Generator().manual_seed(seed)).tolist()
@@ -115,7 +119,7 @@ def _fit_splits(record: DatasetRecord, options: LoadOptions, val_fraction: float
         return record.load("train", options), record.load("val", dataclasses.replace(options, augment="none"))
     data = record.load("train", options)
     plain = data.without_augmentation() if isinstance(data, ImageDataset) else data
-    train_idx, val_idx = split_indices(len(data), val_fraction, seed)
+    train_idx, val_idx = split_indices(len(cast(Sized, data)), val_fraction, seed)
     return Subset(data, train_idx), Subset(plain, val_idx)
 
 
@@ -152,9 +156,9 @@ def build_dataset(
 
 def _limit(dataset: Dataset, limit: Optional[int], seed: int) -> Dataset:
     """A seeded random subset of ``limit`` examples (all when None or larger)."""
-    if limit is None or limit >= len(dataset):
+    if limit is None or limit >= len(cast(Sized, dataset)):
         return dataset
-    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    order = torch.randperm(len(cast(Sized, dataset)), generator=torch.Generator().manual_seed(seed))
     return Subset(dataset, order[:limit].tolist())
 
 
@@ -175,9 +179,10 @@ class FlexDataModule(LightningDataModule):
         limit_train, limit_test: use a seeded random subset of that many training / test examples.
         download: fetch missing files (needs internet): torchvision for CIFAR, MNIST, Fashion-MNIST and STL-10,
             aeon for CharacterTrajectories; ImageNet and Speech Commands are fetched by hand (see the error message).
-        length: sequence length of the synthetic tasks (copy memory: T + 20; adding problem: T); updates ``record.length``.
-        path, test_path: the user's own series for ``name="series"`` (.npz, .ts or .csv; see :mod:`flexconv.data.series`);
-            ``record`` is then read from the files.
+        length: sequence length of the synthetic tasks (copy memory: T + 20; adding problem: T); updates
+            ``record.length``.
+        path, test_path: the user's own series for ``name="series"`` (.npz, .ts or .csv; see
+            :mod:`flexconv.data.series`); ``record`` is then read from the files.
         **dataset_options: ``num_train`` / ``num_test``: sizes of the generated synthetic sets.
     """
 
@@ -219,16 +224,19 @@ class FlexDataModule(LightningDataModule):
         self.test_set: Optional[Dataset] = None
 
     def setup(self, stage: Optional[str] = None) -> None:
-        """Build the splits that ``stage`` needs ("fit"/"validate": train and val; "test"/"predict": test; None: all)."""
+        """Build the splits that ``stage`` needs ("fit"/"validate": train and val; "test"/"predict": test;
+        None: all)."""
         if stage in (None, "fit", "validate") and self.train_set is None:
             train, val = _fit_splits(self.record, self.options, self.val_fraction, self.seed)
             self.train_set = _limit(train, self.limit_train, self.seed)
-            self.val_set = val if len(val) else None
-            log.info("%s: %d train / %d val examples", self.name, len(self.train_set), len(val))
+            self.val_set = val if len(cast(Sized, val)) else None
+            log.info(
+                "%s: %d train / %d val examples", self.name, len(cast(Sized, self.train_set)), len(cast(Sized, val))
+            )
         if stage in (None, "test", "predict") and self.test_set is None:
             test = self.record.load("test", dataclasses.replace(self.options, augment="none"))
             self.test_set = _limit(test, self.limit_test, self.seed + 1)
-            log.info("%s: %d test examples", self.name, len(self.test_set))
+            log.info("%s: %d test examples", self.name, len(cast(Sized, self.test_set)))
 
     def _loader(self, dataset: Optional[Dataset], shuffle: bool) -> DataLoader:
         if dataset is None:

@@ -88,6 +88,7 @@ def write_imagenet(
 ) -> None:
     """Two training batches and the validation batch in ``<root>/<name>``, as npz files or as pickles (both
     formats are distributed)."""
+    assert record.resolution is not None  # image records have one
     resolution = record.resolution[0]
     base = root / record.name
     base.mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,8 @@ def write_speech_commands(
     """35 words of 4 clips each, whatever the sizes: 3 of 16,000 samples (one per split) and a shorter training clip."""
     words = 35
     base = root / "SpeechCommands" / "speech_commands_v0.02"
-    val, test = [], []
+    val: list[str] = []
+    test: list[str] = []
     names = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]  # the paper's words first
     for w in range(words):
         word = names[w] if w < len(names) else f"word{w:02d}"

@@ -41,7 +41,8 @@ FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 AUGMENTATIONS = ("none", "resnet")
 
 Reader = Callable[[Path, bool], tuple[np.ndarray, np.ndarray]]
-"""(folder, train) -> uint8 images (N, H, W, C) and int64 labels (N,); FileNotFoundError when absent (:mod:`readers`)."""
+"""(folder, train) -> uint8 images (N, H, W, C) and int64 labels (N,); FileNotFoundError when absent
+(:mod:`readers`)."""
 Fetcher = Callable[[Path], None]
 """Downloads a dataset's files into a root folder."""
 
@@ -159,6 +160,7 @@ def image_dataset(
         except (OSError, RuntimeError) as error:  # no network, bad checksum, ...
             raise _missing(record, root, folders, f"download failed ({error})") from error
         images, labels = _read(record, root, folders, read, train)
+    assert record.stats is not None and record.resolution is not None  # image records have both
     mean, std = record.stats
     size = record.resolution
     chw = np.ascontiguousarray(images.transpose(0, 3, 1, 2))  # (N, C, H, W); a copy unless C == 1
@@ -187,7 +189,8 @@ def load_mnist(record: DatasetRecord, split: str, options: LoadOptions) -> Image
 
 
 def load_fashion_mnist(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
-    """Fashion-MNIST from ``<root>/FashionMNIST/raw``, ``<root>/fashion_mnist``, ``<root>`` or :data:`FASHION_SYSTEM_DIR`."""
+    """Fashion-MNIST from ``<root>/FashionMNIST/raw``, ``<root>/fashion_mnist``, ``<root>`` or
+    :data:`FASHION_SYSTEM_DIR`."""
     root = Path(options.root)
     folders = [root / "FashionMNIST" / "raw", root / "fashion_mnist", root, FASHION_SYSTEM_DIR]
     return image_dataset(record, split, options, folders, readers.read_mnist_like, _torchvision("FashionMNIST"))

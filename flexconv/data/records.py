@@ -201,7 +201,10 @@ def get_record(name: str) -> DatasetRecord:
 
 # -- the built-in datasets ------------------------------------------------------------------------
 def _torchvision(cls: str, extra: str = "") -> str:
-    return f"python -c \"import torchvision; torchvision.datasets.{cls}('<root>'{extra}, download=True)\"  (or pass download=True)"
+    return (
+        f"python -c \"import torchvision; torchvision.datasets.{cls}('<root>'{extra}, download=True)\"  "
+        "(or pass download=True)"
+    )
 
 
 _IMAGENET_HINT = (
@@ -211,12 +214,14 @@ _IMAGENET_HINT = (
 )
 _SPEECH_HINT = (
     "mkdir -p <root>/SpeechCommands/speech_commands_v0.02 && curl -L "
-    "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz | tar xz -C <root>/SpeechCommands/speech_commands_v0.02"
+    "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz | tar xz -C "
+    "<root>/SpeechCommands/speech_commands_v0.02"
 )
 _CHARTRAJ_HINT = (
     "python -c \"from aeon.datasets import load_classification; load_classification('CharacterTrajectories', "
-    "extract_path='<root>')\"  (or download https://timeseriesclassification.com/aeon-toolkit/CharacterTrajectories.zip "
-    "and unzip CharacterTrajectories_TRAIN.ts / _TEST.ts into <root>/CharacterTrajectories/)"
+    "extract_path='<root>')\"  (or download "
+    "https://timeseriesclassification.com/aeon-toolkit/CharacterTrajectories.zip and unzip "
+    "CharacterTrajectories_TRAIN.ts / _TEST.ts into <root>/CharacterTrajectories/)"
 )
 _FASHION_HINT = (
     "apt-get install dataset-fashion-mnist  (IDX files in /usr/share/datasets/fashion-mnist), or "

@@ -38,7 +38,7 @@ def fixed_permutation(length: int) -> torch.Tensor:
 class FlattenedImages(Dataset):
     """Images (C, H, W) as sequences (C, H*W), optionally permuted along time."""
 
-    def __init__(self, images: Dataset, permutation: Optional[torch.Tensor] = None) -> None:
+    def __init__(self, images: ImageDataset, permutation: Optional[torch.Tensor] = None) -> None:
         self.images, self.permutation = images, permutation
 
     def __len__(self) -> int:
@@ -58,7 +58,7 @@ class NoisePaddedRows(Dataset):
     seed: distinguishes the splits' noise (the same example index gets different noise in train and test).
     """
 
-    def __init__(self, images: Dataset, seed: int) -> None:
+    def __init__(self, images: ImageDataset, seed: int) -> None:
         self.images, self.seed = images, seed
 
     def __len__(self) -> int:
@@ -76,7 +76,10 @@ class NoisePaddedRows(Dataset):
 def source_images(record: DatasetRecord, split: str, options: LoadOptions) -> ImageDataset:
     """The images of ``record.source`` (not augmented); a missing source is named in the error."""
     try:
-        return get_record(record.source).load(split, dataclasses.replace(options, augment="none"))
+        assert record.source is not None  # the records of image sequences name their source
+        images = get_record(record.source).load(split, dataclasses.replace(options, augment="none"))
+        assert isinstance(images, ImageDataset)  # the sources are image datasets
+        return images
     except DatasetNotFoundError as error:
         raise DatasetNotFoundError(f"{record.name} is built on {error}") from None
 

@@ -179,7 +179,8 @@ def holdout(
     """(train, test) indices: per class, a seeded ``round(fraction * n)`` of its n series (one at least when n >= 2;
     a class of one series is not tested, said in a warning)."""
     generator = np.random.default_rng(seed)
-    train, test = [], []
+    train: list[int] = []
+    test: list[int] = []
     for label in np.unique(labels):
         members = generator.permutation(np.flatnonzero(labels == label))
         if len(members) == 1:
@@ -214,8 +215,10 @@ def load_series(
         if test is None:
             raise ValueError(f"data.test_path: {test_path} must hold one split (X and y), not X_train/X_test")
     elif test_file(source) is not None:
-        train, test = splits["all"], read_file(test_file(source))["all"]
-        log.info("data=series: testing on %s", test_file(source))
+        found = test_file(source)
+        assert found is not None  # the condition above
+        train, test = splits["all"], read_file(found)["all"]
+        log.info("data=series: testing on %s", found)
     else:
         train_index, test_index = holdout(splits["all"][1])
         train, test = _subset(splits["all"], train_index), _subset(splits["all"], test_index)

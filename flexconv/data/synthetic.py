@@ -83,10 +83,12 @@ def _size_and_seed(split: str, options: LoadOptions, default: tuple[int, int]) -
 def load_copy_memory(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
     """Copy-memory sequences of ``record.length`` = T + 20 steps."""
     size, seed = _size_and_seed(split, options, COPY_MEMORY_SIZES)
+    assert record.length is not None  # the record of a synthetic task has one
     return copy_memory(size, record.length, seed)
 
 
 def load_adding_problem(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
     """Adding-problem sequences of ``record.length`` = T steps."""
     size, seed = _size_and_seed(split, options, ADDING_PROBLEM_SIZES)
+    assert record.length is not None  # the record of a synthetic task has one
     return adding_problem(size, record.length, seed)

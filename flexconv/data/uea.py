@@ -338,6 +338,7 @@ def uea_files(name: str) -> tuple[Path, Path]:
 def load_char_trajectories(record: DatasetRecord, split: str, options: LoadOptions) -> TensorDataset:
     """CharacterTrajectories from ``<root>/CharacterTrajectories``, padded to ``record.length`` steps."""
     files = char_trajectories_files(record, options.root, options.download)
+    assert record.length is not None  # the record gives the padded length
     return ts_dataset(
         *files, split == "train", options.drop_rate, options.drop_mode, options.seed, min_length=record.length
     )

@@ -32,6 +32,7 @@ def _splits(data: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
     datamodule = FlexDataModule(data, val_fraction=0.0)
     datamodule.setup()
+    assert datamodule.train_set is not None and datamodule.test_set is not None  # setup() built them
     (train_x, train_y), (test_x, test_y) = datamodule.train_set[:], datamodule.test_set[:]
     return train_x.double().numpy(), train_y.numpy(), test_x.double().numpy(), test_y.numpy()
 

@@ -27,7 +27,6 @@ maps each: the multiplicative filter networks get ``num_layers=layers``; SIREN a
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -40,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from flexconv.nn.grid import relative_positions
-from flexconv.nn.kernels import KERNEL_NETS, KernelNet, MultiplicativeFilterNet, kernel_net_class
+from flexconv.nn.kernels import KernelNet, MultiplicativeFilterNet, kernel_net_class
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +113,10 @@ def make_net(
     if input_scale <= 0:
         raise ValueError(f"input_scale must be > 0, got {input_scale}")
     torch.manual_seed(seed)
+    make: Callable[..., KernelNet] = cls  # each registered class takes its own keyword options
     if issubclass(cls, MultiplicativeFilterNet):
-        return cls(2, out_channels, hidden_channels=hidden, num_layers=layers, input_scale=input_scale)
-    return cls(2, out_channels, hidden_channels=hidden, num_layers=layers + 2)
+        return make(2, out_channels, hidden_channels=hidden, num_layers=layers, input_scale=input_scale)
+    return make(2, out_channels, hidden_channels=hidden, num_layers=layers + 2)
 
 
 def psnr(kernel: torch.Tensor, target: torch.Tensor) -> float:
@@ -302,66 +302,3 @@ def print_table(report: dict) -> None:
                 f"{r['seconds']:.1f}",
             )
     Console().print(table)
-
-
-def _names(text: str, known: Sequence[str], what: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in known]
-    if unknown or not names:
-        raise SystemExit(f"fit-kernel: unknown {what} {unknown or text!r}; known: {', '.join(known)}")
-    return names
-
-
-def _rates(text: str) -> list[float]:
-    try:
-        rates = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise SystemExit(f"fit-kernel: --lr must be comma-separated numbers, got {text!r}") from None
-    if not rates or any(r <= 0 for r in rates):
-        raise SystemExit(f"fit-kernel: --lr needs positive rates, got {text!r}")
-    return rates
-
-
-def main(argv: Sequence[str]) -> None:
-    """``flexconv fit-kernel [--targets ...] [--nets ...] [--iterations N] ... [--out DIR]``."""
-    parser = argparse.ArgumentParser(prog="flexconv fit-kernel", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated: " + ", ".join(TARGETS))
-    parser.add_argument(
-        "--nets", default=",".join(DEFAULT_NETS), help="comma-separated: " + ", ".join(sorted(KERNEL_NETS))
-    )
-    parser.add_argument(
-        "--iterations", type=int, default=ORIGINAL_ITERATIONS, help="Adam steps per fit (original: 3000)"
-    )
-    parser.add_argument(
-        "--lr",
-        default=str(ORIGINAL_LR),
-        help="Adam learning rates (comma-separated; each pair keeps its best; original: 0.01)",
-    )
-    parser.add_argument(
-        "--input-scale",
-        type=float,
-        default=ORIGINAL_INPUT_SCALE,
-        help="input scale of MAGNet/GaborNet/FourierNet (original fitting code: 256; classification: 25.6)",
-    )
-    parser.add_argument("--hidden", type=int, default=32, help="hidden width of every network")
-    parser.add_argument("--layers", type=int, default=3, help="hidden (H x H) maps of every network")
-    parser.add_argument("--size", type=int, default=33, help="grid side (the paper: 33)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of initialisations and of the random target")
-    parser.add_argument("--out", type=Path, default=Path("outputs/fit_kernel"), help="output folder")
-    args = parser.parse_args(list(argv))
-    report = run(
-        _names(args.targets, list(TARGETS), "targets"),
-        _names(args.nets, sorted(KERNEL_NETS), "networks"),
-        iterations=args.iterations,
-        lrs=_rates(args.lr),
-        hidden=args.hidden,
-        layers=args.layers,
-        size=args.size,
-        seed=args.seed,
-        input_scale=args.input_scale,
-    )
-    print_table(report)
-    paths = write_outputs(report, args.out)
-    from rich import print as rprint
-
-    rprint("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -16,9 +16,10 @@ import functools
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, cast
 
 from torch import nn
+from torch.nn.modules.conv import _ConvNd
 
 from flexconv.nn import CKConv, FlexConv, PaddedConv, kernel_net_class, nd_class
 from flexconv.nn.mask import mask_class
@@ -53,7 +54,8 @@ def complete_spec(spec: Optional[Mapping[str, Any]], lookup: Callable[[str], typ
     if unknown:
         raise ValueError(
             f"unknown {where} option {unknown[0]!r} of {name}; known: {sorted(['name', *options])} (a Hydra override "
-            f"of the name keeps the old class's keys: replace the node, ~model.conv.{where} '+model.conv.{where}={{name: ...}}')"
+            f"of the name keeps the old class's keys: replace the node, ~model.conv.{where} "
+            f"'+model.conv.{where}={{name: ...}}')"
         )
     defaults = {k: p.default for k, p in options.items() if p.default is not p.empty and isinstance(p.default, PLAIN)}
     return {"name": name, **defaults, **spec}
@@ -114,13 +116,13 @@ def conv_factory(cfg: ConvConfig, data_dim: int) -> ConvFactory:
     """factory(in_channels, out_channels) building the configured convolution."""
     causal = data_dim == 1 if cfg.causal is None else cfg.causal
     if cfg.type == "Conv":
-        conv_cls = nd_class("Conv", data_dim)
+        conv_cls = cast("Callable[..., _ConvNd]", nd_class("Conv", data_dim))
 
         def plain(in_channels: int, out_channels: int) -> nn.Module:
             return PaddedConv(conv_cls(in_channels, out_channels, cfg.kernel_size, bias=cfg.bias), causal)
 
         return plain
-    common = dict(
+    common: dict[str, Any] = dict(
         data_dim=data_dim,
         horizon=cfg.horizon,
         kernel_net=spec_factory(cfg.kernel_net, kernel_net_class, "MAGNet", "kernel_net"),
@@ -134,7 +136,7 @@ def conv_factory(cfg: ConvConfig, data_dim: int) -> ConvFactory:
     return functools.partial(FlexConv, mask=spec_factory(cfg.mask, mask_class, "GaussianMask", "mask"), **common)
 
 
-# The flat keys of configurations stored before kernel_net and mask were nested (issue 10).
+# Flat keys of kernel_net and mask options that stored configurations may hold, and their nested names.
 _FLAT_KERNEL = {"kernel_hidden_channels": "hidden_channels", "kernel_num_layers": "num_layers"}
 _FLAT_MASK = {
     "mask_init_width": "init_width",
@@ -147,7 +149,7 @@ _OLD_KERNEL_NAMES = {"Gabor": "GaborNet", "Fourier": "FourierNet"}
 
 def nest_flat_conv_config(conv: Mapping[str, Any]) -> dict[str, Any]:
     """A stored ``conv`` configuration with the old flat keys (``kernel_hidden_channels``,
-    ``kernel_options``, ``mask_init_width``, ...) in today's nested form; others are returned as they are."""
+    ``kernel_options``, ``mask_init_width``, ...) in the nested form; others are returned as they are."""
     conv = dict(conv)
     if not isinstance(conv.get("kernel_net", {}), str):
         return conv

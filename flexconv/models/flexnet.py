@@ -141,6 +141,7 @@ class FlexNet(nn.Module):
             int(config.hidden_channels * f) for f in expand_width_factors(config.block_width_factors, config.num_blocks)
         ]
         tcn = config.block == "tcn"
+        self.stem: nn.Module
         if tcn:
             self.stem = nn.Identity()
             channels = config.in_channels

@@ -1,7 +1,7 @@
 """Released checkpoints: trained models shipped inside the package, loadable by name.
 
-``get_model("flextcn_mnist1d", pretrained=True)`` (flexconv.models.registry) returns the MNIST-1D FlexTCN with its released
-weights, in eval mode; ``flexconv evaluate flextcn_mnist1d`` tests it on its dataset's test split.
+``get_model("flextcn_mnist1d", pretrained=True)`` (flexconv.models.registry) returns the MNIST-1D FlexTCN with its
+released weights, in eval mode; ``flexconv evaluate flextcn_mnist1d`` tests it on its dataset's test split.
 
 :data:`RELEASES` is the one table of released checkpoints. Each names a file
 ``flexconv/checkpoints/<name>.pt`` written by ``flexconv release <best.ckpt> --name <name> --command

@@ -1,10 +1,10 @@
-"""Named models: ``get_model("flexnet7_cifar10")``, ``list_models()``, ``@register_model``.
+"""Named models: ``get_model("flexnet7")``, ``list_models()``, ``@register_model``.
 
 A model is a tiny registered function returning the configuration dataclass of one configurable
 class (:class:`FlexNetConfig` -> :class:`FlexNet`, :class:`CifarResNetConfig` -> :class:`CifarResNet`,
 :class:`ResNet18Config` -> torchvision's ResNet-18, optionally converted to FlexConv);
 :func:`build_model` turns a configuration into a module. The built-in variants are the functions
-of :mod:`flexconv.models.variants` (``grep -n flextcn_smnist`` finds each); a new one is one more
+of :mod:`flexconv.models.variants` (``grep -n "def flextcn"`` finds one); a new one is one more
 such function anywhere (docs/extending.md). Overrides use the configuration's own field names,
 nested for the convolution (``conv={"horizon": 9}``) and its kernel network and mask
 (``conv={"kernel_net": {"hidden_channels": 16}}`` changes one argument; another ``"name"`` starts
@@ -96,14 +96,15 @@ def config_dict(config: ModelConfig) -> dict[str, Any]:
 
 
 def model_from_release(release: dict[str, Any]) -> nn.Module:
-    """The model a release file (:func:`flexconv.models.pretrained.read_release`) describes, with its weights, in eval mode."""
+    """The model a release file (:func:`flexconv.models.pretrained.read_release`) describes, with its weights, in
+    eval mode."""
     model = build_model(model_config(release["model_name"], **release["model_config"]))
     model.load_state_dict(release["state_dict"])
     return model.eval()
 
 
 def get_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Module:
-    """Build registered model ``name``, e.g. ``get_model("flexnet7_cifar10", conv={"horizon": 9})``;
+    """Build registered model ``name``, e.g. ``get_model("flexnet7", conv={"horizon": 9})``;
     ``pretrained=True``: the released checkpoint ``name`` with its weights, in eval mode."""
     if pretrained:
         if overrides:

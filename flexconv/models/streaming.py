@@ -15,6 +15,8 @@ stream through flexconv.nn.stream itself.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
 from flexconv.models.flexnet import ChannelLayerNorm, FlexNet, ResidualBlock
@@ -36,7 +38,7 @@ class FlexNetStream(StreamLayer):
         self.count = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.body.clone.features(x)  # (B, C, n)
+        features = cast(FlexNet, self.body.clone).features(x)  # (B, C, n); the clone is a copy of the FlexNet
         if self.pool:
             summed = features.double().cumsum(-1)  # (B, C, n), in float64: streams can be long
             if self.total is not None:

@@ -5,9 +5,9 @@ Layers :class:`CKConv` and :class:`FlexConv` (1D causal, 2D, 3D), kernel network
 of them, :data:`KERNEL_NETS`, that :func:`register_kernel_net` extends), the
 :class:`GaussianMask`, the functional convolutions, plain padded convolutions
 (:class:`PaddedConv`), the anti-aliasing regulariser, resolution change (and BatchNorm re-estimation), export to plain
-convolutions, :func:`convert` (FlexConv into any CNN), per-parameter optimiser hints, streaming inference (:func:`stream`),
-:class:`Dropout` / :class:`ReLUDropout` with fast CPU masks, and :class:`StaticCrops` (the crop sizes of compiled
-training).
+convolutions, :func:`convert` (FlexConv into any CNN), per-parameter optimiser hints, streaming inference
+(:func:`stream`), :class:`Dropout` / :class:`ReLUDropout` with fast CPU masks, and :class:`StaticCrops` (the crop
+sizes of compiled training).
 """
 
 from flexconv.nn.ckconv import CKConv, FlexConv

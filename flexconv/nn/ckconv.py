@@ -30,6 +30,7 @@ from typing import Any, Optional, Union
 
 import torch
 from torch import nn
+from torch.types import Device
 
 from flexconv.nn import conv_args as Ca
 from flexconv.nn import functional as Fc
@@ -47,7 +48,9 @@ MaskFactory = Union[str, Callable[..., GaussianMask]]
 SPATIAL_EXTENT_PER_WIDTH = 1.667
 
 
-def _factory(factory: Union[str, Callable], lookup: Callable[[str], Callable], what: str) -> Callable:
+def _factory(
+    factory: Union[str, Callable[..., Any]], lookup: Callable[[str], Callable[..., Any]], what: str
+) -> Callable[..., Any]:
     """A factory given as a registered name is looked up; anything else must be callable."""
     if isinstance(factory, str):
         return lookup(factory)
@@ -94,6 +97,9 @@ class CKConv(nn.Module):
     layer computes in the autocast dtype instead (float64 is never cast, as by autocast).
     """
 
+    grid_size: torch.Tensor  # buffers, registered in __init__
+    kernel_scale: torch.Tensor
+
     def __init__(
         self,
         in_channels: int,
@@ -113,8 +119,8 @@ class CKConv(nn.Module):
         dilation: Union[int, Sequence[int]] = 1,
         groups: int = 1,
         padding_mode: Ca.PaddingMode = "zeros",
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__()
         if in_channels < 1 or out_channels < 1:
@@ -124,7 +130,7 @@ class CKConv(nn.Module):
         if conv_method not in ("auto", "spatial", "fft"):
             raise ValueError(f"conv_method must be 'auto', 'spatial' or 'fft', got {conv_method!r}")
         explicit_grid = validate_horizon(horizon, data_dim)
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.data_dim = data_dim
@@ -138,8 +144,8 @@ class CKConv(nn.Module):
         mask = _factory(mask, mask_class, "mask") if mask is not None else None
 
         kernel_outputs = in_channels if separable else out_channels * in_channels // groups
-        self.kernel_net = kernel_net(data_dim, kernel_outputs, **factory)
-        self.mask = mask(data_dim, causal=self.causal, **factory) if mask is not None else None
+        self.kernel_net: KernelNet = kernel_net(data_dim, kernel_outputs, **factory)
+        self.mask: Optional[GaussianMask] = mask(data_dim, causal=self.causal, **factory) if mask is not None else None
         if self.mask is not None:
             if explicit_grid:
                 self.mask.fit_to_grid(explicit_grid)
@@ -154,7 +160,7 @@ class CKConv(nn.Module):
         # Multiplies the kernel; persistent, because change_resolution() sets it with the grid size.
         self.register_buffer("kernel_scale", torch.tensor(float(kernel_scale), **factory))
         self._grid: Optional[tuple[int, ...]] = explicit_grid or None
-        self._positions: dict[tuple, tuple[torch.Tensor, list[torch.Tensor]]] = {}
+        self._positions: dict[tuple[Any, ...], tuple[torch.Tensor, list[torch.Tensor]]] = {}
         self._cache: Optional[tuple[Any, torch.Tensor]] = None
         # Static cropping (see make_kernel): taps per axis of the static crop; None = the whole grid.
         self.static_crop = False
@@ -167,7 +173,7 @@ class CKConv(nn.Module):
         padding: Ca.Padding,
         dilation: Union[int, Sequence[int]],
         groups: int,
-        padding_mode: str,
+        padding_mode: Ca.PaddingMode,
     ) -> None:
         """Check and store ``nn.Conv``'s arguments (see the class docstring)."""
         name = type(self).__name__
@@ -202,7 +208,8 @@ class CKConv(nn.Module):
         return text
 
     def padding_amounts(self, kernel_size: Sequence[int]) -> list[tuple[int, int]]:
-        """(left, right) padding per axis for a cropped kernel of ``kernel_size`` taps (:func:`~flexconv.nn.conv_args.crop_padding`)."""
+        """(left, right) padding per axis for a cropped kernel of ``kernel_size`` taps
+        (:func:`~flexconv.nn.conv_args.crop_padding`)."""
         return Ca.crop_padding(self.grid_sizes(), kernel_size, self.padding, self.dilation, self.causal)
 
     def output_size(self, input_size: Sequence[int]) -> tuple[int, ...]:
@@ -211,7 +218,7 @@ class CKConv(nn.Module):
         return Ca.output_size(input_size, self.padding_amounts(grid), grid, self.dilation, self.stride)
 
     # -- grid ---------------------------------------------------------------------------------
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._grid = None  # re-read from the loaded buffer
         self._cache = None
@@ -239,9 +246,11 @@ class CKConv(nn.Module):
                     "first input; run one forward first (or call set_grid_size())"
                 )
             else:
-                self.set_grid_size(resolve_grid_size(self.horizon, input_shape, self.data_dim))
+                sizes = resolve_grid_size(self.horizon, input_shape, self.data_dim)
+                self.set_grid_size(sizes)
                 if self.mask is not None:
-                    self.mask.fit_to_grid(self._grid)
+                    self.mask.fit_to_grid(sizes)
+        assert self._grid is not None  # set by the branches above
         return self._grid
 
     def set_grid_size(self, sizes: tuple[int, ...]) -> None:
@@ -270,7 +279,8 @@ class CKConv(nn.Module):
         positions, axes = self._grid_positions(self.grid_sizes(input_shape), self._reference_param())
         if self.mask is not None:
             window = self.mask.crop_window(axes)
-            positions = positions[(slice(None), *window)]
+            index: tuple[slice, ...] = (slice(None), *window)
+            positions = positions[index]
         return positions
 
     def set_crop_sizes(self, sizes: Optional[tuple[int, ...]]) -> None:
@@ -310,7 +320,8 @@ class CKConv(nn.Module):
         if self.mask is not None and (self.static_crop or torch.compiler.is_compiling()):
             full, _ = self._grid_positions(self.grid_sizes(input_shape), self._reference_param())  # (D, *N)
             window = self.static_window()
-            positions = full[(slice(None), *window)]  # (D, *K)
+            index: tuple[slice, ...] = (slice(None), *window)
+            positions = full[index]  # (D, *K)
             if self.mask.dynamic_cropping:
                 axes = [
                     full[d][tuple(slice(None) if a == d else 0 for a in range(self.data_dim))]
@@ -319,7 +330,7 @@ class CKConv(nn.Module):
                 weights = self.mask.window_weights(axes, window)  # (*K)
         else:
             positions = self.kernel_positions(input_shape)  # (D, *K)
-        kernel = self.kernel_net(positions) * self.kernel_scale  # (out*in or in, *K)
+        kernel: torch.Tensor = self.kernel_net(positions) * self.kernel_scale  # (out*in or in, *K)
         if self.mask is not None:
             mask = self.mask(positions)
             kernel = kernel * (mask if weights is None else mask * weights)
@@ -356,13 +367,14 @@ class CKConv(nn.Module):
 
     # -- forward ------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, in_channels, *S) -> (B, out_channels, *S') (S' = S unless stride, dilation or padding say otherwise)."""
+        """x: (B, in_channels, *S) -> (B, out_channels, *S') (S' = S unless stride, dilation or padding say
+        otherwise)."""
         check_input(x, type(self).__name__, self.data_dim, self.in_channels)
         dtype = compute_dtype(x, self._reference_param().dtype, type(self).__name__)
         kernel = self.kernel(x.shape)  # (out, in / groups, *K) or, separable, (in, 1, *K)
         if self._kernel_record is not None:
             self._kernel_record[self] = kernel
-        bias = self.bias
+        bias: Optional[torch.Tensor] = self.bias
         if dtype is not None:
             x, kernel = x.to(dtype), kernel.to(dtype)
             bias = bias.to(dtype) if bias is not None else None
@@ -370,8 +382,9 @@ class CKConv(nn.Module):
         method = "spatial" if x.shape[0] == 0 else self.conv_method
         if self.uses_conv_arguments and min(self.output_size(x.shape[2:])) < 1:
             raise ValueError(
-                f"{type(self).__name__}: an input of size {tuple(x.shape[2:])} leaves no output for a {self.grid_sizes()} "
-                f"grid with padding={self.padding!r}, dilation={self.dilation} (nn.Conv's rule: the padded input must "
+                f"{type(self).__name__}: an input of size {tuple(x.shape[2:])} leaves no output for a "
+                f"{self.grid_sizes()} grid with padding={self.padding!r}, dilation={self.dilation} (nn.Conv's rule: "
+                "the padded input must "
                 "be at least dilation * (n - 1) + 1)"
             )
         groups = self.in_channels if self.separable else self.groups
@@ -406,7 +419,7 @@ class FlexConv(CKConv):
 
     mask: GaussianMask
 
-    def __init__(self, in_channels: int, out_channels: int, *, mask: MaskFactory = GaussianMask, **kwargs) -> None:
+    def __init__(self, in_channels: int, out_channels: int, *, mask: MaskFactory = GaussianMask, **kwargs: Any) -> None:
         if mask is None:
             raise ValueError("FlexConv needs a mask factory; use CKConv for a convolution without a mask")
         super().__init__(in_channels, out_channels, mask=mask, **kwargs)

@@ -10,7 +10,8 @@ side (:func:`crop_padding`, negative where input is skipped), so cropping change
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import EllipsisType
 from typing import Literal, Optional, Union
 
 import torch
@@ -84,6 +85,7 @@ def crop_padding(
             left = d * (n - 1) if causal else d * (n - 1) // 2
             right = d * (n - 1) - left
         else:
+            assert not isinstance(padding, str)  # validated: "valid", "same" or one int per axis
             left = right = padding[axis]
         cropped_left = n - k if causal else (n - k) // 2  # the crop window is causal or centred
         pads.append((left - d * cropped_left, right - d * (n - k - cropped_left)))
@@ -113,7 +115,8 @@ def pad_axes(x: torch.Tensor, pads: Sequence[tuple[int, int]], mode: PaddingMode
     if any(left or right for left, right in grow):
         x = F.pad(x, Fc.flat_pad(grow)) if mode == "zeros" else F.pad(x, Fc.flat_pad(grow), mode=mode)
     crop = tuple(slice(max(-left, 0), x.shape[2 + d] - max(-right, 0)) for d, (left, right) in enumerate(pads))
-    return x[(Ellipsis, *crop)]
+    index: tuple[EllipsisType | slice, ...] = (Ellipsis, *crop)
+    return x[index]
 
 
 def dilate(kernel: torch.Tensor, dilation: Sequence[int]) -> torch.Tensor:
@@ -123,7 +126,8 @@ def dilate(kernel: torch.Tensor, dilation: Sequence[int]) -> torch.Tensor:
         return kernel
     sizes = [d * (k - 1) + 1 for d, k in zip(dilation, kernel.shape[2:])]
     out = kernel.new_zeros(*kernel.shape[:2], *sizes)
-    out[(Ellipsis, *(slice(None, None, d) for d in dilation))] = kernel
+    taps: tuple[EllipsisType | slice, ...] = (Ellipsis, *(slice(None, None, d) for d in dilation))
+    out[taps] = kernel
     return out
 
 
@@ -144,8 +148,8 @@ def conv_padded(
     pads: (left, right) per axis, padded in ``padding_mode`` (negative: entries removed); stride,
     dilation: one int per axis (None: 1). Output size per axis: :func:`output_size`.
 
-    The FFT path ("fft", or "auto" when :func:`flexconv.nn.functional.prefer_fft` prefers it) computes stride-1 convolutions
-    with groups 1 or depthwise (on the dilated kernel); a strided convolution or any other grouping
+    The FFT path ("fft", or "auto" when :func:`flexconv.nn.functional.prefer_fft` prefers it) computes stride-1
+    convolutions with groups 1 or depthwise (on the dilated kernel); a strided convolution or any other grouping
     always runs as torch's direct convolution with that stride, so no output is computed only to be
     dropped.
     """
@@ -161,5 +165,7 @@ def conv_padded(
         if method == "fft" or Fc.prefer_fft(x.shape, dilated.shape, True, groups, x.device.type):
             # A causal convolution of the padded input; its outputs from k - 1 on are the unpadded ("valid") ones.
             out = Fc.fft_conv(x, dilated, bias, causal=True, groups=groups)
-            return out[(Ellipsis, *(slice(k - 1, None) for k in dilated.shape[2:]))]
-    return getattr(F, f"conv{data_dim}d")(x, kernel, bias, stride=stride, dilation=dilation, groups=groups)
+            valid: tuple[EllipsisType | slice, ...] = (Ellipsis, *(slice(k - 1, None) for k in dilated.shape[2:]))
+            return out[valid]
+    conv: Callable[..., torch.Tensor] = getattr(F, f"conv{data_dim}d")
+    return conv(x, kernel, bias, stride=stride, dilation=dilation, groups=groups)

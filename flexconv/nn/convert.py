@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, cast
 
 from torch import nn
+from torch.nn.modules.conv import _ConvNd
 
 from flexconv.nn.ckconv import CKConv, FlexConv
 
@@ -46,11 +47,14 @@ def _selected(include: Optional[Include], name: str, module: nn.Module) -> bool:
 
 def convertible(conv: nn.Module) -> bool:
     """Whether :func:`convert` replaces ``conv``: an ``nn.Conv1d/2d/3d`` of odd kernel sizes, one above 1."""
-    return type(conv) in _CONVS and max(conv.kernel_size) > 1 and all(k % 2 for k in conv.kernel_size)
+    if type(conv) not in _CONVS:
+        return False
+    kernel_size = cast(_ConvNd, conv).kernel_size
+    return max(kernel_size) > 1 and all(k % 2 for k in kernel_size)
 
 
 def continuous_counterpart(
-    conv: nn.Module,
+    conv: _ConvNd,
     *,
     horizon: Optional[int] = None,
     layer: Callable[..., CKConv] = FlexConv,
@@ -65,7 +69,7 @@ def continuous_counterpart(
     if conv.padding == "same":
         padding: Any = "same"
     else:
-        base = (0,) * data_dim if conv.padding == "valid" else conv.padding
+        base = (0,) * data_dim if isinstance(conv.padding, str) else conv.padding  # the string left is "valid"
         padding = tuple(p + d * (n - k) // 2 for p, d, n, k in zip(base, conv.dilation, grid, conv.kernel_size))
     weight = conv.weight
     return layer(
@@ -116,7 +120,8 @@ def convert(
         for name, module in model.named_modules()
         if convertible(module) and _selected(include, name, module)
     ]
-    for name, conv in targets:
+    for name, module in targets:
+        conv = cast(_ConvNd, module)  # convertible() checked its type
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(

@@ -16,6 +16,7 @@ output for the backward.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -35,21 +36,22 @@ def keep_mask(
     count = math.prod(shape)
     words = torch.empty((count + 3) // 4, dtype=torch.int64, device=device).random_()  # uniform in [0, 2^63)
     uniform = words.view(torch.int16)[:count] & (2**_BITS - 1)  # (count,) uniform in [0, 2^15)
-    return (uniform < round(keep_prob * 2**_BITS)).view(shape)
+    keep: torch.Tensor = (uniform < round(keep_prob * 2**_BITS)).view(shape)
+    return keep
 
 
 class _MaskedScale(torch.autograd.Function):
     """y = x * mask * scale; the backward needs only the boolean mask."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
         ctx.save_for_backward(mask)
         ctx.scale = scale
         return torch.where(mask, x, 0.0).mul_(scale)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (mask,) = ctx.saved_tensors
         return torch.where(mask, grad, 0.0).mul_(ctx.scale), None, None
 
@@ -66,14 +68,15 @@ class Dropout(nn.Dropout):
             or torch.compiler.is_compiling()
         ):
             return super().forward(x)
-        return _MaskedScale.apply(x, keep_mask(x.shape, 1.0 - self.p, x.device), 1.0 / (1.0 - self.p))
+        out: torch.Tensor = _MaskedScale.apply(x, keep_mask(x.shape, 1.0 - self.p, x.device), 1.0 / (1.0 - self.p))
+        return out
 
 
 class _ReLUMaskedScale(torch.autograd.Function):
     """y = relu(x) * mask * scale; the backward needs only y (y > 0 exactly where the gradient flows)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
         y = torch.where(mask, x, 0.0).clamp_min_(0.0).mul_(scale)
         ctx.save_for_backward(y)
         ctx.scale = scale
@@ -81,7 +84,7 @@ class _ReLUMaskedScale(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (y,) = ctx.saved_tensors
         return torch.where(y > 0, grad, 0.0).mul_(ctx.scale), None, None
 
@@ -106,4 +109,5 @@ class ReLUDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p in (0.0, 1.0) or torch.compiler.is_compiling():
             return F.dropout(torch.relu(x), self.p, self.training)
-        return _ReLUMaskedScale.apply(x, keep_mask(x.shape, 1.0 - self.p, x.device), 1.0 / (1.0 - self.p))
+        out: torch.Tensor = _ReLUMaskedScale.apply(x, keep_mask(x.shape, 1.0 - self.p, x.device), 1.0 / (1.0 - self.p))
+        return out

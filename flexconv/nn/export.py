@@ -13,9 +13,12 @@ runs as fast as a hand-written CNN of the same kernel sizes, exports to ONNX and
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
+from torch.nn.modules.conv import _ConvNd
 
 from flexconv.nn.ckconv import CKConv
 from flexconv.nn.conv_args import PaddingMode, pad_axes
@@ -44,7 +47,7 @@ def _plain_conv(kernel: torch.Tensor, bias: torch.Tensor | None, causal: bool, g
     out_channels, in_per_group, *ksize = kernel.shape
     pads = padding_amounts(ksize, causal)
     symmetric = all(left == right for left, right in pads)
-    conv = nd_class("Conv", data_dim)(
+    conv = cast("Callable[..., _ConvNd]", nd_class("Conv", data_dim))(
         in_per_group * groups,
         out_channels,
         tuple(ksize),
@@ -56,14 +59,14 @@ def _plain_conv(kernel: torch.Tensor, bias: torch.Tensor | None, causal: bool, g
     )
     with torch.no_grad():
         conv.weight.copy_(kernel)
-        if bias is not None:
+        if bias is not None and conv.bias is not None:  # conv has a bias exactly when bias is given
             conv.bias.copy_(bias)
     return conv if symmetric else PaddedConv(conv, causal)
 
 
 def _conv_with_arguments(layer: CKConv, kernel: torch.Tensor, bias: torch.Tensor | None, groups: int) -> nn.Module:
     """The ConvNd of ``layer``'s stride, dilation and ``groups`` with weight ``kernel``, after its padding."""
-    conv = nd_class("Conv", layer.data_dim)(
+    conv = cast("Callable[..., _ConvNd]", nd_class("Conv", layer.data_dim))(
         kernel.shape[1] * groups,
         kernel.shape[0],
         tuple(kernel.shape[2:]),
@@ -76,7 +79,7 @@ def _conv_with_arguments(layer: CKConv, kernel: torch.Tensor, bias: torch.Tensor
     )
     with torch.no_grad():
         conv.weight.copy_(kernel)
-        if bias is not None:
+        if bias is not None and conv.bias is not None:  # conv has a bias exactly when bias is given
             conv.bias.copy_(bias)
     return nn.Sequential(Pad(layer.padding_amounts(kernel.shape[2:]), layer.padding_mode), conv)
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
-from typing import Literal, Optional
+from collections.abc import Callable, Sequence
+from types import EllipsisType
+from typing import Any, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -63,7 +64,7 @@ def flat_pad(pads: Sequence[tuple[int, int]]) -> list[int]:
     return [amount for pair in reversed(pads) for amount in pair]
 
 
-def _conv_fn(data_dim: int):
+def _conv_fn(data_dim: int) -> Callable[..., torch.Tensor]:
     try:
         return (F.conv1d, F.conv2d, F.conv3d)[data_dim - 1]
     except IndexError:
@@ -110,7 +111,8 @@ def fft_sizes(input_size: Sequence[int], kernel_size: Sequence[int], causal: boo
 
 def _crop(t: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
     """The first ``sizes`` entries of the trailing axes of ``t`` (a view)."""
-    return t[(Ellipsis, *(slice(0, s) for s in sizes))]
+    index: tuple[EllipsisType | slice, ...] = (Ellipsis, *(slice(0, s) for s in sizes))
+    return t[index]
 
 
 class _FFTPlan:
@@ -148,7 +150,7 @@ class _FFTPlan:
         """(B, C, *S) -> (F, B, C) dense, (B, C, *F) depthwise."""
         # Padding first: rfftn(s=...) pads through a path about 3x slower than the transform itself.
         padded = F.pad(x, flat_pad([(0, n - s) for n, s in zip(self.sizes, self.input_shape[2:])]))
-        x_f = torch.fft.rfftn(padded, dim=self.axes)
+        x_f: torch.Tensor = torch.fft.rfftn(padded, dim=self.axes)
         return x_f if self.depthwise else x_f.flatten(2).permute(2, 0, 1).contiguous()
 
     def kernel_spectrum(self, kernel: torch.Tensor) -> torch.Tensor:
@@ -157,7 +159,8 @@ class _FFTPlan:
         The kept taps are written straight into their rolled places of a zero (C_out, C_in/g, *n)
         buffer (tap ``left`` at index 0, earlier taps wrapped to the end), one copy per axis part.
         """
-        kept = kernel[(Ellipsis, *(slice(lo, hi) for lo, hi in self.taps))]
+        taps: tuple[EllipsisType | slice, ...] = (Ellipsis, *(slice(lo, hi) for lo, hi in self.taps))
+        kept = kernel[taps]
         rolled = kept.new_zeros(*kept.shape[:2], *self.sizes)
         for parts in itertools.product(*([(0, left), (left, k)] for left, k in zip(self.lefts, kept.shape[2:]))):
             if all(lo < hi for lo, hi in parts):
@@ -166,8 +169,10 @@ class _FFTPlan:
                     slice((lo - left) % n, (lo - left) % n + hi - lo)
                     for (lo, hi), left, n in zip(parts, self.lefts, self.sizes)
                 )
-                rolled[(Ellipsis, *dst)] = kept[(Ellipsis, *src)]
-        k_f = torch.fft.rfftn(rolled, dim=self.axes)
+                dst_index: tuple[EllipsisType | slice, ...] = (Ellipsis, *dst)
+                src_index: tuple[EllipsisType | slice, ...] = (Ellipsis, *src)
+                rolled[dst_index] = kept[src_index]
+        k_f: torch.Tensor = torch.fft.rfftn(rolled, dim=self.axes)
         return k_f[:, 0] if self.depthwise else k_f.flatten(2).permute(2, 1, 0).contiguous()
 
     def kernel_grad(self, grad_f: torch.Tensor) -> torch.Tensor:
@@ -197,7 +202,9 @@ class _FFTPlan:
         spatial = self.input_shape[2:]
         for axis, size in zip(self.axes[:-1], spatial[:-1]):
             out_f = torch.fft.ifft(out_f, dim=axis).narrow(axis, 0, size)
-        out = torch.fft.irfft(out_f, n=self.sizes[-1], dim=self.axes[-1]).narrow(self.axes[-1], 0, spatial[-1])
+        out: torch.Tensor = torch.fft.irfft(out_f, n=self.sizes[-1], dim=self.axes[-1]).narrow(
+            self.axes[-1], 0, spatial[-1]
+        )
         if bias is None:
             return out.contiguous()
         return out + bias.view(1, -1, *([1] * self.data_dim))
@@ -224,7 +231,14 @@ class _FFTConv(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, kernel, bias, plan: _FFTPlan, save_spectra: bool):  # type: ignore[override]
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        kernel: torch.Tensor,
+        bias: Optional[torch.Tensor],
+        plan: _FFTPlan,
+        save_spectra: bool,
+    ) -> torch.Tensor:
         ctx.plan, ctx.has_bias = plan, bias is not None
         if x.shape[0] == 0:
             ctx.save_for_backward(x, kernel, None, None)
@@ -238,7 +252,7 @@ class _FFTConv(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out):  # type: ignore[override]
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Optional[torch.Tensor], ...]:
         x, kernel, x_f, k_f = ctx.saved_tensors
         plan: _FFTPlan = ctx.plan
         need_x, need_k, need_b = ctx.needs_input_grad[:3]
@@ -297,7 +311,7 @@ def fft_conv(
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         if save_spectra is None:
             save_spectra = save_spectra_by_size(x, plan) if SAVE_SPECTRA is None else SAVE_SPECTRA
-        out = _FFTConv.apply(x, kernel, bias, plan, save_spectra)
+        out: torch.Tensor = _FFTConv.apply(x, kernel, bias, plan, save_spectra)
     else:
         out = plan.forward(x, kernel, bias)
     return out.to(out_dtype)

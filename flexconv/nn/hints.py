@@ -10,6 +10,8 @@ types. FlexConv's Gaussian-mask parameters use this for their x0.1 learning rate
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 _HINT_ATTR = "_optim_hints"
@@ -41,14 +43,14 @@ def named_hints(model: nn.Module) -> dict[str, dict[str, float]]:
     return found
 
 
-def param_groups(model: nn.Module, lr: float, weight_decay: float = 0.0) -> list[dict]:
+def param_groups(model: nn.Module, lr: float, weight_decay: float = 0.0) -> list[dict[str, Any]]:
     """Optimiser parameter groups: one per distinct hint, with lr = lr * lr_factor.
 
     Parameters that do not require grad are left out. Each group has keys ``params``, ``lr``,
     ``weight_decay`` and ``names``.
     """
     hints = named_hints(model)
-    groups: dict[tuple[float, float], dict] = {}
+    groups: dict[tuple[float, float], dict[str, Any]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
+from torch.types import Device
 
 from flexconv.nn.hints import set_hint
 
@@ -73,8 +74,8 @@ class GaussianMask(nn.Module):
         lr_factor: float = 0.1,
         crop_margin: int = 0,
         min_taps: int = 3,
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__()
         _check_width(init_width, "GaussianMask")
@@ -92,7 +93,7 @@ class GaussianMask(nn.Module):
         self.dynamic_cropping = dynamic_cropping
         self.crop_margin = crop_margin
         self.min_taps = min_taps
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.mean = nn.Parameter(torch.full((data_dim,), float(init_mean), **factory))
         self.width = nn.Parameter(torch.full((data_dim,), float(init_width), **factory))
         for name in ("mean", "width"):
@@ -101,14 +102,18 @@ class GaussianMask(nn.Module):
     def extra_repr(self) -> str:
         margin = f", crop_margin={self.crop_margin}" if self.crop_margin else ""
         margin += f", min_taps={self.min_taps}" if self.min_taps != 3 else ""
-        return f"data_dim={self.data_dim}, causal={self.causal}, threshold={self.threshold}, cropping={self.dynamic_cropping}{margin}"
+        return (
+            f"data_dim={self.data_dim}, causal={self.causal}, threshold={self.threshold}, "
+            f"cropping={self.dynamic_cropping}{margin}"
+        )
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         """Mask values on a positions grid (D, *S) -> (*S)."""
-        mask = None
+        mask: Optional[torch.Tensor] = None
         for d in range(self.data_dim):
             axis = torch.exp(-0.5 * ((positions[d] - self.mean[d]) / self.width[d]).square())
             mask = axis if mask is None else mask * axis
+        assert mask is not None  # data_dim >= 1
         return mask
 
     def fit_to_grid(self, sizes: Sequence[int]) -> None:
@@ -194,7 +199,7 @@ class GaussianMask(nn.Module):
         if not self.dynamic_cropping:
             raise ValueError("GaussianMask.window_weights: this mask does not crop (dynamic_cropping=False)")
         dims = len(axis_positions)
-        weights = None
+        weights: Optional[torch.Tensor] = None
         spread = math.sqrt(-2.0 * math.log(self.threshold))
         means, widths = self.mean.detach().double(), self.width.detach().double()
         for d, (p, keep_slice) in enumerate(zip(axis_positions, crop)):
@@ -213,6 +218,7 @@ class GaussianMask(nn.Module):
                 keep = (index >= start) & (index < n - start)
             axis = keep[keep_slice].to(p.dtype).view([-1 if a == d else 1 for a in range(dims)])
             weights = axis if weights is None else weights * axis
+        assert weights is not None  # one axis at least
         return weights
 
     def frequency_bounds(self, gauss_stddevs: float = 2.0) -> torch.Tensor:

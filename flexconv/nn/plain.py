@@ -10,6 +10,7 @@ exported layers keep the input's size exactly as the continuous layers do.
 from __future__ import annotations
 
 from torch import nn
+from torch.nn.modules.conv import _ConvNd
 
 from flexconv.nn.functional import flat_pad, padding_amounts
 
@@ -18,7 +19,8 @@ def nd_class(kind: str, data_dim: int) -> type[nn.Module]:
     """torch.nn's ``<kind><data_dim>d`` class: ``kind`` "Conv", "BatchNorm", "ConstantPad", ..."""
     if data_dim not in (1, 2, 3):
         raise ValueError(f"torch.nn has {kind} layers for 1 to 3 spatial axes, got data_dim={data_dim}")
-    return getattr(nn, f"{kind}{data_dim}d")
+    cls: type[nn.Module] = getattr(nn, f"{kind}{data_dim}d")
+    return cls
 
 
 class PaddedConv(nn.Sequential):
@@ -28,7 +30,7 @@ class PaddedConv(nn.Sequential):
     convolution is index 1, so the state-dict keys are ``1.weight`` and ``1.bias``.
     """
 
-    def __init__(self, conv: nn.Module, causal: bool) -> None:
+    def __init__(self, conv: _ConvNd, causal: bool) -> None:
         pads = padding_amounts(conv.kernel_size, causal)  # [(left, right)] per axis
         super().__init__(nd_class("ConstantPad", len(pads))(flat_pad(pads), 0.0), conv)
         self.causal = causal

@@ -57,16 +57,17 @@ class StaticCrops:
         """Every layer's exact window sizes, from one host read of all masks."""
         if not self.layers:
             return []
+        masks = [m.mask for m in self.layers if m.mask is not None]  # one per layer: self.layers have masks
         values = torch.cat(
-            [torch.cat((m.mask.mean.detach(), m.mask.width.detach())).double().cpu() for m in self.layers]
+            [torch.cat((mask.mean.detach(), mask.width.detach())).double().cpu() for mask in masks]
         ).tolist()
         sizes, at = [], 0
-        for layer in self.layers:
+        for layer, mask in zip(self.layers, masks):
             d = layer.data_dim
             means, widths = values[at : at + d], values[at + d : at + 2 * d]
             at += 2 * d
             _, axes = layer._grid_positions(layer.grid_sizes(), layer._reference_param())
-            window = layer.mask.window_from(means, widths, axes)
+            window = mask.window_from(means, widths, axes)
             sizes.append(tuple(w.stop - w.start for w in window))
         return sizes
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from typing import Optional
+from typing import Optional, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -67,15 +67,16 @@ class StreamLayer:
 
 StreamFactory = Callable[[nn.Module, str], StreamLayer]
 _FACTORIES: dict[type, StreamFactory] = {}
+M = TypeVar("M", bound=nn.Module)
 
 
-def register_stream(module_type: type, factory: StreamFactory) -> None:
+def register_stream(module_type: type[M], factory: Callable[[M, str], StreamLayer]) -> None:
     """Use ``factory(module, path) -> StreamLayer`` for modules of exactly ``module_type``.
 
     Exact types, not subclasses: a subclass may change ``forward``, so it must be registered
     itself. ``path`` is the module's name in the model, for error messages.
     """
-    _FACTORIES[module_type] = factory
+    _FACTORIES[module_type] = cast(StreamFactory, factory)  # called on modules of exactly module_type only
 
 
 def stream_module(module: nn.Module, path: str = "") -> StreamLayer:
@@ -97,7 +98,8 @@ class Pointwise(StreamLayer):
         self.module = module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x)
+        out: torch.Tensor = self.module(x)
+        return out
 
 
 def _pointwise_conv1d(conv: nn.Conv1d, path: str) -> StreamLayer:
@@ -136,7 +138,8 @@ class TimeLocal(StreamLayer):
         self.clone.__dict__["_modules"] = dict(self.parts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.clone.forward(x)
+        out: torch.Tensor = self.clone.forward(x)
+        return out
 
     def reset(self) -> None:
         for part in self.parts.values():
@@ -234,8 +237,9 @@ def _ckconv_stream(layer: CKConv, path: str) -> RollingConv:
         )
     if layer.uses_conv_arguments:
         raise ValueError(
-            f"stream(): {_where(path)} has stride={layer.stride}, padding={layer.padding!r}, dilation={layer.dilation}, "
-            f"groups={layer.groups}; only the causal 'same' convolution with stride, dilation and groups 1 runs on a stream"
+            f"stream(): {_where(path)} has stride={layer.stride}, padding={layer.padding!r}, "
+            f"dilation={layer.dilation}, groups={layer.groups}; only the causal 'same' convolution with stride, "
+            "dilation and groups 1 runs on a stream"
         )
     try:
         layer.grid_sizes()
@@ -257,6 +261,7 @@ def _padded_conv_stream(module: PaddedConv, path: str) -> RollingConv:
     k = conv.kernel_size[0] if isinstance(conv, nn.Conv1d) else 0
     if not (
         isinstance(pad, nn.ConstantPad1d)
+        and isinstance(conv, nn.Conv1d)
         and pad.padding == (k - 1, 0)
         and pad.value == 0.0
         and conv.stride == (1,)
@@ -326,7 +331,7 @@ def stream(model: nn.Module) -> Stream:
 
 for _type in (CKConv, FlexConv):
     register_stream(_type, _ckconv_stream)
-for _type in (
+for _pointwise_type in (
     nn.Identity,
     nn.ReLU,
     nn.GELU,
@@ -340,7 +345,7 @@ for _type in (
     Dropout,
     ReLUDropout,
 ):
-    register_stream(_type, Pointwise)
+    register_stream(_pointwise_type, Pointwise)
 register_stream(PaddedConv, _padded_conv_stream)
 register_stream(nn.Conv1d, _pointwise_conv1d)
 register_stream(nn.BatchNorm1d, _pointwise_batchnorm)

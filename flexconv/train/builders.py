@@ -10,7 +10,7 @@ import importlib.util
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
@@ -32,12 +32,12 @@ log = logging.getLogger(__name__)
 
 def datamodule_from_config(cfg: DictConfig) -> FlexDataModule:
     """The data module of ``cfg.data`` (FlexDataModule's own argument names)."""
-    return build_datamodule(**OmegaConf.to_container(cfg.data, resolve=True))
+    return build_datamodule(**cast("dict[str, Any]", OmegaConf.to_container(cfg.data, resolve=True)))
 
 
 def model_options(cfg: DictConfig, record: DatasetRecord) -> tuple[str, dict[str, Any]]:
     """(model name, options) with the data fields taken from the dataset record where null."""
-    options = OmegaConf.to_container(cfg.model, resolve=True)
+    options = cast("dict[str, Any]", OmegaConf.to_container(cfg.model, resolve=True))
     name = options.pop("name")
     for field in DATA_FIELDS:
         if options.get(field) is None:
@@ -49,15 +49,19 @@ def build_module(cfg: DictConfig, record: DatasetRecord, resolution_change: Opti
     """The LightningModule for ``cfg`` and the dataset ``record`` (``resolution_change``: see TaskModule)."""
     name, options = model_options(cfg, record)
     objective = cfg.objective or record.objective
-    antialias = OmegaConf.to_container(cfg.antialias, resolve=True) if cfg.antialias is not None else None
+    antialias = (
+        cast("dict[str, Any]", OmegaConf.to_container(cfg.antialias, resolve=True))
+        if cfg.antialias is not None
+        else None
+    )
     return TaskModule(
         model_name=name,
         model_options=options,
-        optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        optim=cast("dict[str, Any]", OmegaConf.to_container(cfg.optim, resolve=True)),
         objective=objective,
         antialias=antialias,
         resolution_change=resolution_change,
-        run_config=OmegaConf.to_container(cfg, resolve=True),
+        run_config=cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True)),
         compile=cfg.compile,
         compile_mode=cfg.compile_mode,
     )
@@ -90,8 +94,7 @@ def build_trainer(
     """lightning.Trainer from ``cfg.trainer`` (with ``changes``) plus loggers, a progress bar, the
     parameter summary, atomic checkpoint writes and BatchNorm synchronised on CPUs too (when
     ``sync_batchnorm``); ``callbacks``: the run's own (checkpoints, pictures, ...)."""
-    options = {**OmegaConf.to_container(cfg.trainer, resolve=True), **changes}
-    plugins = [AtomicCheckpointIO(), *([SyncBatchNormAnyDevice()] if options.get("sync_batchnorm") else [])]
+    options = {**cast("dict[str, Any]", OmegaConf.to_container(cfg.trainer, resolve=True)), **changes}
     if options["enable_progress_bar"] and sys.stdout.isatty():
         callbacks = [*callbacks, RichProgressBar()]
     if options.pop("enable_model_summary", True):
@@ -102,7 +105,7 @@ def build_trainer(
         default_root_dir=str(run_dir),
         logger=build_loggers(cfg, run_dir, history),
         callbacks=callbacks,
-        plugins=plugins,
+        plugins=[AtomicCheckpointIO(), *([SyncBatchNormAnyDevice()] if options.get("sync_batchnorm") else [])],
         deterministic=cfg.deterministic,
         use_distributed_sampler=False,  # the EpochSampler shards the data itself
     )

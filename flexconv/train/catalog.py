@@ -7,8 +7,6 @@ records (task, input shape, classes, whether the files must be fetched).
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -50,14 +48,3 @@ def datasets() -> dict[str, str]:
         source = "needs download" if record.needs_download else "offline"
         described[name] = f"{record.task}, input {shape}, {outputs}, {source}"
     return described
-
-
-def main(argv: Sequence[str]) -> None:
-    """``flexconv list experiments|models|datasets``."""
-    parser = argparse.ArgumentParser(prog="flexconv list", description="List what flexconv can train.")
-    parser.add_argument("kind", choices=KINDS, help="what to list")
-    args = parser.parse_args(list(argv))
-    entries = {"experiments": experiments, "models": models, "datasets": datasets}[args.kind]()
-    width = max(len(name) for name in entries)
-    for name, description in entries.items():
-        print(f"{name:<{width}}  {description}")

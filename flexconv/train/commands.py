@@ -25,9 +25,9 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import lightning as L
 import torch
@@ -96,31 +96,21 @@ def train(
     datamodule.prepare_data()
     datamodule.setup("fit")
     train_loader = with_epoch_sampler(datamodule.train_dataloader(), cfg.seed)
-    val_loader = datamodule.val_dataloader()
-    has_val = val_loader is not None and len(val_loader) > 0
-    if has_val and len(val_loader.dataset) < MIN_VAL_EXAMPLES:
+    val_loader = datamodule.val_dataloader()  # [] when there is no validation split
+    val = val_loader if isinstance(val_loader, DataLoader) and len(val_loader) > 0 else None
+    has_val = val is not None
+    if val is not None and len(cast(Sized, val.dataset)) < MIN_VAL_EXAMPLES:
         log.warning(
             "the validation split holds only %d examples: val/acc and best.ckpt will be noisy "
             "(raise data.val_fraction or data.limit_train)",
-            len(val_loader.dataset),
+            len(cast(Sized, val.dataset)),
         )
     monitor = checkpoint_monitor(cfg, has_val)
     run_dir, ckpt_path = resolve_run_dir(cfg)  # the first thing written: after every check above
     os.environ[RUN_DIR_ENV] = str(run_dir)
     lock = RunLock(run_dir) if is_first_process() else contextlib.nullcontext()
     with lock:
-        return _fit_and_test(
-            cfg,
-            module,
-            datamodule,
-            train_loader,
-            val_loader if has_val else None,
-            monitor,
-            run_dir,
-            ckpt_path,
-            callbacks,
-            start,
-        )
+        return _fit_and_test(cfg, module, datamodule, train_loader, val, monitor, run_dir, ckpt_path, callbacks, start)
 
 
 def _fit_and_test(
@@ -192,13 +182,15 @@ def _fit_and_test(
 
 
 def measure_test_metrics(module: TaskModule, cfg: DictConfig, progress_bar: bool = False) -> dict[str, float]:
-    """The test metrics (``test/acc``, ``test/loss``, ...) of ``module`` on ``cfg``'s data: no logging, no checkpoints."""
+    """The test metrics (``test/acc``, ``test/loss``, ...) of ``module`` on ``cfg``'s data: no logging, no
+    checkpoints."""
     datamodule = datamodule_from_config(cfg)
     datamodule.prepare_data()
     datamodule.setup("test")
     trainer = build_test_trainer(cfg, progress_bar)
     with quiet_lightning():
-        return trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]
+        metrics = trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]
+    return cast("dict[str, float]", metrics)  # a dict at run time (the stubs say Mapping)
 
 
 def measure_test_metrics_batch_norm_reestimated(module: TaskModule, cfg: DictConfig) -> dict[str, float]:
@@ -226,9 +218,9 @@ def evaluate(checkpoint_path: str | Path, overrides: Sequence[str] = ()) -> dict
     """Test a checkpoint on its dataset's test split; ``overrides`` (``key=value``) change its stored config."""
     checkpoint_path = Path(checkpoint_path)
     module = evaluation_module(checkpoint_path)  # a run's checkpoint, or a released name
-    cfg = OmegaConf.create(module.hparams.run_config)
+    cfg = OmegaConf.create(module.hparams["run_config"])
     OmegaConf.set_struct(cfg, True)
-    cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    cfg = cast(DictConfig, OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides))))
     tested = measure_test_metrics(module, cfg, progress_bar=True)
     return {
         "test_acc": tested.get("test/acc"),

@@ -91,7 +91,8 @@ def training_clock(*stages: dict[str, Any]) -> dict[str, Any]:
     when a stage kept none), and ``device``, every device that trained a stage, in order."""
     seconds = [stage.get("wall_time_s") for stage in stages]
     devices = [device for stage in stages for device in str(stage.get("device", "unknown")).split(DEVICE_SEPARATOR)]
-    return {"wall_time_s": None if None in seconds else round(sum(seconds), 1), "device": joined_devices(devices)}
+    total = None if None in seconds else round(sum(s for s in seconds if s is not None), 1)
+    return {"wall_time_s": total, "device": joined_devices(devices)}
 
 
 def measure_test_accuracy(module: TaskModule, cfg: DictConfig) -> float:

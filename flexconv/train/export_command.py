@@ -17,11 +17,9 @@ model's; the check runs it at batch ``B + 3`` with each spatial axis 4 steps lon
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import torch
 from omegaconf import OmegaConf
@@ -35,10 +33,11 @@ def example_input(run_config: dict[str, Any], batch: int, seed: int = 0) -> torc
     from flexconv.train.builders import datamodule_from_config
 
     record = datamodule_from_config(OmegaConf.create(run_config)).record
-    spatial = tuple(record.resolution) if record.data_dim == 2 else (record.length,)
-    if any(s is None for s in spatial):
+    spatial = record.resolution if record.data_dim == 2 else (record.length,)
+    if spatial is None or None in spatial:
         raise ValueError(f"dataset {record.name} has no fixed input shape to export with")
-    return torch.randn(batch, record.in_channels, *spatial, generator=torch.Generator().manual_seed(seed))
+    sizes = cast("tuple[int, ...]", spatial)  # no None left
+    return torch.randn(batch, record.in_channels, *sizes, generator=torch.Generator().manual_seed(seed))
 
 
 def dynamic_axes(x: torch.Tensor, y: torch.Tensor) -> dict[str, dict[int, str]]:
@@ -85,7 +84,7 @@ def export_checkpoint(checkpoint: str | Path, onnx: Optional[Path] = None, batch
 
     module = evaluation_module(checkpoint)
     model = module.model.eval()
-    x = example_input(module.hparams.run_config, batch)
+    x = example_input(module.hparams["run_config"], batch)
     plain = export(model).eval()
     with torch.no_grad():
         reference, exported = model(x), plain(x)
@@ -112,40 +111,3 @@ def export_checkpoint(checkpoint: str | Path, onnx: Optional[Path] = None, batch
             results["onnx_other_shape"] = tuple(other.shape)
             results["onnx_other_shape_max_abs_diff"] = float((expected - onnx_outputs(onnx, other)).abs().max())
     return results
-
-
-def main(argv: Sequence[str]) -> None:
-    """``flexconv export <checkpoint> [--onnx OUT] [--batch B]``."""
-    from flexconv.train.checkpoints import CheckpointError
-
-    parser = argparse.ArgumentParser(prog="flexconv export", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "checkpoint",
-        help="a best.ckpt or last.ckpt of a flexconv run, a release file (.pt) or a "
-        "released name (flextcn_mnist1d, ...)",
-    )
-    parser.add_argument("--onnx", type=Path, help="write the plain-convolution model to this ONNX file")
-    parser.add_argument("--batch", type=int, default=2, help="batch size of the parity check (and the ONNX input)")
-    args = parser.parse_args(list(argv))
-    try:
-        results = export_checkpoint(args.checkpoint, args.onnx, args.batch)
-    except (CheckpointError, ValueError) as error:
-        raise SystemExit(f"flexconv export: {error}") from None
-    tolerance = PARITY_TOLERANCE * max(results["scale"], 1.0)
-    checks = [("plain convolutions", results["max_abs_diff"])]
-    if results["onnx_max_abs_diff"] is not None:
-        checks.append(("ONNX (onnxruntime)", results["onnx_max_abs_diff"]))
-        checks.append(
-            (f"ONNX at input {results['onnx_other_shape']} (dynamic axes)", results["onnx_other_shape_max_abs_diff"])
-        )
-    print(f"input {results['input_shape']}, largest output {results['scale']:.4g}")
-    for name, diff in checks:
-        print(
-            f"parity {name}: max |difference| = {diff:.3g} ({'ok' if diff <= tolerance else 'MISMATCH'}, "
-            f"tolerance {tolerance:.1g})"
-        )
-    if results["onnx"]:
-        note = "" if results["onnx_max_abs_diff"] is not None else " (onnxruntime not installed: not checked)"
-        print(f"wrote {results['onnx']}{note}")
-    if any(diff > tolerance for _, diff in checks):
-        raise SystemExit("flexconv export: the exported model does not match the checkpoint's model")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
@@ -99,4 +99,4 @@ class RunCSVLogger(CSVLogger):
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _HistoryWriter(self.log_dir, self.history)
-        return self._experiment
+        return cast(_HistoryWriter, self._experiment)  # the only writer this logger creates

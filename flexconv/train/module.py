@@ -13,8 +13,9 @@ Optimiser: Adam, AdamW or SGD over :func:`flexconv.nn.param_groups` (mask parame
 x0.1 learning-rate hint). ``optim.weight_decay`` is the optimiser's weight decay (every parameter);
 ``optim.kernel_norm_decay`` is the FlexConv/CKConv papers' "weight decay", a loss term (see
 :func:`kernel_norm_penalty`). The loss a training step minimises is :meth:`TaskModule.training_loss`:
-the task loss plus every regulariser (kernel-norm decay, anti-aliasing). Schedulers: "cosine" (linear warm-up then cosine to ``min_lr``, stepped
-every optimiser step, as in the paper), "plateau", "multistep", "exponential" (per epoch), "none".
+the task loss plus every regulariser (kernel-norm decay, anti-aliasing). Schedulers: "cosine" (linear warm-up then
+cosine to ``min_lr``, stepped every optimiser step, as in the paper), "plateau", "multistep", "exponential" (per
+epoch), "none".
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Literal, Optional, Protocol, cast, runtime_checkable
 
 import lightning as L
 import torch
@@ -79,13 +80,15 @@ class OptimConfig:
             raise ValueError(f"optim.scheduler must be one of {list(SCHEDULERS)}, got {self.scheduler!r}")
         if self.weight_decay < 0 or self.kernel_norm_decay < 0:
             raise ValueError(
-                f"optim.weight_decay and optim.kernel_norm_decay must be >= 0, got {self.weight_decay}, {self.kernel_norm_decay}"
+                f"optim.weight_decay and optim.kernel_norm_decay must be >= 0, got {self.weight_decay}, "
+                f"{self.kernel_norm_decay}"
             )
 
 
 @runtime_checkable
 class StepwiseModel(Protocol):
-    """A model with outputs at every time step, for the "per_step" objective (e.g. :class:`~flexconv.models.FlexNet`)."""
+    """A model with outputs at every time step, for the "per_step" objective (e.g.
+    :class:`~flexconv.models.FlexNet`)."""
 
     def forward_steps(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, T, K): the model's output head applied at every step instead of once."""
@@ -179,7 +182,7 @@ class TaskModule(L.LightningModule):
             from flexconv.nn.resolution import change_resolution
 
             change_resolution(self.model, *resolution_change)
-        self.compile = compile
+        self.use_compile = compile  # not self.compile: that would hide nn.Module.compile()
         self.compile_mode = compile_mode
         self._compiled_losses: Optional[Any] = None
         self._crops: Optional[StaticCrops] = None
@@ -187,7 +190,7 @@ class TaskModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, *S) -> (B, K), or (B, T, K) for the per-step objective."""
         if self.objective == "per_step":
-            return self.model.forward_steps(x)  # (B, T, K)
+            return cast(StepwiseModel, self.model).forward_steps(x)  # (B, T, K); checked in __init__
         return self.model(x)
 
     def _task_loss(self, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -246,13 +249,14 @@ class TaskModule(L.LightningModule):
             limit = 4 * (self._crops.max_changes + 2)
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
             self._compiled_losses = torch.compile(self._losses, fullgraph=True, mode=self.compile_mode)
+        assert self._crops is not None  # built with the compiled losses above
         self._crops.refresh()
         return self._compiled_losses
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         """Forward, loss (+ regularisers in training) and logging; returns the loss to minimise."""
         x, y = batch[0], batch[1]
-        if self.compile:
+        if self.use_compile:
             try:
                 loss, metrics = self._compiled(x)(x, y, stage == "train")
             except torch._dynamo.exc.TorchDynamoException as error:
@@ -301,7 +305,9 @@ class TaskModule(L.LightningModule):
         # the ~200 small tensors of a FlexNet (measured: Adam 9.4 vs 19.6 ms a step, 6 % of a 14x14 FlexNet's
         # training step); on CUDA it is the default.
         if cfg.optimizer == "sgd":
-            optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, foreach=True)
+            optimizer: torch.optim.Optimizer = torch.optim.SGD(
+                groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, foreach=True
+            )
         else:
             optimizer = (torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW)(
                 groups, lr=cfg.lr, foreach=True
@@ -321,13 +327,13 @@ class TaskModule(L.LightningModule):
                 )
             warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
             floor = cfg.min_lr / cfg.lr
-            scheduler = torch.optim.lr_scheduler.LambdaLR(
+            scheduler: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.LambdaLR(
                 optimizer, lambda step: cosine_with_warmup(step, warmup, total, floor)
             )
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         if cfg.scheduler == "plateau":
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode=cfg.mode, factor=cfg.factor, patience=cfg.patience
+                optimizer, mode=cast(Literal["min", "max"], cfg.mode), factor=cfg.factor, patience=cfg.patience
             )
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": cfg.monitor}}
         if cfg.scheduler == "multistep":

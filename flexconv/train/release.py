@@ -13,9 +13,7 @@ to add. (``flexconv evaluate`` reads release files and released names:
 
 from __future__ import annotations
 
-import argparse
 import copy
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +21,19 @@ import torch
 
 from flexconv.atomic import atomic_open
 from flexconv.models.pretrained import CHECKPOINT_DIR, FORMAT, Release
-from flexconv.train.checkpoints import RELEASE_SUFFIX, CheckpointError, load_module
+from flexconv.train.checkpoints import RELEASE_SUFFIX, load_module
 from flexconv.train.commands import evaluate
 from flexconv.train.module import TaskModule
 
 
 def release_data(module: TaskModule, name: str, command: str, test_acc: float) -> dict[str, Any]:
     """The release file's dict for a trained ``module`` (see :mod:`flexconv.models.pretrained`)."""
-    run_config = copy.deepcopy(module.hparams.run_config)
+    run_config = copy.deepcopy(module.hparams["run_config"])
     run_config["run_dir"] = None
     return {
         "format": FORMAT,
         "name": name,
-        "model_name": module.hparams.model_name,
+        "model_name": module.hparams["model_name"],
         "model_config": module.model_config,
         "state_dict": {
             key: value.detach().float().clone() if value.is_floating_point() else value.clone()
@@ -76,19 +74,3 @@ def release(checkpoint: str | Path, name: str, command: str, out_dir: str | Path
         params=data["params"],
         command=command,
     )
-
-
-def main(argv: Sequence[str]) -> None:
-    """``flexconv release <checkpoint> --name <name> --command "flexconv train ..." [--out-dir DIR]``."""
-    parser = argparse.ArgumentParser(prog="flexconv release", description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", help="a finished run's checkpoints/best.ckpt (or last.ckpt)")
-    parser.add_argument("--name", required=True, help="the released name (get_model(name, pretrained=True))")
-    parser.add_argument("--command", required=True, help="the exact `flexconv train ...` command of the run")
-    parser.add_argument("--out-dir", default=str(CHECKPOINT_DIR), help="where <name>.pt goes (default: the package's)")
-    args = parser.parse_args(list(argv))
-    try:
-        entry = release(args.checkpoint, args.name, args.command, args.out_dir)
-    except (CheckpointError, ValueError, RuntimeError) as error:
-        raise SystemExit(f"flexconv release: {error}") from error
-    print(f"released {args.name}: test accuracy {entry.test_acc:.2%}, {entry.params:,} parameters")
-    print(f"add to flexconv.models.pretrained.RELEASES:\n        {entry!r},")

@@ -16,8 +16,8 @@ batch differs. Under DDP the RNG states of rank 0 are restored on every rank.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from typing import Any, Optional
+from collections.abc import Iterator, Sized
+from typing import Any, Optional, cast
 
 import lightning as L
 import numpy as np
@@ -82,7 +82,7 @@ def with_epoch_sampler(loader: DataLoader, seed: int) -> DataLoader:
     return DataLoader(
         loader.dataset,
         batch_size=loader.batch_size,
-        sampler=EpochSampler(len(loader.dataset), seed),
+        sampler=EpochSampler(len(cast(Sized, loader.dataset)), seed),
         num_workers=loader.num_workers,
         collate_fn=loader.collate_fn,
         pin_memory=loader.pin_memory,
@@ -94,7 +94,8 @@ def with_epoch_sampler(loader: DataLoader, seed: int) -> DataLoader:
 
 def _rng_states() -> dict[str, Any]:
     """Global RNG states as tensors and plain Python values (loadable with ``weights_only=True``)."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state())  # the legacy tuple form
+    kind, keys, pos, has_gauss, gauss = state
     numpy_state = (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)
     states = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
     if torch.cuda.is_available():
@@ -164,8 +165,9 @@ class DataOrder(L.Callback):
             return {}
         loop = self._trainer.fit_loop
         return {
-            "epoch": loop.epoch_progress.current.processed,
-            "batches": loop.epoch_loop.batch_progress.current.processed,
+            # the progress trackers are _ProcessedTracker objects; Lightning annotates their base class
+            "epoch": loop.epoch_progress.current.processed,  # type: ignore[attr-defined]
+            "batches": loop.epoch_loop.batch_progress.current.processed,  # type: ignore[attr-defined]
             "rng": _rng_states(),
             "epoch_sums": _epoch_sums(self._trainer),
         }
@@ -174,6 +176,7 @@ class DataOrder(L.Callback):
         if not state_dict:
             return
         self.sampler.set_epoch(state_dict["epoch"])
+        assert self.loader.batch_size is not None  # with_epoch_sampler() builds batched loaders
         self.sampler.skip_batches(state_dict["epoch"], state_dict["batches"], self.loader.batch_size)
         self._rng = state_dict["rng"]
         if state_dict["batches"] > 0 and state_dict.get("epoch_sums"):

@@ -17,7 +17,7 @@ import os
 import socket
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -78,8 +78,8 @@ def saved_config_matches(run_dir: Path, cfg: DictConfig, name: str = "config.yam
     saved_path = run_dir / name
     if not saved_path.is_file():
         return False
-    saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
-    return same_config(saved, OmegaConf.to_container(cfg, resolve=True))
+    saved = cast("dict[str, Any]", OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True))
+    return same_config(saved, cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True)))
 
 
 def _alive(pid: int) -> bool:

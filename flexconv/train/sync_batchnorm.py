@@ -77,6 +77,8 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     @torch.no_grad()
     def _update_running_stats(self, mean: Tensor, unbiased_variance: Tensor) -> None:
         """BatchNorm's update: an exponential average at ``momentum``, or cumulative when it is None."""
+        # the running statistics exist: this runs only with track_running_stats
+        assert self.num_batches_tracked is not None and self.running_mean is not None and self.running_var is not None
         self.num_batches_tracked.add_(1)
         factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         self.running_mean.lerp_(mean, factor)

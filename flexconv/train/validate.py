@@ -17,7 +17,7 @@ import difflib
 import inspect
 import typing
 from collections.abc import Iterable
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union, cast
 
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
@@ -162,7 +162,7 @@ def config_problems(cfg: DictConfig) -> list[str]:
     """Every problem of ``cfg`` in words (empty: the config is fine)."""
     from flexconv.models.registry import list_models, model_config
 
-    plain = OmegaConf.to_container(cfg, resolve=True)
+    plain = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
     problems: list[str] = []
     for key, annotation in ROOT_TYPES.items():
         value = OmegaConf.select(cfg, key)
@@ -225,8 +225,11 @@ def unknown_override_error(key: str, value: str, cfg: Optional[DictConfig]) -> C
         known: Iterable[str] = trainer_arguments()
     else:
         node = OmegaConf.select(cfg, section) if cfg is not None and section else cfg
-        known = list(node.keys()) if isinstance(node, DictConfig) else []
+        known = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
     message = _unknown(key, known)
     if section == "trainer" and key.rpartition(".")[2] in trainer_arguments():
-        message = f"trainer.{key.rpartition('.')[2]} is a Trainer argument that the config does not list: add it with +{key}={value}"
+        message = (
+            f"trainer.{key.rpartition('.')[2]} is a Trainer argument that the config does not list: add it with "
+            f"+{key}={value}"
+        )
     return ConfigError(message)

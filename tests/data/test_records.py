@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -141,5 +142,5 @@ def test_overrides_give_new_records() -> None:
     assert record.with_resolution(None) is record
     assert get_record("copy_memory").with_length(120).length == 120
     assert isinstance(record, DatasetRecord)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         record.num_classes = 3  # frozen

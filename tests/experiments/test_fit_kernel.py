@@ -1,4 +1,5 @@
-"""Kernel fitting: the original protocol by default; every network fits every target; MAGNet beats SIREN on Gabor kernels."""
+"""Kernel fitting: the original protocol by default; every network fits every target; MAGNet beats SIREN on
+Gabor kernels."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from flexconv.cli.fit_kernel import main as fit_kernel_main
 from flexconv.experiments import fit_kernel as fk
 from flexconv.nn.kernels import SIREN
 
@@ -76,7 +78,7 @@ def test_magnet_beats_siren_on_gabor_kernels() -> None:
 
 
 def test_command_writes_table_json_and_pictures(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    fk.main(
+    fit_kernel_main(
         [
             "--targets",
             "gabor,image",
@@ -101,4 +103,4 @@ def test_command_writes_table_json_and_pictures(tmp_path: Path, capsys: pytest.C
     assert (tmp_path / "fit_kernel.png").stat().st_size > 0
     assert (tmp_path / "fit_kernel_kernels.png").stat().st_size > 0
     with pytest.raises(SystemExit):
-        fk.main(["--nets", "ResNet", "--out", str(tmp_path)])
+        fit_kernel_main(["--nets", "ResNet", "--out", str(tmp_path)])

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flexconv.experiments.profile import main, profile_model
+from flexconv.cli.profile import main
+from flexconv.experiments.profile import profile_model
 
 
 def test_profile_writes_table_and_trace(tmp_path: Path) -> None:

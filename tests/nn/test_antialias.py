@@ -157,9 +157,9 @@ def test_gradients_flow(target, method, fn):
     model = make_model()
     AntiAliasing(factor=1.0, target=target, method=method, fn=fn)(model).backward()
     for layer in layers_of(model):
-        for l, f in enumerate(layer.kernel_net.filters):
-            assert f.linear.weight.grad is not None and f.linear.weight.grad.abs().max() > 0, f"filter {l} weight"
-            assert f.gamma.grad is not None and f.gamma.grad.abs().max() > 0, f"filter {l} gamma"
+        for i, f in enumerate(layer.kernel_net.filters):
+            assert f.linear.weight.grad is not None and f.linear.weight.grad.abs().max() > 0, f"filter {i} weight"
+            assert f.gamma.grad is not None and f.gamma.grad.abs().max() > 0, f"filter {i} gamma"
         width_grad = layer.mask.width.grad
         if target == "gabor+mask":
             assert width_grad is not None and width_grad.abs().max() > 0

@@ -79,12 +79,12 @@ def test_magnet_gamma_init():
     torch.manual_seed(0)
     alpha, hidden, layers = 6.0, 4000, 3
     net = MAGNet(2, 1, hidden_channels=hidden, num_layers=layers, alpha=alpha)
-    for l, f in enumerate(net.filters):
+    for i, f in enumerate(net.filters):
         assert f.gamma.shape == (hidden, 2)  # anisotropic: one per unit and axis
-        shape = alpha / (l + 1)  # Gamma(shape, 1): mean = var = shape
+        shape = alpha / (i + 1)  # Gamma(shape, 1): mean = var = shape
         stderr = math.sqrt(shape / f.gamma.numel())
-        assert abs(float(f.gamma.mean()) - shape) < 5 * stderr, f"filter {l}"
-        assert abs(float(f.gamma.var()) - shape) < 0.15 * shape, f"filter {l}"
+        assert abs(float(f.gamma.mean()) - shape) < 5 * stderr, f"filter {i}"
+        assert abs(float(f.gamma.var()) - shape) < 0.15 * shape, f"filter {i}"
         assert (f.gamma > 0).all()
 
 

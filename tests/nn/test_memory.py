@@ -9,6 +9,8 @@ resident-memory measurements (``benchmarks/sequence_speed.py`` measures those).
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from flexconv.models.registry import get_model
@@ -78,7 +80,7 @@ def _flextcn(length: int) -> torch.nn.Module:
     """A two-block FlexTCN (widths 8 and 16) whose kernels span the whole sequence (full-length masks)."""
     torch.manual_seed(0)
     model = get_model(
-        "flextcn_smnist", hidden_channels=8, num_blocks=2, block_width_factors=[1.0, 2], conv={"conv_method": "fft"}
+        "flextcn", hidden_channels=8, num_blocks=2, block_width_factors=[1.0, 2], conv={"conv_method": "fft"}
     )
     with torch.no_grad():
         model(torch.randn(1, 1, length))  # fixes the grids at `length` taps
@@ -104,7 +106,7 @@ def test_long_flextcn_step_stays_under_a_memory_budget_per_sequence(monkeypatch)
     monkeypatch.setattr(Fc, "SAVE_SPECTRA", False)  # the memory side of the switch
     totals = {}
     for batch in (8, 24):
-        saved, out = saved_storages(lambda: model(torch.randn(batch, 1, length)))
+        saved, out = saved_storages(partial(model, torch.randn(batch, 1, length)))
         totals[batch] = sum(saved.values())
     per_sequence = (totals[24] - totals[8]) / 16
     assert per_sequence <= 0.37e6, f"the step keeps {per_sequence / 1e6:.2f} MB per sequence for its backward"

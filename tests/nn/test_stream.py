@@ -37,7 +37,7 @@ def flextcn(head: str = "last", **conv) -> nn.Module:
     or zero; one convolution is a CKConv (no mask: the whole 250-tap kernel).
     """
     config = model_config(
-        "flextcn_smnist",
+        "flextcn",
         in_channels=2,
         num_classes=3,
         hidden_channels=6,
@@ -194,7 +194,7 @@ def test_plain_layers_stream() -> None:
 def test_plain_conv_tcn_with_layer_norm_streams() -> None:
     torch.manual_seed(4)
     config = model_config(
-        "flextcn_smnist",
+        "flextcn",
         in_channels=2,
         num_classes=3,
         hidden_channels=5,

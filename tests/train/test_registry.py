@@ -6,8 +6,9 @@ import torch
 
 import flexconv
 from flexconv.models.conv_config import ConvConfig, nest_flat_conv_config
-from flexconv.models.registry import get_model, list_models, model_config, model_function
+from flexconv.models.registry import config_dict, get_model, list_models, model_config, model_function
 from flexconv.nn import SIREN, GaussianMask, MAGNet
+from flexconv.train.config import DATA_FIELDS
 
 
 def count(model: torch.nn.Module) -> int:
@@ -15,13 +16,7 @@ def count(model: torch.nn.Module) -> int:
 
 
 @pytest.mark.parametrize(
-    "name, params",
-    [
-        ("flexnet7_cifar10", 671_650),
-        ("resnet32_cifar10", 464_154),
-        ("resnet44_cifar10", 658_586),
-        ("resnet110_cifar10", 1_727_962),
-    ],
+    "name, params", [("flexnet7", 671_650), ("resnet32", 464_154), ("resnet44", 658_586), ("resnet110", 1_727_962)]
 )
 def test_paper_parameter_counts(name: str, params: int) -> None:
     assert count(get_model(name)) == params
@@ -57,10 +52,10 @@ def test_every_model_runs_forward_and_backward(name: str) -> None:
 
 
 def test_unknown_names_list_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="unknown model 'nope'.*flexnet7_cifar10"):
+    with pytest.raises(ValueError, match="unknown model 'nope'.*flexnet7"):
         get_model("nope")
-    with pytest.raises(ValueError, match="unknown flexnet7_cifar10.conv option 'horizn'.*horizon"):
-        get_model("flexnet7_cifar10", conv={"horizn": 9})
+    with pytest.raises(ValueError, match="unknown flexnet7.conv option 'horizn'.*horizon"):
+        get_model("flexnet7", conv={"horizn": 9})
 
 
 def test_every_variant_is_a_python_definition() -> None:
@@ -77,14 +72,27 @@ def test_every_variant_is_a_python_definition() -> None:
     assert all(model_function(name).__name__ == name for name in built_in)
 
 
+def test_no_two_models_differ_only_in_their_data_fields() -> None:
+    """A name names a network: two registered models equal but for in_channels / num_classes / data_dim (which
+    training takes from the dataset) would be one model under two names."""
+    seen: dict[str, str] = {}
+    for name in list_models():
+        network = config_dict(model_config(name))
+        for field in DATA_FIELDS:
+            network.pop(field, None)
+        key = f"{type(model_config(name)).__name__} {network}"
+        assert key not in seen, f"{name} and {seen.get(key)} build the same network"
+        seen[key] = name
+
+
 # -- nested kernel network and mask ---------------------------------------------------------------
 def test_kernel_net_and_mask_take_their_constructor_arguments() -> None:
-    conv = model_config("cktcn_smnist").conv
+    conv = model_config("cktcn").conv
     assert conv.kernel_net == {
         "name": "SIREN",
         "hidden_channels": 32,
         "num_layers": 3,
-        "omega_0": 31.09,
+        "omega_0": 30.0,
         "learn_omega_0": False,
     }
     assert conv.mask is None
@@ -164,3 +172,21 @@ def test_stored_flat_conv_configs_are_nested() -> None:
     ck = nest_flat_conv_config({**flat, "type": "CKConv", "kernel_net": "SIREN", "kernel_options": {"omega_0": 30.0}})
     assert ck["mask"] is None and ck["kernel_net"]["omega_0"] == 30.0
     assert nest_flat_conv_config(nest_flat_conv_config(flat)) == nest_flat_conv_config(flat)
+
+
+def test_committed_records_name_registered_models() -> None:
+    """Every model a committed results record names (a ``name`` under any ``model`` key) is registered, so a
+    record can be rebuilt from its config; a renamed model needs its records renamed too."""
+    import json
+
+    def names(node: object) -> list[str]:
+        if isinstance(node, dict):
+            own = [node["model"]["name"]] if isinstance(node.get("model"), dict) and "name" in node["model"] else []
+            return own + [n for value in node.values() for n in names(value)]
+        return [n for value in node for n in names(value)] if isinstance(node, list) else []
+
+    records = Path(flexconv.__file__).parents[1] / "docs" / "records"
+    found = {str(p.relative_to(records)): names(json.loads(p.read_text())) for p in sorted(records.rglob("*.json"))}
+    assert any(found.values())
+    unknown = {path: n for path, ns in found.items() for n in ns if n not in list_models()}
+    assert not unknown, f"records naming unregistered models: {unknown}"

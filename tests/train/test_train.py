@@ -79,20 +79,20 @@ def test_antialiasing_term_is_logged(tmp_path: Path) -> None:
 
 
 IMAGE_FAMILIES = {
-    "flexnet7_cifar10": {
+    "flexnet7": {
         "hidden_channels": 4,
         "num_blocks": 1,
         "block_width_factors": [],
         "conv": {"horizon": 9, "kernel_net": {"hidden_channels": 4}},
     },
-    "ckcnn7_cifar10": {
+    "ckcnn7": {
         "hidden_channels": 4,
         "num_blocks": 1,
         "block_width_factors": [],
         "conv": {"horizon": 9, "kernel_net": {"hidden_channels": 4}},
     },
-    "flexnet7_cifar10_conv3": {"hidden_channels": 4, "num_blocks": 1, "block_width_factors": []},
-    "resnet32_cifar10": {"depth": 8},
+    "flexnet7_conv3": {"hidden_channels": 4, "num_blocks": 1, "block_width_factors": []},
+    "resnet32": {"depth": 8},
 }
 
 
@@ -113,10 +113,7 @@ def test_per_step_objective_uses_outputs_at_every_step() -> None:
     assert torch.allclose(out[:, -1], module.model(x), atol=1e-6)  # the "last" head: the output at the last step
     with pytest.raises(ValueError, match="forward_steps"):
         TaskModule(
-            "resnet32_cifar10",
-            {**IMAGE_FAMILIES["resnet32_cifar10"], "in_channels": 3, "num_classes": 10},
-            {},
-            objective="per_step",
+            "resnet32", {**IMAGE_FAMILIES["resnet32"], "in_channels": 3, "num_classes": 10}, {}, objective="per_step"
         )
 
 

@@ -176,8 +176,8 @@ def test_tcn_head_is_initialised_as_the_original() -> None:
     from flexconv.models.registry import get_model
 
     torch.manual_seed(0)
-    tcn = get_model("flextcn_smnist", hidden_channels=200, num_blocks=1)  # 200 x 10 head weights
+    tcn = get_model("flextcn", hidden_channels=200, num_blocks=1)  # 200 x 10 head weights
     assert tcn.head.weight.std().item() == pytest.approx(0.01, rel=0.1) and not tcn.head.bias.any()
-    resnet = get_model("flexnet7_cifar10")
+    resnet = get_model("flexnet7")
     fan_in = resnet.head.weight.shape[1]
     assert resnet.head.weight.std().item() == pytest.approx((2 / fan_in) ** 0.5, rel=0.2)

@@ -204,7 +204,7 @@ def run_rows(
                 log.info("%s / %s / seed %d: not finished, left out (--finished-only or --rows)", study, row.name, seed)
     jobs = [slot for _, _, slot in slots if isinstance(slot, Job)]
     if ctx.jobs > 1 and len(jobs) > 1:
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed  # type: ignore[import-untyped]
 
         trained = Parallel(n_jobs=ctx.jobs)(delayed(train_job)(job) for job in jobs)
     else:

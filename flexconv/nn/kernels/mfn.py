@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Optional
+from typing import Any, Optional, cast
 
 import torch
 from torch import nn
+from torch.types import Device
 
 from flexconv.nn.kernels.base import KernelNet, register_kernel_net
 
@@ -28,7 +29,15 @@ from flexconv.nn.kernels.base import KernelNet, register_kernel_net
 class FourierFilter(nn.Module):
     """g(x) = sin(W x + b). x: (N, D) -> (N, H)."""
 
-    def __init__(self, data_dim: int, hidden_channels: int, input_scale: float, *, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        data_dim: int,
+        hidden_channels: int,
+        input_scale: float,
+        *,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
+    ) -> None:
         super().__init__()
         self.linear = nn.Linear(data_dim, hidden_channels, device=device, dtype=dtype)
         with torch.no_grad():
@@ -58,13 +67,13 @@ class GaborFilter(nn.Module):
         *,
         anisotropic: bool,
         steerable: bool = False,
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__()
         if steerable and (data_dim != 2 or not anisotropic):
             raise ValueError("steerable Gabor filters are defined for anisotropic 2D kernels only")
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.linear = nn.Linear(data_dim, hidden_channels, **factory)
         self.mu = nn.Parameter(torch.empty(hidden_channels, data_dim, **factory).uniform_(-1.0, 1.0))
         gamma_shape = (hidden_channels, data_dim if anisotropic else 1)
@@ -105,18 +114,18 @@ class MultiplicativeFilterNet(KernelNet):
         num_layers: int,
         input_scale: float,
         make_filter: Callable[[int, float], nn.Module],
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__(data_dim, out_channels)
         if num_layers < 1 or hidden_channels < 1:
             raise ValueError(f"need num_layers >= 1 and hidden_channels >= 1, got {num_layers}, {hidden_channels}")
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.hidden = nn.ModuleList(nn.Linear(hidden_channels, hidden_channels, **factory) for _ in range(num_layers))
         bound = math.sqrt(1.0 / hidden_channels)
         with torch.no_grad():
             for linear in self.hidden:
-                linear.weight.uniform_(-bound, bound)
+                cast(nn.Linear, linear).weight.uniform_(-bound, bound)
         self.output = nn.Linear(hidden_channels, out_channels, **factory)
         scale = input_scale / math.sqrt(num_layers + 1)
         self.filters = nn.ModuleList(make_filter(layer, scale) for layer in range(num_layers + 1))
@@ -139,7 +148,7 @@ class MultiplicativeFilterNet(KernelNet):
         """
         bounds = []
         for f in self.filters:
-            bound = f.linear.weight.abs().amax() / (2 * math.pi)
+            bound = cast(nn.Linear, f.linear).weight.abs().amax() / (2 * math.pi)
             if isinstance(f, GaborFilter):
                 bound = bound + f.gamma.abs().amax() * gauss_stddevs / (2 * math.pi)
             bounds.append(bound)
@@ -165,8 +174,8 @@ class FourierNet(MultiplicativeFilterNet):
         hidden_channels: int = 32,
         num_layers: int = 3,
         input_scale: float = 25.6,
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> None:
         def make_filter(layer: int, scale: float) -> nn.Module:
             return FourierFilter(data_dim, hidden_channels, scale, device=device, dtype=dtype)
@@ -197,8 +206,8 @@ class GaborNet(MultiplicativeFilterNet):
         input_scale: float = 25.6,
         alpha: float = 6.0,
         beta: float = 1.0,
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> None:
         def make_filter(layer: int, scale: float) -> nn.Module:
             return GaborFilter(
@@ -243,8 +252,8 @@ class MAGNet(MultiplicativeFilterNet):
         alpha: float = 6.0,
         beta: float = 1.0,
         steerable: bool = False,
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> None:
         def make_filter(layer: int, scale: float) -> nn.Module:
             return GaborFilter(

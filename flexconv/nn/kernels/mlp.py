@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Optional
 
 import torch
 from torch import nn
+from torch.types import Device
 
 from flexconv.nn.kernels.base import KernelNet, register_kernel_net
 
@@ -33,15 +35,15 @@ class MLP(KernelNet):
         num_layers: int = 3,
         norm: str = "batch",
         activation: Callable[[], nn.Module] = nn.ReLU,
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__(data_dim, out_channels)
         if norm not in _NORMS:
             raise ValueError(f"MLP norm must be one of {sorted(_NORMS)}, got {norm!r}")
         if num_layers < 2:
             raise ValueError(f"MLP needs num_layers >= 2, got {num_layers}")
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         widths = [data_dim] + [hidden_channels] * (num_layers - 1)
         body: list[nn.Module] = []
         for w_in, w_out in zip(widths[:-1], widths[1:]):

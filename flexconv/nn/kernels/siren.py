@@ -9,9 +9,11 @@ PyTorch's default.
 from __future__ import annotations
 
 import math
+from typing import Any, Optional, cast
 
 import torch
 from torch import nn
+from torch.types import Device
 
 from flexconv.nn.kernels.base import KernelNet, register_kernel_net
 
@@ -20,7 +22,14 @@ class SineLayer(nn.Linear):
     """y = sin(omega_0 * (W x + b)); omega_0 a buffer, or a parameter when learned."""
 
     def __init__(
-        self, in_features: int, out_features: int, omega_0: float, learn_omega_0: bool, *, device=None, dtype=None
+        self,
+        in_features: int,
+        out_features: int,
+        omega_0: float,
+        learn_omega_0: bool,
+        *,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__(in_features, out_features, device=device, dtype=dtype)
         omega = torch.full((1,), float(omega_0), device=device, dtype=dtype)
@@ -46,22 +55,22 @@ class SIREN(KernelNet):
         num_layers: int = 3,
         omega_0: float = 30.0,
         learn_omega_0: bool = False,
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__(data_dim, out_channels)
         if num_layers < 2:
             raise ValueError(f"SIREN needs num_layers >= 2 (input and output maps), got {num_layers}")
         if omega_0 <= 0:
             raise ValueError(f"SIREN needs omega_0 > 0, got {omega_0}")
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         widths = [data_dim] + [hidden_channels] * (num_layers - 1)
         self.layers = nn.ModuleList(
             SineLayer(w_in, w_out, omega_0, learn_omega_0, **factory) for w_in, w_out in zip(widths[:-1], widths[1:])
         )
         self.output = nn.Linear(hidden_channels, out_channels, **factory)
         with torch.no_grad():
-            self.layers[0].weight.uniform_(-1.0 / data_dim, 1.0 / data_dim)
+            cast(SineLayer, self.layers[0]).weight.uniform_(-1.0 / data_dim, 1.0 / data_dim)
             for linear in [*self.layers[1:], self.output]:
                 bound = math.sqrt(6.0 / linear.in_features) / omega_0
                 linear.weight.uniform_(-bound, bound)
