@@ -169,10 +169,8 @@ def _fit_and_test(
         best_checkpoint=best.best_model_path or None,
         last_checkpoint=str(run_dir / CHECKPOINTS / "last.ckpt"),
         params=sum(p.numel() for p in module.model.parameters()),
-        wall_time_s=None if clock.seconds is None else round(clock.seconds, 1),  # across interruptions
-        step_time_s=None
-        if clock.seconds is None or not trainer.global_step
-        else round(clock.seconds / trainer.global_step, 3),
+        wall_time_s=round(clock.seconds, 1),  # across interruptions
+        step_time_s=round(clock.seconds / trainer.global_step, 3) if trainer.global_step else None,
         device=clock.device,
         run_dir=str(run_dir),
     )

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 STAGE_RESULT = "stage_result.json"  # in a stage's folder once the stage has finished: what train() returned
 DIAGNOSTICS = ("frequency_over_nyquist", "out_of_the_box_bn_acc")
-"""The result keys of the diagnostics (:func:`diagnose` adds them to a protocol that finished without them)."""
+"""The result keys of the diagnostics that :func:`transfer` measures on the source model."""
 
 
 def _stage_config(
@@ -130,22 +130,6 @@ def crossres(cfg: DictConfig) -> dict[str, Any]:
     run_dir, _ = resolve_run_dir(cfg)
     with RunLock(run_dir):
         return _protocol(cfg, run_dir, source, target)
-
-
-def diagnose(cfg: DictConfig) -> Optional[dict[str, Any]]:
-    """The :data:`DIAGNOSTICS` of the protocol of ``cfg`` that finished in its ``run_dir`` (from its source
-    stage's checkpoint, no training); None when that checkpoint is not there (e.g. a record from another machine)."""
-    source, target = _resolutions(cfg)
-    run_dir = Path(cfg.run_dir)
-    done = run_dir / "source" / STAGE_RESULT
-    if not done.is_file():
-        return None
-    finished = json.loads(done.read_text())
-    checkpoint = finished["best_checkpoint"] or finished["last_checkpoint"]
-    if not (checkpoint and Path(checkpoint).is_file()):
-        return None
-    _, figures = transfer(checkpoint, _stage_config(cfg, run_dir, "finetune", target), source, target)
-    return {key: figures[key] for key in DIAGNOSTICS}
 
 
 def _resolutions(cfg: DictConfig) -> tuple[int, int]:
