@@ -134,29 +134,3 @@ def conv_factory(cfg: ConvConfig, data_dim: int) -> ConvFactory:
     if cfg.type == "CKConv":
         return functools.partial(CKConv, **common)
     return functools.partial(FlexConv, mask=spec_factory(cfg.mask, mask_class, "GaussianMask", "mask"), **common)
-
-
-# Flat keys of kernel_net and mask options that stored configurations may hold, and their nested names.
-_FLAT_KERNEL = {"kernel_hidden_channels": "hidden_channels", "kernel_num_layers": "num_layers"}
-_FLAT_MASK = {
-    "mask_init_width": "init_width",
-    "mask_threshold": "threshold",
-    "mask_dynamic_cropping": "dynamic_cropping",
-    "mask_lr_factor": "lr_factor",
-}
-_OLD_KERNEL_NAMES = {"Gabor": "GaborNet", "Fourier": "FourierNet"}
-
-
-def nest_flat_conv_config(conv: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored ``conv`` configuration with the old flat keys (``kernel_hidden_channels``,
-    ``kernel_options``, ``mask_init_width``, ...) in the nested form; others are returned as they are."""
-    conv = dict(conv)
-    if not isinstance(conv.get("kernel_net", {}), str):
-        return conv
-    name = conv.pop("kernel_net")
-    kernel = {"name": _OLD_KERNEL_NAMES.get(name, name), **conv.pop("kernel_options", {})}
-    kernel.update({ours: conv.pop(old) for old, ours in _FLAT_KERNEL.items() if old in conv})
-    mask = {"name": "GaussianMask", **{ours: conv.pop(old) for old, ours in _FLAT_MASK.items() if old in conv}}
-    conv["kernel_net"] = kernel if conv.get("type") != "Conv" else None
-    conv["mask"] = mask if conv.get("type", "FlexConv") == "FlexConv" else None
-    return conv

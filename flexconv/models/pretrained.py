@@ -28,8 +28,6 @@ from typing import Any
 
 import torch
 
-from flexconv.models.conv_config import nest_flat_conv_config
-
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 FORMAT = "flexconv-release/1"
 FILE_KEYS = (
@@ -115,18 +113,11 @@ def get_release(name: str) -> Release:
 
 
 def read_release(path: str | Path) -> dict[str, Any]:
-    """The release file at ``path`` (on the CPU), checked to hold every key of the format.
-
-    Model configurations stored with the old flat convolution keys are returned nested
-    (:func:`flexconv.models.conv_config.nest_flat_conv_config`).
-    """
+    """The release file at ``path`` (on the CPU), checked to hold every key of the format."""
     release = torch.load(Path(path), map_location="cpu", weights_only=True)
     missing = [key for key in FILE_KEYS if not isinstance(release, dict) or key not in release]
     if missing:
         raise ValueError(f"{path} is not a flexconv release file: it has no {', '.join(missing)}")
     if release["format"] != FORMAT:
         raise ValueError(f"{path} has format {release['format']!r}; this version reads {FORMAT!r}")
-    for model in (release["model_config"], release["run_config"].get("model") or {}):
-        if "conv" in model:
-            model["conv"] = nest_flat_conv_config(model["conv"])
     return release

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 import flexconv
-from flexconv.models.conv_config import ConvConfig, nest_flat_conv_config
 from flexconv.models.registry import config_dict, get_model, list_models, model_config, model_function
 from flexconv.nn import SIREN, GaussianMask, MAGNet
 from flexconv.train.config import DATA_FIELDS
@@ -130,48 +129,6 @@ def test_another_kernel_net_name_starts_from_its_defaults() -> None:
 def test_bad_nested_options_fail_naming_the_known_ones(conv: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         get_model("flexnet_fashion_mnist", conv=conv)
-
-
-def test_stored_flat_conv_configs_are_nested() -> None:
-    flat = {
-        "type": "FlexConv",
-        "horizon": 33,
-        "kernel_net": "Gabor",
-        "kernel_hidden_channels": 16,
-        "kernel_num_layers": 2,
-        "kernel_options": {"input_scale": 12.8},
-        "mask_init_width": 0.1,
-        "mask_threshold": 0.2,
-        "mask_dynamic_cropping": False,
-        "mask_lr_factor": 1.0,
-        "conv_method": "auto",
-        "separable": False,
-        "causal": None,
-        "kernel_size": 3,
-        "bias": True,
-    }
-    nested = ConvConfig(**nest_flat_conv_config(flat))
-    assert nested.kernel_net == {
-        "name": "GaborNet",
-        "hidden_channels": 16,
-        "num_layers": 2,
-        "input_scale": 12.8,
-        "alpha": 6.0,
-        "beta": 1.0,
-    }
-    assert nested.mask == {
-        "name": "GaussianMask",
-        "init_width": 0.1,
-        "init_mean": None,
-        "threshold": 0.2,
-        "dynamic_cropping": False,
-        "lr_factor": 1.0,
-        "crop_margin": 0,
-        "min_taps": 3,
-    }
-    ck = nest_flat_conv_config({**flat, "type": "CKConv", "kernel_net": "SIREN", "kernel_options": {"omega_0": 30.0}})
-    assert ck["mask"] is None and ck["kernel_net"]["omega_0"] == 30.0
-    assert nest_flat_conv_config(nest_flat_conv_config(flat)) == nest_flat_conv_config(flat)
 
 
 def test_committed_records_name_registered_models() -> None:
