@@ -451,7 +451,7 @@ def main() -> None:
     if parts - set(PARTS):
         sys.exit(f"gpu_check: unknown parts {sorted(parts - set(PARTS))}; choose from {', '.join(PARTS)}")
     if QUICK:
-        SMALL.update(hidden_channels=8, num_blocks=2, conv={"kernel_net": {"hidden_channels": 8}})
+        SMALL.update(hidden_channels=8, conv={"kernel_net": {"hidden_channels": 8}})
         args.repeats = min(args.repeats, 2)
     if DEVICE.type == "cuda" and not torch.cuda.is_available():
         sys.exit("gpu_check needs a CUDA GPU: torch.cuda.is_available() is False here (--device cpu for a dry run)")
