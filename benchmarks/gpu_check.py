@@ -345,12 +345,14 @@ def compile_rows(repeats: int) -> list[dict]:
 def compile_markdown(rows: list[dict], command: str) -> str:
     lines = [
         f"Device: {device_name()}, torch {torch.__version__}. Command: `{command}`. One Adam step at the initial "
-        "masks (FlexNet-7: batch 64 at 32x32; FlexTCN-6: batch 64 at 784 steps) with the forward and loss eager, "
+        f"masks ({'; '.join(f'{name}: input {tuple(shape)}' for name, _, shape in workloads())}) with the forward "
+        "and loss eager, "
         'under `torch.compile(fullgraph=True)` (inductor) or `mode="reduce-overhead"` (inductor with CUDA graphs), as '
         "`flexconv train compile=true` runs them (crop sizes refreshed before each step, the optimiser step eager). "
         "Times: CUDA-synchronised wall time, minimum of interleaved rounds after the first three steps (their "
         "seconds: compilation and CUDA-graph recording). CIFAR-10 epoch: FlexNet-7's step x 782 (50,000 images, "
-        "batch 64; data loading not included).",
+        "batch 64; data loading not included)."
+        + ("" if DEVICE.type == "cuda" else " A dry run: both compiled modes ran the `aot_eager` backend here."),
         "",
         "| model | precision | mode | step (ms) | vs eager | first 3 steps (s) | peak memory (MiB) "
         "| CIFAR-10 epoch (s) |",
