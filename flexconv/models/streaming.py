@@ -16,6 +16,7 @@ stream through flexconv.nn.stream itself.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from flexconv.models.flexnet import ChannelLayerNorm, FlexNet, ResidualBlock
 from flexconv.nn.stream import Pointwise, StreamLayer, TimeLocal, register_stream
@@ -24,14 +25,16 @@ from flexconv.nn.stream import Pointwise, StreamLayer, TimeLocal, register_strea
 class FlexNetStream(StreamLayer):
     """A 1D FlexNet on a stream: (B, in_channels, n) -> per-step logits (B, num_classes, n)."""
 
+    body: TimeLocal
+    head: nn.Module
+
     def __init__(self, model: FlexNet, path: str = "") -> None:
         super().__init__()
         if model.config.data_dim != 1:
             raise ValueError(
                 f"stream(): streaming runs sequence models; this FlexNet has data_dim={model.config.data_dim}"
             )
-        self.body = TimeLocal(model, path, children=("stem", "blocks"))
-        self.head = model.head
+        self._keep(body=TimeLocal(model, path, children=("stem", "blocks")), head=model.head)
         self.pool = model.config.head == "pool"
         # "pool": float64 sums of the features so far (B, C) and the number of steps so far (a tensor, not a
         # Python int that would change the compiled graph at every step)
