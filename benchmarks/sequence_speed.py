@@ -29,6 +29,13 @@ and noisy: interleaving gives both the same load, the minimum is the least distu
 Memory: peak resident memory of one training step above the memory before it (the model built,
 the grids fixed), each in a fresh process (``page.peak_memory_mib``).
 Writes ``<out>/sequence_speed.json`` and the ``sequence`` block of ``docs/benchmarks.md``.
+
+``--plain [--plain-rounds 3] [--long-batch 16]``: instead, ours in a plain process (a user's own script,
+no ``flexconv.malloc.keep_freed_memory()``) against a process that calls it before importing torch, for
+the three workloads (the 16,000-step one at ``--long-batch``). Each round runs one fresh process of
+each kind, alternating; a process times a few steps after a warm-up and counts their minor page faults
+(``ru_minflt``) and CPU time (user + system: zeroing fresh pages is system time). Figures: minimum over
+the rounds. Writes ``<out>/plain_speed.json`` and the ``plain`` block of ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -46,9 +53,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
-from flexconv.malloc import keep_freed_memory
+from flexconv.malloc import TORCH_HUGE_PAGES, keep_freed_memory
 
-keep_freed_memory()  # as the flexconv command does: before torch allocates anything
+# as the flexconv command does: before torch allocates anything (not in --plain's "plain" child processes)
+PLAIN_CHILD = "--plain-child" in sys.argv and sys.argv[sys.argv.index("--plain-child") + 2] == "plain"
+if not PLAIN_CHILD:
+    keep_freed_memory()
 
 # Imported after keep_freed_memory() on purpose (it must run before torch allocates), hence the noqa: E402.
 import torch  # noqa: E402
@@ -378,6 +388,90 @@ def child(case: str, impl: str, batch: int, original: Optional[Path]) -> None:
         print(peak_memory_mib(step))
 
 
+PLAIN_STEPS = {"init_784": (2, 5), "full_784": (2, 5), "full_16000": (1, 2)}  # (warm-up, timed) steps
+
+
+def plain_child(case: str, mode: str, batch: int) -> None:
+    """Subprocess mode of ``--plain``: print the per-step wall time and CPU time (the minimum over the timed
+    steps) and minor page faults (their mean: steps differ in what the allocator hands back), as JSON."""
+    import resource
+
+    _, step = workload(case, batch)
+    warm, timed = PLAIN_STEPS[case]
+    for _ in range(warm):
+        step()
+    walls, cpus, faults = [], [], 0
+    for _ in range(timed):
+        before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        step()
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        faults += after.ru_minflt - before.ru_minflt
+    print(json.dumps({"wall_s": min(walls), "cpu_s": min(cpus), "minflt": faults / timed}))
+
+
+def plain_rows(rounds: int, threads: int, long_batch: int) -> list[dict]:
+    """Ours in plain processes against processes with keep_freed_memory(), alternating; minimum over rounds."""
+    env = {key: value for key, value in os.environ.items() if key != TORCH_HUGE_PAGES}  # this process set it
+    out = []
+    for case, batch in (("init_784", 64), ("full_784", 64), ("full_16000", long_batch)):
+        best: dict[str, dict[str, float]] = {}
+        for _ in range(rounds):
+            for mode in ("tuned", "plain"):
+                command = [sys.executable, __file__, "--plain-child", case, mode, str(batch), "--threads", str(threads)]
+                result = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+                figures = json.loads(result.stdout.strip().splitlines()[-1])
+                best[mode] = {k: min(v, best.get(mode, {}).get(k, float("inf"))) for k, v in figures.items()}
+        row = {"case": case, "batch": batch, **{f"{m}_{k}": v for m, f in best.items() for k, v in f.items()}}
+        out.append(row)
+        print(json.dumps(row))
+    return out
+
+
+def plain_markdown(results: list[dict], command: str) -> str:
+    names = {
+        "init_784": "sMNIST 784, initial masks",
+        "full_784": "sMNIST 784, full-length kernels",
+        "full_16000": "Speech raw 16,000, full-length kernels",
+    }
+    lines = [
+        "## Without `keep_freed_memory()`: a user's own script",
+        "",
+        f"Command: `{command}` (x86_64, torch {torch.__version__}, float32, load average "
+        f"{os.getloadavg()[0]:.1f} when written). One Adam step of FlexTCN-6 (ours), in a plain process (no "
+        "`flexconv.malloc.keep_freed_memory()`, as a user's own script runs) and in a process that calls it "
+        "before importing torch (as the `flexconv` command and the other benchmarks do). Fresh processes, "
+        "alternating, minimum over the rounds; within a process, the minimum over a few steps after a warm-up. "
+        "CPU time is user + system time of the step (zeroing freshly mapped pages is system time): on this shared "
+        "machine it is the steadier figure, as other jobs inflate wall times unevenly; page faults: minor page "
+        "faults of the step (`ru_minflt`, the mean over the timed steps).",
+        "",
+        "| workload | batch | plain (s) | tuned (s) | plain / tuned | CPU plain (s) | CPU tuned (s) "
+        "| CPU plain / tuned | page faults plain | page faults tuned |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {names[r['case']]} | {r['batch']} | {r['plain_wall_s']:.3f} | {r['tuned_wall_s']:.3f} | "
+            f"{r['plain_wall_s'] / r['tuned_wall_s']:.2f}x | {r['plain_cpu_s']:.3f} | {r['tuned_cpu_s']:.3f} | "
+            f"{r['plain_cpu_s'] / r['tuned_cpu_s']:.2f}x | {r['plain_minflt']:,.0f} | {r['tuned_minflt']:,.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plain_main(args: argparse.Namespace) -> None:
+    results = plain_rows(args.plain_rounds, args.threads, args.long_batch)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "plain_speed.json").write_text(json.dumps({"results": results}, indent=2))
+    command = (
+        f".venv/bin/python benchmarks/sequence_speed.py --plain --plain-rounds {args.plain_rounds} "
+        f"--long-batch {args.long_batch} --threads {args.threads}"
+    )
+    write_block(args.docs, "plain", plain_markdown(results, command))
+    print(f"wrote {args.out / 'plain_speed.json'} and the plain block of {args.docs}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -392,8 +486,18 @@ def main() -> None:
         help="a checkout of github.com/rjbruin/flexconv: time the original code's step beside ours",
     )
     parser.add_argument("--child", nargs=3, metavar=("CASE", "IMPL", "BATCH"), help=argparse.SUPPRESS)
+    parser.add_argument("--plain", action="store_true", help="plain processes against keep_freed_memory()")
+    parser.add_argument("--plain-rounds", type=int, default=3)
+    parser.add_argument("--long-batch", type=int, default=64, help="--plain: batch of the 16,000-step workload")
+    parser.add_argument("--plain-child", nargs=3, metavar=("CASE", "MODE", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.plain_child:
+        plain_child(args.plain_child[0], args.plain_child[1], int(args.plain_child[2]))
+        return
+    if args.plain:
+        plain_main(args)
+        return
     if args.child:
         child(args.child[0], args.child[1], int(args.child[2]), args.original)
         return

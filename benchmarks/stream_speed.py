@@ -14,6 +14,11 @@ Each figure is the minimum over ``--repeats`` rounds that interleave the three (
 the mean of 20 consecutive single steps, or of one chunk of 100 steps). Also checked and printed:
 the streamed output at step T against ``model(x)`` (relative error) and the stream's state in KiB
 (the same for every T).
+
+**compiled, 1 step**: the same single steps with the stream compiled (``Stream.compile()``: each call's
+computation under ``torch.compile(fullgraph=True)``, inductor), after 200 warm-up steps; its cost does
+not depend on T either, so it is measured once per mask setting, with the seconds its first three steps
+took (compilation) and its largest difference from the eager stream.
 Prints a table and writes ``<out>/stream_speed.json`` and the block between
 ``<!-- stream:start -->`` and ``<!-- stream:end -->`` of ``docs/benchmarks.md`` (appended if absent).
 """
@@ -24,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import time
 from pathlib import Path
 
 import torch
@@ -84,7 +90,39 @@ def measure(model: nn.Module, length: int, repeats: int) -> dict[str, float]:
     }
 
 
-def markdown(results: dict[str, list[dict[str, float]]], command: str, kernels: dict[str, int], load: float) -> str:
+def measure_compiled(model: nn.Module, repeats: int) -> dict[str, float]:
+    """Single steps of a compiled stream (inductor) against the eager stream on the same inputs."""
+    torch._dynamo.reset()
+    x = torch.randn(1, 1, 200 + SINGLE_STEPS * (repeats + 1))
+    eager, compiled = fnn.stream(model), fnn.stream(model)
+    compiled.compile()
+    start = time.perf_counter()
+    outs = [compiled(x[..., t : t + 1]) for t in range(3)]
+    first = time.perf_counter() - start
+    outs += [compiled(x[..., t : t + 1]) for t in range(3, 200)]
+    best, t = float("inf"), 200
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(SINGLE_STEPS):
+            outs.append(compiled(x[..., t : t + 1]))
+            t += 1
+        best = min(best, (time.perf_counter() - start) / SINGLE_STEPS)
+    out = torch.cat(outs, dim=-1)
+    expected = torch.cat([eager(x[..., i : i + 1]) for i in range(out.shape[-1])], dim=-1)
+    return {
+        "compiled_step_s": best,
+        "first_steps_s": first,
+        "rel_diff": float((out - expected).abs().max() / expected.abs().max()),
+    }
+
+
+def markdown(
+    results: dict[str, list[dict[str, float]]],
+    command: str,
+    kernels: dict[str, int],
+    load: float,
+    compiled: dict[str, dict[str, float]],
+) -> str:
     lines = [
         "## Streaming inference",
         "",
@@ -110,7 +148,19 @@ def markdown(results: dict[str, list[dict[str, float]]], command: str, kernels: 
         "A streamed step costs the same at every T (its work and state are bounded by the cropped kernel "
         'length k), while re-running grows with T. "error at T": the streamed output at step T against '
         "`model(x)` on the T steps (relative, max over classes).",
+        "",
+        "Compiled (`Stream.compile()`, inductor): one step of the stream, after 200 warm-up steps (the same at "
+        "every T); first three steps: compilation; difference: largest against the eager stream, relative.",
+        "",
+        "| masks | stream, 1 step (ms) | compiled, 1 step (ms) | eager / compiled | first 3 steps (s) | difference |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
+    for case, row in compiled.items():
+        eager = min(r["stream_step_s"] for r in results[case])
+        lines.append(
+            f"| {case} (k = {kernels[case]}) | {eager * 1e3:.3f} | {row['compiled_step_s'] * 1e3:.3f} | "
+            f"{eager / row['compiled_step_s']:.1f}x | {row['first_steps_s']:.0f} | {row['rel_diff']:.1e} |"
+        )
     return "\n".join(lines)
 
 
@@ -123,7 +173,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     command = f".venv/bin/python benchmarks/stream_speed.py --repeats {args.repeats} --threads {args.threads}"
-    results, kernels = {}, {}
+    results, kernels, compiled = {}, {}, {}
     for case, full_masks in (("initial", False), ("full", True)):
         model = flextcn(full_masks)
         kernels[case] = max(m.effective_kernel_size()[0] for m in model.modules() if isinstance(m, fnn.FlexConv))
@@ -137,6 +187,10 @@ def main() -> None:
                 f"ms/step  x{row['speedup']:.0f}  error {row['rel_error']:.1e}  state {row['state_kib']:.0f} KiB",
                 flush=True,
             )
+        compiled[case] = measure_compiled(model, args.repeats)
+        print(
+            f"{case:8s} compiled step {compiled[case]['compiled_step_s'] * 1e3:7.3f} ms  {compiled[case]}", flush=True
+        )
     load = os.getloadavg()[0]
     args.out.mkdir(parents=True, exist_ok=True)
     summary = {
@@ -145,9 +199,10 @@ def main() -> None:
         "load_average": load,
         "kernel_taps": kernels,
         "results": results,
+        "compiled": compiled,
     }
     (args.out / "stream_speed.json").write_text(json.dumps(summary, indent=2))
-    write_block(args.docs, "stream", markdown(results, command, kernels, load))
+    write_block(args.docs, "stream", markdown(results, command, kernels, load, compiled))
     print(f"wrote {args.out / 'stream_speed.json'} and the stream block of {args.docs}")
 
 

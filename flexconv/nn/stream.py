@@ -27,13 +27,20 @@ Unknown module types, non-causal or N-D layers and kernels whose grid is not fix
 instead of switching modes itself: in training mode BatchNorm and dropout make the per-step
 outputs differ from ``model(x)``, and changing a model's mode behind the caller's back would
 leak into their training loop). Streams run without gradients.
+
+Counterparts are modules, so a step compiles: :meth:`Stream.compile` runs every chunk's computation
+through ``torch.compile(fullgraph=True)`` while the checks and the step count stay eager. The
+kernels are read eagerly when the stream is made (and at :meth:`Stream.reset`), so the graph holds
+the convolutions only; it compiles once for the first chunk (no past yet) and once for the chunks
+after it, per chunk shape. Its state is tensors that each step replaces (no host reads, no Python
+numbers that change per step), as CUDA graphs need.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from typing import Optional, TypeVar, cast
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -48,14 +55,23 @@ def _where(path: str) -> str:
     return f"module {path!r}" if path else "the model"
 
 
-class StreamLayer:
-    """Streaming counterpart of one module: ``(B, C, n) -> (B, K, n)`` on consecutive chunks."""
+class StreamLayer(nn.Module):
+    """Streaming counterpart of one module: ``forward`` maps consecutive chunks ``(B, C, n) -> (B, K, n)``.
+
+    A module (sharing the parameters of the one it streams), so that ``torch.compile`` traces it as one.
+    Calling it runs ``forward`` directly, without ``nn.Module``'s hooks: a single step is a few small
+    operations, and the hook checks of every call made eager single steps about 20 % slower.
+    """
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward(x)
+        out: torch.Tensor = self.forward(x)
+        return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    def _keep(self, **attributes: Any) -> None:
+        """Set attributes read at every step outside the module's registries: ``nn.Module``'s lookup of
+        registered parameters and submodules made eager single steps about 10 % slower. They are the
+        streamed model's own, which that model registers."""
+        self.__dict__.update(attributes)
 
     def reset(self) -> None:
         """Forget the past: the next chunk starts a new stream."""
@@ -65,18 +81,18 @@ class StreamLayer:
         return []
 
 
-StreamFactory = Callable[[nn.Module, str], StreamLayer]
+# (module, path) -> its counterpart; Any: each factory takes its own module type
+StreamFactory = Callable[[Any, str], StreamLayer]
 _FACTORIES: dict[type, StreamFactory] = {}
-M = TypeVar("M", bound=nn.Module)
 
 
-def register_stream(module_type: type[M], factory: Callable[[M, str], StreamLayer]) -> None:
+def register_stream(module_type: type, factory: StreamFactory) -> None:
     """Use ``factory(module, path) -> StreamLayer`` for modules of exactly ``module_type``.
 
     Exact types, not subclasses: a subclass may change ``forward``, so it must be registered
     itself. ``path`` is the module's name in the model, for error messages.
     """
-    _FACTORIES[module_type] = cast(StreamFactory, factory)  # called on modules of exactly module_type only
+    _FACTORIES[module_type] = factory
 
 
 def stream_module(module: nn.Module, path: str = "") -> StreamLayer:
@@ -94,8 +110,11 @@ def stream_module(module: nn.Module, path: str = "") -> StreamLayer:
 class Pointwise(StreamLayer):
     """A module whose output at step t depends on the input at step t only: applied as is."""
 
+    module: nn.Module
+
     def __init__(self, module: nn.Module, path: str = "") -> None:
-        self.module = module
+        super().__init__()
+        self._keep(module=module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.module(x)
@@ -130,12 +149,16 @@ class TimeLocal(StreamLayer):
     one counterpart, so a stateful child (a convolution) must be called once per ``forward``.
     """
 
+    clone: Any  # a copy of the streamed module: its type, and so its methods, are the caller's
+
     def __init__(self, module: nn.Module, path: str = "", children: Optional[Sequence[str]] = None) -> None:
+        super().__init__()
         named = dict(module.named_children())
         names = list(named) if children is None else list(children)
         self.parts = {name: stream_module(named[name], f"{path}.{name}" if path else name) for name in names}
-        self.clone = copy.copy(module)
-        self.clone.__dict__["_modules"] = dict(self.parts)
+        clone = copy.copy(module)
+        clone.__dict__["_modules"] = dict(self.parts)
+        self._keep(clone=clone)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.clone.forward(x)
@@ -158,9 +181,12 @@ class RollingConv(StreamLayer):
     an unpadded convolution of it (B, C_out, n), and the window's last ``k - 1`` steps kept for
     the next chunk: cost per step O(k C_in C_out / groups), memory B C_in (k - 1). A single
     step is one matrix product (``F.conv1d`` costs ~100x more there for long kernels). The
-    kernel is read at the first chunk after creation or :meth:`reset` and kept: after changing
+    kernel is read (without gradients) at creation and at :meth:`reset`, and kept: after changing
     the weights, call :meth:`reset`.
     """
+
+    bias: Optional[torch.Tensor]
+    pointwise: Optional[torch.Tensor]
 
     def __init__(
         self,
@@ -172,22 +198,24 @@ class RollingConv(StreamLayer):
         pointwise: Optional[torch.Tensor] = None,
         path: str = "",
     ) -> None:
+        super().__init__()
         self.make_kernel = kernel
-        self.bias = bias
+        self._keep(bias=bias, pointwise=pointwise)
         self.in_channels = in_channels
         self.groups = groups
-        self.pointwise = pointwise
         self.path = path
-        self.kernel: Optional[torch.Tensor] = None  # (C_out, C_in / groups, k)
+        self.kernel = self._read_kernel()  # (C_out, C_in / groups, k)
         self.buffer: Optional[torch.Tensor] = None  # (B, C_in, k - 1): the last k - 1 inputs
+
+    def _read_kernel(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self.make_kernel().detach()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] != self.in_channels:
             raise ValueError(
                 f"stream(): {_where(self.path)} expects {self.in_channels} channels, got chunk shape {tuple(x.shape)}"
             )
-        if self.kernel is None:
-            self.kernel = self.make_kernel()
         if x.dtype != self.kernel.dtype:
             raise ValueError(
                 f"stream(): {_where(self.path)} has {self.kernel.dtype} weights, got a {x.dtype} chunk; "
@@ -209,7 +237,8 @@ class RollingConv(StreamLayer):
         return _unpadded_conv(out, self.pointwise.unsqueeze(-1), self.bias)
 
     def reset(self) -> None:
-        self.kernel = self.buffer = None
+        self.kernel = self._read_kernel()
+        self.buffer = None
 
     def state(self) -> list[torch.Tensor]:
         return [] if self.buffer is None else [self.buffer]
@@ -258,11 +287,10 @@ def _ckconv_stream(layer: CKConv, path: str) -> RollingConv:
 def _padded_conv_stream(module: PaddedConv, path: str) -> RollingConv:
     """A plain Conv1d after ``k - 1`` zeros on the left (stride 1, no dilation) on a stream."""
     pad, conv = module
-    k = conv.kernel_size[0] if isinstance(conv, nn.Conv1d) else 0
     if not (
         isinstance(pad, nn.ConstantPad1d)
         and isinstance(conv, nn.Conv1d)
-        and pad.padding == (k - 1, 0)
+        and pad.padding == (conv.kernel_size[0] - 1, 0)
         and pad.value == 0.0
         and conv.stride == (1,)
         and conv.dilation == (1,)
@@ -272,7 +300,8 @@ def _padded_conv_stream(module: PaddedConv, path: str) -> RollingConv:
             f"stream(): {_where(path)} is a {pad} then {conv}; only causal 1D convolutions "
             "(k - 1 zeros on the left, stride 1, dilation 1) can run on a stream"
         )
-    return RollingConv(lambda: conv.weight, conv.bias, conv.in_channels, groups=conv.groups, path=path)
+    weight, bias = conv.weight, conv.bias
+    return RollingConv(lambda: weight, bias, conv.in_channels, groups=conv.groups, path=path)
 
 
 class Stream:
@@ -286,6 +315,7 @@ class Stream:
         self._all_modules = list(model.modules())
         self._check_eval()
         self.root = stream_module(model)
+        self._step: Callable[[torch.Tensor], torch.Tensor] = self.root
         self.steps = 0
 
     def _check_eval(self) -> None:
@@ -305,12 +335,18 @@ class Stream:
             )
         self._check_eval()
         with torch.no_grad():
-            out = self.root(x)
+            out = self._step(x)
         self.steps += x.shape[-1]
         return out
 
+    def compile(self, **options: Any) -> None:
+        """Run each chunk's computation under ``torch.compile(fullgraph=True, **options)`` from now on (the
+        checks and ``steps`` stay eager). E.g. ``options = {"mode": "reduce-overhead"}`` for CUDA graphs."""
+        self._step = torch.compile(self.root, **{"fullgraph": True, **options})
+
     def reset(self) -> None:
-        """Forget the past: the next chunk starts a new stream (zeros before it, as in ``model(x)``)."""
+        """Forget the past: the next chunk starts a new stream (zeros before it, as in ``model(x)``); the
+        kernels are read again from the model's current weights."""
         self.root.reset()
         self.steps = 0
 
@@ -329,9 +365,9 @@ def stream(model: nn.Module) -> Stream:
     return Stream(model)
 
 
-for _type in (CKConv, FlexConv):
-    register_stream(_type, _ckconv_stream)
-for _pointwise_type in (
+register_stream(CKConv, _ckconv_stream)
+register_stream(FlexConv, _ckconv_stream)
+for _type in (
     nn.Identity,
     nn.ReLU,
     nn.GELU,
@@ -345,7 +381,7 @@ for _pointwise_type in (
     Dropout,
     ReLUDropout,
 ):
-    register_stream(_pointwise_type, Pointwise)
+    register_stream(_type, Pointwise)
 register_stream(PaddedConv, _padded_conv_stream)
 register_stream(nn.Conv1d, _pointwise_conv1d)
 register_stream(nn.BatchNorm1d, _pointwise_batchnorm)
