@@ -116,18 +116,15 @@ def _crop(t: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
 class _FFTPlan:
     """Sizes and layouts of one FFT convolution; its methods are the steps of forward and backward.
 
-    The kernel, which is small, is rolled so that its tap at relative position 0 sits at index 0;
-    taps that never meet the input (more than ``S - 1`` from the centre) are dropped first. The input
-    is zero-padded on the right inside the transform.
-
-    Dense convolutions mix channels in a frequency-major layout, (F, B, C) with F the flattened rFFT
-    grid, so one ``bmm`` does every frequency's (B, C_in) @ (C_in, C_out) product. They reach it by
-    transposing the *real* signal to (*S, B, C) and transforming its leading axes, which yields
-    (*F, B, C) directly; the inverse runs on the leading axes too and the real result is transposed
-    back. A real (B, C, *S) transpose moves half the bytes of a complex spectrum's, and transforms
-    over leading axes (many contiguous transforms side by side) run faster than over the last one:
-    a (64, 30, 784) input's spectrum takes 29 ms instead of 92 ms this way (one CPU thread).
-    Depthwise convolutions multiply elementwise and keep (B, C, *F).
+    The input is zero-padded on the right only; the kernel, which is small, is rolled instead so that
+    its tap at relative position 0 sits at index 0. Taps that never meet the input (more than ``S - 1``
+    from the centre) are dropped first. Dense convolutions mix channels in a frequency-major layout,
+    (F, B, C) with F the flattened rFFT grid, so one ``bmm`` does every frequency's (B, C_in) @ (C_in,
+    C_out) product; the kernel spectrum is kept as (F, C_out, C_in), whose conjugate transpose the BLAS
+    reads in place. The FFT library writes the transformed axis innermost, so a (B, C, *F) spectrum
+    reaches (F, B, C) through one 2D transpose (B C, F) -> (F, B C), about half the time of the 3D
+    permute; the inverse of an (F, B, C) spectrum over its leading axes writes (B, C, *S) by itself.
+    Depthwise convolutions multiply elementwise in (B, C, *F).
     """
 
     def __init__(self, input_shape: Sequence[int], kernel_shape: Sequence[int], causal: bool, groups: int) -> None:
@@ -138,8 +135,7 @@ class _FFTPlan:
         else:
             raise ValueError(f"fft_conv supports groups=1 or depthwise, got groups={groups}")
         self.data_dim = len(kernel_shape) - 2
-        # The transformed axes: trailing in (B, C, *S) (depthwise), leading in (*S, B, C) (dense).
-        self.axes = tuple(range(2, 2 + self.data_dim)) if self.depthwise else tuple(range(self.data_dim))
+        self.axes = tuple(range(2, 2 + self.data_dim))
         self.input_shape = tuple(input_shape)
         self.kernel_shape = tuple(kernel_shape)
         spatial = self.input_shape[2:]
@@ -153,66 +149,54 @@ class _FFTPlan:
             self.taps.append((lo, hi))
             self.lefts.append(left - lo)
 
-    def _spatial_last(self, t: torch.Tensor) -> torch.Tensor:
-        """(B, C, *S) -> (*S, B, C) (a view)."""
-        return t.permute(*range(2, 2 + self.data_dim), 0, 1)
-
     def spectrum_shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Shapes of the input and kernel spectra: ((F, B, C_in), (F, C_in, C_out)) or ((B, C, *F), (C, *F))."""
+        """Shapes of the input and kernel spectra: ((F, B, C_in), (F, C_out, C_in)) or ((B, C, *F), (C, *F))."""
         (batch, c_in), c_out = self.input_shape[:2], self.kernel_shape[0]
         if self.depthwise:
             return (batch, c_in, *self.freq_shape), (c_in, *self.freq_shape)
         n_freq = math.prod(self.freq_shape)
-        return (n_freq, batch, c_in), (n_freq, c_in, c_out)
+        return (n_freq, batch, c_in), (n_freq, c_out, c_in)
+
+    @staticmethod
+    def _frequency_major(t_f: torch.Tensor) -> torch.Tensor:
+        """(P, Q, *F) -> (F, P, Q) contiguous, through a 2D transpose."""
+        rows, cols = t_f.shape[0] * t_f.shape[1], math.prod(t_f.shape[2:])
+        return t_f.reshape(rows, cols).t().contiguous().view(cols, *t_f.shape[:2])
 
     def input_spectrum(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, *S) -> (F, B, C) dense, (B, C, *F) depthwise."""
-        if self.depthwise:
-            # Padding first: rfftn(s=...) pads through a path about 3x slower than the transform itself.
-            padded = F.pad(x, flat_pad([(0, n - s) for n, s in zip(self.sizes, self.input_shape[2:])]))
-            x_f: torch.Tensor = torch.fft.rfftn(padded, dim=self.axes)
-            return x_f
-        x_f = torch.fft.rfftn(self._spatial_last(x).contiguous(), s=self.sizes, dim=self.axes)  # (*F, B, C)
-        return x_f.view(-1, *x.shape[:2])
+        # Padding first: rfftn(s=...) pads through a path about 3x slower than the transform itself.
+        padded = F.pad(x, flat_pad([(0, n - s) for n, s in zip(self.sizes, self.input_shape[2:])]))
+        x_f: torch.Tensor = torch.fft.rfftn(padded, dim=self.axes)
+        return x_f if self.depthwise else self._frequency_major(x_f)
 
     def kernel_spectrum(self, kernel: torch.Tensor) -> torch.Tensor:
-        """(C_out, C_in/g, *K) -> (F, C_in, C_out) dense, (C, *F) depthwise.
+        """(C_out, C_in/g, *K) -> (F, C_out, C_in) dense, (C, *F) depthwise.
 
-        The kept taps are written straight into their rolled places of a zero buffer of ``sizes`` taps
-        per axis, (C, 1, *n) depthwise or (*n, C_in, C_out) dense, one copy per axis part.
+        The kept taps are written straight into their rolled places of a zero (C_out, C_in/g, *n)
+        buffer (tap ``left`` at index 0, earlier taps wrapped to the end), one copy per axis part.
         """
         kept = kernel[(Ellipsis, *(slice(lo, hi) for lo, hi in self.taps))]
-        if not self.depthwise:
-            kept = kept.permute(*range(2, 2 + self.data_dim), 1, 0)  # (*K, C_in, C_out)
-        head: tuple[Any, ...] = (Ellipsis,) if self.depthwise else ()
-        tail: tuple[Any, ...] = () if self.depthwise else (Ellipsis,)
-        taps = kept.shape[2:] if self.depthwise else kept.shape[: self.data_dim]
-        buffer_shape = (*kept.shape[:2], *self.sizes) if self.depthwise else (*self.sizes, *kept.shape[self.data_dim :])
-        rolled = kept.new_zeros(buffer_shape)
-        for parts in itertools.product(*([(0, left), (left, k)] for left, k in zip(self.lefts, taps))):
+        rolled = kept.new_zeros(*kept.shape[:2], *self.sizes)
+        for parts in itertools.product(*([(0, left), (left, k)] for left, k in zip(self.lefts, kept.shape[2:]))):
             if all(lo < hi for lo, hi in parts):
                 src = tuple(slice(lo, hi) for lo, hi in parts)
                 dst = tuple(
                     slice((lo - left) % n, (lo - left) % n + hi - lo)
                     for (lo, hi), left, n in zip(parts, self.lefts, self.sizes)
                 )
-                rolled[(*head, *dst, *tail)] = kept[(*head, *src, *tail)]
+                rolled[(Ellipsis, *dst)] = kept[(Ellipsis, *src)]
         k_f: torch.Tensor = torch.fft.rfftn(rolled, dim=self.axes)
-        return k_f[:, 0] if self.depthwise else k_f.view(-1, *k_f.shape[self.data_dim :])
+        return k_f[:, 0] if self.depthwise else self._frequency_major(k_f)
 
     def kernel_grad(self, grad_f: torch.Tensor) -> torch.Tensor:
-        """Adjoint of :meth:`kernel_spectrum`: (F, C_in, C_out) or (C, *F) -> (C_out, C_in/g, *K)."""
+        """Adjoint of :meth:`kernel_spectrum`: (F, C_out, C_in) or (C, *F) -> (C_out, C_in/g, *K)."""
         if self.depthwise:
             grad_f = grad_f.unsqueeze(1)
         else:
-            grad_f = grad_f.view(*self.freq_shape, *grad_f.shape[1:])
+            grad_f = grad_f.flatten(1).t().reshape(*self.kernel_shape[:2], *self.freq_shape)
         grad = torch.fft.irfftn(grad_f, s=self.sizes, dim=self.axes)
-        kept_sizes = [hi - lo for lo, hi in self.taps]
-        rolled = torch.roll(grad, self.lefts, self.axes)
-        if self.depthwise:
-            kept = _crop(rolled, kept_sizes)
-        else:
-            kept = rolled[tuple(slice(0, k) for k in kept_sizes)].permute(-1, -2, *range(self.data_dim))
+        kept = _crop(torch.roll(grad, self.lefts, self.axes), [hi - lo for lo, hi in self.taps])
         return F.pad(kept, flat_pad([(lo, k - hi) for (lo, hi), k in zip(self.taps, self.kernel_shape[2:])]))
 
     def mix(self, a_f: torch.Tensor, b_f: torch.Tensor) -> torch.Tensor:
@@ -225,20 +209,21 @@ class _FFTPlan:
         The inverse runs one axis at a time, keeping after each only the S entries the output needs,
         so that the following transforms skip the padding: the Fashion-MNIST FlexNets' training
         steps take 0.89-0.93x the time they took with one ``irfftn`` over the whole padded grid (one
-        CPU thread, batch 64).
+        CPU thread, batch 64). A dense spectrum is transformed over its leading axes, (*F, B, C).
         """
+        axes = self.axes if self.depthwise else tuple(range(self.data_dim))
         if not self.depthwise:
-            out_f = out_f.view(*self.freq_shape, *out_f.shape[1:])  # (*F, B, C)
+            out_f = out_f.view(*self.freq_shape, *out_f.shape[1:])
         spatial = self.input_shape[2:]
-        for axis, size in zip(self.axes[:-1], spatial[:-1]):
+        for axis, size in zip(axes[:-1], spatial[:-1]):
             out_f = torch.fft.ifft(out_f, dim=axis).narrow(axis, 0, size)
-        out: torch.Tensor = torch.fft.irfft(out_f, n=self.sizes[-1], dim=self.axes[-1])
-        out = out.narrow(self.axes[-1], 0, spatial[-1])
+        out: torch.Tensor = torch.fft.irfft(out_f, n=self.sizes[-1], dim=axes[-1]).narrow(axes[-1], 0, spatial[-1])
         if not self.depthwise:
             out = out.permute(-2, -1, *range(self.data_dim))  # (*S, B, C) -> (B, C, *S)
         if bias is None:
             return out.contiguous()
-        return out + bias.view(1, -1, *([1] * self.data_dim))
+        # Into a contiguous tensor: out + bias would keep the layout of a strided result.
+        return torch.add(out, bias.view(1, -1, *([1] * self.data_dim)), out=out.new_empty(out.shape))
 
 
 @torch.library.custom_op("flexconv::fft_conv", mutates_args=())
@@ -254,7 +239,7 @@ def _fft_conv_op(
         out = x.new_zeros(0, kernel.shape[0], *x.shape[2:])
         return out if bias is None else out + bias.view(1, -1, *([1] * plan.data_dim)), x.new_empty(0), x.new_empty(0)
     x_f, k_f = plan.input_spectrum(x), plan.kernel_spectrum(kernel)
-    out = plan.output(plan.mix(x_f, k_f.conj()), bias)
+    out = plan.output(plan.mix(x_f, k_f.conj_physical() if plan.depthwise else k_f.transpose(1, 2).conj()), bias)
     if not save_spectra:
         return out, x.new_empty(0), x.new_empty(0)
     return out, torch.view_as_real(x_f), torch.view_as_real(k_f)
@@ -292,8 +277,9 @@ def _fft_conv_backward_op(
 
     With X, K, G the spectra of the input, the rolled kernel and the output gradient:
     dx = irfft(G K) (the adjoint of a correlation is a convolution) and dkernel = un-roll(irfft(sum_b X conj(G))),
-    written as conj(X^H G) so that no conjugate of a batch-sized spectrum is ever materialised (the BLAS
-    reads X^H in place).
+    written as G^H X (the kernel spectrum's (F, C_out, C_in) layout) so that no conjugate of a batch-sized
+    spectrum is ever materialised (the BLAS reads G^H in place). No conjugate is left as a lazy flag on a
+    tensor that anything but ``bmm`` reads: compiled graphs run operators with that flag's resolution off.
     """
     plan = _FFTPlan(input_shape, kernel_shape, causal, groups)
     if input_shape[0] == 0:  # FFT libraries reject empty batches
@@ -301,15 +287,15 @@ def _fft_conv_backward_op(
     g_f = plan.input_spectrum(grad_out)  # (F, B, C_out) or (B, C_out, *F)
     if need_x:
         k_f = plan.kernel_spectrum(kernel) if k_spectrum.numel() == 0 else torch.view_as_complex(k_spectrum)
-        grad_x = plan.output(plan.mix(g_f, k_f if plan.depthwise else k_f.transpose(1, 2)), None)
+        grad_x = plan.output(plan.mix(g_f, k_f), None)
     else:
         grad_x = grad_out.new_zeros(input_shape)
     if need_k:
         x_f = plan.input_spectrum(x) if x_spectrum.numel() == 0 else torch.view_as_complex(x_spectrum)
         if plan.depthwise:
-            grad_k_f = (x_f * g_f.conj()).sum(0)  # (C, *F)
+            grad_k_f = (x_f * g_f.conj_physical()).sum(0)  # (C, *F)
         else:
-            grad_k_f = torch.bmm(x_f.transpose(1, 2).conj(), g_f).conj()  # (F, C_in, C_out)
+            grad_k_f = torch.bmm(g_f.transpose(1, 2).conj(), x_f)  # (F, C_out, C_in)
         grad_k = plan.kernel_grad(grad_k_f)
     else:
         grad_k = grad_out.new_zeros(kernel_shape)
