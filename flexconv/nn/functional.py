@@ -316,9 +316,12 @@ def _fft_conv_setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[tor
     ctx.save_for_backward(*((x_spectrum, k_spectrum) if ctx.spectra else (x, kernel)))
     ctx.conv = (list(x.shape), list(kernel.shape), causal, groups, bias is not None)
     ctx.mark_non_differentiable(x_spectrum, k_spectrum)
+    ctx.set_materialize_grads(False)  # no zero gradients for the spectra
 
 
-def _fft_conv_backward(ctx: Any, grad_out: torch.Tensor, *_: Any) -> tuple[Optional[torch.Tensor], ...]:
+def _fft_conv_backward(ctx: Any, grad_out: Optional[torch.Tensor], *_: Any) -> tuple[Optional[torch.Tensor], ...]:
+    if grad_out is None:  # gradients are not materialised: None where the output had none
+        return None, None, None, None, None, None
     input_shape, kernel_shape, causal, groups, has_bias = ctx.conv
     need_x, need_k, need_b = ctx.needs_input_grad[:3]
     empty = [grad_out.new_empty(0)] * 2
