@@ -7,10 +7,11 @@ integers instead (four per 64-bit draw of torch's generator, so seeds and ``torc
 work as usual), and :class:`Dropout` keeps a 1-byte mask for the backward, as ``nn.Dropout`` does.
 The distribution is the same (each element kept with probability ``1 - p``, to within 2^-16, and
 scaled by ``1 / (1 - p)``); the random stream is not, so runs differ from ``nn.Dropout``'s at the
-same seed. Other devices (CUDA has a fused dropout kernel), evaluation, ``p`` in {0, 1} and code
-traced by ``torch.compile`` (whose generator draws and fuses the mask in the graph) use
+same seed. Other devices (CUDA has a fused dropout kernel), evaluation and ``p`` in {0, 1} use
 ``torch.nn.functional.dropout``. :class:`ReLUDropout` applies both in one step that keeps only its
-output for the backward.
+output for the backward. The mask is drawn by one operator, ``flexconv::keep_mask``, which code traced
+by ``torch.compile`` calls as it is: a compiled step draws the same masks as an eager one from the same
+generator state (and the compiler fuses the masking and its backward into the neighbouring kernels).
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ def keep_mask(
     return keep
 
 
+@torch.library.custom_op("flexconv::keep_mask", mutates_args=(), tags=torch.Tag.nondeterministic_seeded)
+def _keep_mask_op(x: torch.Tensor, keep_prob: float) -> torch.Tensor:
+    """:func:`keep_mask` of ``x``'s shape and device as one operator: ``torch.compile`` calls it as it is,
+    drawing from torch's generator as eager does (the tag keeps compilers from merging or repeating the draw)."""
+    return keep_mask(x.shape, keep_prob, x.device)
+
+
+@_keep_mask_op.register_fake
+def _keep_mask_fake(x: torch.Tensor, keep_prob: float) -> torch.Tensor:
+    return torch.empty_like(x, dtype=torch.bool)
+
+
 class _MaskedScale(torch.autograd.Function):
     """y = x * mask * scale; the backward needs only the boolean mask."""
 
@@ -60,15 +73,12 @@ class Dropout(nn.Dropout):
     """``nn.Dropout`` with fast CPU masks (see the module docstring); same arguments and state."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (
-            not self.training
-            or self.inplace
-            or x.device.type != "cpu"
-            or self.p in (0.0, 1.0)
-            or torch.compiler.is_compiling()
-        ):
+        if not self.training or self.inplace or x.device.type != "cpu" or self.p in (0.0, 1.0):
             return super().forward(x)
-        out: torch.Tensor = _MaskedScale.apply(x, keep_mask(x.shape, 1.0 - self.p, x.device), 1.0 / (1.0 - self.p))
+        mask, scale = _keep_mask_op(x, 1.0 - self.p), 1.0 / (1.0 - self.p)
+        if torch.compiler.is_compiling():  # the compiler derives (and fuses) the backward
+            return torch.where(mask, x, 0.0) * scale
+        out: torch.Tensor = _MaskedScale.apply(x, mask, scale)
         return out
 
 
@@ -107,7 +117,10 @@ class ReLUDropout(nn.Module):
         return f"p={self.p}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p in (0.0, 1.0) or torch.compiler.is_compiling():
+        if not self.training or self.p in (0.0, 1.0):
             return F.dropout(torch.relu(x), self.p, self.training)
-        out: torch.Tensor = _ReLUMaskedScale.apply(x, keep_mask(x.shape, 1.0 - self.p, x.device), 1.0 / (1.0 - self.p))
+        mask, scale = _keep_mask_op(x, 1.0 - self.p), 1.0 / (1.0 - self.p)
+        if torch.compiler.is_compiling():  # the compiler derives (and fuses) the backward
+            return torch.where(mask, x, 0.0).clamp_min(0.0) * scale
+        out: torch.Tensor = _ReLUMaskedScale.apply(x, mask, scale)
         return out

@@ -23,7 +23,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from types import EllipsisType
 from typing import Any, Literal, Optional
 
 import torch
@@ -81,7 +80,8 @@ def spatial_conv(
         padding: int | list[int] = 0
     else:
         padding = [left for left, _ in pads]
-    return _conv_fn(kernel.dim() - 2)(x, kernel, bias, padding=padding, groups=groups)
+    out: torch.Tensor = _conv_fn(kernel.dim() - 2)(x, kernel, bias, padding=padding, groups=groups)
+    return out
 
 
 def _fast_fft_size(n: int) -> int:
@@ -111,56 +111,73 @@ def fft_sizes(input_size: Sequence[int], kernel_size: Sequence[int], causal: boo
 
 def _crop(t: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
     """The first ``sizes`` entries of the trailing axes of ``t`` (a view)."""
-    index: tuple[EllipsisType | slice, ...] = (Ellipsis, *(slice(0, s) for s in sizes))
-    return t[index]
+    return t[(Ellipsis,) + tuple(slice(0, s) for s in sizes)]
 
 
 class _FFTPlan:
     """Sizes and layouts of one FFT convolution; its methods are the steps of forward and backward.
 
-    The input is zero-padded on the right only (``rfftn(s=...)`` pads inside the transform); the
-    kernel, which is small, is rolled instead so that its tap at relative position 0 sits at
-    index 0. Taps that never meet the input (more than ``S - 1`` from the centre) are dropped first.
-    Dense convolutions mix channels in a frequency-major layout, (F, B, C) with F the flattened
-    rFFT grid, so one ``bmm`` does every frequency's (B, C_in) @ (C_in, C_out) product.
+    The input is zero-padded on the right only; the kernel, which is small, is rolled instead so that
+    its tap at relative position 0 sits at index 0. Taps that never meet the input (more than ``S - 1``
+    from the centre) are dropped first. Dense convolutions mix channels in a frequency-major layout,
+    (F, B, C) with F the flattened rFFT grid, so one ``bmm`` does every frequency's (B, C_in) @ (C_in,
+    C_out) product; the kernel spectrum is kept as (F, C_out, C_in), whose conjugate transpose the BLAS
+    reads in place. The FFT library writes the transformed axis innermost, so a (B, C, *F) spectrum
+    reaches (F, B, C) through one 2D transpose (B C, F) -> (F, B C), about half the time of the 3D
+    permute; the inverse of an (F, B, C) spectrum over its leading axes writes (B, C, *S) by itself.
+    Depthwise convolutions multiply elementwise in (B, C, *F).
     """
 
-    def __init__(self, x: torch.Tensor, kernel: torch.Tensor, causal: bool, groups: int) -> None:
+    def __init__(self, input_shape: Sequence[int], kernel_shape: Sequence[int], causal: bool, groups: int) -> None:
         if groups == 1:
             self.depthwise = False
-        elif groups == x.shape[1] == kernel.shape[0] and kernel.shape[1] == 1:
+        elif groups == input_shape[1] == kernel_shape[0] and kernel_shape[1] == 1:
             self.depthwise = True
         else:
             raise ValueError(f"fft_conv supports groups=1 or depthwise, got groups={groups}")
-        self.data_dim = kernel.dim() - 2
+        self.data_dim = len(kernel_shape) - 2
         self.axes = tuple(range(2, 2 + self.data_dim))
-        self.input_shape = tuple(x.shape)
-        self.kernel_shape = tuple(kernel.shape)
-        spatial = x.shape[2:]
-        self.sizes = fft_sizes(spatial, kernel.shape[2:], causal)
+        self.input_shape = tuple(input_shape)
+        self.kernel_shape = tuple(kernel_shape)
+        spatial = self.input_shape[2:]
+        self.sizes = fft_sizes(spatial, self.kernel_shape[2:], causal)
         self.freq_shape = [*self.sizes[:-1], self.sizes[-1] // 2 + 1]
         # Kept taps [lo, hi) per axis and the kept kernel's left padding.
-        self.taps, self.lefts = [], []
-        for s, k, (left, _) in zip(spatial, kernel.shape[2:], padding_amounts(kernel.shape[2:], causal)):
+        self.taps: list[tuple[int, int]] = []
+        self.lefts: list[int] = []
+        for s, k, (left, _) in zip(spatial, self.kernel_shape[2:], padding_amounts(self.kernel_shape[2:], causal)):
             lo, hi = max(0, left - (s - 1)), min(k, left + s)
             self.taps.append((lo, hi))
             self.lefts.append(left - lo)
+
+    def spectrum_shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Shapes of the input and kernel spectra: ((F, B, C_in), (F, C_out, C_in)) or ((B, C, *F), (C, *F))."""
+        (batch, c_in), c_out = self.input_shape[:2], self.kernel_shape[0]
+        if self.depthwise:
+            return (batch, c_in, *self.freq_shape), (c_in, *self.freq_shape)
+        n_freq = math.prod(self.freq_shape)
+        return (n_freq, batch, c_in), (n_freq, c_out, c_in)
+
+    @staticmethod
+    def _frequency_major(t_f: torch.Tensor) -> torch.Tensor:
+        """(P, Q, *F) -> (F, P, Q) contiguous, through a 2D transpose."""
+        rows, cols = t_f.shape[0] * t_f.shape[1], math.prod(t_f.shape[2:])
+        return t_f.reshape(rows, cols).t().contiguous().view(cols, *t_f.shape[:2])
 
     def input_spectrum(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, *S) -> (F, B, C) dense, (B, C, *F) depthwise."""
         # Padding first: rfftn(s=...) pads through a path about 3x slower than the transform itself.
         padded = F.pad(x, flat_pad([(0, n - s) for n, s in zip(self.sizes, self.input_shape[2:])]))
         x_f: torch.Tensor = torch.fft.rfftn(padded, dim=self.axes)
-        return x_f if self.depthwise else x_f.flatten(2).permute(2, 0, 1).contiguous()
+        return x_f if self.depthwise else self._frequency_major(x_f)
 
     def kernel_spectrum(self, kernel: torch.Tensor) -> torch.Tensor:
-        """(C_out, C_in/g, *K) -> (F, C_in, C_out) dense, (C, *F) depthwise.
+        """(C_out, C_in/g, *K) -> (F, C_out, C_in) dense, (C, *F) depthwise.
 
         The kept taps are written straight into their rolled places of a zero (C_out, C_in/g, *n)
         buffer (tap ``left`` at index 0, earlier taps wrapped to the end), one copy per axis part.
         """
-        taps: tuple[EllipsisType | slice, ...] = (Ellipsis, *(slice(lo, hi) for lo, hi in self.taps))
-        kept = kernel[taps]
+        kept = kernel[(Ellipsis,) + tuple(slice(lo, hi) for lo, hi in self.taps)]
         rolled = kept.new_zeros(*kept.shape[:2], *self.sizes)
         for parts in itertools.product(*([(0, left), (left, k)] for left, k in zip(self.lefts, kept.shape[2:]))):
             if all(lo < hi for lo, hi in parts):
@@ -169,18 +186,16 @@ class _FFTPlan:
                     slice((lo - left) % n, (lo - left) % n + hi - lo)
                     for (lo, hi), left, n in zip(parts, self.lefts, self.sizes)
                 )
-                dst_index: tuple[EllipsisType | slice, ...] = (Ellipsis, *dst)
-                src_index: tuple[EllipsisType | slice, ...] = (Ellipsis, *src)
-                rolled[dst_index] = kept[src_index]
+                rolled[(Ellipsis,) + dst] = kept[(Ellipsis,) + src]
         k_f: torch.Tensor = torch.fft.rfftn(rolled, dim=self.axes)
-        return k_f[:, 0] if self.depthwise else k_f.flatten(2).permute(2, 1, 0).contiguous()
+        return k_f[:, 0] if self.depthwise else self._frequency_major(k_f)
 
     def kernel_grad(self, grad_f: torch.Tensor) -> torch.Tensor:
-        """Adjoint of :meth:`kernel_spectrum`: (F, C_in, C_out) or (C, *F) -> (C_out, C_in/g, *K)."""
+        """Adjoint of :meth:`kernel_spectrum`: (F, C_out, C_in) or (C, *F) -> (C_out, C_in/g, *K)."""
         if self.depthwise:
             grad_f = grad_f.unsqueeze(1)
         else:
-            grad_f = grad_f.permute(2, 1, 0).reshape(*self.kernel_shape[:2], *self.freq_shape)
+            grad_f = grad_f.flatten(1).t().reshape(*self.kernel_shape[:2], *self.freq_shape)
         grad = torch.fft.irfftn(grad_f, s=self.sizes, dim=self.axes)
         kept = _crop(torch.roll(grad, self.lefts, self.axes), [hi - lo for lo, hi in self.taps])
         return F.pad(kept, flat_pad([(lo, k - hi) for (lo, hi), k in zip(self.taps, self.kernel_shape[2:])]))
@@ -195,84 +210,133 @@ class _FFTPlan:
         The inverse runs one axis at a time, keeping after each only the S entries the output needs,
         so that the following transforms skip the padding: the Fashion-MNIST FlexNets' training
         steps take 0.89-0.93x the time they took with one ``irfftn`` over the whole padded grid (one
-        CPU thread, batch 64).
+        CPU thread, batch 64). A dense spectrum is transformed over its leading axes, (*F, B, C).
         """
+        axes = self.axes if self.depthwise else tuple(range(self.data_dim))
         if not self.depthwise:
-            out_f = out_f.permute(1, 2, 0).view(out_f.shape[1], out_f.shape[2], *self.freq_shape)
+            out_f = out_f.view(*self.freq_shape, *out_f.shape[1:])
         spatial = self.input_shape[2:]
-        for axis, size in zip(self.axes[:-1], spatial[:-1]):
+        for axis, size in zip(axes[:-1], spatial[:-1]):
             out_f = torch.fft.ifft(out_f, dim=axis).narrow(axis, 0, size)
-        out: torch.Tensor = torch.fft.irfft(out_f, n=self.sizes[-1], dim=self.axes[-1]).narrow(
-            self.axes[-1], 0, spatial[-1]
-        )
+        out: torch.Tensor = torch.fft.irfft(out_f, n=self.sizes[-1], dim=axes[-1]).narrow(axes[-1], 0, spatial[-1])
+        if not self.depthwise:
+            out = out.permute(-2, -1, *range(self.data_dim))  # (*S, B, C) -> (B, C, *S)
         if bias is None:
             return out.contiguous()
-        return out + bias.view(1, -1, *([1] * self.data_dim))
-
-    def forward(self, x: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
-        """The convolution (a cross-correlation: the kernel spectrum enters conjugated)."""
-        if x.shape[0] == 0:  # FFT libraries reject empty batches
-            out = x.new_zeros(0, self.kernel_shape[0], *self.input_shape[2:])
-            return out if bias is None else out + bias.view(1, -1, *([1] * self.data_dim))
-        return self.output(self.mix(self.input_spectrum(x), self.kernel_spectrum(kernel).conj()), bias)
+        # Into a contiguous tensor: out + bias would keep the layout of a strided result.
+        return torch.add(out, bias.view(1, -1, *([1] * self.data_dim)), out=out.new_empty(out.shape))
 
 
-class _FFTConv(torch.autograd.Function):
-    """FFT convolution with a hand-written backward that chooses what to keep.
+@torch.library.custom_op("flexconv::fft_conv", mutates_args=())
+def _fft_conv_op(
+    x: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor], causal: bool, groups: int, save_spectra: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The convolution (a cross-correlation: the kernel spectrum enters conjugated) and, with ``save_spectra``,
+    the input and kernel spectra as real views ``(..., 2)`` (else empty: an operator returns no None). One
+    operator, so that ``torch.compile`` sees an opaque call, not complex tensors, and traces the backward as
+    :func:`_fft_conv_backward_op`."""
+    plan = _FFTPlan(x.shape, kernel.shape, causal, groups)
+    if x.shape[0] == 0:  # FFT libraries reject empty batches
+        out = x.new_zeros(0, kernel.shape[0], *x.shape[2:])
+        return out if bias is None else out + bias.view(1, -1, *([1] * plan.data_dim)), x.new_empty(0), x.new_empty(0)
+    x_f, k_f = plan.input_spectrum(x), plan.kernel_spectrum(kernel)
+    out = plan.output(plan.mix(x_f, k_f.conj_physical() if plan.depthwise else k_f.transpose(1, 2).conj()), bias)
+    if not save_spectra:
+        return out, x.new_empty(0), x.new_empty(0)
+    return out, torch.view_as_real(x_f), torch.view_as_real(k_f)
 
-    Plain autograd keeps every complex intermediate of the forward. This function keeps either
-    ``x`` and ``kernel`` (which the network usually holds anyway) and recomputes their spectra in
-    the backward, or, with ``save_spectra``, the two spectra (one FFT of each less per backward).
+
+@_fft_conv_op.register_fake
+def _fft_conv_fake(
+    x: torch.Tensor, kernel: torch.Tensor, bias: Optional[torch.Tensor], causal: bool, groups: int, save_spectra: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    plan = _FFTPlan(x.shape, kernel.shape, causal, groups)
+    dtype = torch.promote_types(x.dtype, kernel.dtype)
+    out = x.new_empty(x.shape[0], kernel.shape[0], *x.shape[2:], dtype=dtype)
+    if not save_spectra or x.shape[0] == 0:
+        return out, x.new_empty(0), x.new_empty(0)
+    x_shape, k_shape = plan.spectrum_shapes()
+    return out, x.new_empty(*x_shape, 2, dtype=dtype), x.new_empty(*k_shape, 2, dtype=dtype)
+
+
+@torch.library.custom_op("flexconv::fft_conv_backward", mutates_args=())
+def _fft_conv_backward_op(
+    grad_out: torch.Tensor,
+    x: torch.Tensor,
+    kernel: torch.Tensor,
+    x_spectrum: torch.Tensor,
+    k_spectrum: torch.Tensor,
+    input_shape: list[int],
+    kernel_shape: list[int],
+    causal: bool,
+    groups: int,
+    need_x: bool,
+    need_k: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients (input, kernel) of :func:`_fft_conv_op` (zeros where not needed), from either ``x`` and
+    ``kernel`` (spectra empty: recomputed) or the saved spectra (``x``, ``kernel`` empty).
 
     With X, K, G the spectra of the input, the rolled kernel and the output gradient:
-    out = irfft(X conj(K)), dx = irfft(G K) (the adjoint of a correlation is a convolution) and
-    dkernel = un-roll(irfft(sum_b X conj(G))), written as conj(X^H G) so that no conjugate of a
-    batch-sized spectrum is ever materialised (the BLAS reads X^H in place).
+    dx = irfft(G K) (the adjoint of a correlation is a convolution) and dkernel = un-roll(irfft(sum_b X conj(G))),
+    written as G^H X (the kernel spectrum's (F, C_out, C_in) layout) so that no conjugate of a batch-sized
+    spectrum is ever materialised (the BLAS reads G^H in place). No conjugate is left as a lazy flag on a
+    tensor that anything but ``bmm`` reads: compiled graphs run operators with that flag's resolution off.
     """
-
-    @staticmethod
-    def forward(
-        ctx: Any,
-        x: torch.Tensor,
-        kernel: torch.Tensor,
-        bias: Optional[torch.Tensor],
-        plan: _FFTPlan,
-        save_spectra: bool,
-    ) -> torch.Tensor:
-        ctx.plan, ctx.has_bias = plan, bias is not None
-        if x.shape[0] == 0:
-            ctx.save_for_backward(x, kernel, None, None)
-            return plan.forward(x, kernel, bias)
-        x_f, k_f = plan.input_spectrum(x), plan.kernel_spectrum(kernel)
-        if save_spectra:
-            ctx.save_for_backward(None, None, x_f, k_f)
+    plan = _FFTPlan(input_shape, kernel_shape, causal, groups)
+    if input_shape[0] == 0:  # FFT libraries reject empty batches
+        return grad_out.new_zeros(input_shape), grad_out.new_zeros(kernel_shape)
+    g_f = plan.input_spectrum(grad_out)  # (F, B, C_out) or (B, C_out, *F)
+    if need_x:
+        k_f = plan.kernel_spectrum(kernel) if k_spectrum.numel() == 0 else torch.view_as_complex(k_spectrum)
+        grad_x = plan.output(plan.mix(g_f, k_f), None)
+    else:
+        grad_x = grad_out.new_zeros(input_shape)
+    if need_k:
+        x_f = plan.input_spectrum(x) if x_spectrum.numel() == 0 else torch.view_as_complex(x_spectrum)
+        if plan.depthwise:
+            grad_k_f = (x_f * g_f.conj_physical()).sum(0)  # (C, *F)
         else:
-            ctx.save_for_backward(x, kernel, None, None)
-        return plan.output(plan.mix(x_f, k_f.conj()), bias)
+            grad_k_f = torch.bmm(g_f.transpose(1, 2).conj(), x_f)  # (F, C_out, C_in)
+        grad_k = plan.kernel_grad(grad_k_f)
+    else:
+        grad_k = grad_out.new_zeros(kernel_shape)
+    return grad_x, grad_k
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Optional[torch.Tensor], ...]:
-        x, kernel, x_f, k_f = ctx.saved_tensors
-        plan: _FFTPlan = ctx.plan
-        need_x, need_k, need_b = ctx.needs_input_grad[:3]
-        grad_bias = grad_out.sum([0, *plan.axes]) if ctx.has_bias and need_b else None
-        if grad_out.shape[0] == 0:
-            grad_x = grad_out.new_zeros(plan.input_shape) if need_x else None
-            return grad_x, grad_out.new_zeros(plan.kernel_shape) if need_k else None, grad_bias, None, None
-        g_f = plan.input_spectrum(grad_out)  # (F, B, C_out) or (B, C_out, *F)
-        grad_x = grad_k = None
-        if need_x:
-            k_f = plan.kernel_spectrum(kernel) if k_f is None else k_f
-            grad_x = plan.output(plan.mix(g_f, k_f if plan.depthwise else k_f.transpose(1, 2)), None)
-        if need_k:
-            x_f = plan.input_spectrum(x) if x_f is None else x_f
-            if plan.depthwise:
-                grad_k_f = (x_f * g_f.conj()).sum(0)  # (C, *F)
-            else:
-                grad_k_f = torch.bmm(x_f.transpose(1, 2).conj(), g_f).conj()  # (F, C_in, C_out)
-            grad_k = plan.kernel_grad(grad_k_f)
-        return grad_x, grad_k, grad_bias, None, None
+
+@_fft_conv_backward_op.register_fake
+def _fft_conv_backward_fake(grad_out: torch.Tensor, *args: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    input_shape, kernel_shape = args[4], args[5]
+    return grad_out.new_empty(input_shape), grad_out.new_empty(kernel_shape)
+
+
+def _fft_conv_setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[torch.Tensor, ...]) -> None:
+    """Keeps ``x`` and ``kernel`` (spectra recomputed in the backward) or, with ``save_spectra``, the two spectra."""
+    x, kernel, bias, causal, groups, _ = inputs
+    _, x_spectrum, k_spectrum = output
+    ctx.spectra = x_spectrum.numel() > 0
+    ctx.save_for_backward(*((x_spectrum, k_spectrum) if ctx.spectra else (x, kernel)))
+    ctx.conv = (list(x.shape), list(kernel.shape), causal, groups, bias is not None)
+    ctx.mark_non_differentiable(x_spectrum, k_spectrum)
+    ctx.set_materialize_grads(False)  # no zero gradients for the spectra
+
+
+def _fft_conv_backward(ctx: Any, grad_out: Optional[torch.Tensor], *_: Any) -> tuple[Optional[torch.Tensor], ...]:
+    if grad_out is None:  # gradients are not materialised: None where the output had none
+        return None, None, None, None, None, None
+    input_shape, kernel_shape, causal, groups, has_bias = ctx.conv
+    need_x, need_k, need_b = ctx.needs_input_grad[:3]
+    empty = [grad_out.new_empty(0)] * 2
+    x, kernel, x_spectrum, k_spectrum = [*empty, *ctx.saved_tensors] if ctx.spectra else [*ctx.saved_tensors, *empty]
+    grad_x = grad_k = None
+    if need_x or need_k:
+        grad_x, grad_k = _fft_conv_backward_op(
+            grad_out, x, kernel, x_spectrum, k_spectrum, input_shape, kernel_shape, causal, groups, need_x, need_k
+        )
+    grad_bias = grad_out.sum([0, *range(2, grad_out.dim())]) if has_bias and need_b else None
+    return grad_x if need_x else None, grad_k if need_k else None, grad_bias, None, None, None
+
+
+_fft_conv_op.register_autograd(_fft_conv_backward, setup_context=_fft_conv_setup_context)
 
 
 def save_spectra_by_size(x: torch.Tensor, plan: _FFTPlan) -> bool:
@@ -306,14 +370,14 @@ def fft_conv(
     if out_dtype in (torch.float16, torch.bfloat16):  # FFTs of half types are not generally supported
         x, kernel = x.float(), kernel.float()
         bias = bias.float() if bias is not None else None
-    plan = _FFTPlan(x, kernel, causal, groups)
+    plan = _FFTPlan(x.shape, kernel.shape, causal, groups)
     tensors = (x, kernel) if bias is None else (x, kernel, bias)
+    store = False
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         if save_spectra is None:
             save_spectra = save_spectra_by_size(x, plan) if SAVE_SPECTRA is None else SAVE_SPECTRA
-        out: torch.Tensor = _FFTConv.apply(x, kernel, bias, plan, save_spectra)
-    else:
-        out = plan.forward(x, kernel, bias)
+        store = save_spectra
+    out: torch.Tensor = _fft_conv_op(x, kernel, bias, causal, groups, store)[0]
     return out.to(out_dtype)
 
 

@@ -153,6 +153,29 @@ def test_static_crop_equals_exact_crop(causal, grid, crop_margin):
             assert torch.allclose(g_static, g_exact, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("family", ["flextcn_1d_fft", "flexnet_2d"])
+def test_compiled_training_with_dropout_equals_eager(family):
+    """With dropout on, compiled steps draw eager's masks (flexconv::keep_mask) from the same generator state, so
+    losses and parameters stay equal to eager's, as without dropout."""
+    options, shape = FAMILIES[family]
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    y = torch.tensor([0, 2])
+    torch._dynamo.reset()
+    eager, compiled = small_net(options), small_net(options)
+    for net in (eager, compiled):
+        for module in net.modules():
+            if isinstance(module, (nn.Dropout, ReLUDropout)):
+                module.p = 0.3
+    eager(x), compiled(x)  # fixes "same"/"full" grids
+    torch.manual_seed(5)
+    eager_losses = train(eager, x, y, 2, backend=None)
+    torch.manual_seed(5)
+    compiled_losses = train(compiled, x, y, 2, backend="aot_eager")
+    assert compiled_losses == pytest.approx(eager_losses, rel=1e-5, abs=1e-6)
+    for (name, p), q in zip(eager.named_parameters(), compiled.parameters()):
+        assert torch.allclose(p, q, rtol=1e-4, atol=1e-6), name
+
+
 def test_compiled_eval_and_cached_kernel_path():
     options, shape = FAMILIES["flexnet_2d"]
     net = small_net(options).eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch._dynamo
 from torch import nn
 
 from flexconv.nn import Dropout, ReLUDropout
@@ -70,3 +71,33 @@ def test_relu_dropout_is_dropout_of_relu_and_keeps_only_its_output():
     (grad,) = torch.autograd.grad(y, x, torch.ones_like(y))
     torch.testing.assert_close(grad, kept.to(grad.dtype) / 0.7)
     assert torch.equal(layer.eval()(x), torch.relu(x))
+
+
+def test_keep_mask_operator_draws_keep_mask_and_has_a_fake():
+    """flexconv::keep_mask (what torch.compile calls) draws exactly keep_mask's mask from the same generator state;
+    its schema and fake (meta) implementation pass torch.library.opcheck."""
+    x = torch.randn(5, 7, 9)
+    torch.manual_seed(4)
+    drawn = torch.ops.flexconv.keep_mask(x, 0.6)
+    torch.manual_seed(4)
+    assert torch.equal(drawn, keep_mask(x.shape, 0.6))
+    assert torch.Tag.nondeterministic_seeded in torch.ops.flexconv.keep_mask.default.tags
+    torch.library.opcheck(torch.ops.flexconv.keep_mask.default, (x, 0.6), test_utils=("test_schema", "test_faketensor"))
+
+
+@pytest.mark.parametrize("layer", [Dropout(0.3), ReLUDropout(0.3)], ids=["Dropout", "ReLUDropout"])
+def test_compiled_dropout_draws_eagers_masks(layer):
+    """Under torch.compile(fullgraph=True) both layers give eager's output and gradient at the same seed."""
+    torch._dynamo.reset()
+    layer.train()
+    x = torch.randn(4, 8, 33, dtype=torch.float64, requires_grad=True)
+    results = []
+    for fn in (layer, torch.compile(layer, fullgraph=True, backend="aot_eager")):
+        torch.manual_seed(11)
+        y = fn(x)
+        (grad,) = torch.autograd.grad(y, x, torch.arange(y.numel(), dtype=y.dtype).view_as(y))
+        results.append((y.detach(), grad))
+    (y_eager, g_eager), (y_compiled, g_compiled) = results
+    assert (y_eager == 0).any() and not torch.equal(y_eager, torch.relu(x.detach()) / 0.7)
+    torch.testing.assert_close(y_compiled, y_eager, rtol=0, atol=1e-15)
+    torch.testing.assert_close(g_compiled, g_eager, rtol=0, atol=1e-15)

@@ -8,6 +8,7 @@ even and rectangular kernels, kernels larger than the input, dense and depthwise
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -15,6 +16,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch._dynamo.backends.common import aot_autograd
 
 from flexconv.nn import functional as Fc
 
@@ -300,3 +302,85 @@ def test_half_precision_fft_keeps_dtype():
     ref = Fc.spatial_conv(x.double(), kernel.double())
     assert rel_error(out, ref) <= 3e-2
     assert math.isfinite(float(out.float().abs().max()))
+
+
+# ---------------------------------------------------------------------------------------------
+# The FFT convolution as custom operators (flexconv::fft_conv and its backward): what torch.compile sees.
+OP_CASES = [  # (x shape, kernel shape, causal, groups)
+    ((2, 3, 11), (4, 3, 7), True, 1),
+    ((2, 3, 6, 5), (2, 3, 3, 4), False, 1),
+    ((2, 3, 9), (3, 1, 5), False, 3),  # depthwise
+]
+
+
+def _op_args(x_shape, k_shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(*x_shape, dtype=torch.float64, generator=g, requires_grad=True)
+    kernel = torch.randn(*k_shape, dtype=torch.float64, generator=g, requires_grad=True)
+    bias = torch.randn(k_shape[0], dtype=torch.float64, generator=g, requires_grad=True)
+    return x, kernel, bias
+
+
+@pytest.mark.parametrize("x_shape, k_shape, causal, groups", OP_CASES)
+@pytest.mark.parametrize("save_spectra", [False, True])
+def test_fft_conv_gradcheck(x_shape, k_shape, causal, groups, save_spectra):
+    """The operator's registered backward is the derivative of its forward (float64 finite differences)."""
+    x, kernel, bias = _op_args(x_shape, k_shape)
+
+    def fn(x, kernel, bias):
+        return Fc.fft_conv(x, kernel, bias, causal=causal, groups=groups, save_spectra=save_spectra)
+
+    assert torch.autograd.gradcheck(fn, (x, kernel, bias))
+
+
+@pytest.mark.parametrize("x_shape, k_shape, causal, groups", OP_CASES)
+@pytest.mark.parametrize("save_spectra", [False, True])
+def test_fft_conv_opcheck(x_shape, k_shape, causal, groups, save_spectra):
+    """Schema, fake (meta) implementation, autograd registration and AOT dispatch of both operators."""
+    x, kernel, bias = _op_args(x_shape, k_shape)
+    torch.library.opcheck(torch.ops.flexconv.fft_conv.default, (x, kernel, bias, causal, groups, save_spectra))
+    out, x_spectrum, k_spectrum = torch.ops.flexconv.fft_conv(x, kernel, bias, causal, groups, save_spectra)
+    empty = x.new_empty(0)
+    saved = (empty, empty, x_spectrum, k_spectrum) if save_spectra else (x, kernel, empty, empty)
+    args = (torch.randn_like(out), *saved, list(x.shape), list(kernel.shape), causal, groups, True, True)
+    torch.library.opcheck(
+        torch.ops.flexconv.fft_conv_backward.default, tuple(a.detach() if torch.is_tensor(a) else a for a in args)
+    )
+
+
+def _squared_conv(x, kernel, bias, **options):
+    return Fc.fft_conv(x, kernel, bias, **options).square()
+
+
+def test_fft_conv_compiles_to_opaque_calls_without_complex_tensors():
+    """Under torch.compile(fullgraph=True) forward and backward graphs call the two operators, hold no complex
+    tensor, and give eager's output and gradients."""
+    graphs = []
+
+    def capture(gm, example_inputs):
+        graphs.append(gm)
+        return gm
+
+    backend = aot_autograd(fw_compiler=capture, bw_compiler=capture)
+    for x_shape, k_shape, causal, groups in OP_CASES:
+        for save_spectra in (False, True):
+            graphs.clear()
+            torch._dynamo.reset()
+            x, kernel, bias = _op_args(x_shape, k_shape)
+            fn = functools.partial(_squared_conv, causal=causal, groups=groups, save_spectra=save_spectra)
+
+            out = torch.compile(fn, fullgraph=True, backend=backend)(x, kernel, bias)
+            grads = torch.autograd.grad(out.sum(), (x, kernel, bias))
+            expected = fn(x, kernel, bias)
+            expected_grads = torch.autograd.grad(expected.sum(), (x, kernel, bias))
+            assert rel_error(out, expected) <= F64_TOL
+            for a, b in zip(grads, expected_grads):
+                assert rel_error(a, b) <= F64_TOL
+            assert len(graphs) == 2  # forward and backward
+            targets = [str(node.target) for gm in graphs for node in gm.graph.nodes]
+            assert "flexconv.fft_conv.default" in targets and "flexconv.fft_conv_backward.default" in targets
+            for gm in graphs:
+                for node in gm.graph.nodes:
+                    vals = node.meta.get("val")
+                    for val in vals if isinstance(vals, (tuple, list)) else [vals]:
+                        assert not (torch.is_tensor(val) and val.is_complex()), (node, val)
