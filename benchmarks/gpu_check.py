@@ -224,17 +224,24 @@ def workloads() -> tuple[tuple[str, str, tuple[int, ...]], ...]:
     return (("FlexNet-7", "flexnet7", (64, 3, 32, 32)), ("FlexTCN-6", "flextcn", (64, 1, 784)))
 
 
+def workload_inputs(model_name: str, shape: tuple[int, ...]) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """The model ``model_name`` (seed 0, on DEVICE, its grids fixed by one sample) with a random batch of
+    ``shape`` and labels of 10 classes."""
+    torch.manual_seed(0)
+    model = get_model(model_name, **SMALL).to(DEVICE)
+    x, y = torch.randn(*shape, device=DEVICE), torch.randint(0, 10, (shape[0],), device=DEVICE)
+    with torch.no_grad():
+        model(x[:1])  # fixes the grids
+    return model, x, y
+
+
 def network_rows(repeats: int) -> list[dict]:
     """Adam steps of FlexNet-7 (batch 64, 32x32) and FlexTCN-6 (batch 64, 784 steps): ours against plain torch.fft."""
     rows = []
     for name, model_name, shape in workloads():
         for masks in ("initial", "full"):
             for precision in ("fp32", "bf16"):
-                torch.manual_seed(0)
-                model = get_model(model_name, **SMALL).to(DEVICE)
-                x, y = torch.randn(*shape, device=DEVICE), torch.randint(0, 10, (shape[0],), device=DEVICE)
-                with torch.no_grad():
-                    model(x[:1])  # fixes the grids
+                model, x, y = workload_inputs(model_name, shape)
                 if masks == "full":
                     widen_masks(model, FULL_WIDTH)
                 model.train()
@@ -309,11 +316,7 @@ def compile_rows(repeats: int) -> list[dict]:
     rows = []
     for name, model_name, shape in workloads():
         for precision in ("fp32", "bf16"):
-            torch.manual_seed(0)
-            model = get_model(model_name, **SMALL).to(DEVICE)
-            x, y = torch.randn(*shape, device=DEVICE), torch.randint(0, 10, (shape[0],), device=DEVICE)
-            with torch.no_grad():
-                model(x[:1])  # fixes the grids
+            model, x, y = workload_inputs(model_name, shape)
             model.train()
             steps, first = {}, {}
             for mode in COMPILE_MODES:
