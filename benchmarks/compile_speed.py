@@ -1,7 +1,7 @@
 """Compiled against eager training steps, and what compiling costs while the masks widen.
 
     .venv/bin/python benchmarks/compile_speed.py [--models flextcn ...] [--repeats 5] [--threads 1]
-        [--widen-steps 24] [--plain]
+        [--widen-steps 24] [--plain] [--layout-opt]
 
 Per model (registered names; defaults FlexNet-7 on CIFAR-10 batch 64x3x32x32, the Fashion-MNIST FlexNet on
 batch 64x1x28x28, FlexTCN-6 on sMNIST batch 64x1x784), one Adam step (forward, cross-entropy, backward,
@@ -11,6 +11,9 @@ optimiser step) with dropout on, at the initial masks:
   (inductor), the optimiser step under ``torch.compile`` (torch's optimisers break their graph on
   purpose), crop sizes from :class:`flexconv.nn.StaticCrops` refreshed before each step. Times: minimum
   over ``--repeats`` interleaved rounds (``page.min_times``), in one process.
+  Inductor runs with :func:`flexconv.nn.static.compile_options` (its layout optimisation off, as
+  ``flexconv train compile=true`` runs it); ``--layout-opt`` keeps inductor's default (channels-last
+  activations in any CPU graph with an ``nn.Conv``).
 * "first compile": seconds of the first compiled step (tracing and code generation).
 * Widening: ``--widen-steps`` compiled steps in which each layer's mask widens from its initial width to
   the whole grid, layer i starting i steps after layer i-1; the number of compilations (graphs that
@@ -43,6 +46,7 @@ from torch._inductor.compile_fx import compile_fx  # noqa: E402
 
 from flexconv.models.registry import get_model  # noqa: E402
 from flexconv.nn import FlexConv, StaticCrops  # noqa: E402
+from flexconv.nn.static import compile_options  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from page import min_times, write_block  # noqa: E402
@@ -51,14 +55,15 @@ INPUTS = {"flexnet7": (3, 32, 32), "flexnet_fashion_mnist": (1, 28, 28), "flextc
 
 
 class CountingInductor:
-    """Inductor as a torch.compile backend that counts the graphs it builds."""
+    """Inductor as a torch.compile backend that counts the graphs it builds, with ``options`` (inductor settings)."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: dict) -> None:
         self.graphs = 0
+        self.options = options
 
     def __call__(self, gm, example_inputs):
         self.graphs += 1
-        return compile_fx(gm, example_inputs)
+        return compile_fx(gm, example_inputs, config_patches=self.options)
 
 
 def make_step(model, optimizer, x, y, compiled: bool, backend=None):
@@ -81,7 +86,7 @@ def make_step(model, optimizer, x, y, compiled: bool, backend=None):
     return step, crops
 
 
-def bench_model(name: str, batch: int, repeats: int, widen_steps: int) -> dict:
+def bench_model(name: str, batch: int, repeats: int, widen_steps: int, layout_opt: bool) -> dict:
     torch.manual_seed(0)
     shape = INPUTS[name]
     x, y = torch.randn(batch, *shape), torch.randint(0, 10, (batch,))
@@ -92,7 +97,7 @@ def bench_model(name: str, batch: int, repeats: int, widen_steps: int) -> dict:
         with torch.no_grad():
             model.eval()(x[:1])  # fixes the grids
         model.train()
-    counter = CountingInductor()
+    counter = CountingInductor({} if layout_opt else compile_options())
     steps = {}
     for kind, model in models.items():
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
@@ -117,6 +122,7 @@ def bench_model(name: str, batch: int, repeats: int, widen_steps: int) -> dict:
     return {
         "model": name,
         "batch": batch,
+        "layout_opt": layout_opt,
         "eager_s": times["eager"],
         "compiled_s": times["compiled"],
         "speedup": times["eager"] / times["compiled"],
@@ -131,7 +137,8 @@ def bench_model(name: str, batch: int, repeats: int, widen_steps: int) -> dict:
 def render(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
         f"Compiled training steps (`benchmarks/compile_speed.py --models {' '.join(args.models)} --repeats "
-        f"{args.repeats} --threads {args.threads} --widen-steps {args.widen_steps}{' --plain' if PLAIN else ''}`; "
+        f"{args.repeats} --threads {args.threads} --widen-steps {args.widen_steps}{' --plain' if PLAIN else ''}"
+        f"{' --layout-opt' if args.layout_opt else ''}`; "
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} thread(s), "
         f"{'without' if PLAIN else 'with'} `keep_freed_memory()`). One Adam step at the initial masks, dropout on; "
         'minimum over interleaved rounds in one process. "Graphs while widening": graphs inductor built while '
@@ -159,6 +166,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--widen-steps", type=int, default=24)
     parser.add_argument("--plain", action="store_true", help="without keep_freed_memory() (read before parsing)")
+    parser.add_argument("--layout-opt", action="store_true", help="keep inductor's layout optimisation on")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks"))
     parser.add_argument("--docs", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md")
     args = parser.parse_args()
@@ -166,7 +174,7 @@ def main() -> None:
     torch._dynamo.config.recompile_limit = 64
     rows = []
     for name in args.models:
-        rows.append(bench_model(name, args.batch, args.repeats, args.widen_steps))
+        rows.append(bench_model(name, args.batch, args.repeats, args.widen_steps, args.layout_opt))
         print(json.dumps(rows[-1]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "compile_speed.json").write_text(json.dumps(rows, indent=1))

@@ -15,14 +15,30 @@ Python ints that contain the exact window, and zeroes the taps outside that wind
   counts once, and the ``max_changes``-th change sets every layer to its whole grid, after which
   nothing changes again. A model thus compiles at most ``max_changes`` more times over a run
   (once for each mode it runs in: training and evaluation each have their graph).
+
+:func:`compile_options` gives the inductor options to compile such a model with: inductor's layout
+optimisation off. With it on, inductor stores every activation of a CPU graph that holds any
+``nn.Conv`` (a FlexNet's first layer, its 1x1 shortcuts) channels-last, while the FFT convolution
+operator ``flexconv::fft_conv`` keeps eager's contiguous layout: each FlexConv layer then converts
+its input and output, and the fused ReLU/dropout kernels write their masks transposed.
 """
 
 from __future__ import annotations
+
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
 from flexconv.nn.ckconv import CKConv
+
+
+def compile_options(mode: Optional[str] = None) -> dict[str, Any]:
+    """``torch.compile``'s ``options`` for a model of FlexConv layers: those of ``mode`` ("reduce-overhead",
+    "max-autotune", ...; None: the default) with inductor's layout optimisation off (see the module docstring).
+    Pass them instead of ``mode`` (``torch.compile`` takes one or the other)."""
+    mode_options: dict[str, Any] = torch._inductor.list_mode_options(mode or "default")
+    return {**mode_options, "layout_optimization": False}
 
 
 def ladder_size(exact: int, grid: int, causal: bool) -> int:

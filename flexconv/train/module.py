@@ -35,6 +35,7 @@ from flexconv.nn import StaticCrops, param_groups
 from flexconv.nn.antialias import AntiAliasing
 from flexconv.nn.ckconv import CKConv
 from flexconv.nn.recording import recording_kernels
+from flexconv.nn.static import compile_options
 
 OBJECTIVES = ("classification", "regression", "per_step")
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -146,7 +147,8 @@ class TaskModule(L.LightningModule):
         FlexConv layers then crop to static sizes that :class:`flexconv.nn.StaticCrops` refreshes before
         every batch (at most ``StaticCrops.max_changes`` recompiles per mode over a run). ``self.model``
         stays the plain module: checkpoints and exports are those of an eager run.
-    compile_mode: ``torch.compile``'s ``mode`` ("reduce-overhead" for CUDA graphs, "max-autotune", ...).
+    compile_mode: ``torch.compile``'s ``mode`` ("reduce-overhead" for CUDA graphs, "max-autotune", ...), passed as
+        its options with inductor's layout optimisation off (:func:`flexconv.nn.static.compile_options`).
     """
 
     def __init__(
@@ -248,7 +250,9 @@ class TaskModule(L.LightningModule):
             # every refresh that changes a size recompiles each mode's graph (training, evaluation) once
             limit = 4 * (self._crops.max_changes + 2)
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
-            self._compiled_losses = torch.compile(self._losses, fullgraph=True, mode=self.compile_mode)
+            self._compiled_losses = torch.compile(
+                self._losses, fullgraph=True, options=compile_options(self.compile_mode)
+            )
         assert self._crops is not None  # built with the compiled losses above
         self._crops.refresh()
         return self._compiled_losses

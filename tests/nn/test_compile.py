@@ -15,7 +15,7 @@ from flexconv.models.conv_config import ConvConfig
 from flexconv.models.flexnet import FlexNet, FlexNetConfig
 from flexconv.nn import CKConv, FlexConv, GaussianMask, MAGNet, ReLUDropout, StaticCrops, recording_kernels
 from flexconv.nn.antialias import AntiAliasing
-from flexconv.nn.static import ladder_size
+from flexconv.nn.static import compile_options, ladder_size
 from flexconv.train.module import kernel_norm_penalty
 
 # Small instances of every family: (FlexNetConfig options, input shape). Kernel networks are small so that
@@ -235,3 +235,30 @@ def test_recompiles_stay_bounded_while_masks_widen():
             assert torch.allclose(out, expected, rtol=1e-5, atol=1e-6)
     assert all(layer._crop_sizes == (63,) for layer in layers)
     assert counter.frame_count <= 1 + 8
+
+
+def test_compile_options_keep_eager_layout_around_fft_convolutions():
+    """With compile_options, a CPU graph holding an nn.Conv2d keeps its activations contiguous, so inductor
+    copies nothing into or out of the FFT convolution operator; inductor's default layout optimisation stores
+    them channels-last and transposes (the case the options exist for)."""
+    from torch._inductor.utils import run_and_get_code
+
+    torch.manual_seed(0)
+    kernel_net = functools.partial(MAGNet, hidden_channels=4, num_layers=1)
+    net = nn.Sequential(
+        nn.Conv2d(2, 8, 3, padding=1), FlexConv(8, 8, horizon=9, kernel_net=kernel_net, conv_method="fft"), nn.ReLU()
+    )
+    x = torch.randn(2, 2, 9, 9)
+    expected = net(x).detach()  # fixes the grid
+    StaticCrops(net).refresh()
+    transposes = {}
+    for name, options in (("default", {}), ("flexconv", compile_options())):
+        torch._dynamo.reset()
+        compiled = torch.compile(net, fullgraph=True, options=options)
+        with torch.no_grad():
+            out, code = run_and_get_code(compiled, x)
+        assert torch.allclose(out, expected, rtol=1e-4, atol=1e-5)
+        transposes[name] = sum(text.count("transpose_mxn") + text.count("channels_last") for text in code)
+    assert transposes["default"] > 0
+    assert transposes["flexconv"] == 0
+    assert compile_options("reduce-overhead") == {"triton.cudagraphs": True, "layout_optimization": False}
