@@ -7,7 +7,7 @@ of them, :data:`KERNEL_NETS`, that :func:`register_kernel_net` extends), the
 (:class:`PaddedConv`), the anti-aliasing regulariser, resolution change (and BatchNorm re-estimation), export to plain
 convolutions, :func:`convert` (FlexConv into any CNN), per-parameter optimiser hints, streaming inference
 (:func:`stream`), :class:`Dropout` / :class:`ReLUDropout` with fast CPU masks, and :class:`StaticCrops` (the crop
-sizes of compiled training).
+sizes of compiled training) with :func:`compile_options` (``torch.compile``'s options for FlexConv models).
 """
 
 from flexconv.nn.ckconv import CKConv, FlexConv
@@ -30,7 +30,7 @@ from flexconv.nn.mask import GaussianMask
 from flexconv.nn.plain import PaddedConv, nd_class
 from flexconv.nn.recording import recording_kernels
 from flexconv.nn.resolution import change_resolution, reestimate_batch_norm
-from flexconv.nn.static import StaticCrops
+from flexconv.nn.static import StaticCrops, compile_options
 from flexconv.nn.stream import Stream, register_stream, stream
 
 __all__ = [
@@ -63,4 +63,5 @@ __all__ = [
     "convert",
     "continuous_counterpart",
     "StaticCrops",
+    "compile_options",
 ]
