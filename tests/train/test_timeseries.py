@@ -99,23 +99,14 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
 
     monkeypatch.setattr("flexconv.experiments.baselines.fit_aeon", fit_aeon)
     docs = tmp_path / "docs"
-    bench(
-        [
-            "results",
-            "--studies",
-            "timeseries",
-            "--seeds",
-            "1",
-            "--out",
-            str(docs),
-            "--runs",
-            str(tmp_path / "runs"),
-            "--override",
-            "timeseries:trainer.max_steps=2",
-            "--override",
-            "timeseries:data.limit_test=16",
-        ]
-    )
+
+    def bench_timeseries(*options: str) -> None:
+        """``flexconv bench results`` of the time-series study, 2 training steps a row, into ``docs``."""
+        common = ["--out", str(docs), "--runs", str(tmp_path / "runs")]
+        overrides = ["--override", "timeseries:trainer.max_steps=2", "--override", "timeseries:data.limit_test=16"]
+        bench(["results", "--studies", "timeseries", *options, *common, *overrides])
+
+    bench_timeseries("--seeds", "1")
     page = (docs / "results.md").read_text()
     assert page.count("\n## ") == len(studies.STUDIES) + 1  # the others from what has finished (nothing here)
     assert "| GunPoint |" in page and "| ItalyPowerDemand |" in page and "99.3" in page
@@ -138,24 +129,7 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
         raise AssertionError("--finished-only trained a row")
 
     monkeypatch.setattr("flexconv.train.commands.train", no_training)
-    bench(
-        [
-            "results",
-            "--studies",
-            "timeseries",
-            "--seeds",
-            "2",
-            "--finished-only",
-            "--out",
-            str(docs),
-            "--runs",
-            str(tmp_path / "runs"),
-            "--override",
-            "timeseries:trainer.max_steps=2",
-            "--override",
-            "timeseries:data.limit_test=16",
-        ]
-    )
+    bench_timeseries("--seeds", "2", "--finished-only")
     page = (docs / "results.md").read_text()
     assert page.count(" | 1 / 1 / 1 / 1 | ") == 2 and "--finished-only" in page
 
