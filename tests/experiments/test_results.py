@@ -87,17 +87,17 @@ def test_missing_rows_are_not_tested_yet() -> None:
     verdict = CLAIM.judge(runs_of(a=[0.9, 0.8], b=[]))
     assert verdict.verdict == NOT_TESTED and verdict.test is None
     assert verdict.evidence == "B: no finished run at this budget yet"
-    assert Below("c.", "b", "test_acc", 0.1, "loss").judge(runs_of(a=[], b=[])).verdict == NOT_TESTED
+    assert Below("c.", "b", "test_acc", "loss", ("trivial", 1.0)).judge(runs_of(a=[], b=[])).verdict == NOT_TESTED
 
 
 def test_a_bound_is_tested_with_scipys_one_sample_t_test() -> None:
     losses = [0.010, 0.012, 0.011]
-    verdict = Below("it solves the task.", "a", "test_acc", 0.02, "loss").judge(runs_of(a=losses))
+    verdict = Below("it solves the task.", "a", "test_acc", "loss", ("trivial", 0.2)).judge(runs_of(a=losses))
     expected = stats.ttest_1samp(losses, 0.02)
     assert verdict.verdict == HOLDS and verdict.test == ONE_SAMPLE and verdict.n == (3,)
     assert verdict.p == pytest.approx(expected.pvalue, rel=1e-12)
     assert verdict.t == pytest.approx(-expected.statistic, rel=1e-12)  # the bound minus the mean: the claim's way
-    above = Below("c.", "a", "test_acc", 0.02, "loss", short_budget="after 1 epoch").judge(runs_of(a=[0.5, 0.6]))
+    above = Below("c.", "a", "test_acc", "loss", ("trivial", 0.2), short_budget="after 1 epoch").judge(runs_of(a=[0.5, 0.6]))
     assert above.verdict == NOT_TESTED and "too short a budget" in above.evidence
 
 
@@ -257,7 +257,7 @@ def test_the_adding_a_study_section_names_the_files_every_study_needs() -> None:
         return {module.removeprefix(prefix) for module in modules if module.startswith(prefix)}
 
     study_modules = results_imports(registry) - PIPELINE
-    assert study_modules == {"synthetic", "timeseries", "kernels"}
+    assert study_modules == {"timeseries", "kernels"}
     for name in study_modules:
         assert results_imports(registry.with_name(f"{name}.py")) <= PIPELINE, name
     defined_in = {type(study).__module__ for study in STUDIES.values()}

@@ -51,26 +51,27 @@ class Beats:
 
 @dataclass(frozen=True)
 class Below:
-    """The claim that ``row``'s mean ``metric`` is below ``bound`` (one-sample t-test); the evidence is
-    ``<label> <value> against <bound>`` and the p-value.
+    """The claim that ``row``'s mean ``metric`` is below its task's trivial solution ``baseline`` (name, value)
+    divided by ``divisor`` (one-sample t-test); the evidence is ``<label> <value> against <bound>`` and the p-value.
 
-    short_budget: set when the row trains for less than the paper's budget; it says how much (e.g. "after 10 of
-    the preset's 50 epochs"). A mean below the bound within it is tested as usual; one above it is "not tested yet"
-    with that budget as the reason, since a loss still at the baseline then cannot tell a method that fails from one
-    still learning.
-    baseline: the task's trivial solution for ``metric`` as (name, value), e.g. the memoryless loss; ``results.json``
-    carries it with the row's entry.
+    short_budget: set when the row trains for less than the paper's budget, saying how much (e.g. "after 10 of the
+    preset's 50 epochs"): a mean above the bound is then "not tested yet", since a loss still at the baseline cannot
+    tell a method that fails from one still learning.
     """
 
     claim: str
     row: str
     metric: str
-    bound: float
     label: str
+    baseline: tuple[str, float]
+    divisor: float = 10.0
     scale: float = 1.0
     digits: int = 4
     short_budget: str = ""
-    baseline: Optional[tuple[str, float]] = None
+
+    @property
+    def bound(self) -> float:
+        return self.baseline[1] / self.divisor
 
     def judge(self, runs: Runs) -> Verdict:
         value = stat(runs.results[self.row], self.metric)
@@ -213,6 +214,37 @@ class Bars:
         bar_figure([row.name for row in rows], series, path, self.ylabel)
 
 
+@dataclass(frozen=True)
+class Curves:
+    """Mean ± std test accuracy against ``x``, one line per label over its rows (keys, in ``x`` order)."""
+
+    file: str
+    caption: str
+    x: tuple[float, ...]
+    xlabel: str
+    lines: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(4.5, 3.2), layout="constrained")
+        ax = fig.subplots()
+        for label, keys in self.lines:
+            measured = [(x, stat(runs.results[key], "test_acc")) for x, key in zip(self.x, keys)]
+            points = [(x, s) for x, s in measured if s is not None]  # rows without a finished seed are left out
+            ax.errorbar(
+                [x for x, _ in points],
+                [100 * s.mean for _, s in points],
+                yerr=[100 * s.std for _, s in points],
+                marker="o",
+                capsize=3,
+                label=label,
+            )
+        ax.set(xlabel=self.xlabel, ylabel="test accuracy (%)")
+        ax.legend()
+        fig.savefig(path, dpi=110)
+
+
 # -- a study --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Table:
@@ -272,7 +304,7 @@ def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
     carries the published reference of its :class:`Reference` claim as its baseline, the metric of a
     :class:`Below` claim the task's baseline that claim names."""
     baselines = {(c.row, "test_acc"): (c.reference, c.accuracy) for c in study.findings if isinstance(c, Reference)}
-    baselines |= {(c.row, c.metric): c.baseline for c in study.claims if isinstance(c, Below) and c.baseline}
+    baselines |= {(c.row, c.metric): c.baseline for c in study.claims if isinstance(c, Below)}
     return [
         entry(
             study.key,
@@ -318,3 +350,56 @@ def run_study(study: Study, ctx: Context) -> Section:
         section = Section(study.key, study.key, skipped=str(error))
     log.info("study %s: %.0f s", study.key, time.perf_counter() - start)
     return section
+
+
+# -- studies as data ------------------------------------------------------------------------------
+KINDS: dict[str, type] = {
+    "beats": Beats,
+    "below": Below,
+    "small_loss": SmallLoss,
+    "given": Given,
+    "change": Change,
+    "reference": Reference,
+    "bars": Bars,
+    "curves": Curves,
+}
+"""The claims, findings and figures a study file names by ``kind``."""
+
+
+def _built(value: Any) -> Any:
+    """YAML lists as tuples, and each mapping with a ``kind`` as the claim, finding or figure it names."""
+    if isinstance(value, list):
+        return tuple(_built(item) for item in value)
+    if isinstance(value, dict):
+        fields = {key: _built(item) for key, item in value.items()}
+        return KINDS[fields.pop("kind")](**fields) if "kind" in fields else fields
+    return value
+
+
+def load_study(path: Path) -> Study:
+    """The study in the YAML file ``path`` (key: the file's stem). Its keys are :class:`Study`'s fields; rows and
+    tables are mappings of :class:`Row`'s and :class:`Table`'s fields, a table's metrics of :class:`Metric`'s;
+    claims, findings and the figure are mappings of their class's fields plus ``kind`` (a key of :data:`KINDS`);
+    top-level keys starting with ``_`` hold YAML anchors. Interpolations: ``${memoryless:L}`` (copy memory's
+    memoryless loss at length L), ``${batch_norm_batches:}``. ValueError names the file and what is wrong."""
+    from omegaconf import OmegaConf
+
+    from flexconv.data.synthetic import copy_memory_memoryless_loss
+    from flexconv.train.commands import BATCH_NORM_BATCHES
+
+    OmegaConf.register_new_resolver("memoryless", copy_memory_memoryless_loss, replace=True)
+    OmegaConf.register_new_resolver("batch_norm_batches", lambda: BATCH_NORM_BATCHES, replace=True)
+    data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    assert isinstance(data, dict)
+    try:
+        fields = {key: _built(value) for key, value in data.items() if not str(key).startswith("_")}
+        rows = tuple(Row(**row) for row in fields.pop("rows", ()))
+        tables = tuple(
+            Table(
+                spec.get("rows", ()), tuple(Metric(**m) for m in spec["metrics"]) if "metrics" in spec else (ACCURACY,)
+            )
+            for spec in fields.pop("tables", ({},))
+        )
+        return Study(path.stem, rows=rows, tables=tables, **fields)
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a study: {error}") from error
