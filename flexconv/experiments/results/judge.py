@@ -23,8 +23,10 @@ NOT_RUN = "no finished run at this budget yet"  # what a claim or row without nu
 ALPHA = 0.05
 WELCH = f"Welch's t-test, two-sided, alpha {ALPHA}"
 ONE_SAMPLE = f"one-sample t-test, two-sided, alpha {ALPHA}"
+PAIRED = f"paired t-test over the data sets, two-sided, alpha {ALPHA}"
 DESCRIPTION = (
-    f"Welch's t-test over seeds (two-sided, α = {ALPHA}; against a fixed bound, the one-sample t-test): a claim "
+    f"Welch's t-test over seeds (two-sided, α = {ALPHA}; against a fixed bound, the one-sample t-test; over data "
+    "sets, the paired t-test of the sets' means): a claim "
     f"holds when the difference goes its way and p < {ALPHA}, does not hold when it goes the other way and "
     f"p < {ALPHA}, and is inconclusive when the difference is within the noise (p ≥ {ALPHA}, or one seed, which "
     "has no spread to test against)"
@@ -92,15 +94,16 @@ class Verdict:
 Side = Union[Stat, float]  # a sample over seeds, or a constant
 
 
-def greater(claim: str, a: Side, b: Side, evidence: str) -> Verdict:
+def greater(claim: str, a: Side, b: Side, evidence: str, test: Optional[str] = None) -> Verdict:
     """The claim that ``a``'s mean exceeds ``b``'s, tested over seeds (one of them may be a constant): Welch's
-    t-test of two samples, the one-sample t-test of a sample against a constant. ``evidence`` ends with the p-value."""
+    t-test of two samples, the one-sample t-test of a sample against a constant (named ``test`` when given: a
+    sample of paired differences). ``evidence`` ends with the p-value."""
     from scipy import stats
 
     samples = [side for side in (a, b) if isinstance(side, Stat)]
     mean_a, mean_b = (side.mean if isinstance(side, Stat) else side for side in (a, b))
     difference = mean_a - mean_b
-    name = WELCH if len(samples) == 2 else ONE_SAMPLE
+    name = test or (WELCH if len(samples) == 2 else ONE_SAMPLE)
     n = tuple(sample.n for sample in samples)
     if any(sample.n < 2 for sample in samples):
         return Verdict(

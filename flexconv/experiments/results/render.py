@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from flexconv.experiments.results.judge import DESCRIPTION, NOT_RUN, Stat, Verdict, stat
+from flexconv.experiments.results.judge import DESCRIPTION, NOT_RUN, Verdict, stat
 
 Results = list[dict[str, Any]]  # one result dict per finished seed of a row
 
@@ -24,6 +24,11 @@ def fmt_params(results: Results) -> str:
     return f"{params:,}" if params else "–"
 
 
+def _seconds(seconds: float) -> str:
+    """Whole seconds, or two significant digits under 10 s."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
+
+
 def fmt_time(results: Results) -> str:
     """Mean wall time per seed, per device that trained the seeds: plain for the CPU ("1234"), named for a GPU
     ("250 on NVIDIA H200"), and how many seeds have no known time ("2 unknown")."""
@@ -31,7 +36,7 @@ def fmt_time(results: Results) -> str:
     for r in results:
         if r["wall_time_s"] is not None:
             by_device.setdefault(r["device"], []).append(r["wall_time_s"])
-    parts = [f"{statistics.fmean(t):.0f}" + ("" if d == "cpu" else f" on {d}") for d, t in by_device.items()]
+    parts = [_seconds(statistics.fmean(t)) + ("" if d == "cpu" else f" on {d}") for d, t in by_device.items()]
     unknown = sum(1 for r in results if r["wall_time_s"] is None)
     return "; ".join(parts + ([f"{unknown} unknown"] if unknown else [])) or "–"
 
@@ -73,41 +78,6 @@ def table(rows: Sequence[TableRow], metrics: Sequence[Metric] = (ACCURACY,)) -> 
             f"{fmt_time(row.results)} | `{row.command}` |"
         )
     return lines
-
-
-def bar_figure(
-    labels: Sequence[str],
-    series: Sequence[tuple[str, Sequence[Optional[Stat]]]],
-    path: Path,
-    ylabel: str,
-    scale: float = 100.0,
-) -> None:
-    """Mean +- std per row as bars, labelled with the rows' names; one bar per series and row, side by side.
-
-    series: (legend label, one stat per row) each; with one series there is no legend. A missing stat draws no bar.
-    """
-    from matplotlib.figure import Figure
-
-    legend = len(series) > 1
-    per_row = 0.35 * len(series) + 0.5 if legend else 1.3
-    fig = Figure(figsize=(per_row * len(labels) + (4.0 if legend else 2.0), 3.2), layout="constrained")
-    ax = fig.subplots()
-    width = 0.8 / len(series)
-    for index, (name, stats) in enumerate(series):
-        offset = (index - (len(series) - 1) / 2) * width
-        ax.bar(
-            [position + offset for position in range(len(labels))],
-            [s.mean * scale if s else 0 for s in stats],
-            width,
-            yerr=[s.std * scale if s else 0 for s in stats],
-            capsize=3,
-            label=name,
-        )
-    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel(ylabel)
-    if legend:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.savefig(path, dpi=110)
 
 
 def figure_line(name: str, caption: str) -> str:
