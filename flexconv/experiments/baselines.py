@@ -40,7 +40,7 @@ def _splits(data: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def fit_aeon(classifier: str, data: str, seed: int) -> dict[str, Any]:
     """Fit aeon's ``classifier`` (a key of :data:`AEON_CLASSIFIERS`) on ``data``'s training split, test it.
 
-    Returns test_acc, wall_time_s (the fit), predict_time_s, classifier (aeon's class name) and seed.
+    Returns test_acc, wall_time_s (the fit), predict_time_s, classifier (aeon's class name), seed and device (cpu).
     """
     if classifier not in AEON_CLASSIFIERS:
         raise ValueError(f"classifier must be one of {sorted(AEON_CLASSIFIERS)}, got {classifier!r}")
@@ -60,4 +60,5 @@ def fit_aeon(classifier: str, data: str, seed: int) -> dict[str, Any]:
         "predict_time_s": round(predicted - fitted, 2),
         "classifier": type(model).__name__,
         "seed": seed,
+        "device": "cpu",
     }

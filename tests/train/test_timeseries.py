@@ -92,7 +92,7 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
 
     def fit_aeon(classifier: str, data: str, seed: int) -> dict:  # aeon's real fits: docs/records/timeseries
         fitted.append((classifier, data, seed))
-        return {"test_acc": 0.5 if classifier == "minirocket" else 0.25, "wall_time_s": 1.5}
+        return {"test_acc": 0.5 if classifier == "minirocket" else 0.25, "wall_time_s": 1.5, "device": "cpu"}
 
     monkeypatch.setattr("flexconv.experiments.baselines.fit_aeon", fit_aeon)
     docs = tmp_path / "docs"

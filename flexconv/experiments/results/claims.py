@@ -1,27 +1,20 @@
-"""Claims and findings: pure functions of a study's measured rows (:class:`~.sweep.Runs`).
-
-A claim returns a :class:`~.judge.Verdict` with its statistic; a finding returns sentences about the numbers
-that are not claims of the paper. A study file names each by its ``kind`` (:data:`~.study.KINDS`).
-"""
+"""Claims and findings, named in a study file by ``kind`` (:data:`~.study.KINDS`): pure functions of the measured
+rows (:class:`~.sweep.Runs`). A claim returns a :class:`~.judge.Verdict` with its statistic; a finding, sentences
+about the numbers that are not claims of the paper."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Protocol, Union
+from typing import Optional, Union
 
-from flexconv.experiments.results.judge import NOT_RUN, NOT_TESTED, PAIRED, Stat, Verdict, beats, decided, greater, stat
+from flexconv.experiments.results.judge import NOT_RUN, NOT_TESTED, PAIRED, Stat, Verdict, decided, greater, stat
 from flexconv.experiments.results.sweep import Runs
-
-
-class Claim(Protocol):
-    def judge(self, runs: Runs) -> Verdict:
-        """The claim's verdict on the measured rows."""
-        ...
 
 
 @dataclass(frozen=True)
 class Beats:
-    """The paper's claim that row ``a`` does better than row ``b`` on ``metric`` (higher or lower is better)."""
+    """Row ``a`` does better than row ``b`` on ``metric`` (higher, or lower with ``higher: false``), shown times
+    ``scale`` with ``digits`` decimals (accuracies in %)."""
 
     claim: str
     a: str
@@ -30,23 +23,24 @@ class Beats:
     label_b: str
     metric: str = "test_acc"
     higher: bool = True
-    scale: float = 100.0  # the metric as shown: accuracies in %, losses as they are (scale 1, more digits)
+    scale: float = 100.0
     digits: int = 2
 
     def judge(self, runs: Runs) -> Verdict:
         a, b = stat(runs.results[self.a], self.metric), stat(runs.results[self.b], self.metric)
-        return beats(self.claim, a, b, (self.label_a, self.label_b), self.higher, self.scale, self.digits)
+        if a is None or b is None:
+            missing = " and ".join(label for label, s in ((self.label_a, a), (self.label_b, b)) if s is None)
+            return Verdict(self.claim, NOT_TESTED, f"{missing}: {NOT_RUN}")
+        shown = (s.fmt(self.scale, self.digits) for s in (a, b))
+        evidence = f"{self.label_a} {next(shown)} vs {self.label_b} {next(shown)}"
+        return greater(self.claim, a, b, evidence) if self.higher else greater(self.claim, b, a, evidence)
 
 
 @dataclass(frozen=True)
 class Below:
-    """The claim that ``row``'s mean ``metric`` is below its task's trivial solution ``baseline`` (name, value)
-    divided by ``divisor`` (one-sample t-test); the evidence is ``<label> <value> against <bound>`` and the p-value.
-
-    short_budget: set when the row trains for less than the paper's budget, saying how much (e.g. "after 10 of the
-    preset's 50 epochs"): a mean above the bound is then "not tested yet", since a loss still at the baseline cannot
-    tell a method that fails from one still learning.
-    """
+    """``row``'s mean ``metric`` is below its task's trivial solution ``baseline`` (name, value) over ``divisor``
+    (one-sample t-test). With ``short_budget`` (how much less than the paper's budget the row trains), a mean above
+    the bound is "not tested yet": a loss still at the baseline cannot tell failing from still learning."""
 
     claim: str
     row: str
@@ -58,27 +52,20 @@ class Below:
     digits: int = 4
     short_budget: str = ""
 
-    @property
-    def bound(self) -> float:
-        return self.baseline[1] / self.divisor
-
     def judge(self, runs: Runs) -> Verdict:
-        value = stat(runs.results[self.row], self.metric)
+        value, bound = stat(runs.results[self.row], self.metric), self.baseline[1] / self.divisor
         if value is None:
             return Verdict(self.claim, NOT_TESTED, NOT_RUN)
         evidence = f"{self.label} {value.fmt(self.scale, self.digits)}"
-        if value.mean >= self.bound and self.short_budget:
+        if value.mean >= bound and self.short_budget:
             return Verdict(self.claim, NOT_TESTED, f"{evidence} {self.short_budget}: too short a budget to judge")
-        return greater(self.claim, self.bound, value, f"{evidence} against {self.bound * self.scale:.{self.digits}f}")
+        return greater(self.claim, bound, value, f"{evidence} against {bound * self.scale:.{self.digits}f}")
 
 
 @dataclass(frozen=True)
 class SmallLoss:
-    """The claim that row ``b`` loses less than ``max_points`` accuracy points against row ``a`` (Welch's t-test of
-    the difference of their means against the margin).
-
-    evidence: a format string of ``loss`` (the points lost).
-    """
+    """Row ``b`` loses less than ``max_points`` accuracy points against row ``a`` (Welch's t-test of ``b`` plus
+    the margin against ``a``); ``evidence`` formats ``loss``, the points lost."""
 
     claim: str
     a: str
@@ -97,10 +84,8 @@ class SmallLoss:
 
 @dataclass(frozen=True)
 class Given:
-    """``claim`` (a :class:`Beats`), tested only when ``row``'s mean ``metric`` is at most ``bound``: the
-    precondition under which the paper makes it. Otherwise "not tested yet", with ``unmet`` (a format
-    string of ``value``, the measured metric, to 2 decimals) as the reason, followed by the comparison's
-    numbers when both rows have them, so that the reader sees what the verdict would have read."""
+    """``claim``, tested only when ``row``'s mean ``metric`` is at most ``bound`` (the paper's precondition);
+    otherwise "not tested yet", giving ``unmet`` (formats ``value``, the metric) and what the comparison measured."""
 
     claim: Beats
     row: str
@@ -109,20 +94,18 @@ class Given:
     unmet: str
 
     def judge(self, runs: Runs) -> Verdict:
-        value = stat(runs.results[self.row], self.metric)
-        verdict = self.claim.judge(runs)
-        if value is not None and value.mean > self.bound:
-            reason = self.unmet.format(value=value.fmt(1.0, 2))
-            measured = reason if verdict.verdict == NOT_TESTED else f"{reason}; measured: {verdict.evidence}"
-            return Verdict(self.claim.claim, NOT_TESTED, measured)
-        return verdict
+        value, verdict = stat(runs.results[self.row], self.metric), self.claim.judge(runs)
+        if value is None or value.mean <= self.bound:
+            return verdict
+        reason = self.unmet.format(value=value.fmt(1.0, 2))
+        measured = reason if verdict.verdict == NOT_TESTED else f"{reason}; measured: {verdict.evidence}"
+        return Verdict(self.claim.claim, NOT_TESTED, measured)
 
 
 @dataclass(frozen=True)
 class Paired:
-    """The claim that rows ``a`` do better than ``b`` by more than ``margin`` over data sets: ``a`` and ``b`` are
-    paired by position (one per set), each a row key or a published constant; the test is the paired t-test over
-    the sets (of the differences of the rows' means). A negative margin reads "within -margin of"."""
+    """Rows ``a`` do better than ``b`` by more than ``margin`` (negative: "within -margin of") over data sets, paired
+    by position, each side a row key or a published accuracy: the paired t-test of the sets' mean accuracies."""
 
     claim: str
     a: tuple[Union[str, float], ...]
@@ -132,31 +115,27 @@ class Paired:
     margin: float = 0.0
 
     def judge(self, runs: Runs) -> Verdict:
-        means = [[_mean(runs, side) for side in sides] for sides in (self.a, self.b)]
-        if any(mean is None for side in means for mean in side):
+        pairs = [(_accuracy(runs, x), _accuracy(runs, y)) for x, y in zip(self.a, self.b)]
+        known = [(x, y) for x, y in pairs if x is not None and y is not None]
+        if not known or len(known) < len(pairs):
             return Verdict(self.claim, NOT_TESTED, NOT_RUN)
-        a, b = ([float(m) for m in side if m is not None] for side in means)
-        differences = Stat.of([x - y - self.margin for x, y in zip(a, b)])
+        differences = Stat.of([x - y - self.margin for x, y in known])
         assert differences is not None
-        evidence = (
-            f"averages over {len(a)} sets: {self.label_a} {100 * sum(a) / len(a):.2f}, "
-            f"{self.label_b} {100 * sum(b) / len(b):.2f}"
-        )
+        a, b = (f"{100 * sum(side) / len(side):.2f}" for side in zip(*known))
+        evidence = f"averages over {len(known)} sets: {self.label_a} {a}, {self.label_b} {b}"
         return greater(self.claim, differences, 0.0, evidence, PAIRED)
 
 
-def _mean(runs: Runs, side: Union[str, float]) -> Optional[float]:
-    """A row's mean test accuracy over its seeds (None without any), or a constant as it is."""
-    if isinstance(side, str):
-        value = stat(runs.results[side], "test_acc")
-        return None if value is None else value.mean
-    return side
+def _accuracy(runs: Runs, side: Union[str, float]) -> Optional[float]:
+    """A row's mean test accuracy (None without a finished seed), or a published one."""
+    value = stat(runs.results[side], "test_acc") if isinstance(side, str) else Stat.of([side])
+    return None if value is None else value.mean
 
 
 @dataclass(frozen=True)
 class Distinct:
-    """The claim that the learned kernel sizes differ: between the layers of one row, or, with several rows, between
-    the rows' per-layer lists (each row's first seed, ``kernel_sizes`` of its result)."""
+    """The learned kernel sizes (``kernel_sizes`` of each row's first seed) differ between the layers of one row,
+    or, with several rows, between the rows' per-layer lists."""
 
     claim: str
     rows: tuple[str, ...]
@@ -173,19 +152,14 @@ class Distinct:
         return decided(self.claim, len(sizes) > 1 and len(set(sizes)) == len(sizes), evidence)
 
 
-class Finding(Protocol):
-    def lines(self, runs: Runs) -> list[str]: ...
-
-
 @dataclass(frozen=True)
 class Change:
-    """A finding, not a claim of the paper: ``before`` -> ``after`` (two metrics) for each labelled row
-    with both, after the sentence ``finding``."""
+    """A finding: the sentence ``finding``, then ``before`` -> ``after`` (two metrics) of each (key, label) row."""
 
     finding: str
     before: str
     after: str
-    rows: tuple[tuple[str, str], ...]  # (key, label)
+    rows: tuple[tuple[str, str], ...]
 
     def lines(self, runs: Runs) -> list[str]:
         changes = [
@@ -198,10 +172,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Reference:
-    """A sentence placing ``row``'s test accuracy against a published ``accuracy`` (a finding, no verdict).
-
-    with_params: the label names the row's parameter count.
-    """
+    """A finding: ``row``'s test accuracy against a published ``accuracy``; ``with_params`` names its parameters."""
 
     row: str
     label: str
@@ -210,16 +181,11 @@ class Reference:
     with_params: bool = False
 
     def lines(self, runs: Runs) -> list[str]:
-        results = runs.results[self.row]
-        label = self.label
+        results, label = runs.results[self.row], self.label
         if self.with_params:
             label += f" ({(results[0].get('params') if results else None) or 0:,} parameters)"
-        value = stat(results, "test_acc")
+        value, reference = stat(results, "test_acc"), f"{self.reference} ({100 * self.accuracy:.1f} %)"
         if value is None:
-            return [
-                f"- {label}: {NOT_RUN}, nothing to compare with {self.reference} ({100 * self.accuracy:.1f} %) yet."
-            ]
-        side = "above" if value.mean > self.accuracy else "below"
-        gap = abs(100 * (value.mean - self.accuracy))
-        reference = f"{self.reference} ({100 * self.accuracy:.1f} %)"
+            return [f"- {label}: {NOT_RUN}, nothing to compare with {reference} yet."]
+        gap, side = abs(100 * (value.mean - self.accuracy)), "above" if value.mean > self.accuracy else "below"
         return [f"- {label} reaches {value.fmt()} %, {gap:.1f} points {side} {reference}."]

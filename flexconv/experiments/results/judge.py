@@ -1,12 +1,9 @@
-"""Judging the paper's claims: pure functions from a study's measured rows to :class:`Verdict` records.
+"""Judging: the statistics over seeds and the verdict of a claim.
 
-A claim compares numbers over seeds. Two samples are compared with Welch's t-test
-(:func:`scipy.stats.ttest_ind`, ``equal_var=False``), a sample against a published or derived constant with the
-one-sample t-test (:func:`scipy.stats.ttest_1samp`); both two-sided at :data:`ALPHA`. A claim holds when the
-difference goes its way and p < ALPHA, does not hold when it goes the other way and p < ALPHA, and is
-inconclusive when the difference is within the noise (p >= ALPHA, or one seed: no spread to test against). A
-claim whose rows have no numbers is "not tested yet". The verdict record carries the test's name, t, p, the
-difference of the means and the seeds per side, which ``results.json`` publishes.
+Two samples are compared with Welch's t-test (:func:`scipy.stats.ttest_ind`, ``equal_var=False``), a sample
+against a constant with the one-sample t-test (:func:`scipy.stats.ttest_1samp`), both two-sided at
+:data:`ALPHA`. A claim holds when the difference goes its way and p < ALPHA, does not hold when it goes the other
+way and p < ALPHA, and is inconclusive within the noise (p >= ALPHA, or one seed: no spread to test against).
 """
 
 from __future__ import annotations
@@ -26,10 +23,9 @@ ONE_SAMPLE = f"one-sample t-test, two-sided, alpha {ALPHA}"
 PAIRED = f"paired t-test over the data sets, two-sided, alpha {ALPHA}"
 DESCRIPTION = (
     f"Welch's t-test over seeds (two-sided, α = {ALPHA}; against a fixed bound, the one-sample t-test; over data "
-    "sets, the paired t-test of the sets' means): a claim "
-    f"holds when the difference goes its way and p < {ALPHA}, does not hold when it goes the other way and "
-    f"p < {ALPHA}, and is inconclusive when the difference is within the noise (p ≥ {ALPHA}, or one seed, which "
-    "has no spread to test against)"
+    f"sets, the paired t-test of the sets' means): a claim holds when the difference goes its way and p < {ALPHA}, "
+    f"does not hold when it goes the other way and p < {ALPHA}, and is inconclusive when the difference is within "
+    f"the noise (p ≥ {ALPHA}, or one seed, which has no spread to test against)"
 )
 
 
@@ -52,9 +48,8 @@ class Stat:
 
     def fmt(self, scale: float = 100.0, digits: int = 2) -> str:
         """``mean ± std`` (``mean`` alone for one seed), both times ``scale``."""
-        if self.n == 1:
-            return f"{self.mean * scale:.{digits}f}"
-        return f"{self.mean * scale:.{digits}f} ± {self.std * scale:.{digits}f}"
+        mean = f"{self.mean * scale:.{digits}f}"
+        return mean if self.n == 1 else f"{mean} ± {self.std * scale:.{digits}f}"
 
 
 def stat(results: Results, key: str) -> Optional[Stat]:
@@ -64,13 +59,10 @@ def stat(results: Results, key: str) -> Optional[Stat]:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim's verdict on the numbers and what decided it.
-
-    verdict: HOLDS, DOES_NOT_HOLD, INCONCLUSIVE or NOT_TESTED; evidence: the numbers as the page states them;
-    test: the test's name (None when a count or a comparison of means without seeds decided it);
-    t, p: the test's statistic and p-value (None without a test, or with one seed); difference: the mean
-    difference in the claim's direction (positive: the claim's way); n: the seeds per side.
-    """
+    """A claim's verdict (HOLDS, DOES_NOT_HOLD, INCONCLUSIVE or NOT_TESTED), the numbers as the page states them
+    (evidence) and the test that decided it: its name (None for a count or a comparison without seeds), t and p
+    (None without a test or with one seed), the difference of the means in the claim's direction and the seeds
+    per side."""
 
     claim: str
     verdict: str
@@ -91,63 +83,33 @@ class Verdict:
         return {"study": study, **{name: getattr(self, name) for name in fields}}
 
 
-Side = Union[Stat, float]  # a sample over seeds, or a constant
-
-
-def greater(claim: str, a: Side, b: Side, evidence: str, test: Optional[str] = None) -> Verdict:
-    """The claim that ``a``'s mean exceeds ``b``'s, tested over seeds (one of them may be a constant): Welch's
-    t-test of two samples, the one-sample t-test of a sample against a constant (named ``test`` when given: a
-    sample of paired differences). ``evidence`` ends with the p-value."""
+def greater(claim: str, a: Union[Stat, float], b: Union[Stat, float], evidence: str, test: str = "") -> Verdict:
+    """The claim that ``a``'s mean exceeds ``b``'s, one of them possibly a constant: Welch's t-test of two samples,
+    the one-sample t-test (named ``test`` when given) of a sample against a constant. ``evidence`` gets the p-value."""
     from scipy import stats
 
     samples = [side for side in (a, b) if isinstance(side, Stat)]
-    mean_a, mean_b = (side.mean if isinstance(side, Stat) else side for side in (a, b))
-    difference = mean_a - mean_b
-    name = test or (WELCH if len(samples) == 2 else ONE_SAMPLE)
-    n = tuple(sample.n for sample in samples)
+    difference = (a.mean if isinstance(a, Stat) else a) - (b.mean if isinstance(b, Stat) else b)
+    name, n = test or (WELCH if len(samples) == 2 else ONE_SAMPLE), tuple(sample.n for sample in samples)
     if any(sample.n < 2 for sample in samples):
-        return Verdict(
-            claim, INCONCLUSIVE, f"{evidence}, one seed: no spread to test against", name, None, None, difference, n
-        )
+        evidence += ", one seed: no spread to test against"
+        return Verdict(claim, INCONCLUSIVE, evidence, name, None, None, difference, n)
     if all(sample.std == 0.0 for sample in samples):  # identical seeds: any difference is exact
         outcome = HOLDS if difference > 0 else DOES_NOT_HOLD if difference < 0 else INCONCLUSIVE
-        return Verdict(
-            claim, outcome, f"{evidence}, p = 0.000", name, math.copysign(math.inf, difference), 0.0, difference, n
-        )
+        t = math.copysign(math.inf, difference)
+        return Verdict(claim, outcome, f"{evidence}, p = 0.000", name, t, 0.0, difference, n)
     if isinstance(a, Stat) and isinstance(b, Stat):
-        result = stats.ttest_ind(a.values, b.values, equal_var=False)
-        t = float(result.statistic)
+        result, sign = stats.ttest_ind(a.values, b.values, equal_var=False), 1.0
     elif isinstance(a, Stat):
-        result = stats.ttest_1samp(a.values, b)
-        t = float(result.statistic)
+        result, sign = stats.ttest_1samp(a.values, b), 1.0
     else:
         assert isinstance(b, Stat)
-        result = stats.ttest_1samp(b.values, a)
-        t = -float(result.statistic)  # a's mean minus b's, as ``difference``
+        result, sign = stats.ttest_1samp(b.values, a), -1.0  # a's mean minus b's, as ``difference``
     p = float(result.pvalue)
     outcome = INCONCLUSIVE if p >= ALPHA else HOLDS if difference > 0 else DOES_NOT_HOLD
-    return Verdict(claim, outcome, f"{evidence}, p = {p:.3f}", name, t, p, difference, n)
+    return Verdict(claim, outcome, f"{evidence}, p = {p:.3f}", name, sign * float(result.statistic), p, difference, n)
 
 
 def decided(claim: str, outcome: Optional[bool], evidence: str) -> Verdict:
-    """A verdict decided by a count or a comparison without seeds to test (a fit, sizes, averages over sets);
-    None: not tested yet."""
+    """A verdict decided without a test (a count, a comparison without seeds); None: not tested yet."""
     return Verdict(claim, NOT_TESTED if outcome is None else HOLDS if outcome else DOES_NOT_HOLD, evidence)
-
-
-def beats(
-    claim: str,
-    a: Optional[Stat],
-    b: Optional[Stat],
-    names: tuple[str, str],
-    higher: bool = True,
-    scale: float = 100.0,
-    digits: int = 2,
-) -> Verdict:
-    """The claim that ``a`` does better than ``b`` (higher, or lower with ``higher=False``); not tested yet
-    without numbers on a side."""
-    if a is None or b is None:
-        missing = " and ".join(name for name, value in zip(names, (a, b)) if value is None)
-        return Verdict(claim, NOT_TESTED, f"{missing}: {NOT_RUN}")
-    evidence = f"{names[0]} {a.fmt(scale, digits)} vs {names[1]} {b.fmt(scale, digits)}"
-    return greater(claim, a, b, evidence) if higher else greater(claim, b, a, evidence)

@@ -51,7 +51,7 @@ class KernelSizeTable:
 AnyTable = Union[Table, KernelSizeTable]
 Claim = Union[claims.Beats, claims.Below, claims.SmallLoss, claims.Given, claims.Paired, claims.Distinct]
 Finding = Union[claims.Change, claims.Reference]
-Figure = Union[figures.Bars, figures.Curves]
+Figure = figures.Bars
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,6 @@ KINDS: dict[str, type] = {
     "change": claims.Change,
     "reference": claims.Reference,
     "bars": figures.Bars,
-    "curves": figures.Curves,
     "kernel_size_table": KernelSizeTable,
 }
 """The parts a study file names by ``kind``."""
