@@ -1,103 +1,15 @@
-"""The studies of the results page whose part of the page is not tables of rows: kernel fitting (the paper's
-Fig. 3, from :mod:`flexconv.experiments.fit_kernel`) and the learned kernel sizes of the Fashion-MNIST FlexNet."""
+"""Kernel studies: kernel fitting (the paper's Fig. 3, rows of :func:`flexconv.experiments.fit_kernel.fit_one`) and
+the learned kernel sizes of the Fashion-MNIST FlexNet (a page part of its own)."""
 
 from __future__ import annotations
 
-import inspect
-import logging
-import math
-from typing import Any
-
+from flexconv.experiments import fit_kernel as fk
 from flexconv.experiments.results.judge import decided
-from flexconv.experiments.results.render import Line, figure_line
-from flexconv.experiments.results.study import Study
+from flexconv.experiments.results.render import Line, Metric, figure_line
+from flexconv.experiments.results.study import Best, Plot, Study, Table
 from flexconv.experiments.results.sweep import Context, DataUnavailable, Row, Runs
-from flexconv.experiments.results.table import RECORDS
 from flexconv.models.pretrained import RELEASES, Release
 from flexconv.models.registry import get_model
-
-log = logging.getLogger(__name__)
-
-
-def fitted_report(ctx: Context, **settings: Any) -> dict:
-    """:func:`flexconv.experiments.fit_kernel.run` of every target and network with these settings, saved in
-    ``<runs>/fit_kernel/`` and reused by a later invocation with the same settings (as finished rows are).
-
-    A full (not ``--fast``) report is also recorded under ``<out>/records/fit_kernel/`` (the report itself,
-    with its curves and kernels for the figures; a few hundred KB), so that any machine redraws the section
-    from it, as row records let it redraw a table.
-    """
-    import torch
-
-    from flexconv.experiments import fit_kernel as fk
-
-    name = "_".join(f"{key}{value}" for key, value in sorted(settings.items())).replace(" ", "").replace(",", "-")
-    file_name = f"report_{'fast_' if ctx.fast else ''}{name}.pt"
-    path = ctx.runs / "fit_kernel" / file_name
-    record = ctx.out / RECORDS / "fit_kernel" / file_name
-    keywords = inspect.signature(fk.run).parameters.values()
-    wanted = {p.name: p.default for p in keywords if p.kind is p.KEYWORD_ONLY} | settings
-    for saved in (path, record):
-        report = torch.load(saved, weights_only=True) if saved.is_file() else None
-        if report is not None and report["settings"] == wanted:  # not one fitted with other defaults
-            log.info("fit_kernel: reusing %s", saved)
-            return report
-    if ctx.finished_only:
-        raise DataUnavailable(f"kernel fitting has not run with these settings ({path} is missing; --finished-only)")
-    report = fk.run(list(fk.TARGETS), list(fk.DEFAULT_NETS), **settings)
-    for saved in (path,) if ctx.fast else (path, record):  # --fast numbers are noise: never recorded
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(report, saved)
-    return report
-
-
-def fit_kernel_body(study: Study, runs: Runs, ctx: Context) -> list[Line]:
-    """Kernel fitting (paper Fig. 3): every kernel network on every target (at its best learning rate when several
-    are tried)."""
-    from flexconv.experiments import fit_kernel as fk
-
-    # Full mode: the original fitting protocol (fit_kernel's defaults: 3,000 Adam steps at lr 0.01, input scale 256)
-    settings: dict[str, Any] = (
-        {"iterations": 60, "lrs": [0.01, 0.001]}
-        if ctx.fast
-        else {"iterations": fk.ORIGINAL_ITERATIONS, "lrs": [fk.ORIGINAL_LR]}
-    )
-    report = fitted_report(ctx, seed=ctx.seeds[0], **settings)
-    fk.plot_curves(report, ctx.figures / "fit_kernel.png")
-    fk.plot_kernels(report, ctx.figures / "fit_kernel_kernels.png")
-    lrs = ",".join(f"{lr:g}" for lr in settings["lrs"])
-    cmd = f"`flexconv fit-kernel --iterations {settings['iterations']} --lr {lrs} --seed {ctx.seeds[0]}`"
-    protocol = (
-        f"each pair at its best learning rate of {lrs.replace(',', ', ')}"
-        if len(settings["lrs"]) > 1
-        else "the original fitting protocol: Adam at this learning rate, input scale 256, the fit at its lowest loss"
-    )
-    lines: list[Line] = [
-        f"Command: {cmd} ({protocol}).",
-        "",
-        "| target | network | parameters | best lr | MSE | PSNR (dB) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in report["results"]:
-        lines.append(
-            f"| {r['target']} | {r['net']} | {r['params']:,} | {r['lr']:g} | {r['mse']:.3g} | {r['psnr']:.2f} |"
-        )
-    lines += [
-        "",
-        figure_line("fit_kernel.png", "MSE vs iteration"),
-        "",
-        figure_line("fit_kernel_kernels.png", "targets and fitted kernels"),
-        "",
-    ]
-    for target in report["targets"]:
-        fits = [r for r in report["results"] if r["target"] == target]
-        best = min(fits, key=lambda r: r["mse"] if math.isfinite(r["mse"]) else math.inf)
-        magnet = next((r for r in fits if r["net"] == "MAGNet"), None)
-        if magnet is None:
-            continue
-        evidence = f"best {best['net']} {best['psnr']:.1f} dB, MAGNet {magnet['psnr']:.1f} dB"
-        lines.append(decided(f"MAGNet fits the `{target}` target best.", best["net"] == "MAGNet", evidence))
-    return lines
 
 
 def kernel_sizes_body(study: Study, runs: Runs, ctx: Context) -> list[Line]:
@@ -176,7 +88,38 @@ def _release_of(command: str) -> Release | None:
 
 
 FIT_KERNEL = Study(
-    "fit_kernel", "Kernel fitting: MAGNet vs GaborNet vs FourierNet vs SIREN (33x33 targets)", body=fit_kernel_body
+    "fit_kernel",
+    "Kernel fitting: MAGNet vs GaborNet vs FourierNet vs SIREN (33x33 targets)",
+    rows=tuple(Row(f"{t}/{n}", f"{t} {n}", n, (f"target={t}",)) for t in fk.TARGETS for n in fk.DEFAULT_NETS),
+    claims=tuple(
+        Best(
+            f"MAGNet fits the `{t}` target best.",
+            f"{t}/MAGNet",
+            tuple((f"{t}/{n}", n) for n in fk.DEFAULT_NETS),
+            "psnr",
+            unit=" dB",
+        )
+        for t in fk.TARGETS
+    ),
+    tables=(
+        Table(
+            metrics=(
+                Metric("lr", "best lr", 1, 3, "g"),
+                Metric("mse", "MSE", 1, 3, "g"),
+                Metric("psnr", "PSNR (dB)", 1),
+            )
+        ),
+    ),
+    notes=(
+        f"Full mode: `flexconv fit-kernel --iterations {fk.ORIGINAL_ITERATIONS} --lr {fk.ORIGINAL_LR} --seed 0` "
+        "fits all rows at once (the original fitting protocol: Adam at this learning rate, input scale 256, the fit "
+        "at its lowest loss); each row's command fits its pair alone, at its best learning rate where several are "
+        "tried.",
+    ),
+    figure=Plot("fit_kernel.png", "MSE vs iteration", fk.plot_curves),
+    figures=(Plot("fit_kernel_kernels.png", "targets and fitted kernels", fk.plot_kernels),),
+    program="fit_kernel",
+    max_seeds=1,
 )
 
 

@@ -4,19 +4,20 @@ A :class:`Study` is written as data (``Study(key, title, rows, claims, ...)``); 
 runs its rows (:mod:`~flexconv.experiments.results.sweep`) and lays out its section of the page:
 tables, notes, the figure, then one generated sentence per claim. Rows are named by their key
 everywhere in a study (tables, claims, figures), never by their displayed name. A study whose page
-part is not tables of rows (kernel fitting, learned kernel sizes) gives its own ``body``.
+part is not tables of rows (learned kernel sizes) gives its own ``body``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
-from flexconv.experiments.results.judge import NOT_RUN, NOT_TESTED, Stat, Verdict, beats, greater, stat
+from flexconv.experiments.results.judge import NOT_RUN, NOT_TESTED, Stat, Verdict, beats, decided, greater, stat
 from flexconv.experiments.results.render import ACCURACY, Line, Metric, Section, bar_figure, entry, figure_line, table
 from flexconv.experiments.results.sweep import Context, DataUnavailable, Row, Runs, run_rows
 
@@ -128,6 +129,31 @@ class Given:
         return verdict
 
 
+@dataclass(frozen=True)
+class Best:
+    """The claim that ``row``'s mean ``metric`` is the best (highest; lowest with ``higher=False``) of ``among``'s
+    ((key, label) each; rows without a number or with NaN left out), decided by the means; the evidence names the
+    best row and ``row`` with their means."""
+
+    claim: str
+    row: str
+    among: tuple[tuple[str, str], ...]
+    metric: str
+    higher: bool = True
+    digits: int = 1
+    unit: str = ""
+
+    def judge(self, runs: Runs) -> Verdict:
+        stats = {key: stat(runs.results[key], self.metric) for key, _ in self.among}
+        means = {key: s.mean for key, s in stats.items() if s is not None and not math.isnan(s.mean)}
+        if self.row not in means:
+            return Verdict(self.claim, NOT_TESTED, NOT_RUN)
+        best = (max if self.higher else min)(means, key=means.__getitem__)
+        labels = dict(self.among)
+        best_text, row_text = (f"{labels[key]} {means[key]:.{self.digits}f}{self.unit}" for key in (best, self.row))
+        return decided(self.claim, best == self.row, f"best {best_text}, {row_text}")
+
+
 # -- findings: sentences about the numbers that are not claims of the paper ------------------------
 class Finding(Protocol):
     def lines(self, runs: Runs) -> list[str]: ...
@@ -213,6 +239,18 @@ class Bars:
         bar_figure([row.name for row in rows], series, path, self.ylabel)
 
 
+@dataclass(frozen=True)
+class Plot:
+    """A figure drawn by ``plot(results, path)`` from the first seed's result of each row (rows in order)."""
+
+    file: str
+    caption: str
+    plot: Callable[[list[dict[str, Any]], Path], None]
+
+    def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
+        self.plot([runs.results[row.key][0] for row in rows], path)
+
+
 # -- a study --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Table:
@@ -232,10 +270,10 @@ class Study:
     key: the name in ``--studies``, the run folder ``<runs>/<key>/`` and ``--override key:...``.
     title: the section heading.  rows: what is run, with every seed.  claims: judged after the figure, then
         the findings' sentences.
-    tables, notes, figure: the page part of the default body (tables, then each note as a paragraph,
-        then the figure, then the claims); the tables' rows and metrics are also the study's entries
-        in ``results.json``.
-    program: "train" or "crossres" (what runs each row).
+    tables, notes, figure, figures: the page part of the default body (tables, then each note as a paragraph,
+        then the figure and the further figures, then the claims); the tables' rows and metrics are also the
+        study's entries in ``results.json``.
+    program: "train", "crossres" or "fit_kernel" (what runs each row).
     runs_in: another study whose run folders and ``--override`` the rows share (the same run, reused).
     max_seeds: run at most the first this many seeds.
     batch_norm_reestimated: also test every row's checkpoint with re-estimated BatchNorm statistics (the
@@ -252,6 +290,7 @@ class Study:
     tables: tuple[Table, ...] = (Table(),)
     notes: tuple[str, ...] = ()
     figure: Optional[Figure] = None
+    figures: tuple[Figure, ...] = ()
     program: str = "train"
     runs_in: Optional[str] = None
     max_seeds: Optional[int] = None
@@ -297,9 +336,9 @@ def tables_body(study: Study, runs: Runs, ctx: Context) -> list[Line]:
     for note in study.notes:
         lines += [note, ""]
     finished = [row for row in study.rows if runs.results.get(row.key)]  # a row without runs has no bar
-    if study.figure is not None and finished:
-        study.figure.draw(finished, runs, ctx.figures / study.figure.file)
-        lines += [figure_line(study.figure.file, study.figure.caption), ""]
+    for figure in [figure for figure in (study.figure, *study.figures) if figure is not None and finished]:
+        figure.draw(finished, runs, ctx.figures / figure.file)
+        lines += [figure_line(figure.file, figure.caption), ""]
     lines += [claim.judge(runs) for claim in study.claims]
     return lines + [line for finding in study.findings for line in finding.lines(runs)]
 
