@@ -10,16 +10,20 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from flexconv.experiments import fit_kernel as library
 from flexconv.experiments.fit_kernel import (
     DEFAULT_NETS,
+    HIDDEN,
+    LAYERS,
     ORIGINAL_INPUT_SCALE,
     ORIGINAL_ITERATIONS,
     ORIGINAL_LR,
+    SIZE,
     TARGETS,
+    fit_one,
     print_table,
-    run,
     write_outputs,
 )
 from flexconv.nn.kernels import KERNEL_NETS
@@ -64,23 +68,25 @@ def main(argv: Sequence[str]) -> None:
         default=ORIGINAL_INPUT_SCALE,
         help="input scale of MAGNet/GaborNet/FourierNet (original fitting code: 256; classification: 25.6)",
     )
-    parser.add_argument("--hidden", type=int, default=32, help="hidden width of every network")
-    parser.add_argument("--layers", type=int, default=3, help="hidden (H x H) maps of every network")
-    parser.add_argument("--size", type=int, default=33, help="grid side (the paper: 33)")
+    parser.add_argument("--hidden", type=int, default=HIDDEN, help="hidden width of every network")
+    parser.add_argument("--layers", type=int, default=LAYERS, help="hidden (H x H) maps of every network")
+    parser.add_argument("--size", type=int, default=SIZE, help="grid side (the paper: 33)")
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisations and of the random target")
     parser.add_argument("--out", type=Path, default=Path("outputs/fit_kernel"), help="output folder")
     args = parser.parse_args(list(argv))
-    report = run(
-        _names(args.targets, list(TARGETS), "targets"),
-        _names(args.nets, sorted(KERNEL_NETS), "networks"),
-        iterations=args.iterations,
-        lrs=_rates(args.lr),
-        hidden=args.hidden,
-        layers=args.layers,
-        size=args.size,
-        seed=args.seed,
-        input_scale=args.input_scale,
-    )
+    targets = _names(args.targets, list(TARGETS), "targets")
+    nets = _names(args.nets, sorted(KERNEL_NETS), "networks")
+    settings: dict[str, Any] = {
+        "iterations": args.iterations,
+        "lrs": _rates(args.lr),
+        "hidden": args.hidden,
+        "layers": args.layers,
+        "size": args.size,
+        "seed": args.seed,
+        "input_scale": args.input_scale,
+    }
+    results = [fit_one(target, net, **settings) for target in targets for net in nets]
+    report = {"settings": settings, "results": results}
     print_table(report)
     paths = write_outputs(report, args.out)
     from rich import print as rprint

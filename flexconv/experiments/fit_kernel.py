@@ -33,7 +33,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,8 @@ DEFAULT_NETS = ("MAGNet", "GaborNet", "FourierNet", "SIREN")  # the paper's comp
 ORIGINAL_INPUT_SCALE = 256.0  # the original kernel-fitting code's MFN input scale
 ORIGINAL_ITERATIONS = 3000
 ORIGINAL_LR = 0.01
+HIDDEN, LAYERS, SIZE = 32, 3, 33  # every network's width and hidden maps; the grid's side (the paper: 33)
+CURVE_POINTS = 300  # a result's loss curve keeps about this many points
 
 # Gabor targets: frequencies in cycles per unit length (Nyquist of 33 taps over [-1, 1] is 8)
 # and orientations in radians; the Gaussian envelope has this standard deviation.
@@ -92,7 +94,7 @@ TARGETS: dict[str, Callable[[int, int], torch.Tensor]] = {
 }
 
 
-def make_target(name: str, size: int = 33, seed: int = 0) -> torch.Tensor:
+def make_target(name: str, size: int = SIZE, seed: int = 0) -> torch.Tensor:
     """Target kernel ``name`` on a size x size grid: (channels, size, size)."""
     if name not in TARGETS:
         raise ValueError(f"unknown target {name!r}; known: {sorted(TARGETS)}")
@@ -102,8 +104,8 @@ def make_target(name: str, size: int = 33, seed: int = 0) -> torch.Tensor:
 def make_net(
     name: str,
     out_channels: int,
-    hidden: int = 32,
-    layers: int = 3,
+    hidden: int = HIDDEN,
+    layers: int = LAYERS,
     seed: int = 0,
     input_scale: float = ORIGINAL_INPUT_SCALE,
 ) -> KernelNet:
@@ -123,7 +125,7 @@ def psnr(kernel: torch.Tensor, target: torch.Tensor) -> float:
     """The original code's PSNR in dB: ``-10 log10(mean((t - clip(k, 0, 1))^2))`` on [0, 1] images,
     after mapping our [-1, 1] target and fit by ``(x + 1) / 2``."""
     mse = float(((target + 1) / 2 - ((kernel + 1) / 2).clamp(0.0, 1.0)).square().mean())
-    return -10 * math.log10(mse) if mse > 0 else math.inf
+    return math.inf if mse == 0 else -10 * math.log10(mse)  # NaN for a diverged fit
 
 
 def first_below(curve: Sequence[float], level: float) -> Optional[int]:
@@ -166,89 +168,116 @@ def fit(net: KernelNet, target: torch.Tensor, iterations: int = ORIGINAL_ITERATI
     }
 
 
-def run(
-    targets: Sequence[str],
-    nets: Sequence[str],
+def fit_one(
+    target: str,
+    net: str,
     *,
     iterations: int = ORIGINAL_ITERATIONS,
     lrs: Sequence[float] = (ORIGINAL_LR,),
-    hidden: int = 32,
-    layers: int = 3,
-    size: int = 33,
+    hidden: int = HIDDEN,
+    layers: int = LAYERS,
+    size: int = SIZE,
     seed: int = 0,
     input_scale: float = ORIGINAL_INPUT_SCALE,
-) -> dict:
-    """Fit every network to every target, at every learning rate of ``lrs`` from the same
-    initialisation, and keep each pair's best fit. The defaults are the original protocol (see
-    the module docstring).
+) -> dict[str, Any]:
+    """Fit network ``net`` to target ``target`` at every learning rate of ``lrs`` from the same initialisation and
+    keep the best fit; the defaults are the original protocol (see the module docstring).
 
-    Returns ``{"settings", "targets": {name: (C, S, S) tensor}, "results": [{"target", "net",
-    "params", "lr", "mse_per_lr", "mse", "psnr", "seconds", "curve", "kernel"}]}``.
+    Returns a JSON-able dict: ``target``, ``net``, ``seed``, ``params``, ``lr`` (the best), ``mse_per_lr``, ``mse``,
+    ``psnr``, ``wall_time_s`` (all rates) and ``device``; ``curve``, the best fit's MSE every ``curve_every``
+    iterations (about :data:`CURVE_POINTS` values, 3 significant digits), and ``kernel``, the best fit
+    (C, size, size) as nested lists to 4 significant digits.
     """
-    results, target_values = [], {}
-    for target_name in targets:
-        target = make_target(target_name, size, seed)
-        target_values[target_name] = target
-        for net_name in nets:
-            fits = {}
-            for lr in lrs:
-                net = make_net(net_name, target.shape[0], hidden, layers, seed, input_scale)
-                fits[lr] = fit(net, target, iterations, lr)
-            best_lr = min(fits, key=lambda lr: fits[lr]["mse"] if math.isfinite(fits[lr]["mse"]) else math.inf)
-            best = fits[best_lr]
-            log.info(
-                "%s / %s: MSE %.3g, PSNR %.1f dB at lr %g", target_name, net_name, best["mse"], best["psnr"], best_lr
-            )
-            params = sum(p.numel() for p in net.parameters())
-            mse_per_lr = {str(lr): f["mse"] for lr, f in fits.items()}
-            results.append(
-                {
-                    "target": target_name,
-                    "net": net_name,
-                    "params": params,
-                    "lr": best_lr,
-                    "mse_per_lr": mse_per_lr,
-                    **best,
-                }
-            )
-    settings = {
-        "iterations": iterations,
-        "lrs": list(lrs),
-        "hidden": hidden,
-        "layers": layers,
-        "size": size,
+    values = make_target(target, size, seed)
+    fits = {}
+    for lr in lrs:
+        model = make_net(net, values.shape[0], hidden, layers, seed, input_scale)
+        fits[lr] = fit(model, values, iterations, lr)
+    best_lr = min(fits, key=lambda lr: fits[lr]["mse"] if math.isfinite(fits[lr]["mse"]) else math.inf)
+    best = fits[best_lr]
+    log.info("%s / %s: MSE %.3g, PSNR %.1f dB at lr %g", target, net, best["mse"], best["psnr"], best_lr)
+    every = max(1, iterations // CURVE_POINTS)
+    return {
+        "target": target,
+        "net": net,
         "seed": seed,
-        "input_scale": input_scale,
+        "params": sum(p.numel() for p in model.parameters()),
+        "lr": best_lr,
+        "mse_per_lr": {str(lr): f["mse"] for lr, f in fits.items()},
+        "mse": best["mse"],
+        "psnr": best["psnr"],
+        "wall_time_s": round(sum(f["seconds"] for f in fits.values()), 2),
+        "device": "cpu",
+        "curve": significant(best["curve"][::every], 3),
+        "curve_every": every,
+        "kernel": significant(best["kernel"].tolist(), 4),
     }
-    return {"settings": settings, "targets": target_values, "results": results}
 
 
-def plot_curves(report: dict, path: Path) -> None:
-    """MSE against iteration, one panel per target, one line per network (log scale)."""
+def significant(values: Any, digits: int) -> Any:
+    """A number, or nested lists of them, rounded to ``digits`` significant digits (small JSON records)."""
+    if isinstance(values, list):
+        return [significant(value, digits) for value in values]
+    return float(f"{values:.{digits}g}")
+
+
+def page_config(target: str, net: str, seed: int, fast: bool) -> dict[str, Any]:
+    """The keywords of :func:`fit_one` for a row of the results page: the original protocol, or ``--fast``'s
+    60 steps at two rates."""
+    return {
+        "target": target,
+        "net": net,
+        "seed": seed,
+        "iterations": 60 if fast else ORIGINAL_ITERATIONS,
+        "lrs": [0.01, 0.001] if fast else [ORIGINAL_LR],
+        "hidden": HIDDEN,
+        "layers": LAYERS,
+        "size": SIZE,
+        "input_scale": ORIGINAL_INPUT_SCALE,
+    }
+
+
+def page_command(target: str, net: str, fast: bool) -> str:
+    """The ``flexconv fit-kernel`` command of a row of the results page (S = the seed)."""
+    config = page_config(target, net, 0, fast)
+    lrs = ",".join(f"{lr:g}" for lr in config["lrs"])
+    return (
+        f"flexconv fit-kernel --targets {target} --nets {net} --iterations {config['iterations']} --lr {lrs} --seed S"
+    )
+
+
+def plot_curves(results: Sequence[dict[str, Any]], path: Path) -> None:
+    """MSE against iteration of :func:`fit_one` results: one panel per target, one line per network (log scale)."""
     from matplotlib.figure import Figure
 
-    targets = list(report["targets"])
+    targets = list(dict.fromkeys(r["target"] for r in results))
     fig = Figure(figsize=(4.2 * len(targets), 3.4), layout="constrained")
     axes = fig.subplots(1, len(targets), squeeze=False)[0]
     for ax, target in zip(axes, targets):
-        for row in (r for r in report["results"] if r["target"] == target):
-            ax.plot(row["curve"], label=f"{row['net']} ({row['psnr']:.1f} dB)")
+        for r in (r for r in results if r["target"] == target):
+            steps = range(0, r["curve_every"] * len(r["curve"]), r["curve_every"])
+            ax.plot(steps, r["curve"], label=f"{r['net']} ({r['psnr']:.1f} dB)")
         ax.set(title=f"target: {target}", xlabel="iteration", ylabel="MSE", yscale="log")
         ax.legend(fontsize=8)
     fig.savefig(path, dpi=110)
 
 
-def plot_kernels(report: dict, path: Path) -> None:
-    """Targets and fitted kernels: one row per target channel, columns target then networks."""
+def plot_kernels(results: Sequence[dict[str, Any]], path: Path) -> None:
+    """Targets (made again from their name, size and seed) and the fits of :func:`fit_one` results: one row per
+    target channel, columns target then networks."""
     from matplotlib.figure import Figure
 
-    nets = list(dict.fromkeys(r["net"] for r in report["results"]))
-    rows = [(t, c) for t, value in report["targets"].items() for c in range(value.shape[0])]
+    nets = list(dict.fromkeys(r["net"] for r in results))
+    targets: dict[str, torch.Tensor] = {}
+    for r in results:
+        if r["target"] not in targets:
+            targets[r["target"]] = make_target(r["target"], len(r["kernel"][0]), r["seed"])
+    rows = [(t, c) for t, value in targets.items() for c in range(value.shape[0])]
     fig = Figure(figsize=(1.6 * (len(nets) + 1), 1.6 * len(rows)), layout="constrained")
     axes = fig.subplots(len(rows), len(nets) + 1, squeeze=False)
-    fitted = {(r["target"], r["net"]): r["kernel"] for r in report["results"]}
+    fitted = {(r["target"], r["net"]): torch.tensor(r["kernel"]) for r in results}
     for (target, channel), row_axes in zip(rows, axes):
-        images = [report["targets"][target][channel]] + [fitted[target, net][channel] for net in nets]
+        images = [targets[target][channel]] + [fitted[target, net][channel] for net in nets]
         titles = [f"{target} [{channel}]"] + nets
         for ax, image, title in zip(row_axes, images, titles):
             ax.imshow(image.numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
@@ -257,7 +286,7 @@ def plot_kernels(report: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def write_outputs(report: dict, out: Path) -> dict[str, Path]:
+def write_outputs(report: dict[str, Any], out: Path) -> dict[str, Path]:
     """Write ``fit_kernel.json`` (settings and per-pair results with curves), ``fit_kernel.png``
     (MSE curves) and ``fit_kernel_kernels.png`` (targets and fits) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -268,13 +297,14 @@ def write_outputs(report: dict, out: Path) -> dict[str, Path]:
     }
     rows = [{k: v for k, v in r.items() if k != "kernel"} for r in report["results"]]
     paths["json"].write_text(json.dumps({"settings": report["settings"], "results": rows}, indent=1))
-    plot_curves(report, paths["curves"])
-    plot_kernels(report, paths["kernels"])
+    plot_curves(report["results"], paths["curves"])
+    plot_kernels(report["results"], paths["kernels"])
     return paths
 
 
-def print_table(report: dict) -> None:
-    """A rich table per pair: parameters, best lr, MSE, PSNR, steps to reach 10x the target's best MSE."""
+def print_table(report: dict[str, Any]) -> None:
+    """A rich table per pair: parameters, best lr, MSE, PSNR, steps to reach 10x the target's best MSE (to the
+    curve's resolution)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -286,7 +316,7 @@ def print_table(report: dict) -> None:
     )
     for column in ("target", "network", "params", "lr", "MSE", "PSNR (dB)", "steps to 10x best", "time (s)"):
         table.add_column(column, justify="left" if column in ("target", "network") else "right")
-    for target in report["targets"]:
+    for target in dict.fromkeys(r["target"] for r in report["results"]):
         rows = [r for r in report["results"] if r["target"] == target]
         level = 10 * min(r["mse"] for r in rows)
         for r in rows:
@@ -298,7 +328,7 @@ def print_table(report: dict) -> None:
                 f"{r['lr']:g}",
                 f"{r['mse']:.3g}",
                 f"{r['psnr']:.2f}",
-                "-" if steps is None else str(steps),
-                f"{r['seconds']:.1f}",
+                "-" if steps is None else str(steps * r["curve_every"]),
+                f"{r['wall_time_s']:.1f}",
             )
     Console().print(table)

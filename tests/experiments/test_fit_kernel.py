@@ -12,6 +12,9 @@ import torch
 
 from flexconv.cli.fit_kernel import main as fit_kernel_main
 from flexconv.experiments import fit_kernel as fk
+from flexconv.experiments.results import sweep
+from flexconv.experiments.results.studies import STUDIES
+from flexconv.experiments.results.table import RUN_RECORD, read_record
 from flexconv.nn.kernels import SIREN
 
 TINY = {"iterations": 30, "lrs": (0.01,), "hidden": 8, "layers": 2, "size": 9}
@@ -42,13 +45,16 @@ def test_psnr_is_the_originals() -> None:
     fit = torch.tensor([[-1.5, 0.2, 1.0, 0.5]])  # -1.5 clips to -1 (exact); 0.2 is off by 0.1 on [0, 1]
     assert fk.psnr(fit, target) == pytest.approx(-10 * math.log10(0.1**2 / 4))
     assert fk.psnr(target, target) == math.inf
+    assert math.isnan(fk.psnr(torch.full_like(fit, math.nan), target))  # a diverged fit never looks perfect
 
 
 def test_defaults_are_the_original_protocol() -> None:
     assert (fk.ORIGINAL_INPUT_SCALE, fk.ORIGINAL_ITERATIONS, fk.ORIGINAL_LR) == (256.0, 3000, 0.01)
-    report = fk.run(["gabor"], ["MAGNet"], iterations=0, size=9)
-    assert report["settings"]["input_scale"] == 256.0 and report["settings"]["lrs"] == [0.01]
-    assert fk.run.__kwdefaults__["iterations"] == 3000
+    defaults = fk.fit_one.__kwdefaults__
+    assert defaults["iterations"] == 3000 and list(defaults["lrs"]) == [0.01] and defaults["input_scale"] == 256.0
+    assert fk.page_config("gabor", "MAGNet", 0, fast=False) == {"target": "gabor", "net": "MAGNet", **defaults} | {
+        "lrs": [0.01]
+    }
     # input_scale reaches the first filter: its weights scale with it (same seed)
     wide, narrow = (fk.make_net("MAGNet", 1, hidden=8, layers=2, input_scale=s) for s in (256.0, 25.6))
     ratio = wide.filters[0].linear.weight / narrow.filters[0].linear.weight
@@ -58,10 +64,26 @@ def test_defaults_are_the_original_protocol() -> None:
 
 
 def test_every_pair_gives_finite_mse_and_psnr() -> None:
-    report = fk.run(list(fk.TARGETS), list(fk.DEFAULT_NETS), **TINY)
-    assert {(r["target"], r["net"]) for r in report["results"]} == {(t, n) for t in fk.TARGETS for n in fk.DEFAULT_NETS}
-    for r in report["results"]:
-        assert math.isfinite(r["mse"]) and math.isfinite(r["psnr"]) and r["params"] > 0
+    for target in fk.TARGETS:
+        for net in fk.DEFAULT_NETS:
+            r = fk.fit_one(target, net, **TINY)
+            assert (r["target"], r["net"]) == (target, net)
+            assert math.isfinite(r["mse"]) and math.isfinite(r["psnr"]) and r["params"] > 0
+
+
+def test_a_result_is_a_small_json_record_of_the_best_rate() -> None:
+    """The best rate's fit (its MSE in mse_per_lr), the curve every curve_every steps to 3 significant digits, the
+    kernel to 4, every rate's time; the JSON round trip changes nothing."""
+    r = fk.fit_one("gabor", "MAGNet", iterations=40, lrs=(0.01, 1e-5), hidden=8, layers=2, size=9)
+    assert json.loads(json.dumps(r)) == r
+    assert r["lr"] == 0.01 and r["mse"] == r["mse_per_lr"]["0.01"] < r["mse_per_lr"]["1e-05"]
+    full = fk.fit(fk.make_net("MAGNet", 4, hidden=8, layers=2), fk.make_target("gabor", 9), iterations=40, lr=0.01)
+    assert r["mse"] == full["mse"] and r["curve_every"] == 1
+    assert r["curve"] == [float(f"{v:.3g}") for v in full["curve"]]
+    kernel = torch.tensor(r["kernel"])
+    assert kernel.shape == (4, 9, 9) and torch.allclose(kernel, full["kernel"], rtol=1e-3, atol=0)
+    long = fk.fit_one("random", "MAGNet", iterations=2 * fk.CURVE_POINTS, hidden=4, layers=1, size=5)
+    assert long["curve_every"] == 2 and len(long["curve"]) == fk.CURVE_POINTS + 1
 
 
 def test_siren_gets_as_many_hidden_maps_as_the_mfns() -> None:
@@ -72,8 +94,7 @@ def test_siren_gets_as_many_hidden_maps_as_the_mfns() -> None:
 
 def test_magnet_beats_siren_on_gabor_kernels() -> None:
     # The original protocol (input scale 256, lr 0.01), shortened.
-    report = fk.run(["gabor"], ["MAGNet", "SIREN"], iterations=150, hidden=16, size=17)
-    psnr = {r["net"]: r["psnr"] for r in report["results"]}
+    psnr = {net: fk.fit_one("gabor", net, iterations=150, hidden=16, size=17)["psnr"] for net in ("MAGNet", "SIREN")}
     assert psnr["MAGNet"] > psnr["SIREN"]
 
 
@@ -104,3 +125,34 @@ def test_command_writes_table_json_and_pictures(tmp_path: Path, capsys: pytest.C
     assert (tmp_path / "fit_kernel_kernels.png").stat().st_size > 0
     with pytest.raises(SystemExit):
         fit_kernel_main(["--nets", "ResNet", "--out", str(tmp_path)])
+
+
+def test_a_results_row_fits_its_pair_once_and_is_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row of the results page is one fit_one call with the page's settings (--fast: 60 steps at two rates),
+    recorded in its run folder (not committed: --fast) and reused from there."""
+    ctx = sweep.Context(fast=True, seeds=[0, 1], out=tmp_path / "docs", runs=tmp_path / "runs")
+    study = STUDIES["fit_kernel"]
+    row = study.row("gabor/SIREN")
+    runs = sweep.run_rows([row], ctx, study.key, study.program, study.max_seeds)
+    (result,) = runs.results["gabor/SIREN"]
+    assert (result["target"], result["net"], len(result["curve"]), sorted(result["mse_per_lr"])) == (
+        "gabor",
+        "SIREN",
+        61,
+        ["0.001", "0.01"],
+    )
+    command = "flexconv fit-kernel --targets gabor --nets SIREN --iterations 60 --lr 0.01,0.001 --seed S"
+    assert runs.commands["gabor/SIREN"] == command
+    record = read_record(tmp_path / "runs" / "fit_kernel" / "gabor_SIREN" / "seed0" / RUN_RECORD)
+    assert record.config == fk.page_config("gabor", "SIREN", 0, fast=True) | {
+        "run_dir": str(tmp_path / "runs" / "fit_kernel" / "gabor_SIREN" / "seed0"),
+        "resume": None,
+    }
+    assert not (tmp_path / "docs").exists()
+
+    def no_fit(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a finished row was fitted again")
+
+    monkeypatch.setattr(fk, "fit_one", no_fit)
+    again = sweep.run_rows([row], ctx, study.key, study.program, study.max_seeds)
+    assert again.results["gabor/SIREN"] == [result]

@@ -4,6 +4,7 @@ judge (verdicts and their t-tests), render (the committed page and results.json,
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -13,7 +14,7 @@ from scipy import stats
 
 from flexconv.cli.results import main
 from flexconv.experiments.results import sweep
-from flexconv.experiments.results.claims import Beats, Below, Paired, SmallLoss
+from flexconv.experiments.results.claims import Beats, Below, Best, Paired, SmallLoss
 from flexconv.experiments.results.judge import (
     DOES_NOT_HOLD,
     HOLDS,
@@ -24,7 +25,7 @@ from flexconv.experiments.results.judge import (
     WELCH,
     Stat,
 )
-from flexconv.experiments.results.render import page, results_json
+from flexconv.experiments.results.render import Metric, page, results_json
 from flexconv.experiments.results.studies import STUDIES
 from flexconv.experiments.results.study import run_study
 from flexconv.experiments.results.sweep import Context, Row, Runs
@@ -100,6 +101,16 @@ def test_missing_rows_are_not_tested_yet() -> None:
     assert Below("c.", "b", "test_acc", "loss", ("trivial", 1.0)).judge(runs_of(a=[], b=[])).verdict == NOT_TESTED
 
 
+def test_the_best_row_is_decided_by_the_means_leaving_out_rows_without_a_number() -> None:
+    runs = Runs(results={"a": [{"psnr": 50.0}], "b": [{"psnr": 57.94}], "c": [{"psnr": math.nan}], "d": []})
+    among = (("c", "C"), ("a", "A"), ("b", "B"), ("d", "D"))  # NaN first: max() would keep it
+    verdict = Best("A fits best.", "a", among, "psnr", unit=" dB").judge(runs)
+    assert (verdict.verdict, verdict.evidence, verdict.test) == (DOES_NOT_HOLD, "best B 57.9 dB, A 50.0 dB", None)
+    assert Best("B fits best.", "b", among, "psnr").judge(runs).verdict == HOLDS
+    assert Best("A errs least.", "a", among, "psnr", higher=False).judge(runs).verdict == HOLDS
+    assert Best("D fits best.", "d", among, "psnr").judge(runs).verdict == NOT_TESTED
+
+
 def test_a_bound_is_tested_with_scipys_one_sample_t_test() -> None:
     losses = [0.010, 0.012, 0.011]
     verdict = Below("it solves the task.", "a", "test_acc", "loss", ("trivial", 0.2)).judge(runs_of(a=losses))
@@ -142,6 +153,10 @@ def test_a_paired_claim_is_the_paired_t_test_of_the_sets_means() -> None:
 def test_stat_formats_mean_and_std_over_seeds() -> None:
     assert Stat.of([0.5, None, 0.7]).fmt() == "60.00 ± 14.14"  # type: ignore[union-attr]
     assert Stat.of([None]) is None
+    seeds = Stat.of([0.5, 0.7])
+    assert seeds is not None and Metric("test_acc", "accuracy").fmt(seeds) == seeds.fmt()
+    assert Metric("mse", "MSE", 1, 3, "g").fmt(seeds) == "0.6 ± 0.141"
+    assert Metric("mse", "MSE", 1, 3, "g").fmt(Stat(6.520980e-06, 0.0, 1)) == "6.52e-06"
 
 
 # -- render ---------------------------------------------------------------------------------------
@@ -279,7 +294,7 @@ def test_the_adding_a_study_section_names_the_files_every_study_needs() -> None:
     [
         ("title: t\nclaims:\n- {kind: nope, claim: c}\n", "unknown kind 'nope'"),
         ("title: t\nrows:\n- {key: a, name: A, experimnet: mnist1d_flextcn}\n", "Row has no field 'experimnet'"),
-        ("title: t\nfigure: {kind: bars, file: f.png}\n", "missing 2 required positional arguments"),
+        ("title: t\nfigures:\n- {kind: bars, file: f.png}\n", "missing 2 required positional arguments"),
     ],
 )
 def test_a_study_file_that_is_not_a_study_is_refused_naming_the_file_and_the_problem(

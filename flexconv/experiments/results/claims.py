@@ -4,6 +4,7 @@ about the numbers that are not claims of the paper."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -150,6 +151,29 @@ class Distinct:
             return decided(self.claim, len(layers) > 1, evidence)
         evidence = f"{len(set(sizes))} distinct per-layer size lists over {len(sizes)} sets"
         return decided(self.claim, len(sizes) > 1 and len(set(sizes)) == len(sizes), evidence)
+
+
+@dataclass(frozen=True)
+class Best:
+    """``row``'s mean ``metric`` is the best (highest, or lowest with ``higher: false``) of ``among`` ((key, label)
+    each; rows without a number or with NaN left out): decided by the means, as for one seed of deterministic fits."""
+
+    claim: str
+    row: str
+    among: tuple[tuple[str, str], ...]
+    metric: str
+    higher: bool = True
+    digits: int = 1
+    unit: str = ""
+
+    def judge(self, runs: Runs) -> Verdict:
+        stats = {key: stat(runs.results[key], self.metric) for key, _ in self.among}
+        means = {key: s.mean for key, s in stats.items() if s is not None and not math.isnan(s.mean)}
+        if self.row not in means:
+            return Verdict(self.claim, NOT_TESTED, NOT_RUN)
+        best, labels = (max if self.higher else min)(means, key=means.__getitem__), dict(self.among)
+        best_text, row_text = (f"{labels[key]} {means[key]:.{self.digits}f}{self.unit}" for key in (best, self.row))
+        return decided(self.claim, best == self.row, f"best {best_text}, {row_text}")
 
 
 @dataclass(frozen=True)

@@ -42,3 +42,18 @@ class Bars:
         if legend:
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.savefig(path, dpi=110)
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A figure drawn by ``plot`` ("module:function", called as ``function(results, path)``) from the first seed's
+    result of each measured row, in the study's order."""
+
+    file: str
+    caption: str
+    plot: str
+
+    def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
+        from flexconv.data.records import resolve
+
+        resolve(self.plot)([runs.results[row.key][0] for row in rows], path)

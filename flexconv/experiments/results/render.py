@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from flexconv.experiments.results.judge import DESCRIPTION, NOT_RUN, Verdict, stat
+from flexconv.experiments.results.judge import DESCRIPTION, NOT_RUN, Stat, Verdict, stat
 
 Results = list[dict[str, Any]]  # one result dict per finished seed of a row
 
@@ -43,12 +43,19 @@ def fmt_time(results: Results) -> str:
 
 @dataclass(frozen=True)
 class Metric:
-    """A column: the key in a row's result dict, its header, and how it is printed."""
+    """A column: the key in a row's result dict, its header, and how it is printed (times ``scale``, with
+    ``digits`` decimals, or ``digits`` significant digits with ``notation`` "g")."""
 
     key: str
     header: str
     scale: float = 100.0
     digits: int = 2
+    notation: str = "f"
+
+    def fmt(self, value: Stat) -> str:
+        """``mean ± std`` (``mean`` alone for one seed)."""
+        numbers = (value.mean,) if value.n == 1 else (value.mean, value.std)
+        return " ± ".join(f"{number * self.scale:.{self.digits}{self.notation}}" for number in numbers)
 
 
 ACCURACY = Metric("test_acc", "test accuracy (%)")
@@ -70,7 +77,7 @@ def table(rows: Sequence[TableRow], metrics: Sequence[Metric] = (ACCURACY,)) -> 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
         values = [stat(row.results, m.key) for m in metrics]
-        cells = [v.fmt(m.scale, m.digits) if v else "–" for v, m in zip(values, metrics)]
+        cells = [m.fmt(v) if v else "–" for v, m in zip(values, metrics)]
         if not row.results:
             cells[0] = NOT_RUN
         lines.append(

@@ -49,9 +49,9 @@ class KernelSizeTable:
 
 
 AnyTable = Union[Table, KernelSizeTable]
-Claim = Union[claims.Beats, claims.Below, claims.SmallLoss, claims.Given, claims.Paired, claims.Distinct]
+Claim = Union[claims.Beats, claims.Below, claims.SmallLoss, claims.Given, claims.Paired, claims.Distinct, claims.Best]
 Finding = Union[claims.Change, claims.Reference]
-Figure = figures.Bars
+Figure = Union[figures.Bars, figures.Plot]
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Study:
 
     key: the name in ``--studies``, the run folder ``<runs>/<key>/`` and ``--override key:...``; title: the heading.
     rows: what is run, with every seed (at most the first ``max_seeds``), by ``program`` ("train" or "crossres")
-    unless a row names its own. tables, notes, figure, claims, findings: the section, in this order; the metric
+    unless a row names its own. tables, notes, figures, claims, findings: the section, in this order; the metric
     tables' rows are also the study's entries in ``results.json``. batch_norm_reestimated: also test every row's
     checkpoint with re-estimated BatchNorm statistics (result keys ``bn_reestimated/test/...``).
     """
@@ -72,7 +72,7 @@ class Study:
     findings: tuple[Finding, ...] = ()
     tables: tuple[AnyTable, ...] = (Table(),)
     notes: tuple[str, ...] = ()
-    figure: Optional[Figure] = None
+    figures: tuple[Figure, ...] = ()
     program: str = "train"
     max_seeds: Optional[int] = None
     batch_norm_reestimated: bool = False
@@ -119,9 +119,9 @@ def section_lines(study: Study, runs: Runs, ctx: Context) -> list[Line]:
     for note in study.notes:
         lines += [note, ""]
     finished = [row for row in study.rows if runs.results.get(row.key)]  # a row without runs has no bar
-    if study.figure is not None and finished:
-        study.figure.draw(finished, runs, ctx.figures / study.figure.file)
-        lines += [figure_line(study.figure.file, study.figure.caption), ""]
+    for figure in study.figures if finished else ():
+        figure.draw(finished, runs, ctx.figures / figure.file)
+        lines += [figure_line(figure.file, figure.caption), ""]
     lines += [claim.judge(runs) for claim in study.claims]
     return lines + [line for finding in study.findings for line in finding.lines(runs)]
 
@@ -146,9 +146,11 @@ KINDS: dict[str, type] = {
     "given": claims.Given,
     "paired": claims.Paired,
     "distinct": claims.Distinct,
+    "best": claims.Best,
     "change": claims.Change,
     "reference": claims.Reference,
     "bars": figures.Bars,
+    "plot": figures.Plot,
     "kernel_size_table": KernelSizeTable,
 }
 """The parts a study file names by ``kind``."""

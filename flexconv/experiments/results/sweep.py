@@ -9,6 +9,7 @@ of trained again; one stopped mid-training (its ``config.yaml`` equal to the row
 interrupted study resumes where it stopped and loses at most an epoch. A row may name another program: "aeon"
 fits one of aeon's classifiers (:func:`flexconv.experiments.baselines.fit_aeon`) on the row's ``data=``; such
 rows are left out of ``--fast`` invocations (numba compiles their kernels for minutes on a fresh machine).
+"fit_kernel" fits one kernel network to one target (:func:`flexconv.experiments.fit_kernel.fit_one`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ FAST_TRAIN = ("trainer.max_epochs=1", "data.limit_train=256", "data.limit_test=2
 QUIET = ("trainer.enable_progress_bar=false", "logger.tensorboard=false")
 AEON = "aeon"
 """The program of rows that fit one of aeon's classifiers instead of training a network."""
+FIT_KERNEL = "fit_kernel"
+"""The program of rows that fit kernel network ``experiment`` to their ``target=``."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,10 @@ def command_line(program: str, row: Row, ctx: Context, study: str) -> str:
     if program == AEON:
         data = dict(override.split("=", 1) for override in row.overrides)["data"]
         return f"flexconv.experiments.baselines.fit_aeon({row.experiment!r}, {data!r}, seed=S)"
+    if program == FIT_KERNEL:
+        from flexconv.experiments.fit_kernel import page_command
+
+        return page_command(dict(o.split("=", 1) for o in row.overrides)["target"], row.experiment, ctx.fast)
     return f"flexconv {program} {' '.join(command(row, ctx, study))} seed=S"
 
 
@@ -140,7 +147,8 @@ def folder_name(row_name: str) -> str:
 
 def compose(row: Row, ctx: Context, study: str, seed: int, program: str = "train") -> Any:
     """The row's resolved config for ``seed``, writing into ``<runs>/<study>/<row>/seed<seed>``; for an "aeon"
-    row, its classifier, its ``data=`` and the seed (``--override`` applies to training rows only)."""
+    row, its classifier, its ``data=`` and the seed; for a "fit_kernel" row, the keywords of
+    :func:`flexconv.experiments.fit_kernel.fit_one` (``--override`` applies to training rows only)."""
     from omegaconf import OmegaConf
 
     from flexconv.train.config import compose_config
@@ -156,6 +164,11 @@ def compose(row: Row, ctx: Context, study: str, seed: int, program: str = "train
                 "resume": None,
             }
         )
+    if program == FIT_KERNEL:
+        from flexconv.experiments.fit_kernel import page_config
+
+        target = dict(o.split("=", 1) for o in row.overrides)["target"]
+        return OmegaConf.create({**page_config(target, row.experiment, seed, ctx.fast), "run_dir": str(run_dir)})
     return compose_config([*command(row, ctx, study), f"seed={seed}", f"run_dir={run_dir}", *QUIET])
 
 
@@ -257,11 +270,14 @@ def run_one(cfg: Any, program: str, batch_norm_reestimated: bool = False) -> dic
     BatchNorm statistics are re-estimated."""
     from flexconv.data.records import DatasetNotFoundError
     from flexconv.experiments.baselines import fit_aeon
+    from flexconv.experiments.fit_kernel import fit_one
     from flexconv.train import commands, crossres
 
     try:
         if program == AEON:
             return fit_aeon(cfg.classifier, cfg.data, cfg.seed)
+        if program == FIT_KERNEL:
+            return fit_one(**{key: value for key, value in cfg.items() if key != "run_dir"})
         if program == "crossres":
             result = crossres.crossres(cfg)
             return {**result, "params": params_of_run(Path(result["source_run"]))}
