@@ -6,6 +6,7 @@ a study (tables, claims, figures), never by their displayed name."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
 from flexconv.experiments.results import claims, figures
-from flexconv.experiments.results.render import ACCURACY, Line, Metric, Section, entry, figure_line, table
+from flexconv.experiments.results.claims import Reference
+from flexconv.experiments.results.judge import stat
+from flexconv.experiments.results.render import ACCURACY, Line, Metric, Section, figure_line, table
 from flexconv.experiments.results.sweep import Context, DataUnavailable, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
@@ -87,28 +90,20 @@ class Study:
 
 
 def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
-    """The study's ``results.json`` entries: one per row and metric of its metric tables; a row's test accuracy
-    carries the published reference of its :class:`~.claims.Reference` finding as its baseline, the metric of a
-    :class:`~.claims.Below` claim the task's baseline that claim names."""
-    baselines = {
-        (c.row, "test_acc"): (c.reference, c.accuracy) for c in study.findings if isinstance(c, claims.Reference)
-    }
+    """The study's ``results.json`` entries: each metric of each row of its metric tables, mean and std over the
+    finished seeds (None without any), with the baseline ``{name, value}`` of a :class:`~.claims.Reference` finding
+    (test accuracy) or of a :class:`~.claims.Below` claim (its metric)."""
+    baselines = {(c.row, "test_acc"): (c.reference, c.accuracy) for c in study.findings if isinstance(c, Reference)}
     baselines |= {(c.row, c.metric): c.baseline for c in study.claims if isinstance(c, claims.Below)}
-    return [
-        entry(
-            study.key,
-            row.key,
-            row.name,
-            metric.key,
-            runs.results[row.key],
-            runs.commands[row.key],
-            baselines.get((row.key, metric.key)),
-        )
-        for spec in study.tables
-        if isinstance(spec, Table)
-        for row in study.table_rows(spec)
-        for metric in spec.metrics
-    ]
+    items = []
+    for spec in (spec for spec in study.tables if isinstance(spec, Table)):
+        for row, metric in itertools.product(study.table_rows(spec), spec.metrics):
+            results, baseline = runs.results[row.key], baselines.get((row.key, metric.key))
+            value, params = stat(results, metric.key), results[0].get("params") if results else None
+            item = dict(study=study.key, row=row.key, name=row.name, metric=metric.key, mean=value and value.mean)
+            item |= dict(std=value and value.std, seeds=len(results), params=params, command=runs.commands[row.key])
+            items.append(item | ({"baseline": dict(zip(("name", "value"), baseline))} if baseline else {}))
+    return items
 
 
 def section_lines(study: Study, runs: Runs, ctx: Context) -> list[Line]:
