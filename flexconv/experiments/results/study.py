@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,18 +136,8 @@ def run_study(study: Study, ctx: Context) -> Section:
 
 
 KINDS: dict[str, type] = {
-    "beats": claims.Beats,
-    "below": claims.Below,
-    "small_loss": claims.SmallLoss,
-    "given": claims.Given,
-    "paired": claims.Paired,
-    "distinct": claims.Distinct,
-    "best": claims.Best,
-    "change": claims.Change,
-    "reference": claims.Reference,
-    "bars": figures.Bars,
-    "plot": figures.Plot,
-    "kernel_size_table": KernelSizeTable,
+    re.sub(r"(?<!^)(?=[A-Z])", "_", part.__name__).lower(): part
+    for part in (*get_args(Claim), *get_args(Finding), *get_args(Figure), KernelSizeTable)
 }
 """The parts a study file names by ``kind``."""
 
