@@ -14,7 +14,7 @@ from scipy import stats
 
 from flexconv.cli.results import main
 from flexconv.experiments.results import sweep
-from flexconv.experiments.results.claims import Beats, Below, Best, Paired, SmallLoss
+from flexconv.experiments.results.claims import Beats, Below, Best, Paired
 from flexconv.experiments.results.judge import (
     DOES_NOT_HOLD,
     HOLDS,
@@ -124,14 +124,16 @@ def test_a_bound_is_tested_with_scipys_one_sample_t_test() -> None:
     assert above.verdict == NOT_TESTED and "too short a budget" in above.evidence
 
 
-def test_a_small_loss_is_welchs_test_against_the_margin() -> None:
+def test_a_margin_is_welchs_test_of_the_shifted_sample() -> None:
     full, dropped = [0.95, 0.96, 0.94], [0.93, 0.94, 0.92]  # 2 points lost
-    verdict = SmallLoss("small loss.", "a", "b", 5.0, "{loss:.1f} points").judge(runs_of(a=full, b=dropped))
+    verdict = Beats("small loss.", "b", "a", "B", "A", margin=0.05).judge(runs_of(a=full, b=dropped))
     expected = stats.ttest_ind([v + 0.05 for v in dropped], full, equal_var=False)
-    assert verdict.verdict == HOLDS and verdict.evidence.startswith("2.0 points, p = ")
+    assert verdict.verdict == HOLDS and verdict.evidence.startswith("B 93.00 ± 1.00 vs A 95.00 ± 1.00, 5 points of")
     assert verdict.p == pytest.approx(expected.pvalue, rel=1e-9)
     tight = runs_of(a=[0.950, 0.951, 0.949], b=[0.930, 0.931, 0.929])  # 2 points lost, far more than 1
-    assert SmallLoss("c.", "a", "b", 1.0, "{loss:.1f}").judge(tight).verdict == DOES_NOT_HOLD
+    assert Beats("c.", "b", "a", "B", "A", margin=0.01).judge(tight).verdict == DOES_NOT_HOLD
+    losses = runs_of(a=[0.10, 0.11, 0.12], b=[0.12, 0.13, 0.14])  # lower is better: b 2 points worse than a
+    assert Beats("c.", "b", "a", "B", "A", higher=False, margin=0.05).judge(losses).verdict == HOLDS
 
 
 def test_a_paired_claim_is_the_paired_t_test_of_the_sets_means() -> None:

@@ -14,8 +14,8 @@ from flexconv.experiments.results.sweep import Runs
 
 @dataclass(frozen=True)
 class Beats:
-    """Row ``a`` does better than row ``b`` on ``metric`` (higher, or lower with ``higher: false``), shown times
-    ``scale`` with ``digits`` decimals (accuracies in %)."""
+    """Row ``a`` does better than row ``b`` on ``metric`` (higher, or lower with ``higher: false``), or, with a
+    ``margin`` (in the metric's units), is worse by less than it; shown times ``scale`` with ``digits`` decimals."""
 
     claim: str
     a: str
@@ -26,14 +26,18 @@ class Beats:
     higher: bool = True
     scale: float = 100.0
     digits: int = 2
+    margin: float = 0.0
 
     def judge(self, runs: Runs) -> Verdict:
         a, b = stat(runs.results[self.a], self.metric), stat(runs.results[self.b], self.metric)
         if a is None or b is None:
             missing = " and ".join(label for label, s in ((self.label_a, a), (self.label_b, b)) if s is None)
             return Verdict(self.claim, NOT_TESTED, f"{missing}: {NOT_RUN}")
-        shown = (s.fmt(self.scale, self.digits) for s in (a, b))
-        evidence = f"{self.label_a} {next(shown)} vs {self.label_b} {next(shown)}"
+        evidence = f"{self.label_a} {a.fmt(self.scale, self.digits)} vs {self.label_b} {b.fmt(self.scale, self.digits)}"
+        if self.margin:
+            shift = self.margin if self.higher else -self.margin
+            a = Stat(a.mean + shift, a.std, a.n, tuple(v + shift for v in a.values))
+            evidence += f", {abs(self.margin) * self.scale:g} points of margin"
         return greater(self.claim, a, b, evidence) if self.higher else greater(self.claim, b, a, evidence)
 
 
@@ -61,26 +65,6 @@ class Below:
         if value.mean >= bound and self.short_budget:
             return Verdict(self.claim, NOT_TESTED, f"{evidence} {self.short_budget}: too short a budget to judge")
         return greater(self.claim, bound, value, f"{evidence} against {bound * self.scale:.{self.digits}f}")
-
-
-@dataclass(frozen=True)
-class SmallLoss:
-    """Row ``b`` loses less than ``max_points`` accuracy points against row ``a`` (Welch's t-test of ``b`` plus
-    the margin against ``a``); ``evidence`` formats ``loss``, the points lost."""
-
-    claim: str
-    a: str
-    b: str
-    max_points: float
-    evidence: str
-
-    def judge(self, runs: Runs) -> Verdict:
-        a, b = stat(runs.results[self.a], "test_acc"), stat(runs.results[self.b], "test_acc")
-        if not (a and b):
-            return Verdict(self.claim, NOT_TESTED, NOT_RUN)
-        margin = self.max_points / 100
-        shifted = Stat(b.mean + margin, b.std, b.n, tuple(v + margin for v in b.values))
-        return greater(self.claim, shifted, a, self.evidence.format(loss=100 * (a.mean - b.mean)))
 
 
 @dataclass(frozen=True)
@@ -174,24 +158,6 @@ class Best:
         best, labels = (max if self.higher else min)(means, key=means.__getitem__), dict(self.among)
         best_text, row_text = (f"{labels[key]} {means[key]:.{self.digits}f}{self.unit}" for key in (best, self.row))
         return decided(self.claim, best == self.row, f"best {best_text}, {row_text}")
-
-
-@dataclass(frozen=True)
-class Change:
-    """A finding: the sentence ``finding``, then ``before`` -> ``after`` (two metrics) of each (key, label) row."""
-
-    finding: str
-    before: str
-    after: str
-    rows: tuple[tuple[str, str], ...]
-
-    def lines(self, runs: Runs) -> list[str]:
-        changes = [
-            f"{label} {b.fmt()} → {a.fmt()}"
-            for key, label in self.rows
-            if (b := stat(runs.results[key], self.before)) and (a := stat(runs.results[key], self.after))
-        ]
-        return [f"- {self.finding} {'; '.join(changes)}."] if changes else []
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,8 @@ class KernelSizeTable:
 
 
 AnyTable = Union[Table, KernelSizeTable]
-Claim = Union[claims.Beats, claims.Below, claims.SmallLoss, claims.Given, claims.Paired, claims.Distinct, claims.Best]
-Finding = Union[claims.Change, claims.Reference]
+Claim = Union[claims.Beats, claims.Below, claims.Given, claims.Paired, claims.Distinct, claims.Best]
+Finding = claims.Reference
 Figure = Union[figures.Bars, figures.Plot]
 
 
@@ -137,7 +137,7 @@ def run_study(study: Study, ctx: Context) -> Section:
 
 KINDS: dict[str, type] = {
     re.sub(r"(?<!^)(?=[A-Z])", "_", part.__name__).lower(): part
-    for part in (*get_args(Claim), *get_args(Finding), *get_args(Figure), KernelSizeTable)
+    for part in (*get_args(Claim), Reference, *get_args(Figure), KernelSizeTable)
 }
 """The parts a study file names by ``kind``."""
 
