@@ -1,15 +1,9 @@
-"""Collect: the table of finished row/seeds, read from run folders and committed records under one schema.
+"""Collect: the finished row/seeds, each a :class:`Record` under one schema (``schema_version``).
 
-Every finished row/seed is a :class:`Record`: ``{schema_version, study, row, seed, config, result,
-environment}``, the row being its folder name and the config its resolved training config. The same JSON is
-written in the run folder (``<runs>/<study>/<row>/seed<S>/record.json``, which stays on the machine that trained
-it) and, for a full (not ``--fast``) invocation, committed beside the page
-(``<out>/records/<study>/<row>/seed<S>.json``), so that a study accumulates across machines and sessions. A
-record is reused only when its config equals the row's config exactly (output locations and ``resume`` aside);
-a record of another schema version is refused, naming the file: records are migrated, never filled in.
-
-environment: the Python version and the versions of :data:`ENVIRONMENT_PACKAGES` that computed the result
-(None in records written before they were kept); not compared when a record is reused.
+A record is written in its run folder (``<runs>/<study>/<row>/seed<S>/record.json``, on the machine that trained it)
+and, outside ``--fast``, committed beside the page (``<out>/records/<study>/<row>/seed<S>.json``), so that a study
+accumulates across machines. A record is reused only for a row whose resolved config equals its own (outputs
+aside); one of another schema version is refused, naming the file: records are migrated, never filled in.
 """
 
 from __future__ import annotations
@@ -26,15 +20,14 @@ from flexconv.atomic import write_text
 SCHEMA_VERSION = 1
 RECORDS = "records"
 RUN_RECORD = "record.json"
-OUTPUT_KEYS = ("run_dir", "resume")
-"""Config keys that say where a run wrote or continued from, not what it computed: left out when compared."""
-ENVIRONMENT_PACKAGES = ("torch", "lightning", "numpy", "aeon", "mnist1d", "scikit-learn")
-"""The packages whose versions can change a row's numbers: the framework, the loop, and the data loaders."""
+OUTPUT_KEYS = ("run_dir", "resume")  # where a run wrote or continued from, not what it computed
+ENVIRONMENT_PACKAGES = ("torch", "lightning", "numpy", "aeon", "mnist1d", "scikit-learn")  # can change the numbers
 
 
 @dataclass(frozen=True)
 class Record:
-    """One finished row/seed: where it belongs (study, row folder, seed), its resolved config and its result."""
+    """One finished row/seed: its study, row folder and seed, its resolved config, its result, and the versions
+    of Python and :data:`ENVIRONMENT_PACKAGES` that computed it (None where unknown; not compared on reuse)."""
 
     study: str
     row: str
@@ -54,19 +47,14 @@ def _without_outputs(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_path(out: Path, study: str, row: str, seed: int) -> Path:
-    """Where the committed record of one row/seed lives: ``<out>/records/<study>/<row>/seed<seed>.json``."""
+    """Where the committed record of one row/seed lives."""
     return out / RECORDS / study / row / f"seed{seed}.json"
 
 
 def environment() -> dict[str, str]:
-    """The Python version and the installed versions of :data:`ENVIRONMENT_PACKAGES` (those installed)."""
-    versions = {"python": platform.python_version()}
-    for package in ENVIRONMENT_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+    """The Python version and the versions of the installed :data:`ENVIRONMENT_PACKAGES`."""
+    installed = {(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}
+    return {"python": platform.python_version(), **{p: installed[p] for p in ENVIRONMENT_PACKAGES if p in installed}}
 
 
 def write_record(path: Path, record: Record) -> None:
