@@ -9,8 +9,9 @@ from flexconv.data.records import get_record
 from flexconv.data.synthetic import MEMORY_SYMBOLS, copy_memory_memoryless_loss
 from flexconv.experiments.results.render import Metric
 from flexconv.experiments.results.study import Beats, Below, Study, Table
-from flexconv.experiments.results.sweep import BATCH_NORM_REESTIMATED, Row
+from flexconv.experiments.results.sweep import Row
 from flexconv.train.commands import BATCH_NORM_BATCHES
+from flexconv.train.measure import BATCH_NORM_REESTIMATED
 
 COPY_LENGTH = cast(int, get_record("copy_memory").length)  # both records fix their length
 ADDING_LENGTH = cast(int, get_record("adding_problem").length)
