@@ -3,10 +3,14 @@ judge (verdicts and their t-tests), render (the committed page and results.json,
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import math
+import os
 import re
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -204,7 +208,10 @@ def test_a_finished_row_is_recorded_reused_and_recorded_again_only_for_another_c
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx = Context(fast=False, seeds=[0], out=tmp_path / "docs", runs=tmp_path / "runs", extra=TINY)
+    root_handlers = list(logging.getLogger().handlers)
     first = sweep.run_rows([ROW], ctx, "toy").results["flextcn"][0]
+    assert logging.getLogger().handlers == root_handlers  # Hydra's logging set-up stays off
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.name in (".hydra", "multirun", "outputs")) == []
     committed = read_record(tmp_path / "docs" / "records" / "toy" / "FlexTCN" / "seed0.json")
     in_run = read_record(tmp_path / "runs" / "toy" / "FlexTCN" / "seed0" / RUN_RECORD)
     assert committed == in_run and committed.result["test_acc"] == first["test_acc"]
@@ -251,6 +258,50 @@ def test_a_row_stopped_mid_training_resumes_from_its_last_checkpoint(
     other = Context(fast=True, seeds=[0], out=ctx.out, runs=ctx.runs, extra=(*ctx.extra, "model.dropout=0.2"))
     sweep.run_rows([ROW], other, "toy")
     assert seen == [str(run_dir), None]
+
+
+def test_a_rows_unfinished_seeds_run_as_one_hydra_multirun_of_its_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = Context(fast=True, seeds=[0, 1, 2], out=tmp_path / "docs", runs=tmp_path / "runs", extra=TINY)
+    sweep.run_rows([ROW], dataclasses.replace(ctx, seeds=[1]), "toy")  # seed 1 finished earlier
+    launched: list[list[str]] = []
+    real_launch = sweep.launch
+
+    def recording_launch(overrides: list[str], job: object, jobs: int) -> None:
+        launched.append(overrides)
+        real_launch(overrides, job, jobs)  # type: ignore[arg-type]  # the sweep's job
+
+    monkeypatch.setattr(sweep, "launch", recording_launch)
+    runs = sweep.run_rows([ROW], ctx, "toy")
+    row_dir = tmp_path / "runs" / "toy" / "FlexTCN"
+    ((*command, seeds, run_dir),) = launched
+    assert (seeds, run_dir) == ("seed=0,2", f"run_dir='{row_dir}/seed${{seed}}'")
+    assert command == [*sweep.command(ROW, ctx, "toy"), *sweep.QUIET]
+    assert runs.run_dirs["flextcn"] == [row_dir / f"seed{seed}" for seed in (0, 1, 2)]
+    assert [read_record(d / RUN_RECORD).config["seed"] for d in runs.run_dirs["flextcn"]] == [0, 1, 2]
+
+
+def test_crossres_rows_run_through_the_multirun_and_a_row_folder_another_process_holds_is_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flexconv.data.fake import make_fake_tree
+    from flexconv.train.run_dir import LOCK_NAME
+
+    data = f"data.root={make_fake_tree('fashion_mnist', tmp_path / 'data')}"
+    tiny = (data, "data.batch_size=8", "data.limit_train=32", "data.limit_test=16", "trainer.max_epochs=1")
+    model = ("model.conv.horizon=15", "model.hidden_channels=8", "model.num_blocks=1")
+    extra = (*tiny, *model, "model.conv.kernel_net.hidden_channels=8", "crossres.finetune_epochs=1")
+    ctx = Context(fast=False, seeds=[0, 1], out=tmp_path / "docs", runs=tmp_path / "runs", extra=extra)
+    held = tmp_path / "runs" / "toy" / "FlexNet" / "seed1"
+    held.mkdir(parents=True)
+    (held / LOCK_NAME).write_text(f"{os.getpid()} {socket.gethostname()}\n")  # a live holder
+    runs = sweep.run_rows([Row("flexnet", "FlexNet", "fashion_crossres_14_28")], ctx, "toy", program="crossres")
+    (result,) = runs.results["flexnet"]
+    assert result["params"] > 0 and 0 <= result["finetuned_acc"] <= 1
+    assert runs.run_dirs["flexnet"] == [held.parent / "seed0"]
+    assert [p.name for p in (tmp_path / "docs" / "records" / "toy" / "FlexNet").iterdir()] == ["seed0.json"]
+    assert f"{held}: left out" in caplog.text and not (held / "source").exists()
 
 
 def test_jobs_train_the_row_seeds_in_worker_processes_and_keep_seed_order(

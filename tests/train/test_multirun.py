@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import tiny_overrides
 
-from flexconv.cli.multirun import SweepResult
+from flexconv.cli.multirun import SweepResult, launch
 from flexconv.cli.train import train_main
 from flexconv.train.validate import ConfigError
 
@@ -87,3 +90,35 @@ def test_a_sweep_result_without_validation_accuracy_names_the_fix() -> None:
     assert float(SweepResult(val_acc=0.25, test_acc=0.5)) == 0.25
     with pytest.raises(ConfigError, match="data.val_fraction"):
         float(SweepResult(val_acc=None, test_acc=0.5))
+
+
+def note_pid_and_wait_for_the_other(folder: Path, cfg: object) -> None:
+    """A job: write this process's id to ``<folder>/seed<S>``, then wait (at most 60 s) for the other seed's."""
+    (folder / f"seed{cfg.seed}").write_text(str(os.getpid()))  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 60
+    while len(list(folder.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def note_cwd(folder: Path, cfg: object) -> None:
+    """A job: write the folder it runs in to ``<folder>/seed<S>``."""
+    (folder / f"seed{cfg.seed}").write_text(os.getcwd())  # type: ignore[attr-defined]
+
+
+def test_launch_runs_a_library_job_in_joblib_worker_processes_and_keeps_hydras_files_out_of_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    launch(["seed=0,1"], partial(note_pid_and_wait_for_the_other, pids), jobs=2)
+    seen = {path.name: int(path.read_text()) for path in pids.iterdir()}
+    assert set(seen) == {"seed0", "seed1"}
+    assert len(set(seen.values())) == 2 and os.getpid() not in seen.values(), "not two worker processes at once"
+    assert [path.name for path in tmp_path.iterdir()] == ["pids"]  # no runs/multirun, outputs/ or .hydra here
+    # Launched from another folder, the jobs run there, also in worker processes that joblib reuses.
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    cwds = tmp_path / "cwds"
+    cwds.mkdir()
+    launch(["seed=0,1"], partial(note_cwd, cwds), jobs=2)
+    assert {path.read_text() for path in cwds.iterdir()} == {str(tmp_path / "elsewhere")}
