@@ -46,10 +46,10 @@ class Stat:
             return None
         return cls(statistics.fmean(kept), statistics.stdev(kept) if len(kept) > 1 else 0.0, len(kept), kept)
 
-    def fmt(self, scale: float = 100.0, digits: int = 2) -> str:
-        """``mean ± std`` (``mean`` alone for one seed), both times ``scale``."""
-        mean = f"{self.mean * scale:.{digits}f}"
-        return mean if self.n == 1 else f"{mean} ± {self.std * scale:.{digits}f}"
+    def fmt(self, scale: float = 100.0, digits: int = 2, notation: str = "f") -> str:
+        """``mean ± std`` (``mean`` alone for one seed), both times ``scale``, in the format ``.<digits><notation>``."""
+        numbers = (self.mean,) if self.n == 1 else (self.mean, self.std)
+        return " ± ".join(f"{number * scale:.{digits}{notation}}" for number in numbers)
 
 
 def stat(results: Results, key: str) -> Optional[Stat]:

@@ -1,86 +1,15 @@
-"""Render: markdown tables of measured rows, the study sections, and the page and ``results.json``, each written
-once from the sections (nothing is merged into, or read back from, an earlier page)."""
+"""Render: the study sections, the page and ``results.json``, each written once from the sections (nothing is merged
+into, or read back from, an earlier page)."""
 
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from flexconv.experiments.results.judge import DESCRIPTION, NOT_RUN, Stat, Verdict, stat
-
-Results = list[dict[str, Any]]  # one result dict per finished seed of a row
-
-
-def fmt_params(results: Results) -> str:
-    params = results[0].get("params") if results else None
-    return f"{params:,}" if params else "–"
-
-
-def _seconds(seconds: float) -> str:
-    """Whole seconds, or two significant digits under 10 s."""
-    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
-
-
-def fmt_time(results: Results) -> str:
-    """Mean wall time per seed, per device that trained the seeds: plain for the CPU ("1234"), named for a GPU
-    ("250 on NVIDIA H200"), and how many seeds have no known time ("2 unknown")."""
-    by_device: dict[str, list[float]] = {}
-    for r in results:
-        if r["wall_time_s"] is not None:
-            by_device.setdefault(r["device"], []).append(r["wall_time_s"])
-    parts = [_seconds(statistics.fmean(t)) + ("" if d == "cpu" else f" on {d}") for d, t in by_device.items()]
-    unknown = sum(1 for r in results if r["wall_time_s"] is None)
-    return "; ".join(parts + ([f"{unknown} unknown"] if unknown else [])) or "–"
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A column: the key in a row's result dict, its header, and how it is printed (times ``scale``, with
-    ``digits`` decimals, or ``digits`` significant digits with ``notation`` "g")."""
-
-    key: str
-    header: str
-    scale: float = 100.0
-    digits: int = 2
-    notation: str = "f"
-
-    def fmt(self, value: Stat) -> str:
-        """``mean ± std`` (``mean`` alone for one seed)."""
-        numbers = (value.mean,) if value.n == 1 else (value.mean, value.std)
-        return " ± ".join(f"{number * self.scale:.{self.digits}{self.notation}}" for number in numbers)
-
-
-ACCURACY = Metric("test_acc", "test accuracy (%)")
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """What a table shows of one row: its display name, its results per seed and its command."""
-
-    name: str
-    results: Results
-    command: str
-
-
-def table(rows: Sequence[TableRow], metrics: Sequence[Metric] = (ACCURACY,)) -> list[str]:
-    """Markdown table: one line per row with its metrics (mean ± std), finished seeds, parameters, wall time,
-    command. A row without a finished seed says so in its first metric's cell."""
-    headers = ["model", *(m.header for m in metrics), "seeds", "parameters", "wall time (s)", "command"]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for row in rows:
-        values = [stat(row.results, m.key) for m in metrics]
-        cells = [m.fmt(v) if v else "–" for v, m in zip(values, metrics)]
-        if not row.results:
-            cells[0] = NOT_RUN
-        lines.append(
-            f"| {row.name} | {' | '.join(cells)} | {len(row.results)} | {fmt_params(row.results)} | "
-            f"{fmt_time(row.results)} | `{row.command}` |"
-        )
-    return lines
+from flexconv.experiments.results.judge import DESCRIPTION, Verdict
 
 
 def figure_line(name: str, caption: str) -> str:
@@ -100,7 +29,7 @@ class Section:
     title: str
     lines: list[Line] = field(default_factory=list)
     skipped: Optional[str] = None
-    entries: list[dict[str, Any]] = field(default_factory=list)  # its rows in results.json (see :func:`entry`)
+    entries: list[dict[str, Any]] = field(default_factory=list)  # its rows' metrics in results.json
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -144,7 +73,7 @@ def page(
 
 
 def results_json(sections: Sequence[Section]) -> str:
-    """``results.json``: every table row's metric (:func:`entry`) and every claim's verdict with its test."""
+    """``results.json``: every table row's metrics and every claim's verdict with its test."""
     table = {
         "schema_version": 1,
         "entries": [item for section in sections for item in section.entries],

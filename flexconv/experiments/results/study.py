@@ -6,7 +6,6 @@ a study (tables, claims, figures), never by their displayed name."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import re
 import time
@@ -14,45 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
-from flexconv.experiments.results import claims, figures
+from flexconv.experiments.results import claims, figures, tables
 from flexconv.experiments.results.claims import Reference
-from flexconv.experiments.results.judge import stat
-from flexconv.experiments.results.render import ACCURACY, Line, Metric, Section, figure_line, table
+from flexconv.experiments.results.render import Line, Section, figure_line
 from flexconv.experiments.results.sweep import Context, DataUnavailable, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Table:
-    """A table of some rows (keys; empty: every row of the study) with these metric columns."""
-
-    rows: tuple[str, ...] = ()
-    metrics: tuple[Metric, ...] = (ACCURACY,)
-
-    def lines(self, rows: tuple[Row, ...], runs: Runs) -> list[str]:
-        return table(runs.table_rows(rows), self.metrics)
-
-
-@dataclass(frozen=True)
-class KernelSizeTable:
-    """The kernel sizes per layer of some rows' first seed (``kernel_sizes`` of its result): initial → learned."""
-
-    rows: tuple[str, ...] = ()
-
-    def lines(self, rows: tuple[Row, ...], runs: Runs) -> list[str]:
-        def taps(sizes: list[list[int]]) -> str:
-            return ", ".join("x".join(map(str, size)) for size in sizes)
-
-        lines = ["| model | kernel size per layer (taps, first seed; initial → learned) | grid |", "|---|---|---|"]
-        for row in rows:
-            if (results := runs.results[row.key]) and (sizes := results[0].get("kernel_sizes")):
-                learned = f"{taps(sizes['initial'])} → **{taps(sizes['learned'])}**"
-                lines.append(f"| {row.name} | {learned} | {'x'.join(map(str, sizes['grid']))} |")
-        return lines
-
-
-AnyTable = Union[Table, KernelSizeTable]
+AnyTable = Union[tables.Table, tables.KernelSizeTable]
 Claim = Union[claims.Beats, claims.Below, claims.Given, claims.Paired, claims.Distinct, claims.Best]
 Finding = claims.Reference
 Figure = Union[figures.Bars, figures.Plot]
@@ -74,7 +43,7 @@ class Study:
     rows: tuple[Row, ...] = ()
     claims: tuple[Claim, ...] = ()
     findings: tuple[Finding, ...] = ()
-    tables: tuple[AnyTable, ...] = (Table(),)
+    tables: tuple[AnyTable, ...] = (tables.Table(),)
     notes: tuple[str, ...] = ()
     figures: tuple[Figure, ...] = ()
     program: str = "train"
@@ -91,20 +60,11 @@ class Study:
 
 
 def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
-    """The study's ``results.json`` entries: each metric of each row of its metric tables, mean and std over the
-    finished seeds (None without any), with the baseline ``{name, value}`` of a :class:`~.claims.Reference` finding
-    (test accuracy) or of a :class:`~.claims.Below` claim (its metric)."""
-    baselines = {(c.row, "test_acc"): (c.reference, c.accuracy) for c in study.findings if isinstance(c, Reference)}
+    """The study's ``results.json`` entries (its tables' rows and metrics), a row's test accuracy with the published
+    accuracy of its :class:`~.claims.Reference` as baseline, a :class:`~.claims.Below` claim's metric with its own."""
+    baselines = {(c.row, "test_acc"): (c.reference, c.accuracy) for c in study.findings}
     baselines |= {(c.row, c.metric): c.baseline for c in study.claims if isinstance(c, claims.Below)}
-    items = []
-    for spec in (spec for spec in study.tables if isinstance(spec, Table)):
-        for row, metric in itertools.product(study.table_rows(spec), spec.metrics):
-            results, baseline = runs.results[row.key], baselines.get((row.key, metric.key))
-            value, params = stat(results, metric.key), results[0].get("params") if results else None
-            item = dict(study=study.key, row=row.key, name=row.name, metric=metric.key, mean=value and value.mean)
-            item |= dict(std=value and value.std, seeds=len(results), params=params, command=runs.commands[row.key])
-            items.append(item | ({"baseline": dict(zip(("name", "value"), baseline))} if baseline else {}))
-    return items
+    return [item for spec in study.tables for item in spec.entries(study.key, study.table_rows(spec), runs, baselines)]
 
 
 def section_lines(study: Study, runs: Runs, ctx: Context) -> list[Line]:
@@ -137,7 +97,7 @@ def run_study(study: Study, ctx: Context) -> Section:
 
 KINDS: dict[str, type] = {
     re.sub(r"(?<!^)(?=[A-Z])", "_", part.__name__).lower(): part
-    for part in (*get_args(Claim), Reference, *get_args(Figure), KernelSizeTable)
+    for part in (*get_args(Claim), Reference, *get_args(Figure), tables.KernelSizeTable)
 }
 """The parts a study file names by ``kind``."""
 

@@ -20,7 +20,6 @@ from flexconv.cli.multirun import launch
 from flexconv.data.records import DatasetNotFoundError
 from flexconv.experiments import baselines, fit_kernel
 from flexconv.experiments.results.judge import Results
-from flexconv.experiments.results.render import TableRow
 from flexconv.experiments.results.table import RUN_RECORD, Record, environment, read_record, record_path, write_record
 from flexconv.train.config import compose_config
 from flexconv.train.measure import crossres_measured, train_measured
@@ -83,10 +82,6 @@ class Runs:
     results: dict[str, Results] = field(default_factory=dict)
     run_dirs: dict[str, list[Path]] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
-
-    def table_rows(self, rows: Sequence[Row]) -> list[TableRow]:
-        """``rows`` as the report's table rows."""
-        return [TableRow(row.name, self.results[row.key], self.commands[row.key]) for row in rows]
 
 
 def command(row: Row, ctx: Context, study: str) -> list[str]:
