@@ -277,8 +277,9 @@ def test_a_rows_unfinished_seeds_run_as_one_hydra_multirun_of_its_command(
     ((*command, seeds, run_dir),) = launched
     assert (seeds, run_dir) == ("seed=0,2", f"run_dir='{row_dir}/seed${{seed}}'")
     assert command == [*sweep.command(ROW, ctx, "toy"), *sweep.QUIET]
-    assert runs.run_dirs["flextcn"] == [row_dir / f"seed{seed}" for seed in (0, 1, 2)]
-    assert [read_record(d / RUN_RECORD).config["seed"] for d in runs.run_dirs["flextcn"]] == [0, 1, 2]
+    in_folders = [read_record(row_dir / f"seed{seed}" / RUN_RECORD) for seed in (0, 1, 2)]
+    assert [record.config["seed"] for record in in_folders] == [0, 1, 2]
+    assert [record.result for record in in_folders] == runs.results["flextcn"]
 
 
 def test_crossres_rows_run_through_the_multirun_and_a_row_folder_another_process_holds_is_left_out(
@@ -298,7 +299,7 @@ def test_crossres_rows_run_through_the_multirun_and_a_row_folder_another_process
     runs = sweep.run_rows([Row("flexnet", "FlexNet", "fashion_crossres_14_28")], ctx, "toy", program="crossres")
     (result,) = runs.results["flexnet"]
     assert result["params"] > 0 and 0 <= result["finetuned_acc"] <= 1
-    assert runs.run_dirs["flexnet"] == [held.parent / "seed0"]
+    assert read_record(held.parent / "seed0" / RUN_RECORD).result == result and not (held / RUN_RECORD).exists()
     assert [p.name for p in (tmp_path / "docs" / "records" / "toy" / "FlexNet").iterdir()] == ["seed0.json"]
     assert f"{held}: left out" in caplog.text and not (held / "source").exists()
 
@@ -312,7 +313,6 @@ def test_jobs_train_the_row_seeds_in_worker_processes_and_keep_seed_order(
     monkeypatch.setattr("flexconv.train.commands.train", no_training_here)  # a worker process has the real one
     ctx = Context(fast=False, seeds=[0, 1], out=tmp_path / "docs", runs=tmp_path / "runs", extra=TINY, jobs=2)
     runs = sweep.run_rows([ROW], ctx, "toy")
-    assert runs.run_dirs["flextcn"] == [tmp_path / "runs" / "toy" / "FlexTCN" / f"seed{seed}" for seed in (0, 1)]
     committed = [read_record(tmp_path / "docs" / "records" / "toy" / "FlexTCN" / f"seed{s}.json") for s in (0, 1)]
     assert [record.result for record in committed] == runs.results["flextcn"]
     assert [record.config["seed"] for record in committed] == [0, 1]

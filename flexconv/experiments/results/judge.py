@@ -1,10 +1,4 @@
-"""Judging: the statistics over seeds and the verdict of a claim.
-
-Two samples are compared with Welch's t-test (:func:`scipy.stats.ttest_ind`, ``equal_var=False``), a sample
-against a constant with the one-sample t-test (:func:`scipy.stats.ttest_1samp`), both two-sided at
-:data:`ALPHA`. A claim holds when the difference goes its way and p < ALPHA, does not hold when it goes the other
-way and p < ALPHA, and is inconclusive within the noise (p >= ALPHA, or one seed: no spread to test against).
-"""
+"""Judge: the statistics over seeds, and a claim's verdict with its test, decided as :data:`DESCRIPTION` says."""
 
 from __future__ import annotations
 
@@ -42,9 +36,8 @@ class Stat:
     def of(cls, values: Sequence[Optional[float]]) -> Optional[Stat]:
         """The statistics of the values that are not None; None when there are none."""
         kept = tuple(float(v) for v in values if v is not None)
-        if not kept:
-            return None
-        return cls(statistics.fmean(kept), statistics.stdev(kept) if len(kept) > 1 else 0.0, len(kept), kept)
+        spread = statistics.stdev(kept) if len(kept) > 1 else 0.0
+        return cls(statistics.fmean(kept), spread, len(kept), kept) if kept else None
 
     def fmt(self, scale: float = 100.0, digits: int = 2, notation: str = "f") -> str:
         """``mean ± std`` (``mean`` alone for one seed), both times ``scale``, in the format ``.<digits><notation>``."""

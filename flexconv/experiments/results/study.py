@@ -1,7 +1,5 @@
-"""What a study is: rows to run with every seed, tables, notes, a figure and claims, all data (a YAML file of
-``studies/``, :func:`load_study`); :func:`run_study` runs its rows and lays out its section of the page: tables,
-notes, the figure, then one verdict per claim and the findings' sentences. Rows are named by their key everywhere in
-a study (tables, claims, figures), never by their displayed name."""
+"""A study: rows, tables, notes, figures, claims and findings as data (a YAML file of ``studies/``, :func:`load_study`);
+:func:`run_study` runs its rows and lays out its section. Rows are named by their key everywhere in a study."""
 
 from __future__ import annotations
 
@@ -19,8 +17,6 @@ from flexconv.experiments.results.render import Line, Section, figure_line
 from flexconv.experiments.results.sweep import Context, DataUnavailable, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
-
-
 AnyTable = Union[tables.Table, tables.KernelSizeTable]
 Claim = Union[claims.Beats, claims.Below, claims.Given, claims.Paired, claims.Distinct, claims.Best]
 Finding = claims.Reference
@@ -29,14 +25,10 @@ Figure = Union[figures.Bars, figures.Plot]
 
 @dataclass(frozen=True)
 class Study:
-    """One section of the results page.
-
-    key: the name in ``--studies``, the run folder ``<runs>/<key>/`` and ``--override key:...``; title: the heading.
-    rows: what is run, with every seed (at most the first ``max_seeds``), by ``program`` ("train" or "crossres")
-    unless a row names its own. tables, notes, figures, claims, findings: the section, in this order; the metric
-    tables' rows are also the study's entries in ``results.json``. batch_norm_reestimated: also test every row's
-    checkpoint with re-estimated BatchNorm statistics (result keys ``bn_reestimated/test/...``).
-    """
+    """One section of the page. key: the name in ``--studies``, the run folder ``<runs>/<key>/`` and
+    ``--override key:...``; rows: run with every seed (at most ``max_seeds``) by ``program`` unless a row names its
+    own; then, in this order on the page: tables, notes, figures, claims, findings. batch_norm_reestimated: also
+    test every row's checkpoint with re-estimated BatchNorm statistics (results ``bn_reestimated/test/...``)."""
 
     key: str
     title: str
@@ -51,11 +43,9 @@ class Study:
     batch_norm_reestimated: bool = False
 
     def row(self, key: str) -> Row:
-        """The row of that key (KeyError for an unknown key)."""
         return {row.key: row for row in self.rows}[key]
 
     def table_rows(self, spec: AnyTable) -> tuple[Row, ...]:
-        """The rows of a table, in its order."""
         return tuple(self.row(key) for key in spec.rows) if spec.rows else self.rows
 
 

@@ -77,10 +77,9 @@ class DataUnavailable(Exception):
 
 @dataclass
 class Runs:
-    """By row key: the results of its finished seeds, their run folders, and its command (``... seed=S``)."""
+    """By row key: the results of its finished seeds and its command (``... seed=S``)."""
 
     results: dict[str, Results] = field(default_factory=dict)
-    run_dirs: dict[str, list[Path]] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
 
 
@@ -134,7 +133,7 @@ def run_rows(
     for row in rows:
         row_program, folder = row.program or program, folder_name(row.name)
         runs.commands[row.key] = command_line(row_program, row, ctx, study)
-        runs.results[row.key], runs.run_dirs[row.key] = [], []
+        runs.results[row.key] = []
         seeds = [] if row_program == AEON and ctx.fast else ctx.seeds[:max_seeds]  # aeon: numba compiles for minutes
         cfgs = {seed: compose(row, ctx, study, seed, row_program) for seed in seeds}
         records = {s: (Path(c.run_dir) / RUN_RECORD, record_path(ctx.out, study, folder, s)) for s, c in cfgs.items()}
@@ -152,7 +151,6 @@ def run_rows(
             if not ctx.fast and not reusable(cfg, committed := records[seed][1]):
                 write_record(committed, record)  # --fast numbers are noise: never recorded
             runs.results[row.key].append(record.result)
-            runs.run_dirs[row.key].append(Path(cfg.run_dir))
     return runs
 
 
