@@ -1,4 +1,4 @@
-"""Judge: the statistics over seeds, and a claim's verdict with its test, decided as :data:`DESCRIPTION` says."""
+"""Judge: the statistics over seeds, and a claim's verdict with its test, decided as the page says (``page.yaml``)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,6 @@ ALPHA = 0.05
 WELCH = f"Welch's t-test, two-sided, alpha {ALPHA}"
 ONE_SAMPLE = f"one-sample t-test, two-sided, alpha {ALPHA}"
 PAIRED = f"paired t-test over the data sets, two-sided, alpha {ALPHA}"
-DESCRIPTION = (
-    f"Welch's t-test over seeds (two-sided, α = {ALPHA}; against a fixed bound, the one-sample t-test; over data "
-    f"sets, the paired t-test of the sets' means): a claim holds when the difference goes its way and p < {ALPHA}, "
-    f"does not hold when it goes the other way and p < {ALPHA}, and is inconclusive when the difference is within "
-    f"the noise (p ≥ {ALPHA}, or one seed, which has no spread to test against)"
-)
 
 
 @dataclass

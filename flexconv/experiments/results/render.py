@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from flexconv.experiments.results.judge import DESCRIPTION, Verdict
+from omegaconf import OmegaConf
+
+from flexconv.experiments.results.judge import ALPHA, Verdict
 
 
 def figure_line(name: str, caption: str) -> str:
@@ -48,25 +50,18 @@ class Section:
         return [f"## {self.title}", "", *body, ""]
 
 
-PAGE = Path(__file__).with_name("page.md")  # the page's header, formatted with how it was made
-MODES = {
-    "fast": "**Fast mode** (`--fast`): tiny subsets and one epoch, to check the pipeline. These numbers are noise, not "
-    "results; run without `--fast` for the real page.",
-    "full": "Full mode within a CPU budget: the overrides in the command above (e.g. fewer epochs than the presets) "
-    "are part of each row's command.",
-    "finished_only": " `--finished-only`: this page tabulates the row/seeds that have finished so far (the `seeds` "
-    "column); the same command without `--finished-only` trains the others, resuming interrupted runs.",
-}
+PAGE = Path(__file__).with_name("page.yaml")  # the page's prose
 
 
 def page(
     sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int], runs: Path, finished_only: bool
 ) -> str:
     """The whole page: the header of :data:`PAGE`, the claims at a glance, then every section."""
-    mode = MODES["fast" if fast else "full"] + (MODES["finished_only"] if finished_only else "")
-    header = PAGE.read_text().format(
-        invocation=invocation, mode=mode, seeds=", ".join(map(str, seeds)), runs=runs, description=DESCRIPTION
-    )
+    prose: Any = OmegaConf.to_container(OmegaConf.load(PAGE))
+    mode = prose["modes"]["fast" if fast else "full"] + (" " + prose["modes"]["finished_only"] if finished_only else "")
+    verdicts = prose["verdicts"].format(alpha=ALPHA)
+    seeds_text = ", ".join(map(str, seeds))
+    header = prose["header"].format(invocation=invocation, mode=mode, seeds=seeds_text, runs=runs, description=verdicts)
     glance = [f"| {s.short_title} | {v.claim} | **{v.verdict}** |" for s in sections for v in s.verdicts]
     lines = [header.rstrip("\n"), *glance, "", *(line for section in sections for line in section.markdown())]
     return "\n".join(lines).rstrip("\n") + "\n"
