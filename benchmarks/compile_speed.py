@@ -51,7 +51,7 @@ from flexconv.nn.static import compile_options  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 from page import min_times, write_block  # noqa: E402
 
-INPUTS = {"flexnet7": (3, 32, 32), "flexnet_fashion_mnist": (1, 28, 28), "flextcn": (1, 784)}
+INPUTS = {"flexnet7": (3, 32, 32), "flexnet3": (1, 28, 28), "flextcn": (1, 784)}
 
 
 class CountingInductor:

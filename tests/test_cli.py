@@ -40,7 +40,7 @@ def test_train_dry_run_prints_the_resolved_config_and_trains_nothing(
 ) -> None:
     cli(["train", "experiment=main_job", "trainer.max_epochs=3", *flags])
     out = capsys.readouterr().out
-    assert "experiment_name: main_job" in out and "max_epochs: 3" in out and "name: flextcn_mnist1d" in out
+    assert "experiment_name: main_job" in out and "max_epochs: 3" in out and "name: flextcn4" in out
     assert not Path("runs").exists()
 
 

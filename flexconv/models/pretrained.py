@@ -70,7 +70,7 @@ RELEASES: dict[str, Release] = {
     for release in (
         Release(
             name="flextcn_mnist1d",
-            model_name="flextcn_mnist1d",
+            model_name="flextcn4",
             dataset="mnist1d",
             test_acc=0.9909999966621399,
             params=132154,
@@ -78,7 +78,7 @@ RELEASES: dict[str, Release] = {
         ),
         Release(
             name="flexnet_fashion_mnist",
-            model_name="flexnet_fashion_mnist",
+            model_name="flexnet3",
             dataset="fashion_mnist",
             test_acc=0.9373000264167786,
             params=68790,
@@ -86,7 +86,7 @@ RELEASES: dict[str, Release] = {
         ),
         Release(
             name="flextcn_uea_japanesevowels",
-            model_name="flextcn_uea",
+            model_name="flextcn4",
             dataset="uea_japanesevowels",
             test_acc=0.9837837815284729,
             params=138457,

@@ -12,7 +12,7 @@ from flexconv.experiments.profile import profile_model
 
 
 def test_profile_writes_table_and_trace(tmp_path: Path) -> None:
-    result = profile_model("flexnet_fashion_mnist", batch=2, resolution=8, steps=1, warmup=0, out=tmp_path)
+    result = profile_model("flexnet3", batch=2, resolution=8, steps=1, warmup=0, out=tmp_path)
     assert result["input_shape"] == (2, 1, 8, 8) and result["params"] > 0
     table = (tmp_path / "profile.txt").read_text()
     assert "Self CPU" in table and "training_step" in table
@@ -24,7 +24,7 @@ def test_profile_command_on_a_sequence_model(tmp_path: Path, capsys: pytest.Capt
     main(
         [
             "--model",
-            "flextcn_mnist1d_conv3",
+            "flextcn4_conv3",
             "--batch",
             "2",
             "--length",

@@ -76,7 +76,7 @@ def test_convnext_depthwise_7x7_becomes_a_depthwise_flexconv() -> None:
 def test_our_own_models() -> None:
     from flexconv.models.registry import get_model
 
-    for name, data in (("resnet32", (2, 3, 16, 16)), ("flextcn_mnist1d_conv3", (2, 1, 40))):
+    for name, data in (("resnet32", (2, 3, 16, 16)), ("flextcn4_conv3", (2, 1, 40))):
         plain = get_model(name)
         model = convert(get_model(name))
         assert any(isinstance(m, FlexConv) for m in model.modules())

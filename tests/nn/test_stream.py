@@ -287,6 +287,6 @@ def test_bad_chunks_raise() -> None:
 
 
 def test_image_flexnet_raises() -> None:
-    model = build_model(model_config("flexnet_fashion_mnist")).eval()
+    model = build_model(model_config("flexnet3")).eval()
     with pytest.raises(ValueError, match="data_dim=2"):
         stream(model)

@@ -109,9 +109,7 @@ def test_unknown_option_value_fails(tmp_path: Path) -> None:
 
 def test_missing_dataset_root_is_reported(tmp_path: Path) -> None:
     missing = tmp_path / "no_such_folder"
-    cfg = compose_config(
-        tiny_overrides(tmp_path / "run", "model=flexnet_fashion_mnist", "data=cifar10", f"data.root={missing}")
-    )
+    cfg = compose_config(tiny_overrides(tmp_path / "run", "model=flexnet3", "data=cifar10", f"data.root={missing}"))
     with pytest.raises(DatasetNotFoundError) as info:
         train(cfg)
     message = str(info.value)

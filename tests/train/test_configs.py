@@ -185,12 +185,12 @@ def test_cross_resolution_preset_runs(tmp_path: Path) -> None:
 
 def test_kernel_net_and_mask_arguments_are_overridable_keys() -> None:
     cfg = compose_config(
-        ["model=flexnet_fashion_mnist", "model.conv.kernel_net.hidden_channels=8", "model.conv.mask.init_width=0.2"]
+        ["model=flexnet3", "model.conv.kernel_net.hidden_channels=8", "model.conv.mask.init_width=0.2"]
     )
     layer = build_module(cfg, datamodule_from_config(cfg).record).model.stem[0]
     assert layer.kernel_net.hidden[0].in_features == 8 and float(layer.mask.width[0].detach()) == pytest.approx(0.2)
     replaced = compose_config(
-        ["model=flexnet_fashion_mnist", "~model.conv.kernel_net", "+model.conv.kernel_net={name: SIREN, omega_0: 10.0}"]
+        ["model=flexnet3", "~model.conv.kernel_net", "+model.conv.kernel_net={name: SIREN, omega_0: 10.0}"]
     )
     assert (
         type(build_module(replaced, datamodule_from_config(replaced).record).model.stem[0].kernel_net).__name__

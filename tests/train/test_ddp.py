@@ -111,7 +111,7 @@ def test_two_processes_at_half_the_batch_train_a_flextcn_as_one_process(tmp_path
 def test_two_nodes_at_half_the_batch_train_a_flexnet_with_batch_norm_as_one_process(tmp_path: Path) -> None:
     root = make_fake_tree("fashion_mnist", tmp_path / "data", n_train=48, n_test=4)
     flexnet = [
-        "model=flexnet_fashion_mnist",
+        "model=flexnet3",
         "data=fashion_mnist",
         f"data.root={root}",
         "data.val_fraction=0",

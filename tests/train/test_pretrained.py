@@ -74,7 +74,7 @@ def test_release_writes_a_faithful_file(tmp_path: Path, capsys: pytest.CaptureFi
     stored = read_release(tmp_path / "released" / "tiny.pt")
     assert set(stored) == set(FILE_KEYS)  # no optimiser state, no loop state
     assert stored["run_config"]["run_dir"] is None
-    assert (entry.model_name, entry.dataset, entry.command) == ("flextcn_mnist1d", "mnist1d", command)
+    assert (entry.model_name, entry.dataset, entry.command) == ("flextcn4", "mnist1d", command)
     assert entry.test_acc == stored["test_acc"] == evaluate(best)["test_acc"]
     x = torch.randn(4, 1, 40)
     with torch.no_grad():

@@ -22,11 +22,8 @@ def test_paper_parameter_counts(name: str, params: int) -> None:
 
 
 def test_small_offline_models_are_small() -> None:
-    assert count(get_model("flexnet_fashion_mnist")) <= 100_000
-    flex, conv = (
-        count(get_model("flexnet_fashion_mnist", hidden_channels=16)),
-        count(get_model("flexnet_fashion_mnist_conv3")),
-    )
+    assert count(get_model("flexnet3")) <= 100_000
+    flex, conv = (count(get_model("flexnet3", hidden_channels=16)), count(get_model("flexnet3_conv3")))
     assert 0.5 < conv / flex < 2.0
 
 
@@ -95,7 +92,7 @@ def test_kernel_net_and_mask_take_their_constructor_arguments() -> None:
         "learn_omega_0": False,
     }
     assert conv.mask is None
-    model = get_model("flexnet_fashion_mnist", conv={"kernel_net": {"steerable": True}, "mask": {"init_width": 0.2}})
+    model = get_model("flexnet3", conv={"kernel_net": {"steerable": True}, "mask": {"init_width": 0.2}})
     layer = model.stem[0]
     assert isinstance(layer.kernel_net, MAGNet) and layer.kernel_net.filters[0].theta is not None
     assert isinstance(layer.mask, GaussianMask) and float(layer.mask.width[0].detach()) == pytest.approx(0.2)
@@ -103,7 +100,7 @@ def test_kernel_net_and_mask_take_their_constructor_arguments() -> None:
 
 
 def test_another_kernel_net_name_starts_from_its_defaults() -> None:
-    model = get_model("flexnet_fashion_mnist", conv={"kernel_net": {"name": "SIREN", "omega_0": 10.0}})
+    model = get_model("flexnet3", conv={"kernel_net": {"name": "SIREN", "omega_0": 10.0}})
     net = model.stem[0].kernel_net
     assert isinstance(net, SIREN) and float(net.layers[0].omega_0) == 10.0 and net.output.in_features == 32
 
@@ -128,7 +125,7 @@ def test_another_kernel_net_name_starts_from_its_defaults() -> None:
 )
 def test_bad_nested_options_fail_naming_the_known_ones(conv: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        get_model("flexnet_fashion_mnist", conv=conv)
+        get_model("flexnet3", conv=conv)
 
 
 def test_committed_records_name_registered_models() -> None:

@@ -53,7 +53,7 @@ def test_train_command_prints_results(tmp_path: Path, capsys: pytest.CaptureFixt
         assert word in out
 
 
-@pytest.mark.parametrize("model", ["cktcn_mnist1d", "flextcn_mnist1d_conv3"])
+@pytest.mark.parametrize("model", ["cktcn4", "flextcn4_conv3"])
 def test_sequence_baselines_train(tmp_path: Path, model: str) -> None:
     overrides = tiny_overrides(tmp_path / "run", f"model={model}", "optim=adam_plateau")
     if model.endswith("_conv3"):  # a plain convolution has no kernel network to shrink
@@ -106,7 +106,7 @@ def test_per_step_objective_uses_outputs_at_every_step() -> None:
         "in_channels": 1,
         "num_classes": 10,
     }
-    module = TaskModule("flextcn_mnist1d", tiny, {}, objective="per_step").eval()
+    module = TaskModule("flextcn4", tiny, {}, objective="per_step").eval()
     x = torch.randn(2, 1, 40)
     out = module(x)
     assert out.shape == (2, 40, 10)
@@ -167,7 +167,7 @@ def test_kernel_norm_penalty_reuses_the_kernels_of_the_forward(monkeypatch: pyte
         "num_classes": 10,
     }
     torch.manual_seed(0)
-    module = TaskModule("flextcn_mnist1d", tiny, {"kernel_norm_decay": 0.5}).double()
+    module = TaskModule("flextcn4", tiny, {"kernel_norm_decay": 0.5}).double()
     x, y = torch.randn(3, 1, 40, dtype=torch.float64), torch.tensor([1, 2, 3])
     module.eval()  # no dropout: both losses see the same network
     module(x)  # fixes the grids
