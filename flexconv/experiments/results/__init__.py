@@ -2,6 +2,6 @@
 
 sweep (:mod:`.sweep`) runs each study's rows (:mod:`.study`, the YAML files of ``studies/``) with every seed;
 collect (:mod:`.table`) reads the finished row/seeds under one schema; judge (:mod:`.judge`, :mod:`.claims`)
-returns each claim's verdict with its statistic; render (:mod:`.render`, :mod:`.figures`) writes the page and
+returns each claim's verdict with its statistic; render (:mod:`.render`) draws the figures and writes the page and
 ``results.json`` once.
 """

@@ -64,11 +64,6 @@ class Verdict:
         """The page's line: the paper's claim, whether the numbers support it and why."""
         return f"- **Claim:** {self.claim} **Here:** {self.verdict} ({self.evidence})."
 
-    def entry(self, study: str) -> dict[str, Any]:
-        """The verdict as an entry of ``results.json``'s claims."""
-        fields = ("claim", "verdict", "evidence", "test", "t", "p", "difference", "n")
-        return {"study": study, **{name: getattr(self, name) for name in fields}}
-
 
 def greater(claim: str, a: Union[Stat, float], b: Union[Stat, float], evidence: str, test: str = "") -> Verdict:
     """The claim that ``a``'s mean exceeds ``b``'s, one of them possibly a constant: Welch's t-test of two samples,

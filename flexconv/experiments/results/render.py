@@ -1,25 +1,69 @@
-"""Render: the study sections, the page and ``results.json``, each written once from the sections (nothing is merged
-into, or read back from, an earlier page)."""
+"""Render: the figures a study file names (``figures: [{kind: ...}]``), the study sections, and the page and
+``results.json``, each written once from the sections (nothing is merged into, or read back from, an earlier page)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
 from omegaconf import OmegaConf
 
-from flexconv.experiments.results.judge import ALPHA, Verdict
+from flexconv.experiments.results.judge import ALPHA, Verdict, stat
+from flexconv.experiments.results.sweep import Row, Runs
 
 
-def figure_line(name: str, caption: str) -> str:
-    """The markdown image of ``figures/<name>`` (the page's figures folder)."""
-    return f"![{caption}](figures/{name})"
+@dataclass(frozen=True)
+class Bars:
+    """Mean ± std per row as bars, one series per ``metrics`` entry (result key, legend label); or, with ``groups``
+    (legend label, row keys), test accuracy with one series per group over the x ``labels``."""
+
+    file: str
+    caption: str
+    ylabel: str
+    metrics: tuple[tuple[str, str], ...] = (("test_acc", "test accuracy"),)
+    labels: tuple[str, ...] = ()
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
+        from matplotlib.figure import Figure
+
+        labels = self.labels or tuple(row.name for row in rows)
+        series = [(name, [stat(runs.results[key], "test_acc") for key in keys]) for name, keys in self.groups] or [
+            (label, [stat(runs.results[row.key], metric) for row in rows]) for metric, label in self.metrics
+        ]
+        legend = len(series) > 1
+        per_label = 0.35 * len(series) + 0.5 if legend else 1.3
+        ax = (fig := Figure(figsize=(per_label * len(labels) + 2 + 2 * legend, 3.2), layout="constrained")).subplots()
+        width = 0.8 / len(series)
+        for index, (name, stats) in enumerate(series):
+            offset = (index - (len(series) - 1) / 2) * width
+            means, stds = [s.mean * 100 if s else 0 for s in stats], [s.std * 100 if s else 0 for s in stats]
+            ax.bar([x + offset for x in range(len(labels))], means, width, yerr=stds, capsize=3, label=name)
+        ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+        ax.set_ylabel(self.ylabel)
+        if legend:
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        fig.savefig(path, dpi=110)
 
 
-# -- the page -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plot:
+    """A figure drawn by ``plot`` ("module:function", called as ``function(results, path)``) from the first seed's
+    result of each measured row, in the study's order."""
+
+    file: str
+    caption: str
+    plot: str
+
+    def draw(self, rows: Sequence[Row], runs: Runs, path: Path) -> None:
+        from flexconv.data.records import resolve
+
+        resolve(self.plot)([runs.results[row.key][0] for row in rows], path)
+
+
 Line = Union[str, Verdict]  # a section's line: markdown, or a verdict that the page states as a sentence
 
 
@@ -36,11 +80,6 @@ class Section:
     @property
     def verdicts(self) -> list[Verdict]:
         return [line for line in self.lines if isinstance(line, Verdict)]
-
-    @property
-    def short_title(self) -> str:
-        """The title up to its first colon or comma (the claims table's study column)."""
-        return self.title.split(":")[0].split(", ")[0]
 
     def markdown(self) -> list[str]:
         """Its heading, its lines (verdicts as sentences) or why it was skipped, and a blank line."""
@@ -62,7 +101,8 @@ def page(
     verdicts = prose["verdicts"].format(alpha=ALPHA)
     seeds_text = ", ".join(map(str, seeds))
     header = prose["header"].format(invocation=invocation, mode=mode, seeds=seeds_text, runs=runs, description=verdicts)
-    glance = [f"| {s.short_title} | {v.claim} | **{v.verdict}** |" for s in sections for v in s.verdicts]
+    short = {s.key: s.title.split(":")[0].split(", ")[0] for s in sections}  # up to the first colon or comma
+    glance = [f"| {short[s.key]} | {v.claim} | **{v.verdict}** |" for s in sections for v in s.verdicts]
     lines = [header.rstrip("\n"), *glance, "", *(line for section in sections for line in section.markdown())]
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -72,6 +112,6 @@ def results_json(sections: Sequence[Section]) -> str:
     table = {
         "schema_version": 1,
         "entries": [item for section in sections for item in section.entries],
-        "claims": [verdict.entry(section.key) for section in sections for verdict in section.verdicts],
+        "claims": [{"study": section.key, **asdict(verdict)} for section in sections for verdict in section.verdicts],
     }
     return json.dumps(table, indent=1) + "\n"

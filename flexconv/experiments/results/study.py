@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
-from flexconv.experiments.results import claims, figures, tables
+from flexconv.experiments.results import claims, render, tables
 from flexconv.experiments.results.claims import Reference
-from flexconv.experiments.results.render import Line, Section, figure_line
+from flexconv.experiments.results.render import Line, Section
 from flexconv.experiments.results.sweep import Context, DataUnavailable, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
 AnyTable = Union[tables.Table, tables.KernelSizeTable]
 Claim = Union[claims.Beats, claims.Below, claims.Given, claims.Paired, claims.Distinct, claims.Best]
 Finding = claims.Reference
-Figure = Union[figures.Bars, figures.Plot]
+Figure = Union[render.Bars, render.Plot]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
     accuracy of its :class:`~.claims.Reference` as baseline, a :class:`~.claims.Below` claim's metric with its own."""
     baselines = {(c.row, "test_acc"): (c.reference, c.accuracy) for c in study.findings}
     baselines |= {(c.row, c.metric): c.baseline for c in study.claims if isinstance(c, claims.Below)}
-    return [item for spec in study.tables for item in spec.entries(study.key, study.table_rows(spec), runs, baselines)]
+    metric_tables = [spec for spec in study.tables if isinstance(spec, tables.Table)]
+    return [item for spec in metric_tables for item in spec.entries(study.key, study.table_rows(spec), runs, baselines)]
 
 
 def section_lines(study: Study, runs: Runs, ctx: Context) -> list[Line]:
@@ -67,7 +68,7 @@ def section_lines(study: Study, runs: Runs, ctx: Context) -> list[Line]:
     finished = [row for row in study.rows if runs.results.get(row.key)]  # a row without runs has no bar
     for figure in study.figures if finished else ():
         figure.draw(finished, runs, ctx.figures / figure.file)
-        lines += [figure_line(figure.file, figure.caption), ""]
+        lines += [f"![{figure.caption}](figures/{figure.file})", ""]
     lines += [claim.judge(runs) for claim in study.claims]
     return lines + [line for finding in study.findings for line in finding.lines(runs)]
 

@@ -91,6 +91,3 @@ class KernelSizeTable:
                 learned = f"{taps(sizes['initial'])} → **{taps(sizes['learned'])}**"
                 lines.append(f"| {row.name} | {learned} | {'x'.join(map(str, sizes['grid']))} |")
         return lines
-
-    def entries(self, study: str, rows: tuple[Row, ...], runs: Runs, baselines: dict[Any, Any]) -> list[dict[str, Any]]:
-        return []
