@@ -60,7 +60,10 @@ def parse_context(argv: Sequence[str]) -> tuple[Context, Optional[str]]:
         "are tabulated as with --finished-only",
     )
     parser.add_argument(
-        "--jobs", type=int, default=1, help="row/seeds trained at once, each in its own process (joblib; default 1)"
+        "--jobs",
+        type=int,
+        default=1,
+        help="a row's seeds trained at once, each in its own process (Hydra's joblib launcher)",
     )
     parser.add_argument(
         "--override",

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
-from flexconv.experiments.results import claims, render, tables
+from flexconv.experiments.results import claims, render
 from flexconv.experiments.results.claims import Reference
 from flexconv.experiments.results.render import Line, Section
 from flexconv.experiments.results.sweep import Context, DataUnavailable, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
-AnyTable = Union[tables.Table, tables.KernelSizeTable]
+AnyTable = Union[render.Table, render.KernelSizeTable]
 Claim = Union[claims.Beats, claims.Below, claims.Given, claims.Paired, claims.Distinct, claims.Best]
 Finding = claims.Reference
 Figure = Union[render.Bars, render.Plot]
@@ -35,7 +35,7 @@ class Study:
     rows: tuple[Row, ...] = ()
     claims: tuple[Claim, ...] = ()
     findings: tuple[Finding, ...] = ()
-    tables: tuple[AnyTable, ...] = (tables.Table(),)
+    tables: tuple[AnyTable, ...] = (render.Table(),)
     notes: tuple[str, ...] = ()
     figures: tuple[Figure, ...] = ()
     program: str = "train"
@@ -54,7 +54,7 @@ def entries(study: Study, runs: Runs) -> list[dict[str, Any]]:
     accuracy of its :class:`~.claims.Reference` as baseline, a :class:`~.claims.Below` claim's metric with its own."""
     baselines = {(c.row, "test_acc"): (c.reference, c.accuracy) for c in study.findings}
     baselines |= {(c.row, c.metric): c.baseline for c in study.claims if isinstance(c, claims.Below)}
-    metric_tables = [spec for spec in study.tables if isinstance(spec, tables.Table)]
+    metric_tables = [spec for spec in study.tables if isinstance(spec, render.Table)]
     return [item for spec in metric_tables for item in spec.entries(study.key, study.table_rows(spec), runs, baselines)]
 
 
@@ -88,7 +88,7 @@ def run_study(study: Study, ctx: Context) -> Section:
 
 KINDS: dict[str, type] = {
     re.sub(r"(?<!^)(?=[A-Z])", "_", part.__name__).lower(): part
-    for part in (*get_args(Claim), Reference, *get_args(Figure), tables.KernelSizeTable)
+    for part in (*get_args(Claim), Reference, *get_args(Figure), render.KernelSizeTable)
 }
 """The parts a study file names by ``kind``."""
 
