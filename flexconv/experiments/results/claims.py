@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Union
 
 from flexconv.experiments.results.judge import NOT_RUN, NOT_TESTED, PAIRED, Stat, Verdict, decided, greater, stat
 from flexconv.experiments.results.sweep import Runs
@@ -100,21 +100,18 @@ class Paired:
     margin: float = 0.0
 
     def judge(self, runs: Runs) -> Verdict:
-        pairs = [(_accuracy(runs, x), _accuracy(runs, y)) for x, y in zip(self.a, self.b)]
-        known = [(x, y) for x, y in pairs if x is not None and y is not None]
-        if not known or len(known) < len(pairs):
+        means = [
+            [getattr(stat(runs.results[s], "test_acc"), "mean", None) if isinstance(s, str) else s for s in side]
+            for side in (self.a, self.b)
+        ]
+        known = [(x, y) for x, y in zip(*means) if x is not None and y is not None]
+        if not known or len(known) < len(self.a):
             return Verdict(self.claim, NOT_TESTED, NOT_RUN)
         differences = Stat.of([x - y - self.margin for x, y in known])
         assert differences is not None
         a, b = (f"{100 * sum(side) / len(side):.2f}" for side in zip(*known))
         evidence = f"averages over {len(known)} sets: {self.label_a} {a}, {self.label_b} {b}"
         return greater(self.claim, differences, 0.0, evidence, PAIRED)
-
-
-def _accuracy(runs: Runs, side: Union[str, float]) -> Optional[float]:
-    """A row's mean test accuracy (None without a finished seed), or a published one."""
-    value = stat(runs.results[side], "test_acc") if isinstance(side, str) else Stat.of([side])
-    return None if value is None else value.mean
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
+from flexconv.data.records import DatasetNotFoundError
 from flexconv.experiments.results import claims, render
 from flexconv.experiments.results.claims import Reference
 from flexconv.experiments.results.render import Line, Section
-from flexconv.experiments.results.sweep import Context, DataUnavailable, Row, Runs, run_rows
+from flexconv.experiments.results.sweep import Context, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
 AnyTable = Union[render.Table, render.KernelSizeTable]
@@ -79,7 +80,7 @@ def run_study(study: Study, ctx: Context) -> Section:
     try:
         runs = run_rows(study.rows, ctx, study.key, study.program, study.max_seeds, study.batch_norm_reestimated)
         section = Section(study.key, study.title, section_lines(study, runs, ctx), entries=entries(study, runs))
-    except DataUnavailable as error:
+    except DatasetNotFoundError as error:
         log.warning("study %s skipped: %s", study.key, error)
         section = Section(study.key, study.key, skipped=str(error))
     log.info("study %s: %.0f s", study.key, time.perf_counter() - start)

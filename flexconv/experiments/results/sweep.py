@@ -17,7 +17,6 @@ from typing import Any, Optional, cast
 from omegaconf import OmegaConf
 
 from flexconv.cli.multirun import launch
-from flexconv.data.records import DatasetNotFoundError
 from flexconv.experiments import baselines, fit_kernel
 from flexconv.experiments.results.judge import Results
 from flexconv.experiments.results.table import RUN_RECORD, Record, environment, read_record, record_path, write_record
@@ -69,10 +68,6 @@ class Context:
     @property
     def figures(self) -> Path:
         return self.out / "figures"
-
-
-class DataUnavailable(Exception):
-    """A study's dataset is not installed (the study is reported as skipped)."""
 
 
 @dataclass
@@ -128,7 +123,7 @@ def run_rows(
     bn: bool = False,
 ) -> Runs:
     """Every row once per seed (at most ``max_seeds``), reusing finished ones; program: a key of :data:`PROGRAMS`
-    (a row's own wins); bn: also test with re-estimated BatchNorm statistics. No dataset: :class:`DataUnavailable`."""
+    (a row's own wins); bn: also test with re-estimated BatchNorm statistics. No dataset: DatasetNotFoundError."""
     runs = Runs()
     for row in rows:
         row_program, folder = row.program or program, folder_name(row.name)
@@ -163,8 +158,6 @@ def run_job(cfg: Any, study: str, row: str, program: str, bn: bool) -> None:
     except RunDirInUseError as error:
         log.warning("%s: left out, %s", cfg.run_dir, error)
         return
-    except DatasetNotFoundError as error:
-        raise DataUnavailable(str(error)) from error
     write_record(Path(cfg.run_dir) / RUN_RECORD, Record(study, row, cfg.seed, config, result, environment()))
 
 
