@@ -18,7 +18,7 @@ from scipy import stats
 
 from flexconv.cli.results import main
 from flexconv.experiments.results import sweep
-from flexconv.experiments.results.claims import Beats, Below, Best, Paired
+from flexconv.experiments.results.claims import Beats, Below, Best, Distinct, Paired
 from flexconv.experiments.results.judge import (
     DOES_NOT_HOLD,
     HOLDS,
@@ -154,6 +154,19 @@ def test_a_paired_claim_is_the_paired_t_test_of_the_sets_means() -> None:
     assert published.verdict == HOLDS and "averages over 3 sets: F 89.50, paper 50.00" in published.evidence
     unfinished = runs_of(f0=[0.9], r0=[0.8], missing=[])
     assert Paired("c.", ("f0", "missing"), ("r0", "r0"), "F", "R").judge(unfinished).verdict == NOT_TESTED
+
+
+def test_kernel_sizes_differ_between_layers_or_between_rows() -> None:
+    def sized(*learned: list[list[int]]) -> list[dict[str, object]]:
+        return [{"kernel_sizes": {"learned": sizes}} for sizes in learned]
+
+    runs = Runs(results={"a": sized([[3], [5]]), "b": sized([[3], [5]]), "c": sized([[7], [7]]), "d": []})
+    assert Distinct("layers.", ("a",)).judge(runs).verdict == HOLDS
+    assert Distinct("layers.", ("c",)).judge(runs).verdict == DOES_NOT_HOLD
+    assert Distinct("rows.", ("a", "c")).judge(runs).verdict == HOLDS
+    same = Distinct("rows.", ("a", "b", "c")).judge(runs)
+    assert (same.verdict, same.evidence) == (DOES_NOT_HOLD, "2 distinct per-layer size lists over 3 sets")
+    assert Distinct("rows.", ("d",)).judge(runs).verdict == NOT_TESTED
 
 
 def test_stat_formats_mean_and_std_over_seeds() -> None:
