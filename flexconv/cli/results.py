@@ -2,7 +2,7 @@
 
     flexconv bench results [--fast] [--studies mnist1d,fit_kernel] [--seeds 3] [--out docs]
 
-Trains the rows of every study of :data:`~flexconv.experiments.results.studies.STUDIES` (or of those named)
+Trains the rows of every study of :data:`~flexconv.experiments.results.study.STUDIES` (or of those named)
 that no record holds, then writes ``<out>/results.md`` and ``<out>/results.json`` (every table row's metric and
 every claim's verdict, test and statistic) once, from the table of all finished row/seeds: the run folders and
 the committed records. With ``--studies``, the other studies are tabulated from what has finished, as with
@@ -23,8 +23,7 @@ from typing import Optional
 
 from flexconv.atomic import write_text
 from flexconv.experiments.results.render import page, results_json
-from flexconv.experiments.results.studies import STUDIES
-from flexconv.experiments.results.study import run_study
+from flexconv.experiments.results.study import STUDIES, run_study
 from flexconv.experiments.results.sweep import Context
 
 
@@ -123,7 +122,8 @@ def main(argv: Sequence[str]) -> None:
 
     setup_logging()
     named = parse_studies(studies)
-    ctx.figures.mkdir(parents=True, exist_ok=True)
+    figures = ctx.out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     tabulated = dataclasses.replace(ctx, finished_only=True)  # the studies not named train nothing
     sections = [run_study(study, ctx if key in named else tabulated) for key, study in STUDIES.items()]
@@ -143,5 +143,5 @@ def main(argv: Sequence[str]) -> None:
         status = f"[yellow]skipped[/]: {section.skipped}" if section.skipped else "[green]done[/]"
         console.print(f"{section.key:<14} {status}")
     console.print(
-        f"wrote {ctx.out / 'results.md'}, {ctx.out / 'results.json'} and figures in {ctx.figures} ({seconds:.0f} s)"
+        f"wrote {ctx.out / 'results.md'}, {ctx.out / 'results.json'} and figures in {figures} ({seconds:.0f} s)"
     )

@@ -13,7 +13,7 @@ import torch
 from flexconv.cli.fit_kernel import main as fit_kernel_main
 from flexconv.experiments import fit_kernel as fk
 from flexconv.experiments.results import sweep
-from flexconv.experiments.results.studies import STUDIES
+from flexconv.experiments.results.study import STUDIES
 from flexconv.experiments.results.table import RUN_RECORD, read_record
 from flexconv.nn.kernels import SIREN
 

@@ -30,8 +30,7 @@ from flexconv.experiments.results.judge import (
     Stat,
 )
 from flexconv.experiments.results.render import page, results_json
-from flexconv.experiments.results.studies import STUDIES
-from flexconv.experiments.results.study import run_study
+from flexconv.experiments.results.study import STUDIES, run_study
 from flexconv.experiments.results.sweep import Context, Row, Runs
 from flexconv.experiments.results.table import RUN_RECORD, SCHEMA_VERSION, collect, read_record
 
@@ -193,7 +192,7 @@ def test_the_committed_page_and_json_are_rendered_from_the_committed_records(tmp
         invocation=COMMITTED_INVOCATION,
         finished_only=True,
     )
-    ctx.figures.mkdir(parents=True)
+    (out / "figures").mkdir(parents=True)
     sections = [run_study(study, ctx) for study in STUDIES.values()]
     rendered = page(sections, invocation=ctx.invocation, fast=False, seeds=ctx.seeds, runs=ctx.runs, finished_only=True)
     assert rendered == (DOCS / "results.md").read_text()
@@ -342,15 +341,15 @@ def test_the_command_refuses_unknown_studies_and_rows(tmp_path: Path) -> None:
 def test_the_adding_a_study_section_names_the_files_every_study_needs() -> None:
     """The section's Touches line names a study's YAML file and the page order; every study is such a file, every
     file of the folder is on the page, and the registry is nothing but that order."""
-    from flexconv.experiments.results import studies
+    from flexconv.experiments.results import study
 
     text = (REPO / "docs" / "extending.md").read_text()
     section = text[text.index("\n## Adding a study") :]
     named = re.findall(r"`([^`]+)`", section.rstrip("\n").splitlines()[-1])
-    assert named == ["flexconv/experiments/results/studies/<name>.yaml", "flexconv/experiments/results/studies.py"]
+    assert named == ["flexconv/experiments/results/studies/<name>.yaml", "flexconv/experiments/results/study.py"]
     folder = REPO / "flexconv" / "experiments" / "results" / "studies"
-    assert studies.STUDY_FILES == folder and sorted(p.stem for p in folder.glob("*.yaml")) == sorted(STUDIES)
-    assert list(STUDIES) == list(studies.PAGE_ORDER)
+    assert study.STUDY_FILES == folder and sorted(p.stem for p in folder.glob("*.yaml")) == sorted(STUDIES)
+    assert list(STUDIES) == list(study.PAGE_ORDER)
     assert "yaml" in (REPO / "pyproject.toml").read_text().split("[tool.setuptools.package-data]")[1].split("\n")[1]
 
 

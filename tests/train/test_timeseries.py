@@ -12,7 +12,7 @@ import torch
 
 from flexconv.cli.results import main as bench
 from flexconv.data.uea import aeon_data_dir
-from flexconv.experiments.results import studies
+from flexconv.experiments.results.study import STUDIES
 from flexconv.experiments.results.table import RUN_RECORD, read_record
 from flexconv.train.callbacks import continuous_layers
 from flexconv.train.commands import train
@@ -108,7 +108,7 @@ def test_timeseries_study_writes_its_table_into_the_page(tmp_path: Path, monkeyp
 
     bench_timeseries("--seeds", "1")
     page = (docs / "results.md").read_text()
-    assert page.count("\n## ") == len(studies.STUDIES) + 1  # the others from what has finished (nothing here)
+    assert page.count("\n## ") == len(STUDIES) + 1  # the others from what has finished (nothing here)
     section = page.split("\n## Time series")[1].split("\n## ")[0]
     assert "| GunPoint MiniRocket | 50.00 | 1 | – | 1.5 |" in section and "| GunPoint MultiRocket | 25.00 |" in section
     assert "| ACSF1 FlexTCN | no finished run at this budget yet |" in section  # not in --rows
@@ -144,7 +144,7 @@ def test_aeon_rows_are_left_out_of_fast_invocations(tmp_path: Path, monkeypatch:
         raise AssertionError("--fast fitted an aeon row")
 
     monkeypatch.setattr("flexconv.experiments.baselines.fit_aeon", fit_aeon)
-    rows = [studies.STUDIES["timeseries"].row(f"GunPoint/{name}") for name in ("minirocket", "multirocket")]
+    rows = [STUDIES["timeseries"].row(f"GunPoint/{name}") for name in ("minirocket", "multirocket")]
     runs = run_rows(rows, Context(fast=True, seeds=[0], out=tmp_path, runs=tmp_path / "runs"), "timeseries")
     assert runs.results == {"GunPoint/minirocket": [], "GunPoint/multirocket": []}
     assert (

@@ -46,10 +46,8 @@ def stat(results: Results, key: str) -> Optional[Stat]:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim's verdict (HOLDS, DOES_NOT_HOLD, INCONCLUSIVE or NOT_TESTED), the numbers as the page states them
-    (evidence) and the test that decided it: its name (None for a count or a comparison without seeds), t and p
-    (None without a test or with one seed), the difference of the means in the claim's direction and the seeds
-    per side."""
+    """A claim's verdict, the numbers as the page states them (evidence) and its test (None without one), t, p (None
+    without a test or with one seed), the difference of the means in the claim's direction and the seeds per side."""
 
     claim: str
     verdict: str

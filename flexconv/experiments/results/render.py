@@ -33,8 +33,7 @@ ACCURACY = Metric("test_acc", "test accuracy (%)")
 
 
 def wall_time(results: Results) -> str:
-    """Mean wall time per seed for each device that ran them (named unless the CPU), whole seconds or two
-    significant digits under 10 s, and how many seeds have no known time."""
+    """Mean wall time per seed on each device (named unless the CPU), and how many seeds have no known time."""
     by_device: dict[str, list[float]] = {}
     for r in (r for r in results if r["wall_time_s"] is not None):
         by_device.setdefault(r["device"], []).append(r["wall_time_s"])
@@ -64,8 +63,7 @@ class Table:
         return lines
 
     def entries(self, study: str, rows: tuple[Row, ...], runs: Runs, baselines: dict[Any, Any]) -> list[dict[str, Any]]:
-        """Each metric of each row: mean and std over the finished seeds (None without any), with the
-        ``baseline`` (name, value) of its (row key, metric key) in ``baselines``."""
+        """Each metric of each row, mean and std over the finished seeds, with its ``baselines`` (name, value)."""
         items = []
         for row in rows:
             results = runs.results[row.key]
@@ -194,9 +192,6 @@ def page(
 
 def results_json(sections: Sequence[Section]) -> str:
     """``results.json``: every table row's metrics and every claim's verdict with its test."""
-    table = {
-        "schema_version": 1,
-        "entries": [item for section in sections for item in section.entries],
-        "claims": [{"study": section.key, **asdict(verdict)} for section in sections for verdict in section.verdicts],
-    }
-    return json.dumps(table, indent=1) + "\n"
+    entries = [item for section in sections for item in section.entries]
+    claims = [{"study": section.key, **asdict(verdict)} for section in sections for verdict in section.verdicts]
+    return json.dumps({"schema_version": 1, "entries": entries, "claims": claims}, indent=1) + "\n"

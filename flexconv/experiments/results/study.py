@@ -1,5 +1,6 @@
-"""A study: rows, tables, notes, figures, claims and findings as data (a YAML file of ``studies/``, :func:`load_study`);
-:func:`run_study` runs its rows and lays out its section. Rows are named by their key everywhere in a study."""
+"""A study: rows, tables, notes, figures, claims and findings as data (a YAML file of ``studies/``, :func:`load_study`;
+the page's, in order: :data:`STUDIES`); :func:`run_study` runs its rows and lays out its section. Rows are named by
+their key everywhere in a study."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def section_lines(study: Study, runs: Runs, ctx: Context) -> list[Line]:
         lines += [note, ""]
     finished = [row for row in study.rows if runs.results.get(row.key)]  # a row without runs has no bar
     for figure in study.figures if finished else ():
-        figure.draw(finished, runs, ctx.figures / figure.file)
+        figure.draw(finished, runs, ctx.out / "figures" / figure.file)
         lines += [f"![{figure.caption}](figures/{figure.file})", ""]
     lines += [claim.judge(runs) for claim in study.claims]
     return lines + [line for finding in study.findings for line in finding.lines(runs)]
@@ -121,10 +122,9 @@ def _build(hint: Any, value: Any) -> Any:
 
 
 def load_study(path: Path) -> Study:
-    """The study in the YAML file ``path``, its key the file's stem: the keys are :class:`Study`'s fields, each part
-    a mapping of its class's fields (claims, findings, the figure and non-default tables with a ``kind`` of
-    :data:`KINDS`); top-level keys starting with ``_`` hold YAML anchors. Interpolations: ``${memoryless:L}`` (copy
-    memory's memoryless loss at length L), ``${batch_norm_batches:}``. ValueError names the file and the problem."""
+    """The study in the YAML file ``path`` (key: its stem; fields: :class:`Study`'s, parts named by ``kind``; keys
+    starting with ``_`` hold anchors; ``${memoryless:L}`` and ``${batch_norm_batches:}`` interpolate). ValueError
+    names the file and the problem."""
     from omegaconf import OmegaConf
 
     from flexconv.data.synthetic import copy_memory_memoryless_loss
@@ -139,3 +139,9 @@ def load_study(path: Path) -> Study:
         return _build(Study, {"key": path.stem, **fields})  # type: ignore[no-any-return]
     except (ValueError, TypeError) as error:
         raise ValueError(f"{path}: not a study: {error}") from error
+
+
+STUDY_FILES = Path(__file__).with_name("studies")
+PAGE_ORDER = tuple("mnist1d fashion_mnist crossres sfashion uea fit_kernel synthetic timeseries dropin".split())
+STUDIES: dict[str, Study] = {key: load_study(STUDY_FILES / f"{key}.yaml") for key in PAGE_ORDER}
+"""The studies of the page, in its order: one YAML file each in ``studies/``."""

@@ -1,9 +1,7 @@
-"""Sweep: each row of a study is ``flexconv train|crossres experiment=<preset> k=v ... seed=<s>`` once per seed.
-
-A row/seed with a record of its config is reused; the others run as one Hydra multirun per row (``seed=0,2``) in
+"""Sweep: each row of a study is ``flexconv train|crossres experiment=<preset> k=v ... seed=<s>`` once per seed. A
+row/seed with a record of its config is reused; the others run as one Hydra multirun per row (``seed=0,2``) in
 ``<runs>/<study>/<row>/seed<S>``, resuming interrupted runs. Rows of the programs without a train config run in this
-process: "aeon" (never in --fast) and "fit_kernel" (:func:`flexconv.experiments.fit_kernel.fit_one`).
-"""
+process: "aeon" (never in --fast) and "fit_kernel" (:func:`flexconv.experiments.fit_kernel.fit_one`)."""
 
 from __future__ import annotations
 
@@ -64,10 +62,6 @@ class Context:
     def trains(self, row: Row) -> bool:
         """Whether ``row``'s unfinished seeds are trained (else left out)."""
         return not self.finished_only and (self.trained_rows is None or row.key in self.trained_rows)
-
-    @property
-    def figures(self) -> Path:
-        return self.out / "figures"
 
 
 @dataclass

@@ -1,10 +1,8 @@
-"""Collect: the finished row/seeds, each a :class:`Record` under one schema (``schema_version``).
-
-A record is written in its run folder (``<runs>/<study>/<row>/seed<S>/record.json``, on the machine that trained it)
-and, outside ``--fast``, committed beside the page (``<out>/records/<study>/<row>/seed<S>.json``), so that a study
-accumulates across machines. A record is reused only for a row whose resolved config equals its own (outputs
-aside); one of another schema version is refused, naming the file: records are migrated, never filled in.
-"""
+"""Collect: each finished row/seed is a :class:`Record` under one schema, in its run folder
+(``<runs>/<study>/<row>/seed<S>/record.json``) and, outside ``--fast``, committed beside the page
+(``<out>/records/<study>/<row>/seed<S>.json``) so that a study accumulates across machines. A record is reused only
+for a row whose resolved config equals its own (outputs aside); one of another schema version is refused, naming
+the file: records are migrated, never filled in."""
 
 from __future__ import annotations
 
