@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
@@ -77,22 +76,19 @@ def section_lines(study: Study, runs: Runs, ctx: Context) -> list[Line]:
 
 def run_study(study: Study, ctx: Context) -> Section:
     """Run ``study``'s rows and lay out its section; a missing dataset turns it into a skipped section."""
-    start = time.perf_counter()
     try:
         runs = run_rows(study.rows, ctx, study.key, study.program, study.max_seeds, study.batch_norm_reestimated)
         section = Section(study.key, study.title, section_lines(study, runs, ctx), entries=entries(study, runs))
     except DatasetNotFoundError as error:
         log.warning("study %s skipped: %s", study.key, error)
         section = Section(study.key, study.key, skipped=str(error))
-    log.info("study %s: %.0f s", study.key, time.perf_counter() - start)
     return section
 
 
-KINDS: dict[str, type] = {
+KINDS: dict[str, type] = {  # the parts a study file names by ``kind``
     re.sub(r"(?<!^)(?=[A-Z])", "_", part.__name__).lower(): part
     for part in (*get_args(Claim), Reference, *get_args(Figure), render.KernelSizeTable)
 }
-"""The parts a study file names by ``kind``."""
 
 
 def _build(hint: Any, value: Any) -> Any:
