@@ -114,6 +114,19 @@ def test_the_best_row_is_decided_by_the_means_leaving_out_rows_without_a_number(
     assert Best("D fits best.", "d", among, "psnr").judge(runs).verdict == NOT_TESTED
 
 
+def test_a_claim_given_a_precondition_is_tested_only_while_it_holds() -> None:
+    runs = Runs(
+        results={
+            k: [{"test_acc": v, "freq": f} for v in vs] for k, vs, f in (("a", CLEAR[0], 1.0), ("b", CLEAR[1], 3.0))
+        }
+    )
+    plain = Beats("c.", "a", "b", "A", "B").judge(runs)
+    assert Beats("c.", "a", "b", "A", "B", given=("a", "freq", 1.1, "at {value}")).judge(runs) == plain
+    unmet = Beats("c.", "a", "b", "A", "B", given=("b", "freq", 1.1, "at {value}")).judge(runs)
+    assert (unmet.verdict, unmet.test) == (NOT_TESTED, None)
+    assert unmet.evidence == f"at 3.00; measured: {plain.evidence}"
+
+
 def test_a_bound_is_tested_with_scipys_one_sample_t_test() -> None:
     losses = [0.010, 0.012, 0.011]
     verdict = Below("it solves the task.", "a", "test_acc", "loss", ("trivial", 0.2)).judge(runs_of(a=losses))

@@ -1,12 +1,11 @@
-"""Claims and findings, named in a study file by ``kind`` (:data:`~.study.KINDS`): pure functions of the measured
-rows (:class:`~.sweep.Runs`). A claim returns a :class:`~.judge.Verdict` with its statistic; a finding, sentences
-about the numbers that are not claims of the paper."""
+"""Claims and findings (``kind`` in a study file): pure functions of the measured rows. A claim returns a
+:class:`~.judge.Verdict` with its statistic; a finding, sentences about the numbers that are not claims of the paper."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
+from typing import Optional, Union
 
 from flexconv.experiments.results.judge import NOT_RUN, NOT_TESTED, PAIRED, Stat, Verdict, decided, greater, stat
 from flexconv.experiments.results.sweep import Runs
@@ -15,7 +14,9 @@ from flexconv.experiments.results.sweep import Runs
 @dataclass(frozen=True)
 class Beats:
     """Row ``a`` does better than row ``b`` on ``metric`` (higher, or lower with ``higher: false``), or, with a
-    ``margin`` (in the metric's units), is worse by less than it; shown times ``scale`` with ``digits`` decimals."""
+    ``margin`` (in the metric's units), is worse by less than it; shown times ``scale`` with ``digits`` decimals.
+    With ``given`` (row, metric, bound, reason), only while that row's mean metric is at most the bound (the paper's
+    precondition); else "not tested yet" for the reason (which formats ``value``, the metric) and what was measured."""
 
     claim: str
     a: str
@@ -27,8 +28,17 @@ class Beats:
     scale: float = 100.0
     digits: int = 2
     margin: float = 0.0
+    given: Optional[tuple[str, str, float, str]] = None
 
     def judge(self, runs: Runs) -> Verdict:
+        verdict = self.compare(runs)
+        if self.given and (value := stat(runs.results[self.given[0]], self.given[1])) and value.mean > self.given[2]:
+            reason = self.given[3].format(value=value.fmt(1.0, 2))
+            measured = "" if verdict.verdict == NOT_TESTED else f"; measured: {verdict.evidence}"
+            return Verdict(self.claim, NOT_TESTED, reason + measured)
+        return verdict
+
+    def compare(self, runs: Runs) -> Verdict:
         a, b = stat(runs.results[self.a], self.metric), stat(runs.results[self.b], self.metric)
         if a is None or b is None:
             missing = " and ".join(label for label, s in ((self.label_a, a), (self.label_b, b)) if s is None)
@@ -65,26 +75,6 @@ class Below:
         if value.mean >= bound and self.short_budget:
             return Verdict(self.claim, NOT_TESTED, f"{evidence} {self.short_budget}: too short a budget to judge")
         return greater(self.claim, bound, value, f"{evidence} against {bound * self.scale:.{self.digits}f}")
-
-
-@dataclass(frozen=True)
-class Given:
-    """``claim``, tested only when ``row``'s mean ``metric`` is at most ``bound`` (the paper's precondition);
-    otherwise "not tested yet", giving ``unmet`` (formats ``value``, the metric) and what the comparison measured."""
-
-    claim: Beats
-    row: str
-    metric: str
-    bound: float
-    unmet: str
-
-    def judge(self, runs: Runs) -> Verdict:
-        value, verdict = stat(runs.results[self.row], self.metric), self.claim.judge(runs)
-        if value is None or value.mean <= self.bound:
-            return verdict
-        reason = self.unmet.format(value=value.fmt(1.0, 2))
-        measured = reason if verdict.verdict == NOT_TESTED else f"{reason}; measured: {verdict.evidence}"
-        return Verdict(self.claim.claim, NOT_TESTED, measured)
 
 
 @dataclass(frozen=True)
@@ -144,7 +134,6 @@ class Best:
     among: tuple[tuple[str, str], ...]
     metric: str
     higher: bool = True
-    digits: int = 1
     unit: str = ""
 
     def judge(self, runs: Runs) -> Verdict:
@@ -153,7 +142,7 @@ class Best:
         if self.row not in means:
             return Verdict(self.claim, NOT_TESTED, NOT_RUN)
         best, labels = (max if self.higher else min)(means, key=means.__getitem__), dict(self.among)
-        best_text, row_text = (f"{labels[key]} {means[key]:.{self.digits}f}{self.unit}" for key in (best, self.row))
+        best_text, row_text = (f"{labels[key]} {means[key]:.1f}{self.unit}" for key in (best, self.row))
         return decided(self.claim, best == self.row, f"best {best_text}, {row_text}")
 
 

@@ -38,8 +38,7 @@ def wall_time(results: Results) -> str:
     for r in (r for r in results if r["wall_time_s"] is not None):
         by_device.setdefault(r["device"], []).append(r["wall_time_s"])
     means = {device: statistics.fmean(times) for device, times in by_device.items()}
-    parts = [f"{t:.0f}" if t >= 10 else f"{t:.2g}" for t in means.values()]
-    parts = [part + ("" if device == "cpu" else f" on {device}") for part, device in zip(parts, means)]
+    parts = [(f"{t:.0f}" if t >= 10 else f"{t:.2g}") + ("" if d == "cpu" else f" on {d}") for d, t in means.items()]
     unknown = sum(1 for r in results if r["wall_time_s"] is None)
     return "; ".join(parts + ([f"{unknown} unknown"] if unknown else [])) or "–"
 
@@ -87,13 +86,11 @@ class KernelSizeTable:
     rows: tuple[str, ...] = ()
 
     def lines(self, rows: tuple[Row, ...], runs: Runs) -> list[str]:
-        def taps(sizes: list[list[int]]) -> str:
-            return ", ".join("x".join(map(str, size)) for size in sizes)
-
         lines = ["| model | kernel size per layer (taps, first seed; initial → learned) | grid |", "|---|---|---|"]
         for row in rows:
             if (results := runs.results[row.key]) and (sizes := results[0].get("kernel_sizes")):
-                learned = f"{taps(sizes['initial'])} → **{taps(sizes['learned'])}**"
+                initial, learned = (", ".join("x".join(map(str, s)) for s in sizes[k]) for k in ("initial", "learned"))
+                learned = f"{initial} → **{learned}**"
                 lines.append(f"| {row.name} | {learned} | {'x'.join(map(str, sizes['grid']))} |")
         return lines
 
@@ -172,14 +169,11 @@ class Section:
         return [f"## {self.title}", "", *body, ""]
 
 
-PAGE = Path(__file__).with_name("page.yaml")  # the page's prose
-
-
 def page(
     sections: Sequence[Section], *, invocation: str, fast: bool, seeds: Sequence[int], runs: Path, finished_only: bool
 ) -> str:
-    """The whole page: the header of :data:`PAGE`, the claims at a glance, then every section."""
-    prose: Any = OmegaConf.to_container(OmegaConf.load(PAGE))
+    """The whole page: the header of ``page.yaml`` (the page's prose), the claims at a glance, then every section."""
+    prose: Any = OmegaConf.to_container(OmegaConf.load(Path(__file__).with_name("page.yaml")))
     mode = prose["modes"]["fast" if fast else "full"] + (" " + prose["modes"]["finished_only"] if finished_only else "")
     verdicts = prose["verdicts"].format(alpha=ALPHA)
     seeds_text = ", ".join(map(str, seeds))

@@ -19,7 +19,7 @@ from flexconv.experiments.results.sweep import Context, Row, Runs, run_rows
 
 log = logging.getLogger(__name__)
 AnyTable = Union[render.Table, render.KernelSizeTable]
-Claim = Union[claims.Beats, claims.Below, claims.Given, claims.Paired, claims.Distinct, claims.Best]
+Claim = Union[claims.Beats, claims.Below, claims.Paired, claims.Distinct, claims.Best]
 Finding = claims.Reference
 Figure = Union[render.Bars, render.Plot]
 
@@ -78,11 +78,10 @@ def run_study(study: Study, ctx: Context) -> Section:
     """Run ``study``'s rows and lay out its section; a missing dataset turns it into a skipped section."""
     try:
         runs = run_rows(study.rows, ctx, study.key, study.program, study.max_seeds, study.batch_norm_reestimated)
-        section = Section(study.key, study.title, section_lines(study, runs, ctx), entries=entries(study, runs))
+        return Section(study.key, study.title, section_lines(study, runs, ctx), entries=entries(study, runs))
     except DatasetNotFoundError as error:
         log.warning("study %s skipped: %s", study.key, error)
-        section = Section(study.key, study.key, skipped=str(error))
-    return section
+        return Section(study.key, study.key, skipped=str(error))
 
 
 KINDS: dict[str, type] = {  # the parts a study file names by ``kind``
@@ -110,10 +109,8 @@ def _build(hint: Any, value: Any) -> Any:
     if get_origin(hint) is Union:
         return _build(get_args(hint)[0], value)  # Optional[X]
     if get_origin(hint) is tuple:
-        args = get_args(hint)
-        return tuple(
-            _build(args[0] if args[-1] is Ellipsis else arg, item) for arg, item in zip(args * len(value), value)
-        )
+        args = get_args(hint)[:1] * len(value) if get_args(hint)[-1] is Ellipsis else get_args(hint)
+        return tuple(_build(arg, item) for arg, item in zip(args, value))
     return value
 
 
