@@ -124,7 +124,7 @@ def test_a_claim_given_a_precondition_is_tested_only_while_it_holds() -> None:
     assert Beats("c.", "a", "b", "A", "B", given=("a", "freq", 1.1, "at {value}")).judge(runs) == plain
     unmet = Beats("c.", "a", "b", "A", "B", given=("b", "freq", 1.1, "at {value}")).judge(runs)
     assert (unmet.verdict, unmet.test) == (NOT_TESTED, None)
-    assert unmet.evidence == f"at 3.00; measured: {plain.evidence}"
+    assert unmet.evidence == f"at 3.00 ± 0.00; measured: {plain.evidence}"
 
 
 def test_a_bound_is_tested_with_scipys_one_sample_t_test() -> None:
