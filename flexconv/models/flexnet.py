@@ -26,6 +26,7 @@ from torch import nn
 
 from flexconv.models.conv_config import ConvConfig, ConvFactory, conv_factory
 from flexconv.nn import ReLUDropout
+from flexconv.nn.dropout import relu
 from flexconv.nn.plain import nd_class
 
 
@@ -95,7 +96,7 @@ class ResidualBlock(nn.Module):
         out = self.norm2(self.conv2(out))
         if self.tcn:
             out = self.relu_dropout(out)
-        return torch.relu(out + self.shortcut(x))
+        return relu(out + self.shortcut(x))
 
 
 @dataclass

@@ -11,13 +11,16 @@ same seed. Other devices (CUDA has a fused dropout kernel), evaluation and ``p``
 ``torch.nn.functional.dropout``. :class:`ReLUDropout` applies both in one step that keeps only its
 output for the backward. The mask is drawn by one operator, ``flexconv::keep_mask``, which code traced
 by ``torch.compile`` calls as it is: a compiled step draws the same masks as an eager one from the same
-generator state (and the compiler fuses the masking and its backward into the neighbouring kernels).
+generator state (:class:`Dropout`'s masking and its backward the compiler fuses into the neighbouring kernels).
+On the CPU, compiled :class:`ReLUDropout` and :func:`relu` are the operator ``flexconv::relu_masked_scale`` with
+its backward operator, which keep the float output as eager does: left to itself, inductor keeps a boolean
+ReLU mask, and its vectorised CPU kernels write booleans about 25 times slower than ATen (torch 2.14).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -99,6 +102,56 @@ class _ReLUMaskedScale(torch.autograd.Function):
         return torch.where(y > 0, grad, 0.0).mul_(ctx.scale), None, None
 
 
+@torch.library.custom_op("flexconv::relu_masked_scale", mutates_args=())
+def _relu_masked_scale_op(x: torch.Tensor, mask: Optional[torch.Tensor], scale: float) -> torch.Tensor:
+    """``relu(x) * mask * scale`` (``relu(x) * scale`` without a mask) by eager's kernels, as one operator whose
+    backward, :func:`_relu_masked_scale_backward_op`, reads only this output: compiled code keeps the float
+    output for the backward instead of a boolean ReLU mask, which inductor's vectorised CPU kernels write
+    about 25 times slower than ATen (a ``(64, 30, 784)`` mask: 16 ms against 0.6 ms)."""
+    if mask is None:
+        return torch.relu(x) if scale == 1.0 else torch.relu(x).mul_(scale)
+    return torch.where(mask, x, 0.0).clamp_min_(0.0).mul_(scale)
+
+
+@_relu_masked_scale_op.register_fake
+def _relu_masked_scale_fake(x: torch.Tensor, mask: Optional[torch.Tensor], scale: float) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+@torch.library.custom_op("flexconv::relu_masked_scale_backward", mutates_args=())
+def _relu_masked_scale_backward_op(grad: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
+    """The input gradient of :func:`_relu_masked_scale_op` from its output ``y`` (y > 0 exactly where it flows)."""
+    out = torch.where(y > 0, grad, 0.0)
+    return out if scale == 1.0 else out.mul_(scale)
+
+
+@_relu_masked_scale_backward_op.register_fake
+def _relu_masked_scale_backward_fake(grad: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
+    return torch.empty_like(y)
+
+
+def _relu_masked_scale_setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+    ctx.save_for_backward(output)
+    ctx.scale = inputs[2]
+
+
+def _relu_masked_scale_backward(ctx: Any, grad: torch.Tensor) -> tuple[Optional[torch.Tensor], None, None]:
+    (y,) = ctx.saved_tensors
+    return _relu_masked_scale_backward_op(grad, y, ctx.scale), None, None
+
+
+_relu_masked_scale_op.register_autograd(_relu_masked_scale_backward, setup_context=_relu_masked_scale_setup_context)
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """``torch.relu(x)``; under ``torch.compile`` on the CPU one operator whose backward keeps the output, not
+    a boolean mask (see :func:`_relu_masked_scale_op`). Eager code calls ``torch.relu`` itself."""
+    if torch.compiler.is_compiling() and x.device.type == "cpu" and torch.is_grad_enabled() and x.requires_grad:
+        out: torch.Tensor = _relu_masked_scale_op(x, None, 1.0)
+        return out
+    return torch.relu(x)
+
+
 class ReLUDropout(nn.Module):
     """``Dropout(p)(relu(x))`` in one step that keeps only its output for the backward.
 
@@ -120,7 +173,10 @@ class ReLUDropout(nn.Module):
         if not self.training or self.p in (0.0, 1.0):
             return F.dropout(torch.relu(x), self.p, self.training)
         mask, scale = _keep_mask_op(x, 1.0 - self.p), 1.0 / (1.0 - self.p)
-        if torch.compiler.is_compiling():  # the compiler derives (and fuses) the backward
-            return torch.where(mask, x, 0.0).clamp_min(0.0) * scale
-        out: torch.Tensor = _ReLUMaskedScale.apply(x, mask, scale)
+        if torch.compiler.is_compiling():
+            if x.device.type == "cpu":  # eager's kernels, the output kept for the backward (no boolean mask)
+                out: torch.Tensor = _relu_masked_scale_op(x, mask, scale)
+                return out
+            return torch.where(mask, x, 0.0).clamp_min(0.0) * scale  # the compiler derives (and fuses) the backward
+        out = _ReLUMaskedScale.apply(x, mask, scale)
         return out
