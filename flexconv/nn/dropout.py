@@ -145,8 +145,15 @@ _relu_masked_scale_op.register_autograd(_relu_masked_scale_backward, setup_conte
 
 def relu(x: torch.Tensor) -> torch.Tensor:
     """``torch.relu(x)``; under ``torch.compile`` on the CPU one operator whose backward keeps the output, not
-    a boolean mask (see :func:`_relu_masked_scale_op`). Eager code calls ``torch.relu`` itself."""
-    if torch.compiler.is_compiling() and x.device.type == "cpu" and torch.is_grad_enabled() and x.requires_grad:
+    a boolean mask (see :func:`_relu_masked_scale_op`). Eager code and ``torch.export`` (ONNX, which has no
+    translation of the operator) call ``torch.relu`` itself."""
+    if (
+        torch.compiler.is_compiling()
+        and not torch.compiler.is_exporting()
+        and x.device.type == "cpu"
+        and torch.is_grad_enabled()
+        and x.requires_grad
+    ):
         out: torch.Tensor = _relu_masked_scale_op(x, None, 1.0)
         return out
     return torch.relu(x)
@@ -174,7 +181,7 @@ class ReLUDropout(nn.Module):
             return F.dropout(torch.relu(x), self.p, self.training)
         mask, scale = _keep_mask_op(x, 1.0 - self.p), 1.0 / (1.0 - self.p)
         if torch.compiler.is_compiling():
-            if x.device.type == "cpu":  # eager's kernels, the output kept for the backward (no boolean mask)
+            if x.device.type == "cpu" and not torch.compiler.is_exporting():  # eager's kernels, no boolean mask
                 out: torch.Tensor = _relu_masked_scale_op(x, mask, scale)
                 return out
             return torch.where(mask, x, 0.0).clamp_min(0.0) * scale  # the compiler derives (and fuses) the backward
