@@ -292,12 +292,15 @@ def rows(repeats: int, threads: int, skip_long: bool, original: Optional[Path]) 
     return out
 
 
+CASE_NAMES = {
+    "init_784": "sMNIST 784, initial masks",
+    "full_784": "sMNIST 784, full-length kernels",
+    "full_16000": "Speech raw 16,000, full-length kernels",
+}
+"""How the benchmark pages name each case."""
+
+
 def markdown(results: list[dict], command: str) -> str:
-    labels = {
-        "init_784": "sMNIST 784, initial masks",
-        "full_784": "sMNIST 784, full-length kernels",
-        "full_16000": "Speech raw 16,000, full-length kernels",
-    }
     lines = [
         "## Sequences: FlexTCN-6 training step",
         "",
@@ -324,7 +327,7 @@ def markdown(results: list[dict], command: str) -> str:
     for row in results:
         earlier = " (measured earlier)" if row["case"] == "full_16000" else ""
         lines.append(
-            f"| {labels[row['case']]} | {row['batch']} | {row['kernel_taps']} | {cell(row, 'ours_s', '.3f')} | "
+            f"| {CASE_NAMES[row['case']]} | {row['batch']} | {row['kernel_taps']} | {cell(row, 'ours_s', '.3f')} | "
             f"{cell(row, 'flipped_s', '.3f')} | {cell(row, 'plain_s', '.3f')}{earlier} | "
             f"{row['plain_s'] / row['ours_s']:.1f}x | "
             f"{cell(row, 'ours_mib', ',.0f')} | {cell(row, 'flipped_mib', ',.0f')} | "
@@ -366,7 +369,7 @@ def markdown(results: list[dict], command: str) -> str:
         )
         memory = f"{r['original_mib']:,.0f} / {r['ours_mib']:,.0f}" if "original_mib" in r else ""
         lines.append(
-            f"| {labels[r['case']]} | {cell(r, 'original_s', '.3f') or '–'} | {e['original_s']} | "
+            f"| {CASE_NAMES[r['case']]} | {cell(r, 'original_s', '.3f') or '–'} | {e['original_s']} | "
             f"{e['before_s']} | {r['ours_s']:.3f} | {original_s / r['ours_s']:.1f}x | {plain_cpu} | "
             f"{original_cpu} | {memory} |"
         )
@@ -434,11 +437,6 @@ def plain_rows(rounds: int, threads: int, long_batch: int) -> list[dict]:
 
 
 def plain_markdown(results: list[dict], command: str) -> str:
-    names = {
-        "init_784": "sMNIST 784, initial masks",
-        "full_784": "sMNIST 784, full-length kernels",
-        "full_16000": "Speech raw 16,000, full-length kernels",
-    }
     lines = [
         "## Without `keep_freed_memory()`: a user's own script",
         "",
@@ -457,7 +455,7 @@ def plain_markdown(results: list[dict], command: str) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {names[r['case']]} | {r['batch']} | {r['plain_wall_s']:.3f} | {r['tuned_wall_s']:.3f} | "
+            f"| {CASE_NAMES[r['case']]} | {r['batch']} | {r['plain_wall_s']:.3f} | {r['tuned_wall_s']:.3f} | "
             f"{r['plain_wall_s'] / r['tuned_wall_s']:.2f}x | {r['plain_cpu_s']:.3f} | {r['tuned_cpu_s']:.3f} | "
             f"{r['plain_cpu_s'] / r['tuned_cpu_s']:.2f}x | {r['plain_minflt']:,.0f} | {r['tuned_minflt']:,.0f} |"
         )
